@@ -1,0 +1,595 @@
+//! The engine: rings chosen by a policy, guarded per a lock mode, tuned per a preset.
+
+use std::cell::Cell;
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use crate::buffer::{IoBuf, IoBufMut};
+use crate::error::SubmitError;
+use crate::lock::{Counter, Flag, LockMode, MultiThread, RingLock, Sendable, SingleThread};
+use crate::op::{self, Op};
+use crate::options::Options;
+use crate::policy::{Adaptive, CpuLocal, Policy, RoundRobin, Selector};
+use crate::ring::slab::Payload;
+use crate::ring::{Batch, Ring, RingConfig, RingFeatures, RingStats, BATCH};
+use crate::sys;
+use crate::tuning::{self, DefaultTuning, Tuning};
+
+/// Without progress for this long, dropping an engine cancels what is left.
+const DROP_STALL: Duration = Duration::from_millis(250);
+
+/// Handle of a submitted request: its ring and a generation-checked slot id. A handle never
+/// names a later request that reuses the slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestId {
+    ring: u32,
+    user_data: u64,
+}
+
+impl RequestId {
+    /// Index of the ring the request went to.
+    pub fn ring(&self) -> usize {
+        self.ring as usize
+    }
+}
+
+/// Engine-wide statistics: a snapshot taken ring by ring (one short lock per ring).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Operations completed, all rings.
+    pub ops_completed: u64,
+    /// Bytes moved, all rings.
+    pub bytes_transferred: u64,
+    /// Requests in submission queues or the kernel, all rings.
+    pub in_flight: u64,
+    /// Requests waiting in backlogs for room under an in-flight limit, all rings.
+    pub backlog: u64,
+    /// Submissions the adaptive policy sent to a ring other than the local one.
+    pub adaptive_spills: u64,
+    /// Per-ring figures.
+    pub rings: Vec<RingStats>,
+}
+
+thread_local! {
+    /// Address of the engine whose callbacks this thread is running (0: none).
+    static IN_CALLBACKS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks the current thread as running `addr`'s callbacks while alive; nests.
+struct CallbackScope(usize);
+
+impl CallbackScope {
+    fn enter(addr: usize) -> Self {
+        CallbackScope(IN_CALLBACKS.with(|c| c.replace(addr)))
+    }
+}
+
+impl Drop for CallbackScope {
+    fn drop(&mut self) {
+        IN_CALLBACKS.with(|c| c.set(self.0));
+    }
+}
+
+fn deadlock() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Deadlock,
+        "auraio: poll/wait/run/drain called from inside one of this engine's callbacks",
+    )
+}
+
+/// An io_uring engine.
+///
+/// - `P` ([`policy`](crate::policy)): which ring a submission goes to.
+/// - `L` ([`lock`](crate::lock)): [`SingleThread`] (no mutex, no atomic read-modify-write, not
+///   `Send`) or [`MultiThread`] (`Send + Sync`, concurrent submitters, one poller at a time).
+/// - `T` ([`tuning`](crate::tuning)): the controller's constants.
+///
+/// Operations take their buffer by value and hand it back to the callback with the result.
+/// Callbacks run on the thread that calls [`poll`](Self::poll), [`wait`](Self::wait),
+/// [`run`](Self::run) or [`drain`](Self::drain), with no engine lock held: they may submit.
+///
+/// Dropping the engine drains it: requests run to completion, those that make no progress for
+/// 250 ms are cancelled, and after the drain timeout (10 s by default) whatever the kernel still
+/// holds is leaked rather than freed under it.
+pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = DefaultTuning> {
+    rings: Box<[Ring<L>]>,
+    selector: Selector<L>,
+    /// First fatal submit errno (0: none).
+    fatal: L::Counter,
+    shutdown: L::Flag,
+    stop: L::Flag,
+    idle: L::Flag,
+    poll_lock: L::Lock<()>,
+    eventfd: OwnedFd,
+    drain_timeout: Duration,
+    alignment: usize,
+    _types: PhantomData<fn() -> (P, T)>,
+    _mode: L::Marker,
+}
+
+/// Single-thread engine on the CPU-local ring: the fastest preset for one thread.
+pub type LocalEngine<T = DefaultTuning> = Engine<CpuLocal, SingleThread, T>;
+/// Multi-thread engine with adaptive ring selection: the default preset.
+pub type SharedEngine<T = DefaultTuning> = Engine<Adaptive, MultiThread, T>;
+/// Multi-thread engine on the CPU-local ring, never spilling.
+pub type CpuLocalEngine<T = DefaultTuning> = Engine<CpuLocal, MultiThread, T>;
+/// Multi-thread engine handing rings out in turn.
+pub type RoundRobinEngine<T = DefaultTuning> = Engine<RoundRobin, MultiThread, T>;
+
+static_assertions::assert_impl_all!(SharedEngine: Send, Sync);
+static_assertions::assert_impl_all!(RoundRobinEngine: Send, Sync);
+static_assertions::assert_not_impl_any!(LocalEngine: Send, Sync);
+static_assertions::assert_not_impl_any!(Engine<Adaptive, SingleThread>: Send, Sync);
+
+impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
+    /// Name of the preset, `policy/lock-mode/tuning`.
+    pub fn preset_name() -> String {
+        format!("{}/{}/{}", P::NAME, L::NAME, T::NAME)
+    }
+
+    /// An engine with default [`Options`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`with_options`](Self::with_options).
+    pub fn new() -> io::Result<Self> {
+        Self::with_options(&Options::new())
+    }
+
+    /// An engine sized by `opts`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` naming the option for invalid options; the OS error if io_uring setup
+    /// fails (e.g. `ENOSYS` without io_uring, `EPERM` where it is disabled, `ENOMEM` past the
+    /// locked-memory limit).
+    pub fn with_options(opts: &Options) -> io::Result<Self> {
+        const { tuning::validate::<T>() };
+        opts.validate()?;
+        let count = opts
+            .ring_count
+            .unwrap_or(if L::MULTI_THREAD { sys::online_cpus() } else { 1 });
+        let cfg = RingConfig {
+            queue_depth: opts.queue_depth,
+            initial_limit: opts.resolved_initial(T::MIN_IN_FLIGHT),
+            max_limit: T::MAX_IN_FLIGHT,
+            batch_threshold: T::BATCH_INITIAL,
+            sqpoll: opts.sqpoll_idle_ms,
+            single_issuer: !L::MULTI_THREAD,
+            only_ring: count == 1,
+        };
+        let eventfd = sys::eventfd()?;
+        let rings = (0..count)
+            .map(|_| Ring::new(&cfg, &eventfd))
+            .collect::<io::Result<Vec<_>>>()?
+            .into_boxed_slice();
+        Ok(Engine {
+            rings,
+            selector: Selector::new(),
+            fatal: L::Counter::new(0),
+            shutdown: L::Flag::new(),
+            stop: L::Flag::new(),
+            idle: L::Flag::new(),
+            poll_lock: L::Lock::new(()),
+            eventfd,
+            drain_timeout: opts.drain_timeout,
+            alignment: opts.buffer_alignment,
+            _types: PhantomData,
+            _mode: L::Marker::default(),
+        })
+    }
+
+    /// Submits any operation: the generic form behind [`read`](Self::read),
+    /// [`write`](Self::write) and the other methods of the op table.
+    ///
+    /// The callback gets the result (`Ok(bytes)` or the kernel's error) and what the operation
+    /// owned. It runs exactly once, on the polling thread, unless the submission is refused.
+    ///
+    /// # Errors
+    ///
+    /// A refused submission returns the buffer(s) in [`SubmitError`] and drops the callback
+    /// uncalled: `ESHUTDOWN` once the engine is being dropped, or the engine's latched fatal
+    /// error. Errors of the operation itself (`EBADF`, `EINVAL` …) reach the callback.
+    #[inline]
+    pub fn submit<O, F>(&self, mut op: O, callback: F) -> Result<RequestId, SubmitError<O::Output>>
+    where
+        O: Op + Sendable<L>,
+        F: FnOnce(io::Result<usize>, O::Output) + Sendable<L> + 'static,
+    {
+        let fatal = self.fatal.get();
+        if fatal != 0 {
+            return Err(SubmitError::new(fatal as i32, op.into_output()));
+        }
+        if self.shutdown.is_set() {
+            return Err(SubmitError::new(libc::ESHUTDOWN, op.into_output()));
+        }
+        let sqe = op.sqe();
+        let payload = Payload::new(op, callback);
+        let ring = <P as crate::policy::sealed::Sealed>::pick(&self.rings, &self.selector);
+        let user_data = self.rings[ring].push(sqe, payload, &self.fatal);
+        if L::MULTI_THREAD && self.idle.is_set() {
+            self.wake();
+        }
+        Ok(RequestId {
+            ring: ring as u32,
+            user_data,
+        })
+    }
+
+    /// Wakes a poller sleeping in [`run`](Self::run) with nothing in flight.
+    fn wake(&self) {
+        let one = 1u64;
+        // SAFETY: writes one u64 from a valid location to our own eventfd.
+        let _ = unsafe {
+            libc::write(
+                self.eventfd.as_raw_fd(),
+                (&one as *const u64).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+    }
+
+    /// Processes the completions that are ready, without blocking; submits queued SQEs.
+    /// Returns the number of callbacks run.
+    ///
+    /// In multi-thread mode, if another thread is polling this returns `Ok(0)` at once.
+    ///
+    /// # Errors
+    ///
+    /// The engine's latched fatal error, once the requests the kernel holds have completed;
+    /// `Deadlock` when called from one of this engine's callbacks.
+    pub fn poll(&self) -> io::Result<usize> {
+        if self.in_own_callback() {
+            return Err(deadlock());
+        }
+        let Some(_g) = self.poll_lock.try_lock() else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for ring in self.rings.iter() {
+            if ring.needs_enter() {
+                ring.kick(&self.fatal);
+            }
+            n += self.reap(ring);
+        }
+        self.check_fatal(n)
+    }
+
+    /// Submits queued SQEs and blocks until at least one completion was processed, `timeout`
+    /// passed (`None`: no bound), or nothing is pending. Returns the number of callbacks run.
+    ///
+    /// # Errors
+    ///
+    /// As for [`poll`](Self::poll).
+    pub fn wait(&self, timeout: Option<Duration>) -> io::Result<usize> {
+        if self.in_own_callback() {
+            return Err(deadlock());
+        }
+        let _g = self.poll_lock.lock();
+        self.wait_locked(timeout)
+    }
+
+    fn wait_locked(&self, timeout: Option<Duration>) -> io::Result<usize> {
+        let mut n = 0;
+        for ring in self.rings.iter() {
+            n += self.reap(ring);
+        }
+        if n > 0 {
+            return self.check_fatal(n);
+        }
+        let mut busy = 0;
+        let mut only = 0;
+        for (i, ring) in self.rings.iter().enumerate() {
+            if ring.pending() > 0 {
+                busy += 1;
+                only = i;
+            }
+        }
+        match busy {
+            0 => return self.check_fatal(0),
+            // One busy ring: submit and wait in one syscall.
+            1 => {
+                let _ = self.rings[only].enter_wait(1, timeout, &self.fatal);
+            }
+            _ => self.wait_any(timeout)?,
+        }
+        for ring in self.rings.iter() {
+            n += self.reap(ring);
+        }
+        self.check_fatal(n)
+    }
+
+    /// Blocks until any ring posts a completion, through the eventfd all rings share.
+    fn wait_any(&self, timeout: Option<Duration>) -> io::Result<()> {
+        for ring in self.rings.iter() {
+            if ring.needs_enter() {
+                ring.kick(&self.fatal);
+            }
+            ring.set_eventfd(true);
+        }
+        // A completion posted before notifications were on did not signal: look once more.
+        let ready = self.rings.iter().any(|r| r.has_completions());
+        let r = if ready {
+            Ok(true)
+        } else {
+            sys::wait_readable(&self.eventfd, timeout)
+        };
+        for ring in self.rings.iter() {
+            ring.set_eventfd(false);
+        }
+        sys::eventfd_drain(&self.eventfd);
+        r.map(drop)
+    }
+
+    /// Runs callbacks until [`stop`](Self::stop) is called. With nothing in flight the thread
+    /// sleeps (a new submission wakes it).
+    ///
+    /// # Errors
+    ///
+    /// As for [`poll`](Self::poll).
+    pub fn run(&self) -> io::Result<()> {
+        if self.in_own_callback() {
+            return Err(deadlock());
+        }
+        let tick = Duration::from_millis(u64::from(T::TICK_MS));
+        let _g = self.poll_lock.lock();
+        while !self.stop.is_set() {
+            if self.pending() == 0 {
+                self.idle.store(true);
+                // A submission racing with the flag store may miss the wake-up; the tick bounds
+                // that delay.
+                if self.pending() == 0 && !self.stop.is_set() {
+                    let _ = sys::wait_readable(&self.eventfd, Some(tick));
+                    sys::eventfd_drain(&self.eventfd);
+                }
+                self.idle.store(false);
+            }
+            self.wait_locked(Some(tick))?;
+        }
+        self.stop.store(false);
+        Ok(())
+    }
+
+    /// Makes [`run`](Self::run) return after its current round; callable from a callback or,
+    /// in multi-thread mode, from any thread.
+    pub fn stop(&self) {
+        self.stop.store(true);
+        self.wake();
+    }
+
+    /// Processes completions until nothing is pending or `timeout` passes. Returns the number
+    /// of callbacks run.
+    ///
+    /// # Errors
+    ///
+    /// `TimedOut` if requests remain after `timeout`; otherwise as for [`poll`](Self::poll).
+    pub fn drain(&self, timeout: Duration) -> io::Result<usize> {
+        if self.in_own_callback() {
+            return Err(deadlock());
+        }
+        let deadline = Instant::now() + timeout;
+        let _g = self.poll_lock.lock();
+        let mut n = 0;
+        while self.pending() > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("auraio: {} requests still pending after drain timeout", self.pending()),
+                ));
+            }
+            n += self.wait_locked(Some(left.min(Duration::from_millis(100))))?;
+        }
+        Ok(n)
+    }
+
+    /// Requests accepted and not yet completed, all rings (including backlogs).
+    pub fn pending(&self) -> u64 {
+        self.rings.iter().map(|r| r.pending()).sum()
+    }
+
+    /// Number of rings.
+    pub fn ring_count(&self) -> usize {
+        self.rings.len()
+    }
+
+    /// Setup flags ring `i` ended up with.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= ring_count()`.
+    pub fn ring_features(&self, i: usize) -> RingFeatures {
+        self.rings[i].features()
+    }
+
+    /// Alignment of buffers the engine allocates ([`Options::buffer_alignment`]).
+    pub fn buffer_alignment(&self) -> usize {
+        self.alignment
+    }
+
+    /// Whether `id` names a request not yet completed.
+    pub fn is_pending(&self, id: RequestId) -> bool {
+        self.rings
+            .get(id.ring())
+            .is_some_and(|r| r.is_live(id.user_data))
+    }
+
+    /// Sets every ring's in-flight limit. Requests beyond the limit wait in the ring's backlog
+    /// and go out as completions make room. (The adaptive controller also sets it.)
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` unless `1 <= n <=` the rings' maximum (the tuning's `MAX_IN_FLIGHT`,
+    /// capped by the completion queue size).
+    pub fn set_in_flight_limit(&self, n: u32) -> io::Result<()> {
+        for i in 0..self.rings.len() {
+            self.set_ring_in_flight_limit(i, n)?;
+        }
+        Ok(())
+    }
+
+    /// Sets one ring's in-flight limit.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a ring index out of range or a limit outside 1..=the ring's maximum.
+    pub fn set_ring_in_flight_limit(&self, ring: usize, n: u32) -> io::Result<()> {
+        let Some(r) = self.rings.get(ring) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("auraio: ring {ring} out of range (engine has {})", self.rings.len()),
+            ));
+        };
+        if n == 0 || n > r.max_limit() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "auraio: in_flight_limit must be between 1 and {} (got {n})",
+                    r.max_limit()
+                ),
+            ));
+        }
+        r.set_limit(n, &self.fatal);
+        Ok(())
+    }
+
+    /// A snapshot of the engine's counters.
+    pub fn stats(&self) -> Stats {
+        let rings: Vec<RingStats> = self.rings.iter().map(|r| r.stats()).collect();
+        Stats {
+            ops_completed: rings.iter().map(|r| r.ops_completed).sum(),
+            bytes_transferred: rings.iter().map(|r| r.bytes_transferred).sum(),
+            in_flight: rings.iter().map(|r| u64::from(r.in_flight)).sum(),
+            backlog: rings.iter().map(|r| u64::from(r.backlog)).sum(),
+            adaptive_spills: self.selector.spills(),
+            rings,
+        }
+    }
+
+    /// The latched fatal error, if any.
+    pub fn fatal_error(&self) -> Option<io::Error> {
+        match self.fatal.get() {
+            0 => None,
+            e => Some(io::Error::from_raw_os_error(e as i32)),
+        }
+    }
+
+    fn addr(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    fn in_own_callback(&self) -> bool {
+        IN_CALLBACKS.with(|c| c.get()) == self.addr()
+    }
+
+    /// Reaps a ring's completions batch by batch, running callbacks between batches.
+    fn reap(&self, ring: &Ring<L>) -> usize {
+        let mut total = 0;
+        let mut batch = Batch::new();
+        loop {
+            let got = ring.reap(&mut batch, &self.fatal);
+            if got == 0 {
+                break;
+            }
+            let _scope = CallbackScope::enter(self.addr());
+            batch.run();
+            total += got;
+            if got < BATCH {
+                break;
+            }
+        }
+        total
+    }
+
+    /// Reports the latched fatal error once the kernel holds nothing more of ours.
+    fn check_fatal(&self, n: usize) -> io::Result<usize> {
+        let fatal = self.fatal.get();
+        if fatal != 0 && self.rings.iter().all(|r| r.in_kernel() == 0) {
+            return Err(io::Error::from_raw_os_error(fatal as i32));
+        }
+        Ok(n)
+    }
+}
+
+impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
+    fn drop(&mut self) {
+        self.shutdown.store(true);
+        let _g = self.poll_lock.lock();
+        let start = Instant::now();
+        let deadline = start + self.drain_timeout;
+        let mut progress = start;
+        let mut cancelled = false;
+        while self.pending() > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            if self.fatal.get() != 0 && self.rings.iter().all(|r| r.in_kernel() == 0) {
+                break;
+            }
+            if !cancelled && now.duration_since(progress) >= DROP_STALL {
+                cancelled = true;
+                for ring in self.rings.iter() {
+                    let mut batch = Batch::new();
+                    ring.cancel_all(&mut batch);
+                    let _scope = CallbackScope::enter(self.addr());
+                    batch.run();
+                }
+            }
+            let step = (deadline - now).min(Duration::from_millis(50));
+            if let Ok(n) = self.wait_locked(Some(step)) {
+                if n > 0 {
+                    progress = Instant::now();
+                }
+            }
+        }
+        // Rings drop next; whatever is still pending is leaked there, never freed under the
+        // kernel.
+    }
+}
+
+impl<P: Policy, L: LockMode, T: Tuning> std::fmt::Debug for Engine<P, L, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("preset", &Self::preset_name())
+            .field("rings", &self.rings.len())
+            .field("pending", &self.pending())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Generator: the engine's callback method for each entry of the op table.
+macro_rules! engine_methods {
+    ($(
+        $(#[$doc:meta])*
+        $method:ident $(<$g:ident : $bound:ident>)? ( $($arg:ident : $aty:ty),* ) -> $out:ty {
+            op $Op:ident { $($extra:ident : $ety:ty),* };
+            direction $dir:ident;
+            sqe($s:ident) = $sqe:expr;
+            output($o:ident) = $output:expr;
+        }
+    )*) => {
+        impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {$(
+            $(#[$doc])*
+            ///
+            /// The callback receives the result and what the operation owned; it runs once, on
+            /// the polling thread. Refusals are as for [`submit`](Self::submit).
+            #[inline]
+            pub fn $method<$($g: $bound,)? Cb>(
+                &self,
+                $($arg: $aty,)*
+                callback: Cb,
+            ) -> Result<RequestId, SubmitError<$out>>
+            where
+                Cb: FnOnce(io::Result<usize>, $out) + Sendable<L> + 'static,
+                op::$Op $(<$g>)?: Sendable<L>,
+            {
+                self.submit(op::$Op::new($($arg),*), callback)
+            }
+        )*}
+    };
+}
+
+crate::__op_table!(engine_methods);

@@ -1,0 +1,80 @@
+//! # auraio — io_uring that tunes itself
+//!
+//! An asynchronous file I/O engine on Linux io_uring. Each ring keeps its own in-flight limit
+//! and batch threshold, which an AIMD controller (driven by measured throughput and P99
+//! latency) moves to where the device gives the most for the least latency.
+//!
+//! - [`Engine`]`<P, L, T>`: ring-selection [policy](policy), [lock mode](lock) and
+//!   [tuning](tuning) are type parameters, so every preset is monomorphized:
+//!   [`LocalEngine`] (`CpuLocal` + `SingleThread`) has no mutex and no atomic
+//!   read-modify-write on its submit and completion paths.
+//! - Operations take their buffer by value and give it back to the callback with the result,
+//!   so the engine owns a buffer exactly while the kernel may touch it.
+//! - Requests beyond a ring's in-flight limit wait in a backlog instead of failing.
+//! - Every operation is declared once in an op table, from which the op types and the engine's
+//!   methods are generated.
+//!
+//! ## Example
+//!
+//! ```
+//! use std::os::fd::AsRawFd;
+//! use std::rc::Rc;
+//! use std::cell::Cell;
+//!
+//! let path = std::env::temp_dir().join(format!("auraio-doc-{}", std::process::id()));
+//! std::fs::write(&path, b"hello, io_uring")?;
+//! let file = std::fs::File::open(&path)?;
+//!
+//! let engine = auraio::LocalEngine::new()?;
+//! let got = Rc::new(Cell::new(None));
+//! let g = got.clone();
+//! engine.read(file.as_raw_fd(), vec![0u8; 64], 0, move |res, buf| {
+//!     let n = res.expect("read");
+//!     g.set(Some(String::from_utf8_lossy(&buf[..n]).into_owned()));
+//! })?;
+//! while engine.pending() > 0 {
+//!     engine.wait(None)?;
+//! }
+//! assert_eq!(got.take().as_deref(), Some("hello, io_uring"));
+//! # std::fs::remove_file(&path)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! ## Lock modes
+//!
+//! [`SingleThread`]: the engine is neither `Send` nor `Sync`; callbacks and buffers need not be
+//! `Send`. Rings use SINGLE_ISSUER, COOP_TASKRUN and (with one ring) DEFER_TASKRUN when the
+//! kernel has them.
+//!
+//! [`MultiThread`]: `Send + Sync`; share it in an `Arc`. Any thread submits; one thread at a
+//! time polls, and runs callbacks with no lock held.
+//!
+//! ## Policies
+//!
+//! [`Adaptive`] (CPU-local, spilling when the local ring nears its limit), [`CpuLocal`],
+//! [`RoundRobin`].
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod buffer;
+mod engine;
+mod error;
+pub mod lock;
+pub mod op;
+pub mod options;
+pub mod policy;
+mod ring;
+mod sys;
+pub mod tuning;
+
+pub use buffer::{AlignedBuf, IoBuf, IoBufMut};
+pub use engine::{
+    CpuLocalEngine, Engine, LocalEngine, RequestId, RoundRobinEngine, SharedEngine, Stats,
+};
+pub use error::SubmitError;
+pub use lock::{MultiThread, SingleThread};
+pub use options::Options;
+pub use policy::{Adaptive, CpuLocal, RoundRobin};
+pub use ring::{RingFeatures, RingStats};
+pub use tuning::{DefaultTuning, Tuning};

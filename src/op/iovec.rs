@@ -1,0 +1,48 @@
+//! The iovec arrays of vectored operations.
+
+use crate::buffer::{IoBuf, IoBufMut};
+
+/// A heap array of iovecs describing an op's own buffers.
+#[derive(Debug, Default)]
+pub(crate) struct IoVecArray(Box<[libc::iovec]>);
+
+// SAFETY: the iovecs point into buffers owned by the same op, which moves between threads with
+// it; the array itself is only read by the kernel.
+unsafe impl Send for IoVecArray {}
+// SAFETY: shared access never dereferences the pointers.
+unsafe impl Sync for IoVecArray {}
+
+impl IoVecArray {
+    /// Iovecs covering each buffer's writable bytes.
+    pub(crate) fn for_reading<B: IoBufMut>(bufs: &mut [B]) -> Self {
+        IoVecArray(
+            bufs.iter_mut()
+                .map(|b| libc::iovec {
+                    iov_base: b.io_mut_ptr().cast(),
+                    iov_len: b.io_len(),
+                })
+                .collect(),
+        )
+    }
+
+    /// Iovecs covering each buffer's bytes.
+    pub(crate) fn for_writing<B: IoBuf>(bufs: &[B]) -> Self {
+        IoVecArray(
+            bufs.iter()
+                .map(|b| libc::iovec {
+                    iov_base: b.io_ptr().cast_mut().cast(),
+                    iov_len: b.io_len(),
+                })
+                .collect(),
+        )
+    }
+
+    pub(crate) fn as_ptr(&self) -> *const libc::iovec {
+        self.0.as_ptr()
+    }
+
+    /// Number of iovecs; more than the kernel accepts (1024) fails at completion with EINVAL.
+    pub(crate) fn count(&self) -> u32 {
+        u32::try_from(self.0.len()).unwrap_or(u32::MAX)
+    }
+}

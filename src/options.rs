@@ -1,0 +1,184 @@
+//! Runtime sizing of an engine: rings, queue depth, initial in-flight limit, SQPOLL, alignment.
+//!
+//! Type parameters fix what the engine *is* (policy, lock mode, tuning); [`Options`] fixes how
+//! big it is, which is only known at run time.
+
+#![forbid(unsafe_code)]
+
+use std::io;
+use std::time::Duration;
+
+/// Most rings an engine may have.
+pub const MAX_RINGS: usize = 1024;
+/// Largest submission queue per ring (the kernel's limit).
+pub const MAX_QUEUE_DEPTH: u32 = 32_768;
+/// Default submission queue entries per ring.
+pub const DEFAULT_QUEUE_DEPTH: u32 = 256;
+/// Default bound on how long dropping an engine waits for its requests.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runtime options of an engine, as a builder.
+///
+/// # Examples
+///
+/// ```
+/// use auraio::{LocalEngine, Options};
+/// let engine = LocalEngine::with_options(&Options::new().queue_depth(64).initial_in_flight(16))?;
+/// assert_eq!(engine.stats().rings[0].in_flight_limit, 16);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub(crate) ring_count: Option<usize>,
+    pub(crate) queue_depth: u32,
+    pub(crate) initial_in_flight: Option<u32>,
+    pub(crate) sqpoll_idle_ms: Option<u32>,
+    pub(crate) buffer_alignment: usize,
+    pub(crate) drain_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            ring_count: None,
+            queue_depth: DEFAULT_QUEUE_DEPTH,
+            initial_in_flight: None,
+            sqpoll_idle_ms: None,
+            buffer_alignment: crate::buffer::DEFAULT_ALIGNMENT,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+        }
+    }
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+impl Options {
+    /// The defaults: one ring per online CPU (multi-thread) or one ring (single-thread), 256
+    /// SQ entries per ring, initial in-flight limit a quarter of the queue depth (at least the
+    /// tuning's minimum), no SQPOLL, 4 KiB buffer alignment, 10 s drain bound on drop.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of rings (1..=1024).
+    pub fn ring_count(mut self, n: usize) -> Self {
+        self.ring_count = Some(n);
+        self
+    }
+
+    /// Submission queue entries per ring (1..=32768; the kernel rounds up to a power of two).
+    /// The completion queue gets twice as many, and bounds the in-flight limit.
+    pub fn queue_depth(mut self, n: u32) -> Self {
+        self.queue_depth = n;
+        self
+    }
+
+    /// In-flight limit each ring starts with (1..=2 x queue depth).
+    pub fn initial_in_flight(mut self, n: u32) -> Self {
+        self.initial_in_flight = Some(n);
+        self
+    }
+
+    /// Asks for a kernel SQ polling thread that sleeps after `idle_ms` without work. Falls back
+    /// to ordinary submission when the kernel refuses (see
+    /// [`RingFeatures::sqpoll`](crate::RingFeatures::sqpoll)).
+    pub fn sqpoll(mut self, idle_ms: u32) -> Self {
+        self.sqpoll_idle_ms = Some(idle_ms);
+        self
+    }
+
+    /// Alignment of buffers the engine allocates (a power of two, 512..=1 MiB).
+    pub fn buffer_alignment(mut self, align: usize) -> Self {
+        self.buffer_alignment = align;
+        self
+    }
+
+    /// How long dropping the engine waits for its requests before cancelling (and, if even that
+    /// does not finish them, leaking their buffers rather than freeing memory the kernel may
+    /// still write).
+    pub fn drain_timeout(mut self, t: Duration) -> Self {
+        self.drain_timeout = t;
+        self
+    }
+
+    /// Buffer alignment in effect.
+    pub fn alignment(&self) -> usize {
+        self.buffer_alignment
+    }
+
+    /// Checks every option.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput`, with a message naming the option, its accepted range and the value given.
+    pub fn validate(&self) -> io::Result<()> {
+        if let Some(n) = self.ring_count {
+            if n == 0 || n > MAX_RINGS {
+                return Err(invalid(format!(
+                    "auraio options: ring_count must be between 1 and {MAX_RINGS} (got {n})"
+                )));
+            }
+        }
+        if self.queue_depth == 0 || self.queue_depth > MAX_QUEUE_DEPTH {
+            return Err(invalid(format!(
+                "auraio options: queue_depth must be between 1 and {MAX_QUEUE_DEPTH} (got {})",
+                self.queue_depth
+            )));
+        }
+        if let Some(n) = self.initial_in_flight {
+            let max = self.queue_depth.saturating_mul(2);
+            if n == 0 || n > max {
+                return Err(invalid(format!(
+                    "auraio options: initial_in_flight must be between 1 and 2 x queue_depth = {max} (got {n})"
+                )));
+            }
+        }
+        let a = self.buffer_alignment;
+        if !a.is_power_of_two() || !(512..=1 << 20).contains(&a) {
+            return Err(invalid(format!(
+                "auraio options: buffer_alignment must be a power of two between 512 and 1048576 (got {a})"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Initial in-flight limit for tuning minimum `min`: as given, else queue_depth / 4
+    /// clamped to [min, queue_depth].
+    pub(crate) fn resolved_initial(&self, min: u32) -> u32 {
+        self.initial_in_flight
+            .unwrap_or_else(|| (self.queue_depth / 4).clamp(min.min(self.queue_depth), self.queue_depth))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(o: Options) -> String {
+        let e = o.validate().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        e.to_string()
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        assert!(message(Options::new().ring_count(0)).contains("ring_count"));
+        assert!(message(Options::new().ring_count(5000)).contains("ring_count"));
+        assert!(message(Options::new().queue_depth(0)).contains("queue_depth"));
+        assert!(message(Options::new().queue_depth(65536)).contains("queue_depth"));
+        assert!(message(Options::new().initial_in_flight(0)).contains("initial_in_flight"));
+        assert!(message(Options::new().queue_depth(8).initial_in_flight(17)).contains("initial_in_flight"));
+        assert!(message(Options::new().buffer_alignment(1000)).contains("buffer_alignment"));
+        assert!(message(Options::new().buffer_alignment(256)).contains("buffer_alignment"));
+    }
+
+    #[test]
+    fn defaults_validate() {
+        Options::new().validate().unwrap();
+        assert_eq!(Options::new().resolved_initial(4), 64);
+        assert_eq!(Options::new().queue_depth(8).resolved_initial(4), 4);
+        assert_eq!(Options::new().queue_depth(2).resolved_initial(4), 2);
+    }
+}

@@ -1,0 +1,501 @@
+//! One io_uring instance: its request slots, its in-flight limit and backlog, batching, and
+//! completion reaping.
+//!
+//! The ring's mutable state sits behind the lock mode's lock ([`LockMode::Lock`]); the kernel
+//! rings' submission and completion views are only created while that lock is held, which is
+//! what makes the `*_shared` accessors of `io-uring` sound here. User code (callbacks, buffer
+//! and closure drops) never runs under the lock: completions are moved out into a [`Batch`]
+//! and run after it is released, so callbacks may submit again.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Duration;
+
+use io_uring::types::{CancelBuilder, SubmitArgs, Timespec};
+use io_uring::IoUring;
+
+use crate::lock::{Counter, LockMode, RingLock};
+use crate::op::Sqe;
+
+pub(crate) mod slab;
+
+use slab::{Payload, Slab};
+
+/// Completions moved out of a ring per lock hold.
+pub(crate) const BATCH: usize = 32;
+
+/// user_data of the engine's own requests, whose completions carry no payload.
+pub(crate) const INTERNAL_USER_DATA: u64 = u64::MAX;
+
+/// How a ring is set up.
+#[derive(Debug, Clone)]
+pub(crate) struct RingConfig {
+    pub queue_depth: u32,
+    pub initial_limit: u32,
+    pub max_limit: u32,
+    pub batch_threshold: u32,
+    pub sqpoll: Option<u32>,
+    /// Completions are reaped by the submitting thread only (single-thread engines): enables
+    /// SINGLE_ISSUER, COOP_TASKRUN and, with one ring, DEFER_TASKRUN.
+    pub single_issuer: bool,
+    pub only_ring: bool,
+}
+
+/// Setup flags a ring ended up with after probing the kernel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RingFeatures {
+    /// A kernel thread polls the submission queue.
+    pub sqpoll: bool,
+    /// IORING_SETUP_COOP_TASKRUN (+ TASKRUN_FLAG): completions are not signalled by interrupt;
+    /// the engine enters the kernel whenever the SQ ring says task work is pending.
+    pub coop_taskrun: bool,
+    /// IORING_SETUP_SINGLE_ISSUER.
+    pub single_issuer: bool,
+    /// IORING_SETUP_DEFER_TASKRUN: completion work runs only when the engine waits or polls.
+    pub defer_taskrun: bool,
+}
+
+/// A ring's mutable state, under the ring lock.
+pub(crate) struct RingState {
+    slab: Slab,
+    backlog: VecDeque<Sqe>,
+    /// Requests in the SQ or in the kernel (the backlog is not counted).
+    in_flight: u32,
+    limit: u32,
+    batch_threshold: u32,
+    peak_in_flight: u32,
+    ops_completed: u64,
+    bytes: u64,
+    submit_calls: u64,
+    sqes_submitted: u64,
+}
+
+/// Completions taken out of a ring, run after its lock is released.
+pub(crate) struct Batch {
+    items: [Option<(Payload, i32)>; BATCH],
+    len: usize,
+}
+
+impl Batch {
+    pub(crate) fn new() -> Self {
+        Batch {
+            items: [const { None }; BATCH],
+            len: 0,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == BATCH
+    }
+
+    fn push(&mut self, payload: Payload, res: i32) {
+        self.items[self.len] = Some((payload, res));
+        self.len += 1;
+    }
+
+    /// Runs the callbacks in completion order. If one panics, the rest are dropped uncalled (their
+    /// buffers freed: the kernel is done with them) as the panic unwinds.
+    pub(crate) fn run(&mut self) -> usize {
+        let n = self.len;
+        self.len = 0;
+        for item in &mut self.items[..n] {
+            if let Some((payload, res)) = item.take() {
+                payload.complete(res);
+            }
+        }
+        n
+    }
+}
+
+/// Per-ring figures for [`Stats`](crate::Stats).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RingStats {
+    /// Operations completed.
+    pub ops_completed: u64,
+    /// Bytes moved by completed operations (successful results only).
+    pub bytes_transferred: u64,
+    /// Requests in the submission queue or in the kernel.
+    pub in_flight: u32,
+    /// Requests waiting for room under the in-flight limit.
+    pub backlog: u32,
+    /// Current in-flight limit.
+    pub in_flight_limit: u32,
+    /// Highest in-flight count seen.
+    pub peak_in_flight: u32,
+    /// SQEs gathered before a submit syscall.
+    pub batch_threshold: u32,
+    /// Submission queue entries of the ring.
+    pub queue_depth: u32,
+    /// Completion queue entries of the ring (the in-flight limit never exceeds it).
+    pub cq_entries: u32,
+    /// io_uring_enter calls made to submit.
+    pub submit_calls: u64,
+    /// SQEs those calls submitted.
+    pub sqes_submitted: u64,
+    /// Setup flags in effect.
+    pub features: RingFeatures,
+}
+
+pub(crate) struct Ring<L: LockMode> {
+    uring: IoUring,
+    state: L::Lock<RingState>,
+    /// Published `in_flight + backlog`, read without the lock by ring selection.
+    pub(crate) load: L::Counter,
+    /// Published in-flight limit.
+    pub(crate) limit: L::Counter,
+    max_limit: u32,
+    features: RingFeatures,
+}
+
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EAGAIN | libc::EBUSY | libc::EINTR | libc::ETIME)
+    )
+}
+
+fn build(cfg: &RingConfig, flags: &RingFeatures) -> io::Result<IoUring> {
+    let mut b = IoUring::builder();
+    b.setup_cqsize(cfg.queue_depth.saturating_mul(2)).setup_clamp();
+    if let Some(idle) = cfg.sqpoll.filter(|_| flags.sqpoll) {
+        b.setup_sqpoll(idle);
+    }
+    if flags.coop_taskrun {
+        b.setup_coop_taskrun().setup_taskrun_flag();
+    }
+    if flags.single_issuer {
+        b.setup_single_issuer();
+    }
+    if flags.defer_taskrun {
+        b.setup_defer_taskrun();
+    }
+    b.build(cfg.queue_depth)
+}
+
+impl<L: LockMode> Ring<L> {
+    pub(crate) fn new(cfg: &RingConfig, eventfd: &OwnedFd) -> io::Result<Self> {
+        // Completions are delivered to the thread that submitted; with COOP_TASKRUN that thread
+        // is not interrupted to post them. Only a single-issuer engine, whose submitter is also
+        // its poller, can use it safely: in a multi-thread engine a submitter asleep in the
+        // kernel would hold back completions the poller waits for.
+        let want = RingFeatures {
+            sqpoll: cfg.sqpoll.is_some(),
+            coop_taskrun: cfg.single_issuer,
+            single_issuer: cfg.single_issuer,
+            defer_taskrun: cfg.single_issuer && cfg.only_ring && cfg.sqpoll.is_none(),
+        };
+        // Probe from the richest setup down, dropping one feature at a time, so an older kernel
+        // (or one refusing SQPOLL to an unprivileged user) still gets a working ring.
+        let attempts = [
+            want,
+            RingFeatures {
+                defer_taskrun: false,
+                ..want
+            },
+            RingFeatures {
+                defer_taskrun: false,
+                single_issuer: false,
+                ..want
+            },
+            RingFeatures {
+                sqpoll: want.sqpoll,
+                ..RingFeatures::default()
+            },
+            RingFeatures::default(),
+        ];
+        let mut last = None;
+        let mut built = None;
+        for flags in attempts {
+            match build(cfg, &flags) {
+                Ok(u) => {
+                    built = Some((u, flags));
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let (uring, features) = match built {
+            Some(b) => b,
+            None => return Err(last.expect("at least one attempt")),
+        };
+        uring.submitter().register_eventfd(eventfd.as_raw_fd())?;
+        // SAFETY: the ring is not shared yet; no other completion view exists.
+        unsafe { uring.completion_shared() }.disable_eventfd();
+        let cq_entries = uring.params().cq_entries();
+        let max_limit = cfg.max_limit.min(cq_entries).max(1);
+        let limit = cfg.initial_limit.clamp(1, max_limit);
+        let state = RingState {
+            slab: Slab::with_capacity(cfg.queue_depth as usize),
+            backlog: VecDeque::new(),
+            in_flight: 0,
+            limit,
+            batch_threshold: cfg.batch_threshold.max(1),
+            peak_in_flight: 0,
+            ops_completed: 0,
+            bytes: 0,
+            submit_calls: 0,
+            sqes_submitted: 0,
+        };
+        Ok(Ring {
+            uring,
+            state: L::Lock::new(state),
+            load: L::Counter::new(0),
+            limit: L::Counter::new(u64::from(limit)),
+            max_limit,
+            features,
+        })
+    }
+
+    pub(crate) fn features(&self) -> RingFeatures {
+        self.features
+    }
+
+    /// Submits what the SQ holds; a non-transient failure is latched in `fatal`.
+    fn submit_now(&self, st: &mut RingState, fatal: &L::Counter) {
+        match self.uring.submitter().submit() {
+            Ok(n) => {
+                st.submit_calls += 1;
+                st.sqes_submitted += n as u64;
+            }
+            Err(e) if transient(&e) => {}
+            Err(e) => {
+                fatal.set_if_zero(e.raw_os_error().unwrap_or(libc::EIO) as u64);
+            }
+        }
+    }
+
+    /// Pushes one SQE into the SQ, flushing at the batch threshold. Returns false (and leaves
+    /// the entry to the caller) when the SQ stays full.
+    fn enqueue(&self, st: &mut RingState, sqe: &Sqe, fatal: &L::Counter) -> bool {
+        // SAFETY: the ring lock is held (the caller has `st`), so this is the only SQ view.
+        let mut sq = unsafe { self.uring.submission_shared() };
+        if sq.is_full() {
+            drop(sq);
+            self.submit_now(st, fatal);
+            // SAFETY: as above; the previous view was dropped.
+            sq = unsafe { self.uring.submission_shared() };
+            if sq.is_full() {
+                return false;
+            }
+        }
+        // SAFETY: the entry points only at memory owned by its payload in the slab (the `Op`
+        // contract), which stays there until the completion is reaped.
+        let pushed = unsafe { sq.push(sqe) }.is_ok();
+        debug_assert!(pushed, "SQ had room");
+        let queued = sq.len();
+        drop(sq);
+        st.in_flight += 1;
+        st.peak_in_flight = st.peak_in_flight.max(st.in_flight);
+        if queued >= st.batch_threshold as usize {
+            self.submit_now(st, fatal);
+        }
+        true
+    }
+
+    fn publish(&self, st: &RingState) {
+        self.load
+            .set(u64::from(st.in_flight) + st.backlog.len() as u64);
+    }
+
+    /// Moves backlogged requests into the SQ while the limit allows.
+    fn refill(&self, st: &mut RingState, fatal: &L::Counter) {
+        while st.in_flight < st.limit {
+            let Some(sqe) = st.backlog.pop_front() else {
+                break;
+            };
+            if !self.enqueue(st, &sqe, fatal) {
+                st.backlog.push_front(sqe);
+                break;
+            }
+        }
+    }
+
+    /// Accepts a new request: into the SQ if the in-flight limit allows, else into the backlog.
+    /// Returns its user_data.
+    #[inline]
+    pub(crate) fn push(&self, sqe: Sqe, payload: Payload, fatal: &L::Counter) -> u64 {
+        let mut st = self.state.lock();
+        let user_data = st.slab.insert(payload);
+        let sqe = sqe.user_data(user_data);
+        if st.in_flight >= st.limit || !st.backlog.is_empty() || !self.enqueue(&mut st, &sqe, fatal)
+        {
+            st.backlog.push_back(sqe);
+        }
+        self.publish(&st);
+        user_data
+    }
+
+    /// Moves up to one batch of completions out of the CQ (and refills from the backlog).
+    pub(crate) fn reap(&self, batch: &mut Batch, fatal: &L::Counter) -> usize {
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        let before = batch.len;
+        // SAFETY: the ring lock is held, so this is the only CQ view.
+        let cq = unsafe { self.uring.completion_shared() };
+        for cqe in cq {
+            let user_data = cqe.user_data();
+            if user_data == INTERNAL_USER_DATA {
+                continue;
+            }
+            let res = cqe.result();
+            if let Some(payload) = st.slab.take(user_data) {
+                st.in_flight -= 1;
+                st.ops_completed += 1;
+                st.bytes += u64::try_from(res).unwrap_or(0);
+                batch.push(payload, res);
+                if batch.is_full() {
+                    break;
+                }
+            }
+        }
+        // Dropping the iterator above stored the new CQ head, returning the slots to the kernel.
+        if !st.backlog.is_empty() {
+            self.refill(st, fatal);
+        }
+        self.publish(st);
+        batch.len - before
+    }
+
+    /// Whether a non-blocking poll must enter the kernel: SQEs wait in the SQ, or task work or a
+    /// CQ overflow is pending (the SQ ring flags say so; COOP_TASKRUN + TASKRUN_FLAG rings set
+    /// the flag instead of interrupting us, so this check is what keeps completions prompt).
+    pub(crate) fn needs_enter(&self) -> bool {
+        let _st = self.state.lock();
+        // SAFETY: the ring lock is held, so this is the only SQ view.
+        let sq = unsafe { self.uring.submission_shared() };
+        !sq.is_empty() || sq.taskrun() || sq.cq_overflow()
+    }
+
+    /// Enters the kernel to submit and run pending task work, without waiting.
+    pub(crate) fn kick(&self, fatal: &L::Counter) {
+        let mut st = self.state.lock();
+        self.submit_now(&mut st, fatal);
+    }
+
+    /// Whether completions are waiting in the CQ.
+    pub(crate) fn has_completions(&self) -> bool {
+        let _st = self.state.lock();
+        // SAFETY: the ring lock is held, so this is the only CQ view.
+        !unsafe { self.uring.completion_shared() }.is_empty()
+    }
+
+    /// Submits what the SQ holds and blocks until `want` completions are posted or `timeout`
+    /// passes. Runs without the ring lock, so other threads keep submitting meanwhile.
+    pub(crate) fn enter_wait(
+        &self,
+        want: usize,
+        timeout: Option<Duration>,
+        fatal: &L::Counter,
+    ) -> io::Result<()> {
+        let submitter = self.uring.submitter();
+        let r = match timeout {
+            None => submitter.submit_and_wait(want),
+            Some(t) => {
+                let ts = Timespec::from(t);
+                submitter.submit_with_args(want, &SubmitArgs::new().timespec(&ts))
+            }
+        };
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if transient(&e) => Ok(()),
+            Err(e) => {
+                fatal.set_if_zero(e.raw_os_error().unwrap_or(libc::EIO) as u64);
+                Err(e)
+            }
+        }
+    }
+
+    /// Turns eventfd notifications for this ring on or off.
+    pub(crate) fn set_eventfd(&self, on: bool) {
+        let _st = self.state.lock();
+        // SAFETY: the ring lock is held, so this is the only CQ view.
+        let cq = unsafe { self.uring.completion_shared() };
+        if on {
+            cq.enable_eventfd();
+        } else {
+            cq.disable_eventfd();
+        }
+    }
+
+    /// Sets the in-flight limit (clamped to 1..=the CQ capacity); returns the value applied.
+    pub(crate) fn set_limit(&self, n: u32, fatal: &L::Counter) -> u32 {
+        let mut st = self.state.lock();
+        st.limit = n.clamp(1, self.max_limit);
+        self.limit.set(u64::from(st.limit));
+        self.refill(&mut st, fatal);
+        self.publish(&st);
+        st.limit
+    }
+
+    /// Highest in-flight limit this ring accepts.
+    pub(crate) fn max_limit(&self) -> u32 {
+        self.max_limit
+    }
+
+    /// Requests accepted and not yet completed (SQ, kernel and backlog).
+    pub(crate) fn pending(&self) -> u64 {
+        self.load.get()
+    }
+
+    /// Requests the kernel still holds (submitted, not reaped); excludes SQ and backlog.
+    pub(crate) fn in_kernel(&self) -> u32 {
+        let st = self.state.lock();
+        // SAFETY: the ring lock is held, so this is the only SQ view.
+        let queued = unsafe { self.uring.submission_shared() }.len() as u32;
+        st.in_flight.saturating_sub(queued)
+    }
+
+    /// Cancels every request the kernel holds and completes backlogged ones with ECANCELED.
+    /// For shutdown; needs kernel 6.0 (sync cancel) and ignores "nothing to cancel".
+    pub(crate) fn cancel_all(&self, batch: &mut Batch) {
+        let _ = self
+            .uring
+            .submitter()
+            .register_sync_cancel(Some(Timespec::new().nsec(100_000_000)), CancelBuilder::any());
+        let mut st = self.state.lock();
+        while let Some(sqe) = st.backlog.pop_front() {
+            if let Some(p) = st.slab.take(sqe.get_user_data()) {
+                batch.push(p, -libc::ECANCELED);
+                if batch.is_full() {
+                    break;
+                }
+            }
+        }
+        self.publish(&st);
+    }
+
+    pub(crate) fn stats(&self) -> RingStats {
+        let st = self.state.lock();
+        RingStats {
+            ops_completed: st.ops_completed,
+            bytes_transferred: st.bytes,
+            in_flight: st.in_flight,
+            backlog: st.backlog.len() as u32,
+            in_flight_limit: st.limit,
+            peak_in_flight: st.peak_in_flight,
+            batch_threshold: st.batch_threshold,
+            queue_depth: self.uring.params().sq_entries(),
+            cq_entries: self.uring.params().cq_entries(),
+            submit_calls: st.submit_calls,
+            sqes_submitted: st.sqes_submitted,
+            features: self.features,
+        }
+    }
+
+    /// Whether `user_data` names a request of this ring still in flight.
+    pub(crate) fn is_live(&self, user_data: u64) -> bool {
+        self.state.lock().slab.contains(user_data)
+    }
+}
+
+impl<L: LockMode> Drop for Ring<L> {
+    fn drop(&mut self) {
+        // Whatever is still here may be referenced by the kernel until the ring's teardown
+        // finishes in the background: leak it rather than free memory the kernel may write.
+        let st = &mut *self.state.lock();
+        if st.slab.len() > 0 {
+            st.slab.leak_all();
+        }
+    }
+}

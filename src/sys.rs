@@ -1,0 +1,92 @@
+//! Thin helpers over the few system calls the engine makes outside io_uring.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+/// Number of online CPUs (at least 1).
+pub(crate) fn online_cpus() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(1)
+}
+
+/// The CPU the calling thread runs on (0 if the kernel cannot tell).
+pub(crate) fn current_cpu() -> usize {
+    // SAFETY: sched_getcpu has no preconditions.
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).unwrap_or(0)
+}
+
+/// A non-blocking, close-on-exec eventfd.
+pub(crate) fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd has no memory-safety preconditions.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by eventfd and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Empties an eventfd's counter (non-blocking; an empty counter is not an error).
+pub(crate) fn eventfd_drain(fd: &OwnedFd) {
+    let mut value = 0u64;
+    // SAFETY: the buffer is a valid, writable u64, the size eventfd reads require.
+    let _ = unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            (&mut value as *mut u64).cast(),
+            std::mem::size_of::<u64>(),
+        )
+    };
+}
+
+/// Waits until `fd` is readable or `timeout` passes; `None` waits without bound.
+/// Returns whether it became readable; EINTR counts as "not yet".
+pub(crate) fn wait_readable(fd: &OwnedFd, timeout: Option<Duration>) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = match timeout {
+        None => -1,
+        Some(t) => i32::try_from(t.as_millis().max(u128::from(!t.is_zero()))).unwrap_or(i32::MAX),
+    };
+    // SAFETY: `pfd` is one valid pollfd and we pass a count of 1.
+    let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return if e.raw_os_error() == Some(libc::EINTR) {
+            Ok(false)
+        } else {
+            Err(e)
+        };
+    }
+    Ok(r > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eventfd_round_trip() {
+        let fd = eventfd().unwrap();
+        assert!(!wait_readable(&fd, Some(Duration::from_millis(1))).unwrap());
+        let one = 1u64;
+        // SAFETY: writing one u64 from a valid location.
+        let w = unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        assert_eq!(w, 8);
+        assert!(wait_readable(&fd, Some(Duration::from_millis(100))).unwrap());
+        eventfd_drain(&fd);
+        assert!(!wait_readable(&fd, Some(Duration::ZERO)).unwrap());
+    }
+
+    #[test]
+    fn cpu_queries_are_sane() {
+        assert!(online_cpus() >= 1);
+        assert!(current_cpu() < 4096);
+    }
+}
