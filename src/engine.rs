@@ -110,13 +110,13 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
 }
 
 /// Single-thread engine on the CPU-local ring: the fastest preset for one thread.
-pub type LocalEngine<T = DefaultTuning> = Engine<CpuLocal, SingleThread, T>;
+pub type LocalEngine = Engine<CpuLocal, SingleThread>;
 /// Multi-thread engine with adaptive ring selection: the default preset.
-pub type SharedEngine<T = DefaultTuning> = Engine<Adaptive, MultiThread, T>;
+pub type SharedEngine = Engine<Adaptive, MultiThread>;
 /// Multi-thread engine on the CPU-local ring, never spilling.
-pub type CpuLocalEngine<T = DefaultTuning> = Engine<CpuLocal, MultiThread, T>;
+pub type CpuLocalEngine = Engine<CpuLocal, MultiThread>;
 /// Multi-thread engine handing rings out in turn.
-pub type RoundRobinEngine<T = DefaultTuning> = Engine<RoundRobin, MultiThread, T>;
+pub type RoundRobinEngine = Engine<RoundRobin, MultiThread>;
 
 static_assertions::assert_impl_all!(SharedEngine: Send, Sync);
 static_assertions::assert_impl_all!(RoundRobinEngine: Send, Sync);
@@ -148,9 +148,11 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     pub fn with_options(opts: &Options) -> io::Result<Self> {
         const { tuning::validate::<T>() };
         opts.validate()?;
-        let count = opts
-            .ring_count
-            .unwrap_or(if L::MULTI_THREAD { sys::online_cpus() } else { 1 });
+        let count = opts.ring_count.unwrap_or(if L::MULTI_THREAD {
+            sys::online_cpus()
+        } else {
+            1
+        });
         let cfg = RingConfig {
             queue_depth: opts.queue_depth,
             initial_limit: opts.resolved_initial(T::MIN_IN_FLIGHT),
@@ -377,7 +379,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             if left.is_zero() {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("auraio: {} requests still pending after drain timeout", self.pending()),
+                    format!(
+                        "auraio: {} requests still pending after drain timeout",
+                        self.pending()
+                    ),
                 ));
             }
             n += self.wait_locked(Some(left.min(Duration::from_millis(100))))?;
@@ -439,7 +444,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         let Some(r) = self.rings.get(ring) else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("auraio: ring {ring} out of range (engine has {})", self.rings.len()),
+                format!(
+                    "auraio: ring {ring} out of range (engine has {})",
+                    self.rings.len()
+                ),
             ));
         };
         if n == 0 || n > r.max_limit() {

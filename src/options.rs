@@ -147,8 +147,9 @@ impl Options {
     /// Initial in-flight limit for tuning minimum `min`: as given, else queue_depth / 4
     /// clamped to [min, queue_depth].
     pub(crate) fn resolved_initial(&self, min: u32) -> u32 {
-        self.initial_in_flight
-            .unwrap_or_else(|| (self.queue_depth / 4).clamp(min.min(self.queue_depth), self.queue_depth))
+        self.initial_in_flight.unwrap_or_else(|| {
+            (self.queue_depth / 4).clamp(min.min(self.queue_depth), self.queue_depth)
+        })
     }
 }
 
@@ -169,7 +170,8 @@ mod tests {
         assert!(message(Options::new().queue_depth(0)).contains("queue_depth"));
         assert!(message(Options::new().queue_depth(65536)).contains("queue_depth"));
         assert!(message(Options::new().initial_in_flight(0)).contains("initial_in_flight"));
-        assert!(message(Options::new().queue_depth(8).initial_in_flight(17)).contains("initial_in_flight"));
+        assert!(message(Options::new().queue_depth(8).initial_in_flight(17))
+            .contains("initial_in_flight"));
         assert!(message(Options::new().buffer_alignment(1000)).contains("buffer_alignment"));
         assert!(message(Options::new().buffer_alignment(256)).contains("buffer_alignment"));
     }

@@ -77,25 +77,58 @@ const fn check_range(v: u32, lo: u32, hi: u32) -> bool {
 /// Checks the constants of `T`; evaluated at compile time by [`tuning!`](crate::tuning!) and by
 /// every engine instantiation. Each failure is a sentence naming the constant.
 pub const fn validate<T: Tuning>() {
-    assert!(T::TICK_MS > 0, "auraio tuning: TICK_MS must be greater than zero");
-    assert!(T::TICK_MS <= 60_000, "auraio tuning: TICK_MS must be at most 60000 (one minute)");
-    assert!(T::SAMPLE_SHIFT <= 16, "auraio tuning: SAMPLE_SHIFT must be at most 16 (1 in 65536)");
+    assert!(
+        T::TICK_MS > 0,
+        "auraio tuning: TICK_MS must be greater than zero"
+    );
+    assert!(
+        T::TICK_MS <= 60_000,
+        "auraio tuning: TICK_MS must be at most 60000 (one minute)"
+    );
+    assert!(
+        T::SAMPLE_SHIFT <= 16,
+        "auraio tuning: SAMPLE_SHIFT must be at most 16 (1 in 65536)"
+    );
     assert!(
         T::BACKOFF_PERMILLE > 0 && T::BACKOFF_PERMILLE < 1000,
         "auraio tuning: BACKOFF_PERMILLE must lie strictly between 0 and 1000 (a decrease factor in (0, 1))"
     );
-    assert!(T::ADDITIVE_INCREASE > 0, "auraio tuning: ADDITIVE_INCREASE must be greater than zero");
+    assert!(
+        T::ADDITIVE_INCREASE > 0,
+        "auraio tuning: ADDITIVE_INCREASE must be greater than zero"
+    );
     assert!(
         T::EFFICIENCY_EPSILON_PERMILLE < 1000,
         "auraio tuning: EFFICIENCY_EPSILON_PERMILLE must be below 1000"
     );
-    assert!(T::PLATEAU_TICKS > 0, "auraio tuning: PLATEAU_TICKS must be greater than zero");
-    assert!(T::SPIKE_TICKS > 0, "auraio tuning: SPIKE_TICKS must be greater than zero");
-    assert!(T::LATENCY_GUARD_MULT > 1, "auraio tuning: LATENCY_GUARD_MULT must be at least 2");
-    assert!(T::P99_CEILING_US > 0, "auraio tuning: P99_CEILING_US must be greater than zero");
-    assert!(T::MIN_P99_SAMPLES > 0, "auraio tuning: MIN_P99_SAMPLES must be greater than zero");
-    assert!(T::BASELINE_WINDOWS > 0, "auraio tuning: BASELINE_WINDOWS must be greater than zero");
-    assert!(T::MIN_IN_FLIGHT > 0, "auraio tuning: MIN_IN_FLIGHT must be greater than zero");
+    assert!(
+        T::PLATEAU_TICKS > 0,
+        "auraio tuning: PLATEAU_TICKS must be greater than zero"
+    );
+    assert!(
+        T::SPIKE_TICKS > 0,
+        "auraio tuning: SPIKE_TICKS must be greater than zero"
+    );
+    assert!(
+        T::LATENCY_GUARD_MULT > 1,
+        "auraio tuning: LATENCY_GUARD_MULT must be at least 2"
+    );
+    assert!(
+        T::P99_CEILING_US > 0,
+        "auraio tuning: P99_CEILING_US must be greater than zero"
+    );
+    assert!(
+        T::MIN_P99_SAMPLES > 0,
+        "auraio tuning: MIN_P99_SAMPLES must be greater than zero"
+    );
+    assert!(
+        T::BASELINE_WINDOWS > 0,
+        "auraio tuning: BASELINE_WINDOWS must be greater than zero"
+    );
+    assert!(
+        T::MIN_IN_FLIGHT > 0,
+        "auraio tuning: MIN_IN_FLIGHT must be greater than zero"
+    );
     assert!(
         T::MIN_IN_FLIGHT <= T::MAX_IN_FLIGHT,
         "auraio tuning: MIN_IN_FLIGHT must not exceed MAX_IN_FLIGHT"

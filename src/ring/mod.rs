@@ -157,7 +157,8 @@ fn transient(e: &io::Error) -> bool {
 
 fn build(cfg: &RingConfig, flags: &RingFeatures) -> io::Result<IoUring> {
     let mut b = IoUring::builder();
-    b.setup_cqsize(cfg.queue_depth.saturating_mul(2)).setup_clamp();
+    b.setup_cqsize(cfg.queue_depth.saturating_mul(2))
+        .setup_clamp();
     if let Some(idle) = cfg.sqpoll.filter(|_| flags.sqpoll) {
         b.setup_sqpoll(idle);
     }
@@ -449,10 +450,10 @@ impl<L: LockMode> Ring<L> {
     /// Cancels every request the kernel holds and completes backlogged ones with ECANCELED.
     /// For shutdown; needs kernel 6.0 (sync cancel) and ignores "nothing to cancel".
     pub(crate) fn cancel_all(&self, batch: &mut Batch) {
-        let _ = self
-            .uring
-            .submitter()
-            .register_sync_cancel(Some(Timespec::new().nsec(100_000_000)), CancelBuilder::any());
+        let _ = self.uring.submitter().register_sync_cancel(
+            Some(Timespec::new().nsec(100_000_000)),
+            CancelBuilder::any(),
+        );
         let mut st = self.state.lock();
         while let Some(sqe) = st.backlog.pop_front() {
             if let Some(p) = st.slab.take(sqe.get_user_data()) {

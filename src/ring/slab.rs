@@ -230,7 +230,10 @@ mod tests {
         assert_eq!(a as u32, b as u32, "slot reused");
         assert_ne!(a, b, "generation differs");
         assert!(!slab.contains(a));
-        assert!(slab.take(a).is_none(), "stale id cannot reach the new request");
+        assert!(
+            slab.take(a).is_none(),
+            "stale id cannot reach the new request"
+        );
         assert_eq!(slab.len(), 1);
     }
 
@@ -256,6 +259,10 @@ mod tests {
         let tracker = Rc::new(());
         let t = tracker.clone();
         drop(Payload::new(Fsync::new(0), move |_, ()| drop(t)));
-        assert_eq!(Rc::strong_count(&tracker), 1, "discarded payload dropped its closure");
+        assert_eq!(
+            Rc::strong_count(&tracker),
+            1,
+            "discarded payload dropped its closure"
+        );
     }
 }

@@ -1,0 +1,328 @@
+//! Every operation of the table, on tmpfs and disk, buffered and O_DIRECT, with data
+//! verification; error paths delivered to the callback.
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use auraio::{AlignedBuf, LocalEngine, SharedEngine};
+use common::{locations, pattern, TestFile};
+
+type Outcome<T> = Rc<RefCell<Option<(io::Result<usize>, T)>>>;
+
+/// Submits through `submit`, drives `engine` until the callback ran, returns what it got.
+fn run_one<T: 'static>(
+    engine: &LocalEngine,
+    submit: impl FnOnce(Box<dyn FnOnce(io::Result<usize>, T)>),
+) -> (io::Result<usize>, T) {
+    let slot: Outcome<T> = Rc::new(RefCell::new(None));
+    let s = slot.clone();
+    submit(Box::new(move |r, t| *s.borrow_mut() = Some((r, t))));
+    while slot.borrow().is_none() {
+        engine.wait(Some(Duration::from_secs(5))).unwrap();
+    }
+    let got = slot.borrow_mut().take().unwrap();
+    got
+}
+
+#[test]
+fn every_op_round_trips_on_every_medium() {
+    for (place, dir) in locations() {
+        for direct in [false, true] {
+            let ctx = format!("{place} direct={direct}");
+            let engine = LocalEngine::new().unwrap();
+            let f = TestFile::new(&dir, "ops", 64 << 10, direct);
+            let fd = f.fd();
+
+            // write + fsync
+            let mut out = AlignedBuf::zeroed(8192).unwrap();
+            out.copy_from_slice(&pattern(8192, 7));
+            let (r, out) = run_one(&engine, |cb| {
+                engine.write(fd, out, 4096, cb).unwrap();
+            });
+            assert_eq!(r.unwrap(), 8192, "{ctx}");
+            let (r, ()) = run_one(&engine, |cb| {
+                engine.fsync(fd, cb).unwrap();
+            });
+            assert_eq!(r.unwrap(), 0, "{ctx}");
+            assert_eq!(&f.contents()[4096..12288], &out[..], "{ctx}: write landed");
+
+            // read back
+            let (r, back) = run_one(&engine, |cb| {
+                engine
+                    .read(fd, AlignedBuf::zeroed(8192).unwrap(), 4096, cb)
+                    .unwrap();
+            });
+            assert_eq!(r.unwrap(), 8192, "{ctx}");
+            assert_eq!(&back[..], &out[..], "{ctx}: read back");
+
+            // writev of two buffers + fdatasync
+            let a = {
+                let mut b = AlignedBuf::zeroed(4096).unwrap();
+                b.copy_from_slice(&pattern(4096, 11));
+                b
+            };
+            let b = {
+                let mut b = AlignedBuf::zeroed(4096).unwrap();
+                b.copy_from_slice(&pattern(4096, 13));
+                b
+            };
+            let (r, bufs) = run_one(&engine, |cb| {
+                engine.writev(fd, vec![a, b], 32768, cb).unwrap();
+            });
+            assert_eq!(r.unwrap(), 8192, "{ctx}");
+            let (r, ()) = run_one(&engine, |cb| {
+                engine.fdatasync(fd, cb).unwrap();
+            });
+            assert_eq!(r.unwrap(), 0, "{ctx}");
+            let disk = f.contents();
+            assert_eq!(&disk[32768..36864], &bufs[0][..], "{ctx}: writev first");
+            assert_eq!(&disk[36864..40960], &bufs[1][..], "{ctx}: writev second");
+
+            // readv into two buffers
+            let (r, got) = run_one(&engine, |cb| {
+                let v = vec![
+                    AlignedBuf::zeroed(4096).unwrap(),
+                    AlignedBuf::zeroed(4096).unwrap(),
+                ];
+                engine.readv(fd, v, 32768, cb).unwrap();
+            });
+            assert_eq!(r.unwrap(), 8192, "{ctx}");
+            assert_eq!(&got[0][..], &bufs[0][..], "{ctx}: readv first");
+            assert_eq!(&got[1][..], &bufs[1][..], "{ctx}: readv second");
+
+            // untouched region still holds the original data
+            assert_eq!(&disk[16384..20480], &f.data[16384..20480], "{ctx}");
+            let st = engine.stats();
+            assert_eq!(st.ops_completed, 6, "{ctx}");
+            assert_eq!(st.bytes_transferred, 4 * 8192, "{ctx}");
+        }
+    }
+}
+
+#[test]
+fn vec_and_boxed_slice_buffers_work() {
+    let engine = LocalEngine::new().unwrap();
+    let f = TestFile::new(&locations()[0].1, "vecs", 10_000, false);
+    let (r, v) = run_one(&engine, |cb| {
+        engine.read(f.fd(), vec![0u8; 100], 50, cb).unwrap();
+    });
+    assert_eq!(r.unwrap(), 100);
+    assert_eq!(v, f.data[50..150]);
+    let (r, b) = run_one(&engine, |cb| {
+        engine
+            .write(f.fd(), vec![9u8; 10].into_boxed_slice(), 0, cb)
+            .unwrap();
+    });
+    assert_eq!(r.unwrap(), 10);
+    assert_eq!(&f.contents()[..10], &b[..]);
+}
+
+#[test]
+fn short_read_at_eof_and_empty_read_past_it() {
+    for (place, dir) in locations() {
+        let engine = LocalEngine::new().unwrap();
+        let f = TestFile::new(&dir, "eof", 10_000, false);
+        let (r, buf) = run_one(&engine, |cb| {
+            engine.read(f.fd(), vec![0u8; 4096], 8192, cb).unwrap();
+        });
+        assert_eq!(r.unwrap(), 10_000 - 8192, "{place}");
+        assert_eq!(&buf[..1808], &f.data[8192..], "{place}");
+        assert!(
+            buf[1808..].iter().all(|&b| b == 0),
+            "{place}: tail untouched"
+        );
+        let (r, _) = run_one(&engine, |cb| {
+            engine.read(f.fd(), vec![0u8; 4096], 1 << 20, cb).unwrap();
+        });
+        assert_eq!(r.unwrap(), 0, "{place}");
+    }
+}
+
+#[test]
+fn bad_fd_reaches_the_callback_as_ebadf() {
+    let engine = LocalEngine::new().unwrap();
+    for fd in [-1, 1_000_000] {
+        let (r, buf) = run_one(&engine, |cb| {
+            engine.read(fd, vec![0u8; 64], 0, cb).unwrap();
+        });
+        assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EBADF));
+        assert_eq!(buf.len(), 64, "buffer handed back on error");
+        let (r, ()) = run_one(&engine, |cb| {
+            engine.fsync(fd, cb).unwrap();
+        });
+        assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EBADF));
+    }
+}
+
+#[test]
+fn misaligned_o_direct_is_einval() {
+    // The disk location: ext4 and friends enforce O_DIRECT alignment.
+    let dir = &locations()[1].1;
+    let engine = LocalEngine::new().unwrap();
+    let f = TestFile::new(dir, "odirect", 64 << 10, true);
+    let (r, _) = run_one(&engine, |cb| {
+        engine
+            .read(f.fd(), AlignedBuf::zeroed(4096).unwrap(), 3, cb)
+            .unwrap();
+    });
+    assert_eq!(
+        r.unwrap_err().raw_os_error(),
+        Some(libc::EINVAL),
+        "misaligned offset"
+    );
+    let (r, _) = run_one(&engine, |cb| {
+        engine
+            .read(f.fd(), AlignedBuf::zeroed(100).unwrap(), 0, cb)
+            .unwrap();
+    });
+    assert_eq!(
+        r.unwrap_err().raw_os_error(),
+        Some(libc::EINVAL),
+        "misaligned length"
+    );
+    // The same read, aligned, works.
+    let (r, b) = run_one(&engine, |cb| {
+        engine
+            .read(f.fd(), AlignedBuf::zeroed(4096).unwrap(), 4096, cb)
+            .unwrap();
+    });
+    assert_eq!(r.unwrap(), 4096);
+    assert_eq!(&b[..], &f.data[4096..8192]);
+}
+
+#[test]
+fn callbacks_may_submit_follow_up_requests() {
+    let engine = Rc::new(LocalEngine::new().unwrap());
+    let f = Rc::new(TestFile::new(&locations()[0].1, "chain", 100 * 512, false));
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    fn step(engine: &Rc<LocalEngine>, f: &Rc<TestFile>, seen: &Rc<RefCell<Vec<u8>>>, i: u64) {
+        if i == 100 {
+            return;
+        }
+        let (e, ff, s) = (engine.clone(), f.clone(), seen.clone());
+        engine
+            .read(f.fd(), vec![0u8; 512], i * 512, move |r, buf| {
+                assert_eq!(r.unwrap(), 512);
+                s.borrow_mut().extend_from_slice(&buf);
+                step(&e, &ff, &s, i + 1);
+            })
+            .unwrap();
+    }
+    step(&engine, &f, &seen, 0);
+    engine.drain(Duration::from_secs(10)).unwrap();
+    assert_eq!(&seen.borrow()[..], &f.data[..]);
+}
+
+#[test]
+fn polling_alone_makes_progress() {
+    // DEFER_TASKRUN rings post completions only when the engine enters the kernel: poll() must.
+    let engine = LocalEngine::new().unwrap();
+    let f = TestFile::new(&locations()[1].1, "poll", 1 << 20, true);
+    let done = Rc::new(Cell::new(0));
+    for i in 0..100u64 {
+        let d = done.clone();
+        engine
+            .read(
+                f.fd(),
+                AlignedBuf::zeroed(4096).unwrap(),
+                i * 4096,
+                move |r, _| {
+                    assert_eq!(r.unwrap(), 4096);
+                    d.set(d.get() + 1);
+                },
+            )
+            .unwrap();
+    }
+    let start = std::time::Instant::now();
+    while done.get() < 100 {
+        engine.poll().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "poll made no progress"
+        );
+    }
+}
+
+#[test]
+fn polling_from_a_callback_is_a_clear_error() {
+    let engine = Rc::new(LocalEngine::new().unwrap());
+    let f = TestFile::new(&locations()[0].1, "nested", 4096, false);
+    let kinds = Rc::new(RefCell::new(Vec::new()));
+    let (e, k) = (engine.clone(), kinds.clone());
+    engine
+        .read(f.fd(), vec![0u8; 16], 0, move |_, _| {
+            k.borrow_mut().push(e.poll().unwrap_err().kind());
+            k.borrow_mut().push(e.wait(None).unwrap_err().kind());
+            k.borrow_mut()
+                .push(e.drain(Duration::from_secs(1)).unwrap_err().kind());
+        })
+        .unwrap();
+    engine.drain(Duration::from_secs(5)).unwrap();
+    assert_eq!(*kinds.borrow(), vec![io::ErrorKind::Deadlock; 3]);
+}
+
+#[test]
+fn in_flight_limit_holds_requests_back_without_failing_them() {
+    let engine = LocalEngine::new().unwrap();
+    engine.set_in_flight_limit(2).unwrap();
+    let pipe = common::Pipe::new();
+    let done = Rc::new(Cell::new(0));
+    for _ in 0..10 {
+        let d = done.clone();
+        engine
+            .read(pipe.read, vec![0u8; 1], u64::MAX, move |r, _| {
+                assert_eq!(r.unwrap(), 1);
+                d.set(d.get() + 1);
+            })
+            .unwrap();
+    }
+    engine.poll().unwrap();
+    let st = engine.stats();
+    assert_eq!(st.in_flight, 2);
+    assert_eq!(st.backlog, 8);
+    assert_eq!(engine.pending(), 10);
+    for _ in 0..10 {
+        pipe.feed(b"x");
+        let before = done.get();
+        while done.get() == before {
+            engine.wait(Some(Duration::from_secs(5))).unwrap();
+        }
+    }
+    assert_eq!(done.get(), 10);
+    let st = engine.stats();
+    assert_eq!(st.rings[0].peak_in_flight, 2);
+    assert_eq!(st.backlog, 0);
+    assert!(engine.set_in_flight_limit(0).is_err());
+    let e = engine.set_in_flight_limit(1 << 20).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("in_flight_limit"));
+}
+
+#[test]
+fn multi_thread_engine_runs_callbacks_on_the_poller() {
+    let engine = std::sync::Arc::new(SharedEngine::new().unwrap());
+    let f = TestFile::new(&locations()[0].1, "mt", 4096, false);
+    let poller = std::thread::current().id();
+    let ok = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let o = ok.clone();
+    let e2 = engine.clone();
+    let fd = f.fd();
+    std::thread::spawn(move || {
+        e2.read(fd, vec![0u8; 8], 0, move |r, _| {
+            assert_eq!(r.unwrap(), 8);
+            o.store(
+                std::thread::current().id() == poller,
+                std::sync::atomic::Ordering::SeqCst,
+            );
+        })
+        .unwrap();
+    })
+    .join()
+    .unwrap();
+    engine.drain(Duration::from_secs(5)).unwrap();
+    assert!(ok.load(std::sync::atomic::Ordering::SeqCst));
+}
