@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every check of the project on a fresh machine: installs what is missing, then format,
+# lints, docs, the whole test suite (unit, integration, doc and ui tests), builds the benches
+# and runs every example. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Debian packages the checks need, installed only when missing.
+missing=()
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is required (install Rust with rustup)" >&2
+  exit 1
+fi
+for c in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+done
+
+echo "== fmt";     cargo fmt --all -- --check
+echo "== clippy";  cargo clippy --workspace --all-targets -- -D warnings
+echo "== docs";    RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --quiet
+echo "== tests";   cargo test --workspace
+echo "== benches build"; cargo bench --workspace --no-run --quiet
+echo "== examples"
+for ex in quickstart simple_read custom_config vectored_io write_modes file_copy; do
+  echo "-- example $ex"
+  cargo run --quiet --release --example "$ex"
+done
+echo "== all checks passed"

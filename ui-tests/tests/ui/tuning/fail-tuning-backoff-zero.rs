@@ -1,0 +1,5 @@
+auraio::tuning! {
+    pub Broken { BACKOFF_PERMILLE = 0 }
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+auraio::tuning! {
+    pub Broken { TICK_SECONDS = 1 }
+}
+
+fn main() {}

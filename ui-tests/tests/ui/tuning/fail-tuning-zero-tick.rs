@@ -1,0 +1,5 @@
+auraio::tuning! {
+    pub Broken { TICK_MS = 0 }
+}
+
+fn main() {}
