@@ -84,7 +84,7 @@ fn deadlock() -> io::Error {
 /// - `P` ([`policy`](crate::policy)): which ring a submission goes to.
 /// - `L` ([`lock`](crate::lock)): [`SingleThread`] (no mutex, no atomic read-modify-write, not
 ///   `Send`) or [`MultiThread`] (`Send + Sync`, concurrent submitters, one poller at a time).
-/// - `T` ([`tuning`](crate::tuning)): the controller's constants.
+/// - `T` ([`tuning`](mod@crate::tuning)): the controller's constants.
 ///
 /// Operations take their buffer by value and hand it back to the callback with the result.
 /// Callbacks run on the thread that calls [`poll`](Self::poll), [`wait`](Self::wait),

@@ -4,8 +4,8 @@
 //! and batch threshold, which an AIMD controller (driven by measured throughput and P99
 //! latency) moves to where the device gives the most for the least latency.
 //!
-//! - [`Engine`]`<P, L, T>`: ring-selection [policy](policy), [lock mode](lock) and
-//!   [tuning](tuning) are type parameters, so every preset is monomorphized:
+//! - [`Engine`]`<P, L, T>`: ring-selection [policy], [lock mode](lock) and
+//!   [tuning](mod@tuning) are type parameters, so every preset is monomorphized:
 //!   [`LocalEngine`] (`CpuLocal` + `SingleThread`) has no mutex and no atomic
 //!   read-modify-write on its submit and completion paths.
 //! - Operations take their buffer by value and give it back to the callback with the result,
