@@ -17,6 +17,9 @@ use crate::ring::{Batch, Ring, RingConfig, RingFeatures, RingStats, BATCH};
 use crate::sys;
 use crate::tuning::{self, DefaultTuning, Tuning};
 
+/// Longest run of waits that skip spinning after failed spins.
+const MAX_SPIN_BACKOFF: u64 = 1024;
+
 /// Without progress for this long, dropping an engine cancels what is left.
 const DROP_STALL: Duration = Duration::from_millis(250);
 
@@ -105,6 +108,12 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     eventfd: OwnedFd,
     drain_timeout: Duration,
     alignment: usize,
+    /// Spin budget of a wait, in nanoseconds (0: never spin).
+    spin_ns: u64,
+    /// Waits left before spinning is tried again.
+    spin_skip: L::Counter,
+    /// Length of the current spin back-off, in waits.
+    spin_backoff: L::Counter,
     _types: PhantomData<fn() -> (P, T)>,
     _mode: L::Marker,
 }
@@ -178,6 +187,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             eventfd,
             drain_timeout: opts.drain_timeout,
             alignment: opts.buffer_alignment,
+            spin_ns: opts.spin.as_nanos() as u64,
+            spin_skip: L::Counter::new(0),
+            spin_backoff: L::Counter::new(0),
             _types: PhantomData,
             _mode: L::Marker::default(),
         })
@@ -291,16 +303,54 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
         match busy {
             0 => return self.check_fatal(0),
-            // One busy ring: submit and wait in one syscall.
-            1 => {
-                let _ = self.rings[only].enter_wait(1, timeout, &self.fatal);
-            }
+            1 => self.wait_one(&self.rings[only], timeout),
             _ => self.wait_any(timeout)?,
         }
         for ring in self.rings.iter() {
             n += self.reap(ring);
         }
         self.check_fatal(n)
+    }
+
+    /// Waits on the one ring with work. Spins first (up to the spin budget) unless recent
+    /// spins failed, then submits and sleeps in one syscall.
+    ///
+    /// The spin adapts like an adaptive mutex: a spin that sees a completion keeps spinning on;
+    /// one that times out skips spinning for the next 1, 2, 4 … 1024 waits, then tries again,
+    /// so a slow device costs at most one wasted budget per 1024 waits.
+    fn wait_one(&self, ring: &Ring<L>, timeout: Option<Duration>) {
+        let skip = self.spin_skip.get();
+        if self.spin_ns == 0 || skip > 0 {
+            self.spin_skip.set(skip.saturating_sub(1));
+            let _ = ring.enter_wait(1, timeout, &self.fatal);
+            return;
+        }
+        if ring.needs_enter() {
+            ring.kick(&self.fatal);
+        }
+        let start = Instant::now();
+        let budget = Duration::from_nanos(self.spin_ns);
+        let limit = timeout.map_or(budget, |t| t.min(budget));
+        loop {
+            if ring.ready() {
+                self.spin_backoff.set(0);
+                // Run the task work the spin saw (DEFER_TASKRUN posts completions only then).
+                if ring.needs_enter() {
+                    ring.kick(&self.fatal);
+                }
+                return;
+            }
+            let spent = start.elapsed();
+            if spent >= limit {
+                let backoff = (self.spin_backoff.get() * 2).clamp(1, MAX_SPIN_BACKOFF);
+                self.spin_backoff.set(backoff);
+                self.spin_skip.set(backoff);
+                let rest = timeout.map(|t| t.saturating_sub(spent));
+                let _ = ring.enter_wait(1, rest, &self.fatal);
+                return;
+            }
+            std::hint::spin_loop();
+        }
     }
 
     /// Blocks until any ring posts a completion, through the eventfd all rings share.

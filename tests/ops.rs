@@ -326,3 +326,49 @@ fn multi_thread_engine_runs_callbacks_on_the_poller() {
     engine.drain(Duration::from_secs(5)).unwrap();
     assert!(ok.load(std::sync::atomic::Ordering::SeqCst));
 }
+
+#[test]
+fn waits_work_with_and_without_spinning_on_fast_and_slow_sources() {
+    for spin in [
+        Duration::ZERO,
+        Duration::from_micros(50),
+        Duration::from_millis(2),
+    ] {
+        let engine = LocalEngine::with_options(&auraio::Options::new().spin(spin)).unwrap();
+        // Fast source: completions arrive within the spin budget.
+        let f = TestFile::new(&locations()[0].1, "spin", 1 << 16, false);
+        for i in 0..16u64 {
+            let (r, b) = run_one(&engine, |cb| {
+                engine
+                    .read(f.fd(), vec![0u8; 4096], i * 4096 % (1 << 16), cb)
+                    .unwrap();
+            });
+            assert_eq!(r.unwrap(), 4096);
+            let o = (i * 4096 % (1 << 16)) as usize;
+            assert_eq!(b[..], f.data[o..o + 4096]);
+        }
+        // Slow source: the data arrives long after any spin budget.
+        let pipe = common::Pipe::new();
+        let done = Rc::new(Cell::new(false));
+        let d = done.clone();
+        engine
+            .read(pipe.read, vec![0u8; 3], u64::MAX, move |r, b| {
+                assert_eq!(r.unwrap(), 3);
+                assert_eq!(&b, b"abc");
+                d.set(true);
+            })
+            .unwrap();
+        let writer = std::thread::spawn({
+            let fd = pipe.write;
+            move || {
+                std::thread::sleep(Duration::from_millis(30));
+                // SAFETY: writing 3 bytes from a static slice to a pipe fd kept open by `pipe`.
+                unsafe { libc::write(fd, b"abc".as_ptr().cast(), 3) };
+            }
+        });
+        while !done.get() {
+            engine.wait(Some(Duration::from_secs(5))).unwrap();
+        }
+        writer.join().unwrap();
+    }
+}

@@ -376,6 +376,16 @@ impl<L: LockMode> Ring<L> {
         self.submit_now(&mut st, fatal);
     }
 
+    /// Whether a wait would return at once: completions in the CQ, or task work pending that
+    /// an enter will turn into completions.
+    pub(crate) fn ready(&self) -> bool {
+        let _st = self.state.lock();
+        // SAFETY: the ring lock is held, so these are the only SQ and CQ views.
+        let taskrun = unsafe { self.uring.submission_shared() }.taskrun();
+        // SAFETY: as above.
+        taskrun || !unsafe { self.uring.completion_shared() }.is_empty()
+    }
+
     /// Whether completions are waiting in the CQ.
     pub(crate) fn has_completions(&self) -> bool {
         let _st = self.state.lock();
