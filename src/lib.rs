@@ -57,9 +57,11 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod aimd;
 pub mod buffer;
 mod engine;
 mod error;
+pub mod histogram;
 pub mod lock;
 pub mod op;
 pub mod options;

@@ -59,6 +59,25 @@ pub trait Tuning: 'static {
     const BATCH_MAX: u32 = 64;
     /// Batch threshold a ring starts with.
     const BATCH_INITIAL: u32 = 8;
+    /// Ticks per measurement window; the first tick after a limit change is not counted.
+    const WINDOW_TICKS: u32 = 5;
+    /// Growth factor of a coarse probing step, in permille (1500: x1.5).
+    const PROBE_STEP_PERMILLE: u32 = 1500;
+    /// A probing step continues while throughput grows by at least this share of the limit's
+    /// growth (throughput elasticity), in permille.
+    const CLIMB_GAIN_PERMILLE: u32 = 250;
+    /// ... or while latency grows by less than this share of the limit's growth (no queue yet).
+    const QUEUE_RISE_PERMILLE: u32 = 300;
+    /// A backoff step keeps its lower limit while throughput stays within this loss of the
+    /// plateau, in permille.
+    const TRIM_LOSS_PERMILLE: u32 = 30;
+    /// Throughput or latency moving this far from the converged point is a deviation, in
+    /// permille.
+    const DEVIATION_PERMILLE: u32 = 200;
+    /// Consecutive deviating windows that trigger a re-probe.
+    const DEVIATION_WINDOWS: u32 = 3;
+    /// Longest window a low-IOPS ring waits for enough samples, in milliseconds.
+    const LOW_IOPS_MAX_MS: u32 = 1000;
 }
 
 /// The reference constants, tuned for NVMe SSDs: 10 ms ticks, 1-in-8 latency sampling, +1 per
@@ -144,6 +163,34 @@ pub const fn validate<T: Tuning>() {
     assert!(
         check_range(T::BATCH_INITIAL, T::BATCH_MIN, T::BATCH_MAX),
         "auraio tuning: BATCH_INITIAL must lie within BATCH_MIN..=BATCH_MAX"
+    );
+    assert!(
+        T::WINDOW_TICKS >= 2,
+        "auraio tuning: WINDOW_TICKS must be at least 2"
+    );
+    assert!(
+        T::PROBE_STEP_PERMILLE > 1000 && T::PROBE_STEP_PERMILLE <= 4000,
+        "auraio tuning: PROBE_STEP_PERMILLE must lie in (1000, 4000] (a growth factor in (1, 4])"
+    );
+    assert!(
+        T::TRIM_LOSS_PERMILLE < 500,
+        "auraio tuning: TRIM_LOSS_PERMILLE must be below 500"
+    );
+    assert!(
+        T::DEVIATION_PERMILLE > 0 && T::DEVIATION_PERMILLE < 1000,
+        "auraio tuning: DEVIATION_PERMILLE must lie strictly between 0 and 1000"
+    );
+    assert!(
+        T::DEVIATION_WINDOWS > 0,
+        "auraio tuning: DEVIATION_WINDOWS must be greater than zero"
+    );
+    assert!(
+        T::BASELINE_WINDOWS <= 64,
+        "auraio tuning: BASELINE_WINDOWS must be at most 64"
+    );
+    assert!(
+        T::LOW_IOPS_MAX_MS >= T::LOW_IOPS_WINDOW_MS,
+        "auraio tuning: LOW_IOPS_MAX_MS must be at least LOW_IOPS_WINDOW_MS"
     );
 }
 

@@ -1,0 +1,836 @@
+//! The adaptive controller: a pure state machine that moves one ring's in-flight limit and
+//! batch threshold to where the device gives the most throughput for the least latency.
+//!
+//! Pure: the engine feeds it one [`TickInput`] per tick (elapsed time, completions, bytes, a
+//! P99 estimate with its sample count, mean latency, pending requests, submit counts) and
+//! applies the [`Decision`]. No clock, no I/O, no allocation; the same inputs always give the
+//! same outputs, which is what lets the property tests and the simulated device drive it.
+//!
+//! # Phases
+//!
+//! ```text
+//! BASELINE ──> PROBING ──plateau──> BACKOFF (trim) ──> SETTLING ──> STEADY ──5 s──> CONVERGED
+//!                 ^  └──P99 over target / spike──> BACKOFF             │              │
+//!                 └────────── re-probe (deviation, or periodic probe found headroom) ─┘
+//! ```
+//!
+//! # The rules, and why they differ from the reference
+//!
+//! The reference probed +1 per 10 ms tick and called a plateau when one tick's throughput
+//! gain per unit of limit fell under 1%. On a throttled device one 10 ms window shows two to
+//! three times the real rate, the next one far less, so that test chases noise; its plateau
+//! could also never fire (a held limit gives "no data" and forces another +1), and its latency
+//! guard (10x baseline) sits far past the knee. This controller instead:
+//!
+//! - **Measures at a held limit over a window** of `WINDOW_TICKS` ticks (the first tick after
+//!   a change is discarded), so a measurement belongs to one limit and bursts average out.
+//! - **Probes multiplicatively** (x`PROBE_STEP_PERMILLE`), so any knee between 4 and 4096 is
+//!   bracketed in a few windows rather than hundreds of ticks.
+//! - **Judges a step by two elasticities**: throughput elasticity `(ΔX/X)/(ΔN/N)` (1 below the
+//!   knee, 0 on the plateau) and latency elasticity `(ΔR/R)/(ΔN/N)` (0 while no queue builds, 1
+//!   once Little's law makes latency grow with depth, as in TCP Vegas). Probing continues while
+//!   throughput grows by at least `CLIMB_GAIN_PERMILLE` of the step, or latency stays flat.
+//! - **Trims after the plateau** (x`BACKOFF_PERMILLE` per window) while throughput stays within
+//!   `TRIM_LOSS_PERMILLE` of the plateau's mean, then returns to the last limit that kept it:
+//!   the smallest depth with full throughput, i.e. the knee, where latency is lowest.
+//! - **P99 target** (`set_max_p99`): probing continues while the window's P99 is under 90% of
+//!   the target, even on a throughput plateau (the reference's target mode: all latency
+//!   headroom goes to depth); over the target, BACKOFF cuts until it is met, then probing
+//!   resumes in fine steps (+1/16) and stops at the last limit under 90% of the target.
+//! - **Spike guard**: `SPIKE_TICKS` consecutive ticks with a valid P99 over the guard (the
+//!   target, else `LATENCY_GUARD_MULT` x the baseline P99, else `P99_CEILING_US`) force
+//!   BACKOFF at once.
+//! - **CONVERGED is not a dead end** (re-probe rule): in STEADY or CONVERGED, a window whose
+//!   throughput moves more than `DEVIATION_PERMILLE` from the converged point, or whose mean
+//!   latency rises more than twice that, counts as a deviation; `DEVIATION_WINDOWS` in a row
+//!   start a new search (PROBING from the current limit; a lower capacity is then found as a
+//!   plateau and trimmed). Every `REPROBE_TICKS` a single window probes x1.25: if throughput
+//!   answers, a new search starts (capacity grew, e.g. a noisy neighbour left), otherwise the
+//!   limit goes back. Each new search counts as a re-probe.
+//!
+//! Throughput counts every completion (the reference counted sampled ones only); the baseline
+//! P99 only takes windows with at least `MIN_P99_SAMPLES` samples; a ring with too few samples
+//! defers its tick ([`defer_tick`]) up to `LOW_IOPS_MAX_MS`.
+//!
+//! # Batch threshold
+//!
+//! SQEs per submit syscall under 8 raise the threshold by one (up to `BATCH_MAX`), over 12
+//! lower it (down to `BATCH_MIN`); [`Controller::pin_batch`] pins it, and unpinning returns
+//! to tuning from the pinned value (the reference stuck at "never").
+
+#![forbid(unsafe_code)]
+
+use std::marker::PhantomData;
+
+use crate::tuning::Tuning;
+
+/// Controller phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Phase {
+    /// Measuring the starting point.
+    Baseline = 0,
+    /// Raising the limit while it pays.
+    Probing = 1,
+    /// Lowering the limit: trimming past a plateau, or relieving latency.
+    Backoff = 2,
+    /// Holding a new limit before judging it.
+    Settling = 3,
+    /// Holding; watching for deviations; probing periodically.
+    Steady = 4,
+    /// Stable for `CONVERGE_TICKS`; still watching.
+    Converged = 5,
+}
+
+impl Phase {
+    /// Every phase, in order.
+    pub const ALL: [Phase; 6] = [
+        Phase::Baseline,
+        Phase::Probing,
+        Phase::Backoff,
+        Phase::Settling,
+        Phase::Steady,
+        Phase::Converged,
+    ];
+
+    /// Upper-case name, as in the reference.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Phase::Baseline => "BASELINE",
+            Phase::Probing => "PROBING",
+            Phase::Backoff => "BACKOFF",
+            Phase::Settling => "SETTLING",
+            Phase::Steady => "STEADY",
+            Phase::Converged => "CONVERGED",
+        }
+    }
+
+    /// Whether `next` may follow `self` (staying is always legal).
+    pub const fn can_become(self, next: Phase) -> bool {
+        use Phase::*;
+        if self as u8 == next as u8 {
+            return true;
+        }
+        matches!(
+            (self, next),
+            (Baseline, Probing)
+                | (Baseline, Backoff)
+                | (Baseline, Settling)
+                | (Probing, Backoff)
+                | (Probing, Settling)
+                | (Backoff, Settling)
+                | (Backoff, Probing)
+                | (Settling, Steady)
+                | (Settling, Backoff)
+                | (Steady, Converged)
+                | (Steady, Probing)
+                | (Steady, Backoff)
+                | (Converged, Probing)
+                | (Converged, Backoff)
+        )
+    }
+
+    /// Whether the controller considers the limit found (STEADY or CONVERGED).
+    pub const fn is_stable(self) -> bool {
+        matches!(self, Phase::Steady | Phase::Converged)
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What happened on a ring since the previous tick.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickInput {
+    /// Time since the previous tick, in nanoseconds.
+    pub elapsed_ns: u64,
+    /// Completions (all of them, not only sampled ones).
+    pub completions: u64,
+    /// Bytes those completions moved.
+    pub bytes: u64,
+    /// Latency samples behind `p99_ns` and `mean_ns`.
+    pub samples: u64,
+    /// P99 of the samples, in nanoseconds.
+    pub p99_ns: u64,
+    /// Mean of the samples, in nanoseconds.
+    pub mean_ns: u64,
+    /// Requests pending on the ring now.
+    pub pending: u32,
+    /// Submit syscalls since the previous tick.
+    pub submits: u64,
+    /// SQEs those syscalls submitted.
+    pub sqes: u64,
+}
+
+/// What the ring should do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// In-flight limit.
+    pub limit: u32,
+    /// SQEs gathered before a submit syscall.
+    pub batch_threshold: u32,
+    /// Phase after this tick.
+    pub phase: Phase,
+}
+
+/// Whether a tick with `samples` latency samples after `elapsed_ns` should wait for more (the
+/// low-IOPS gate): too few samples for a P99, and the window may still grow.
+pub fn defer_tick<T: Tuning>(samples: u64, elapsed_ns: u64) -> bool {
+    samples < u64::from(T::MIN_P99_SAMPLES)
+        && elapsed_ns < u64::from(T::LOW_IOPS_MAX_MS) * 1_000_000
+        && (elapsed_ns < u64::from(T::LOW_IOPS_WINDOW_MS) * 1_000_000 || samples > 0)
+}
+
+/// One window's measurement at a held limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Measure {
+    limit: u32,
+    /// Completions per second.
+    x: f64,
+    /// Mean latency, ns (0: no samples).
+    lat: f64,
+    /// Highest valid per-tick P99 in the window, ns (0: none valid).
+    p99: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Window {
+    skip: bool,
+    ticks: u32,
+    ns: u64,
+    completions: u64,
+    lat_sum: f64,
+    samples: u64,
+    p99: u64,
+}
+
+impl Window {
+    /// Adds a tick; returns true when the window is complete.
+    fn add<T: Tuning>(&mut self, t: &TickInput) -> bool {
+        if self.skip {
+            self.skip = false;
+            return false;
+        }
+        self.ticks += 1;
+        self.ns = self.ns.saturating_add(t.elapsed_ns);
+        self.completions = self.completions.saturating_add(t.completions);
+        self.lat_sum += t.mean_ns as f64 * t.samples as f64;
+        self.samples = self.samples.saturating_add(t.samples);
+        if t.samples >= u64::from(T::MIN_P99_SAMPLES) {
+            self.p99 = self.p99.max(t.p99_ns);
+        }
+        self.ticks >= T::WINDOW_TICKS.saturating_sub(1).max(1)
+    }
+
+    fn take(&mut self, limit: u32) -> Measure {
+        let m = Measure {
+            limit,
+            x: if self.ns == 0 {
+                0.0
+            } else {
+                self.completions as f64 * 1e9 / self.ns as f64
+            },
+            lat: if self.samples == 0 {
+                0.0
+            } else {
+                self.lat_sum / self.samples as f64
+            },
+            p99: self.p99,
+        };
+        *self = Window::default();
+        m
+    }
+}
+
+/// Search mode of PROBING/BACKOFF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Multiplicative climb, then a throughput-preserving trim.
+    Coarse,
+    /// Fine climb under a P99 target after a cut.
+    Fine,
+    /// Cutting because P99 exceeded the target or the guard.
+    Relieve,
+}
+
+/// The per-ring AIMD controller, generic over its constants.
+#[derive(Debug, Clone)]
+pub struct Controller<T: Tuning> {
+    phase: Phase,
+    mode: Mode,
+    limit: u32,
+    min: u32,
+    max: u32,
+    adaptive: bool,
+    target_p99_ns: u64,
+    batch: u32,
+    batch_pinned: bool,
+    window: Window,
+    prev: Measure,
+    plateau_sum: f64,
+    plateau_n: u32,
+    good_limit: u32,
+    reference: Measure,
+    phase_ticks: u32,
+    since_probe: u32,
+    probe_from: u32,
+    spike: u32,
+    deviation: u32,
+    baseline: [u64; 64],
+    baseline_len: usize,
+    baseline_pos: usize,
+    last_p99: u64,
+    last_x: f64,
+    last_bytes_per_s: f64,
+    peak: u32,
+    reprobes: u32,
+    converge_ticks: u64,
+    ticks: u64,
+    _tuning: PhantomData<fn() -> T>,
+}
+
+/// A snapshot of a controller's state, for statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ControllerStats {
+    /// Current phase.
+    pub phase: Option<Phase>,
+    /// In-flight limit.
+    pub limit: u32,
+    /// Batch threshold.
+    pub batch_threshold: u32,
+    /// P99 of the last tick with enough samples, ns.
+    pub p99_ns: u64,
+    /// Baseline P99 (minimum over recent windows), ns.
+    pub baseline_p99_ns: u64,
+    /// Completions per second over the last tick.
+    pub ops_per_sec: f64,
+    /// Bytes per second over the last tick.
+    pub bytes_per_sec: f64,
+    /// Highest pending count seen.
+    pub peak_in_flight: u32,
+    /// Searches started from STEADY or CONVERGED.
+    pub reprobes: u32,
+    /// Ticks from start until the first STEADY (0: not yet).
+    pub ticks_to_converge: u64,
+    /// Whether the controller moves the limit.
+    pub adaptive: bool,
+    /// P99 target, ns (0: none).
+    pub target_p99_ns: u64,
+}
+
+fn frac(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        (a - b) / b
+    } else {
+        0.0
+    }
+}
+
+impl<T: Tuning> Controller<T> {
+    /// A controller starting at `initial` (clamped to `[T::MIN_IN_FLIGHT, max]`), never above
+    /// `max` (at least 1).
+    pub fn new(initial: u32, max: u32) -> Self {
+        const { crate::tuning::validate::<T>() };
+        let max = max.max(1);
+        let min = T::MIN_IN_FLIGHT.min(max);
+        Controller {
+            phase: Phase::Baseline,
+            mode: Mode::Coarse,
+            limit: initial.clamp(min, max),
+            min,
+            max,
+            adaptive: true,
+            target_p99_ns: 0,
+            batch: T::BATCH_INITIAL,
+            batch_pinned: false,
+            window: Window::default(),
+            prev: Measure::default(),
+            plateau_sum: 0.0,
+            plateau_n: 0,
+            good_limit: 0,
+            reference: Measure::default(),
+            phase_ticks: 0,
+            since_probe: 0,
+            probe_from: 0,
+            spike: 0,
+            deviation: 0,
+            baseline: [0; 64],
+            baseline_len: 0,
+            baseline_pos: 0,
+            last_p99: 0,
+            last_x: 0.0,
+            last_bytes_per_s: 0.0,
+            peak: 0,
+            reprobes: 0,
+            converge_ticks: 0,
+            ticks: 0,
+            _tuning: PhantomData,
+        }
+    }
+
+    /// Current decision.
+    pub fn decision(&self) -> Decision {
+        Decision {
+            limit: self.limit,
+            batch_threshold: self.batch,
+            phase: self.phase,
+        }
+    }
+
+    /// Lowest limit the controller uses.
+    pub fn min_limit(&self) -> u32 {
+        self.min
+    }
+
+    /// Highest limit the controller uses.
+    pub fn max_limit(&self) -> u32 {
+        self.max
+    }
+
+    /// Statistics.
+    pub fn stats(&self) -> ControllerStats {
+        ControllerStats {
+            phase: Some(self.phase),
+            limit: self.limit,
+            batch_threshold: self.batch,
+            p99_ns: self.last_p99,
+            baseline_p99_ns: self.baseline_p99(),
+            ops_per_sec: self.last_x,
+            bytes_per_sec: self.last_bytes_per_s,
+            peak_in_flight: self.peak,
+            reprobes: self.reprobes,
+            ticks_to_converge: self.converge_ticks,
+            adaptive: self.adaptive,
+            target_p99_ns: self.target_p99_ns,
+        }
+    }
+
+    /// Minimum P99 over the recent valid windows (0 before any).
+    pub fn baseline_p99(&self) -> u64 {
+        self.baseline[..self.baseline_len]
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Sets (or clears, with 0) the P99 target in nanoseconds, and starts a new search.
+    pub fn set_target_p99(&mut self, ns: u64) {
+        self.target_p99_ns = ns;
+        if self.adaptive && self.phase != Phase::Baseline {
+            self.restart_search();
+        }
+    }
+
+    /// Sets the lowest limit (clamped to `1..=max`); raises the limit to it if needed.
+    pub fn set_min_limit(&mut self, n: u32) {
+        self.min = n.clamp(1, self.max);
+        self.limit = self.limit.max(self.min);
+    }
+
+    /// Pins the batch threshold (`Some`), or returns it to tuning from its current value.
+    pub fn pin_batch(&mut self, threshold: Option<u32>) {
+        match threshold {
+            Some(n) => {
+                self.batch = n.max(1);
+                self.batch_pinned = true;
+            }
+            None => {
+                self.batch_pinned = false;
+                self.batch = self.batch.clamp(T::BATCH_MIN, T::BATCH_MAX);
+            }
+        }
+    }
+
+    /// Static mode: holds `n` (clamped to `1..=max`), adaptation off.
+    pub fn set_static(&mut self, n: u32) {
+        self.adaptive = false;
+        self.limit = n.clamp(1, self.max);
+    }
+
+    /// Turns adaptation on (a new search from the current limit) or off (holding it).
+    pub fn set_adaptive(&mut self, on: bool) {
+        if on && !self.adaptive {
+            self.adaptive = true;
+            self.limit = self.limit.clamp(self.min, self.max);
+            self.restart_search();
+        } else if !on {
+            self.adaptive = false;
+        }
+    }
+
+    /// A control call restarts the search from BASELINE, whatever the phase (the only way
+    /// back to BASELINE).
+    fn restart_search(&mut self) {
+        self.phase = Phase::Baseline;
+        self.phase_ticks = 0;
+        self.mode = Mode::Coarse;
+        self.window = Window {
+            skip: true,
+            ..Window::default()
+        };
+    }
+
+    fn enter(&mut self, phase: Phase) {
+        // Checked on every transition in test and debug builds (the property tests rely on it).
+        debug_assert!(
+            self.phase.can_become(phase),
+            "illegal phase transition {} -> {}",
+            self.phase,
+            phase
+        );
+        if phase.is_stable() && self.converge_ticks == 0 {
+            self.converge_ticks = self.ticks;
+        }
+        self.phase = phase;
+        self.phase_ticks = 0;
+    }
+
+    fn set_limit(&mut self, n: u32) {
+        let n = n.clamp(self.min, self.max);
+        if n != self.limit {
+            self.limit = n;
+            self.window = Window {
+                skip: true,
+                ..Window::default()
+            };
+        }
+    }
+
+    fn step_up(&self, n: u32, permille: u32) -> u32 {
+        let grown = (u64::from(n) * u64::from(permille) / 1000) as u32;
+        grown
+            .max(n.saturating_add(T::ADDITIVE_INCREASE))
+            .min(self.max)
+    }
+
+    fn step_fine(&self, n: u32) -> u32 {
+        n.saturating_add((n / 16).max(T::ADDITIVE_INCREASE))
+            .min(self.max)
+    }
+
+    fn step_down(&self, n: u32) -> u32 {
+        let cut = (u64::from(n) * u64::from(T::BACKOFF_PERMILLE) / 1000) as u32;
+        cut.min(n.saturating_sub(1)).max(self.min)
+    }
+
+    fn guard_ns(&self) -> u64 {
+        if self.target_p99_ns > 0 {
+            return self.target_p99_ns;
+        }
+        match self.baseline_p99() {
+            0 => u64::from(T::P99_CEILING_US) * 1000,
+            b => b.saturating_mul(u64::from(T::LATENCY_GUARD_MULT)),
+        }
+    }
+
+    fn over_target(&self, m: &Measure, permille: u64) -> bool {
+        self.target_p99_ns > 0 && m.p99 > self.target_p99_ns.saturating_mul(permille) / 1000
+    }
+
+    /// Whether going from `a` to the larger limit `b` paid: throughput grew by at least
+    /// `CLIMB_GAIN_PERMILLE` of the step, or latency stayed flat without losing throughput.
+    fn climb_paid(a: &Measure, b: &Measure) -> bool {
+        let dn = frac(f64::from(b.limit), f64::from(a.limit));
+        if dn <= 0.0 {
+            return false;
+        }
+        let dx = frac(b.x, a.x);
+        if dx >= dn * f64::from(T::CLIMB_GAIN_PERMILLE) / 1000.0 {
+            return true;
+        }
+        let loss_ok = dx >= -f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
+        a.lat > 0.0
+            && b.lat > 0.0
+            && loss_ok
+            && frac(b.lat, a.lat) < dn * f64::from(T::QUEUE_RISE_PERMILLE) / 1000.0
+    }
+
+    fn record_baseline(&mut self, p99: u64) {
+        let cap = (T::BASELINE_WINDOWS as usize).min(self.baseline.len());
+        self.baseline[self.baseline_pos] = p99;
+        self.baseline_pos = (self.baseline_pos + 1) % cap;
+        self.baseline_len = (self.baseline_len + 1).min(cap);
+    }
+
+    fn tune_batch(&mut self, t: &TickInput) {
+        if self.batch_pinned || t.submits == 0 {
+            return;
+        }
+        let per = t.sqes / t.submits;
+        if per < 8 {
+            self.batch = (self.batch + 1).min(T::BATCH_MAX);
+        } else if per > 12 {
+            self.batch = self.batch.saturating_sub(1).max(T::BATCH_MIN);
+        }
+    }
+
+    /// Advances one tick.
+    pub fn tick(&mut self, t: &TickInput) -> Decision {
+        self.ticks = self.ticks.saturating_add(1);
+        self.phase_ticks = self.phase_ticks.saturating_add(1);
+        self.peak = self.peak.max(t.pending);
+        self.tune_batch(t);
+        let valid = t.samples >= u64::from(T::MIN_P99_SAMPLES);
+        if t.elapsed_ns > 0 {
+            self.last_x = t.completions as f64 * 1e9 / t.elapsed_ns as f64;
+            self.last_bytes_per_s = t.bytes as f64 * 1e9 / t.elapsed_ns as f64;
+        }
+        if valid {
+            self.last_p99 = t.p99_ns;
+        }
+        if !self.adaptive {
+            return self.decision();
+        }
+        if valid && !matches!(self.phase, Phase::Backoff | Phase::Settling) {
+            self.record_baseline(t.p99_ns);
+        }
+        if valid {
+            if t.p99_ns > self.guard_ns() {
+                self.spike = self.spike.saturating_add(1);
+            } else {
+                self.spike = 0;
+            }
+        }
+        if self.spike >= T::SPIKE_TICKS && self.phase != Phase::Backoff {
+            self.spike = 0;
+            self.mode = Mode::Relieve;
+            self.probe_from = 0;
+            self.enter(Phase::Backoff);
+            let next = self.step_down(self.limit);
+            self.prev = Measure {
+                limit: next,
+                ..Measure::default()
+            };
+            self.set_limit(next);
+            return self.decision();
+        }
+        if self.window.add::<T>(t) {
+            let limit = self.limit;
+            let m = self.window.take(limit);
+            self.on_window(m);
+        }
+        self.decision()
+    }
+
+    fn begin_climb(&mut self, from: Measure) {
+        let next = self.step_up(from.limit, T::PROBE_STEP_PERMILLE);
+        if next == from.limit {
+            self.settle(from.limit);
+            return;
+        }
+        self.prev = from;
+        self.mode = Mode::Coarse;
+        self.plateau_sum = 0.0;
+        self.plateau_n = 0;
+        self.enter(Phase::Probing);
+        self.set_limit(next);
+    }
+
+    fn settle(&mut self, limit: u32) {
+        self.probe_from = 0;
+        self.deviation = 0;
+        self.since_probe = 0;
+        // A re-probe that cannot move (already at the bound) leaves a stable phase as it is.
+        if !self.phase.is_stable() {
+            self.enter(Phase::Settling);
+        }
+        self.set_limit(limit);
+    }
+
+    fn start_trim(&mut self, from: Measure) {
+        self.mode = Mode::Coarse;
+        self.good_limit = from.limit;
+        self.plateau_sum = from.x;
+        self.plateau_n = 1;
+        self.prev = from;
+        self.enter(Phase::Backoff);
+        let next = self.step_down(from.limit);
+        if next == from.limit {
+            self.settle(from.limit);
+        } else {
+            self.set_limit(next);
+        }
+    }
+
+    fn on_window(&mut self, m: Measure) {
+        match self.phase {
+            Phase::Baseline => {
+                if self.phase_ticks >= T::WARMUP_TICKS {
+                    if self.over_target(&m, 1000) {
+                        self.relieve(m);
+                    } else {
+                        self.begin_climb(m);
+                    }
+                }
+            }
+            Phase::Probing => self.on_probe(m),
+            Phase::Backoff => self.on_backoff(m),
+            Phase::Settling => {
+                if self.phase_ticks >= T::SETTLE_TICKS {
+                    self.reference = m;
+                    self.enter(Phase::Steady);
+                }
+            }
+            Phase::Steady | Phase::Converged => self.on_stable(m),
+        }
+    }
+
+    fn relieve(&mut self, m: Measure) {
+        if m.limit <= self.min {
+            self.settle(self.min);
+            return;
+        }
+        self.mode = Mode::Relieve;
+        self.prev = m;
+        self.enter(Phase::Backoff);
+        let next = self.step_down(m.limit);
+        self.set_limit(next);
+    }
+
+    fn on_probe(&mut self, m: Measure) {
+        let prev = self.prev;
+        if self.over_target(&m, 900) {
+            if self.mode == Mode::Fine || !self.over_target(&m, 1000) {
+                // Fine steps stop at the last limit under 90% of the target.
+                let keep = if self.over_target(&m, 1000) {
+                    prev.limit
+                } else {
+                    m.limit
+                };
+                self.settle(keep);
+            } else {
+                self.relieve(m);
+            }
+            return;
+        }
+        let headroom = self.target_p99_ns > 0 && m.p99 > 0;
+        let paid = Self::climb_paid(&prev, &m) || headroom;
+        if paid && m.limit < self.max {
+            self.prev = m;
+            let next = match self.mode {
+                Mode::Fine => self.step_fine(m.limit),
+                _ => self.step_up(m.limit, T::PROBE_STEP_PERMILLE),
+            };
+            self.set_limit(next);
+            return;
+        }
+        if paid || self.target_p99_ns > 0 || self.mode == Mode::Fine {
+            // At the maximum, or in target mode (the target owns latency): hold here.
+            let keep = if paid { m.limit } else { prev.limit };
+            self.settle(keep);
+            return;
+        }
+        // Plateau: trim from the smaller of the two limits unless the larger clearly won.
+        let loss = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
+        let from = if m.x > prev.x * (1.0 + loss) { m } else { prev };
+        let mut from = from;
+        from.x = prev.x.max(m.x);
+        self.start_trim(from);
+    }
+
+    fn on_backoff(&mut self, m: Measure) {
+        match self.mode {
+            Mode::Relieve => {
+                if self.over_target(&m, 1000) && m.limit > self.min {
+                    let next = self.step_down(m.limit);
+                    self.prev = m;
+                    self.set_limit(next);
+                } else if self.target_p99_ns > 0 {
+                    // Under the target again: climb back in fine steps.
+                    self.prev = m;
+                    self.mode = Mode::Fine;
+                    self.enter(Phase::Probing);
+                    let next = self.step_fine(m.limit);
+                    if next == m.limit {
+                        self.settle(m.limit);
+                    } else {
+                        self.set_limit(next);
+                    }
+                } else {
+                    self.settle(m.limit);
+                }
+            }
+            Mode::Coarse | Mode::Fine => {
+                let plateau = self.plateau_sum / f64::from(self.plateau_n.max(1));
+                let loss = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
+                // Latency falling with the cut means a queue was draining: still past the knee,
+                // so a small throughput dip there is noise, not the knee.
+                let dn = frac(f64::from(self.prev.limit), f64::from(m.limit));
+                let draining =
+                    self.prev.lat > 0.0 && m.lat > 0.0 && frac(self.prev.lat, m.lat) >= 0.5 * dn;
+                if m.x >= plateau * (1.0 - loss)
+                    || (draining && m.x >= plateau * (1.0 - 3.0 * loss))
+                {
+                    self.good_limit = m.limit;
+                    self.plateau_sum += m.x;
+                    self.plateau_n = self.plateau_n.saturating_add(1);
+                    self.prev = m;
+                    let next = self.step_down(m.limit);
+                    if next == m.limit {
+                        self.settle(m.limit);
+                    } else {
+                        self.set_limit(next);
+                    }
+                } else {
+                    self.settle(self.good_limit.max(self.min));
+                }
+            }
+        }
+    }
+
+    fn on_stable(&mut self, m: Measure) {
+        self.since_probe = self.since_probe.saturating_add(T::WINDOW_TICKS);
+        let r = self.reference;
+        if self.probe_from != 0 {
+            let from = self.probe_from;
+            self.probe_from = 0;
+            let answered = if self.target_p99_ns > 0 {
+                !self.over_target(&m, 900) && Self::climb_paid(&r, &m)
+            } else {
+                Self::climb_paid(&r, &m)
+                    && frac(m.x, r.x) >= f64::from(T::CLIMB_GAIN_PERMILLE) / 4000.0
+            };
+            if answered {
+                self.reprobes = self.reprobes.saturating_add(1);
+                self.begin_climb(m);
+            } else {
+                self.set_limit(from);
+            }
+            return;
+        }
+        let dev = f64::from(T::DEVIATION_PERMILLE) / 1000.0;
+        let x_moved = frac(m.x, r.x).abs() > dev;
+        let lat_rose = r.lat > 0.0 && m.lat > 0.0 && frac(m.lat, r.lat) > 2.0 * dev;
+        if x_moved || lat_rose || self.over_target(&m, 1000) {
+            self.deviation += 1;
+            if self.deviation >= T::DEVIATION_WINDOWS {
+                self.deviation = 0;
+                self.reprobes = self.reprobes.saturating_add(1);
+                if self.over_target(&m, 1000) {
+                    self.relieve(m);
+                } else {
+                    self.begin_climb(m);
+                }
+                return;
+            }
+        } else {
+            self.deviation = 0;
+        }
+        if self.phase == Phase::Steady && self.phase_ticks >= T::CONVERGE_TICKS {
+            self.enter(Phase::Converged);
+        }
+        if self.since_probe >= T::REPROBE_TICKS && self.limit < self.max {
+            self.since_probe = 0;
+            self.probe_from = self.limit;
+            let next = self.step_up(self.limit, 1250);
+            self.set_limit(next);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
