@@ -1,10 +1,12 @@
 //! Random reads at a fixed depth for a fixed time: the workload of the fio comparison
 //! (`benches/vs_fio.sh`).
 //!
-//! `cargo run --release --example randread [PATH] [DEPTH] [SECONDS] [direct|buffered] [BS]`
+//! `cargo run --release --example randread [PATH] [DEPTH] [SECONDS] [direct|buffered] [BS] [fixed|adaptive]`
 //!
 //! PATH may be a file or a block device (default: a 256 MiB file in $TMPDIR, made on first
-//! use). Prints one line: `iops=… depth=… seconds=…`.
+//! use). `fixed` (default) pins the in-flight limit to DEPTH; `adaptive` lets the controller
+//! choose it, DEPTH being only the number of requests the program keeps submitted. Prints one
+//! line: `iops=… depth=… seconds=… mean_us=… limit=… phase=…`.
 
 use std::cell::{Cell, RefCell};
 use std::os::fd::AsRawFd;
@@ -28,6 +30,7 @@ fn main() -> std::io::Result<()> {
     let seconds: f64 = args.next().map_or(3.0, |s| s.parse().expect("SECONDS"));
     let direct = args.next().is_none_or(|s| s == "direct");
     let bs: usize = args.next().map_or(4096, |s| s.parse().expect("BS"));
+    let adaptive = args.next().is_some_and(|s| s == "adaptive");
 
     let mut o = std::fs::OpenOptions::new();
     o.read(true);
@@ -45,10 +48,11 @@ fn main() -> std::io::Result<()> {
     };
     let blocks = size / bs as u64;
 
-    let opts = auraio::Options::new()
-        .queue_depth(depth.max(64))
-        .initial_in_flight(depth);
+    let opts = auraio::Options::new().queue_depth(depth.clamp(64, 32768));
     let engine = auraio::LocalEngine::with_options(&opts)?;
+    if !adaptive {
+        engine.set_in_flight_limit(depth)?;
+    }
     let free: Rc<RefCell<Vec<auraio::AlignedBuf>>> = Rc::new(RefCell::new(
         (0..depth)
             .map(|_| auraio::AlignedBuf::zeroed(bs))

@@ -82,6 +82,12 @@ pub enum Phase {
     Converged = 5,
 }
 
+impl Default for Phase {
+    fn default() -> Self {
+        Phase::Baseline
+    }
+}
+
 impl Phase {
     /// Every phase, in order.
     pub const ALL: [Phase; 6] = [

@@ -6,14 +6,16 @@ use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
+use crate::aimd::{defer_tick, Controller, Phase, TickInput};
 use crate::buffer::{IoBuf, IoBufMut};
+use crate::histogram::Histogram;
 use crate::error::SubmitError;
 use crate::lock::{Counter, Flag, LockMode, MultiThread, RingLock, Sendable, SingleThread};
 use crate::op::{self, Op};
 use crate::options::Options;
 use crate::policy::{Adaptive, CpuLocal, Policy, RoundRobin, Selector};
 use crate::ring::slab::Payload;
-use crate::ring::{Batch, Ring, RingConfig, RingFeatures, RingStats, BATCH};
+use crate::ring::{Batch, Ring, RingConfig, RingFeatures, RingStats, TickSnapshot, BATCH};
 use crate::sys;
 use crate::tuning::{self, DefaultTuning, Tuning};
 
@@ -39,7 +41,7 @@ impl RequestId {
 }
 
 /// Engine-wide statistics: a snapshot taken ring by ring (one short lock per ring).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
     /// Operations completed, all rings.
     pub ops_completed: u64,
@@ -53,6 +55,30 @@ pub struct Stats {
     pub adaptive_spills: u64,
     /// Per-ring figures.
     pub rings: Vec<RingStats>,
+}
+
+impl Stats {
+    /// Highest P99 of the rings' last windows, in nanoseconds (engine-level P99 is the max).
+    pub fn p99_ns(&self) -> u64 {
+        self.rings.iter().map(|r| r.p99_ns).max().unwrap_or(0)
+    }
+
+    /// Completions per second, all rings, over their last ticks.
+    pub fn ops_per_sec(&self) -> f64 {
+        self.rings.iter().map(|r| r.ops_per_sec).sum()
+    }
+
+    /// Sum of the rings' in-flight limits.
+    pub fn in_flight_limit(&self) -> u64 {
+        self.rings.iter().map(|r| u64::from(r.in_flight_limit)).sum()
+    }
+}
+
+/// One ring's controller and what it saw at its previous tick.
+struct Tuner<T: Tuning> {
+    controller: Controller<T>,
+    last: TickSnapshot,
+    last_ns: u64,
 }
 
 thread_local! {
@@ -110,6 +136,9 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     alignment: usize,
     /// Spin budget of a wait, in nanoseconds (0: never spin).
     spin_ns: u64,
+    tuners: Box<[L::Lock<Tuner<T>>]>,
+    /// Engine clock (ns) of the next controller tick.
+    next_tick_ns: L::Counter,
     /// Waits left before spinning is tried again.
     spin_skip: L::Counter,
     /// Length of the current spin back-off, in waits.
@@ -170,13 +199,30 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             sqpoll: opts.sqpoll_idle_ms,
             single_issuer: !L::MULTI_THREAD,
             only_ring: count == 1,
+            sample_shift: T::SAMPLE_SHIFT,
         };
         let eventfd = sys::eventfd()?;
         let rings = (0..count)
             .map(|_| Ring::new(&cfg, &eventfd))
             .collect::<io::Result<Vec<_>>>()?
             .into_boxed_slice();
+        let now = sys::now_ns();
+        let tuners: Box<[L::Lock<Tuner<T>>]> = rings
+            .iter()
+            .map(|r| {
+                let controller = Controller::<T>::new(cfg.initial_limit, r.max_limit());
+                let d = controller.decision();
+                r.apply(d.limit, d.batch_threshold, &L::Counter::new(0));
+                L::Lock::new(Tuner {
+                    controller,
+                    last: TickSnapshot::default(),
+                    last_ns: now,
+                })
+            })
+            .collect();
         Ok(Engine {
+            tuners,
+            next_tick_ns: L::Counter::new(now + u64::from(T::TICK_MS) * 1_000_000),
             rings,
             selector: Selector::new(),
             fatal: L::Counter::new(0),
@@ -222,7 +268,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         let sqe = op.sqe();
         let payload = Payload::new(op, callback);
         let ring = <P as crate::policy::sealed::Sealed>::pick(&self.rings, &self.selector);
-        let user_data = self.rings[ring].push(sqe, payload, &self.fatal);
+        let sampled = !matches!(O::DIRECTION, op::Direction::None);
+        let user_data = self.rings[ring].push(sqe, payload, sampled, &self.fatal);
         if L::MULTI_THREAD && self.idle.is_set() {
             self.wake();
         }
@@ -268,7 +315,42 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             }
             n += self.reap(ring);
         }
+        self.maybe_tick();
         self.check_fatal(n)
+    }
+
+    /// Runs the controllers when a tick interval has passed. Ticks are driven by whoever holds
+    /// the poll lock: a single-thread engine needs no thread, and a multi-thread engine needs
+    /// none either, since only a poller reaps the completions a tick measures.
+    fn maybe_tick(&self) {
+        let now = sys::now_ns();
+        if now < self.next_tick_ns.get() {
+            return;
+        }
+        self.next_tick_ns
+            .set(now + u64::from(T::TICK_MS) * 1_000_000);
+        for (ring, tuner) in self.rings.iter().zip(self.tuners.iter()) {
+            let mut t = tuner.lock();
+            let elapsed = now.saturating_sub(t.last_ns);
+            let Some(snap) = ring.tick_snapshot(|samples| defer_tick::<T>(samples, elapsed)) else {
+                continue;
+            };
+            let input = TickInput {
+                elapsed_ns: elapsed,
+                completions: snap.ops - t.last.ops,
+                bytes: snap.bytes - t.last.bytes,
+                samples: snap.samples,
+                p99_ns: snap.p99_ns,
+                mean_ns: snap.mean_ns,
+                pending: snap.pending,
+                submits: snap.submits - t.last.submits,
+                sqes: snap.sqes - t.last.sqes,
+            };
+            t.last = snap;
+            t.last_ns = now;
+            let d = t.controller.tick(&input);
+            ring.apply(d.limit, d.batch_threshold, &self.fatal);
+        }
     }
 
     /// Submits queued SQEs and blocks until at least one completion was processed, `timeout`
@@ -291,6 +373,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             n += self.reap(ring);
         }
         if n > 0 {
+            self.maybe_tick();
             return self.check_fatal(n);
         }
         let mut busy = 0;
@@ -309,6 +392,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         for ring in self.rings.iter() {
             n += self.reap(ring);
         }
+        self.maybe_tick();
         self.check_fatal(n)
     }
 
@@ -471,8 +555,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             .is_some_and(|r| r.is_live(id.user_data))
     }
 
-    /// Sets every ring's in-flight limit. Requests beyond the limit wait in the ring's backlog
-    /// and go out as completions make room. (The adaptive controller also sets it.)
+    /// Static mode: sets every ring's in-flight limit and turns adaptation off (until
+    /// [`set_adaptive(true)`](Self::set_adaptive)). Requests beyond the limit wait in the
+    /// ring's backlog and go out as completions make room.
     ///
     /// # Errors
     ///
@@ -485,21 +570,13 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         Ok(())
     }
 
-    /// Sets one ring's in-flight limit.
+    /// Static mode for one ring: sets its in-flight limit, adaptation off on that ring.
     ///
     /// # Errors
     ///
     /// `InvalidInput` for a ring index out of range or a limit outside 1..=the ring's maximum.
     pub fn set_ring_in_flight_limit(&self, ring: usize, n: u32) -> io::Result<()> {
-        let Some(r) = self.rings.get(ring) else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "auraio: ring {ring} out of range (engine has {})",
-                    self.rings.len()
-                ),
-            ));
-        };
+        let r = self.ring(ring)?;
         if n == 0 || n > r.max_limit() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -509,13 +586,125 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                 ),
             ));
         }
+        self.tuners[ring].lock().controller.set_static(n);
         r.set_limit(n, &self.fatal);
         Ok(())
     }
 
+    fn ring(&self, i: usize) -> io::Result<&Ring<L>> {
+        self.rings.get(i).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("auraio: ring {i} out of range (engine has {})", self.rings.len()),
+            )
+        })
+    }
+
+    /// Applies `f` to every ring's controller, then the controller's decision to the ring.
+    fn control(&self, f: impl Fn(&mut Controller<T>)) {
+        for (ring, tuner) in self.rings.iter().zip(self.tuners.iter()) {
+            let mut t = tuner.lock();
+            f(&mut t.controller);
+            let d = t.controller.decision();
+            ring.apply(d.limit, d.batch_threshold, &self.fatal);
+        }
+    }
+
+    /// Turns adaptation on (every ring starts a new search from its current limit) or off
+    /// (every ring holds its current limit).
+    pub fn set_adaptive(&self, on: bool) {
+        self.control(|c| c.set_adaptive(on));
+    }
+
+    /// Sets a P99 ceiling (`None` removes it): the controllers keep each ring's P99 at or under
+    /// it, using the headroom below it for depth. Starts a new search.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a zero duration.
+    pub fn set_max_p99(&self, target: Option<Duration>) -> io::Result<()> {
+        let ns = match target {
+            None => 0,
+            Some(t) if t.is_zero() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "auraio: max_p99 must be greater than zero",
+                ))
+            }
+            Some(t) => t.as_nanos().min(u128::from(u64::MAX)) as u64,
+        };
+        self.control(|c| c.set_target_p99(ns));
+        Ok(())
+    }
+
+    /// Sets the lowest in-flight limit the controllers use (clamped to the rings' maximum).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for 0.
+    pub fn set_min_in_flight(&self, n: u32) -> io::Result<()> {
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "auraio: min_in_flight must be at least 1",
+            ));
+        }
+        self.control(|c| c.set_min_limit(n));
+        Ok(())
+    }
+
+    /// Pins every ring's batch threshold (SQEs gathered before a submit syscall), or with
+    /// `None` returns it to automatic tuning.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for `Some(0)`.
+    pub fn set_batch_threshold(&self, n: Option<u32>) -> io::Result<()> {
+        if n == Some(0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "auraio: batch_threshold must be at least 1",
+            ));
+        }
+        self.control(|c| c.pin_batch(n));
+        Ok(())
+    }
+
+    /// Ring `i`'s statistics, including its controller's.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a ring index out of range.
+    pub fn ring_stats(&self, i: usize) -> io::Result<RingStats> {
+        let mut s = self.ring(i)?.stats();
+        let c = self.tuners[i].lock().controller.stats();
+        s.phase = c.phase.unwrap_or(Phase::Baseline);
+        s.p99_ns = c.p99_ns;
+        s.baseline_p99_ns = c.baseline_p99_ns;
+        s.ops_per_sec = c.ops_per_sec;
+        s.bytes_per_sec = c.bytes_per_sec;
+        s.reprobes = c.reprobes;
+        s.adaptive = c.adaptive;
+        s.target_p99_ns = c.target_p99_ns;
+        s.ticks_to_converge = c.ticks_to_converge;
+        s.peak_in_flight = s.peak_in_flight.max(c.peak_in_flight);
+        Ok(s)
+    }
+
+    /// Ring `i`'s latency histograms: `(last window, cumulative since creation)`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a ring index out of range.
+    pub fn histogram(&self, i: usize) -> io::Result<(Histogram, Histogram)> {
+        Ok(self.ring(i)?.histograms())
+    }
+
     /// A snapshot of the engine's counters.
     pub fn stats(&self) -> Stats {
-        let rings: Vec<RingStats> = self.rings.iter().map(|r| r.stats()).collect();
+        let rings: Vec<RingStats> = (0..self.rings.len())
+            .map(|i| self.ring_stats(i).expect("index in range"))
+            .collect();
         Stats {
             ops_completed: rings.iter().map(|r| r.ops_completed).sum(),
             bytes_transferred: rings.iter().map(|r| r.bytes_transferred).sum(),

@@ -70,11 +70,13 @@ mod ring;
 mod sys;
 pub mod tuning;
 
+pub use aimd::Phase;
 pub use buffer::{AlignedBuf, IoBuf, IoBufMut};
 pub use engine::{
     CpuLocalEngine, Engine, LocalEngine, RequestId, RoundRobinEngine, SharedEngine, Stats,
 };
 pub use error::SubmitError;
+pub use histogram::Histogram;
 pub use lock::{MultiThread, SingleThread};
 pub use options::Options;
 pub use policy::{Adaptive, CpuLocal, RoundRobin};

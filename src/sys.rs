@@ -18,6 +18,18 @@ pub(crate) fn current_cpu() -> usize {
     usize::try_from(cpu).unwrap_or(0)
 }
 
+/// CLOCK_MONOTONIC in nanoseconds (never 0 on a running system).
+#[inline]
+pub(crate) fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).wrapping_mul(1_000_000_000) + ts.tv_nsec as u64
+}
+
 /// A non-blocking, close-on-exec eventfd.
 pub(crate) fn eventfd() -> io::Result<OwnedFd> {
     // SAFETY: eventfd has no memory-safety preconditions.

@@ -15,8 +15,10 @@ use std::time::Duration;
 use io_uring::types::{CancelBuilder, SubmitArgs, Timespec};
 use io_uring::IoUring;
 
+use crate::histogram::Histogram;
 use crate::lock::{Counter, LockMode, RingLock};
 use crate::op::Sqe;
+use crate::sys;
 
 pub(crate) mod slab;
 
@@ -40,6 +42,8 @@ pub(crate) struct RingConfig {
     /// SINGLE_ISSUER and, with one ring, DEFER_TASKRUN.
     pub single_issuer: bool,
     pub only_ring: bool,
+    /// Latency is sampled on 1 in 2^`sample_shift` data operations.
+    pub sample_shift: u32,
 }
 
 /// Setup flags a ring ended up with after probing the kernel.
@@ -69,6 +73,27 @@ pub(crate) struct RingState {
     bytes: u64,
     submit_calls: u64,
     sqes_submitted: u64,
+    sample_mask: u32,
+    sample_seq: u32,
+    /// Latencies of the current controller window.
+    window: Histogram,
+    /// The last complete window.
+    last_window: Histogram,
+    /// Every sample since the ring was made.
+    cumulative: Histogram,
+}
+
+/// A ring's counters at one instant, for the controller's tick.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TickSnapshot {
+    pub ops: u64,
+    pub bytes: u64,
+    pub submits: u64,
+    pub sqes: u64,
+    pub pending: u32,
+    pub samples: u64,
+    pub p99_ns: u64,
+    pub mean_ns: u64,
 }
 
 /// Completions taken out of a ring, run after its lock is released.
@@ -109,7 +134,7 @@ impl Batch {
 }
 
 /// Per-ring figures for [`Stats`](crate::Stats).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RingStats {
     /// Operations completed.
     pub ops_completed: u64,
@@ -135,6 +160,24 @@ pub struct RingStats {
     pub sqes_submitted: u64,
     /// Setup flags in effect.
     pub features: RingFeatures,
+    /// Controller phase ([`Phase::name`](crate::aimd::Phase::name) gives its name).
+    pub phase: crate::aimd::Phase,
+    /// Whether the controller moves the limit (false in static mode).
+    pub adaptive: bool,
+    /// P99 of the last controller window with enough samples, in nanoseconds.
+    pub p99_ns: u64,
+    /// Baseline P99 (minimum over recent windows), in nanoseconds.
+    pub baseline_p99_ns: u64,
+    /// P99 target, in nanoseconds (0: none).
+    pub target_p99_ns: u64,
+    /// Completions per second over the last tick.
+    pub ops_per_sec: f64,
+    /// Bytes per second over the last tick.
+    pub bytes_per_sec: f64,
+    /// Searches started again from STEADY or CONVERGED.
+    pub reprobes: u32,
+    /// Controller ticks until the first STEADY (0: not yet).
+    pub ticks_to_converge: u64,
 }
 
 pub(crate) struct Ring<L: LockMode> {
@@ -239,6 +282,11 @@ impl<L: LockMode> Ring<L> {
             bytes: 0,
             submit_calls: 0,
             sqes_submitted: 0,
+            sample_mask: (1u32 << cfg.sample_shift.min(16)) - 1,
+            sample_seq: 0,
+            window: Histogram::new(),
+            last_window: Histogram::new(),
+            cumulative: Histogram::new(),
         };
         Ok(Ring {
             uring,
@@ -317,9 +365,16 @@ impl<L: LockMode> Ring<L> {
     /// Accepts a new request: into the SQ if the in-flight limit allows, else into the backlog.
     /// Returns its user_data.
     #[inline]
-    pub(crate) fn push(&self, sqe: Sqe, payload: Payload, fatal: &L::Counter) -> u64 {
+    pub(crate) fn push(&self, sqe: Sqe, payload: Payload, sampled: bool, fatal: &L::Counter) -> u64 {
         let mut st = self.state.lock();
-        let user_data = st.slab.insert(payload);
+        let mut submit_ns = 0;
+        if sampled {
+            st.sample_seq = st.sample_seq.wrapping_add(1);
+            if st.sample_seq & st.sample_mask == 0 {
+                submit_ns = sys::now_ns();
+            }
+        }
+        let user_data = st.slab.insert(payload, submit_ns);
         let sqe = sqe.user_data(user_data);
         if st.in_flight >= st.limit || !st.backlog.is_empty() || !self.enqueue(&mut st, &sqe, fatal)
         {
@@ -334,6 +389,8 @@ impl<L: LockMode> Ring<L> {
         let mut st = self.state.lock();
         let st = &mut *st;
         let before = batch.len;
+        // One clock read per batch serves every sampled completion in it.
+        let mut now = 0;
         // SAFETY: the ring lock is held, so this is the only CQ view.
         let cq = unsafe { self.uring.completion_shared() };
         for cqe in cq {
@@ -342,7 +399,13 @@ impl<L: LockMode> Ring<L> {
                 continue;
             }
             let res = cqe.result();
-            if let Some(payload) = st.slab.take(user_data) {
+            if let Some((payload, submit_ns)) = st.slab.take(user_data) {
+                if submit_ns != 0 {
+                    if now == 0 {
+                        now = sys::now_ns();
+                    }
+                    st.window.record(now.saturating_sub(submit_ns));
+                }
                 st.in_flight -= 1;
                 st.ops_completed += 1;
                 st.bytes += u64::try_from(res).unwrap_or(0);
@@ -431,6 +494,50 @@ impl<L: LockMode> Ring<L> {
         }
     }
 
+    /// Counters for a controller tick. Unless `defer` says to keep gathering (given the
+    /// window's sample count), closes the latency window: it becomes the last window and joins
+    /// the cumulative histogram. Returns `None` when deferred.
+    pub(crate) fn tick_snapshot(&self, defer: impl FnOnce(u64) -> bool) -> Option<TickSnapshot> {
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        let samples = st.window.count();
+        if defer(samples) {
+            return None;
+        }
+        let snap = TickSnapshot {
+            ops: st.ops_completed,
+            bytes: st.bytes,
+            submits: st.submit_calls,
+            sqes: st.sqes_submitted,
+            pending: st.in_flight + st.backlog.len() as u32,
+            samples,
+            p99_ns: st.window.percentile(99.0),
+            mean_ns: st.window.mean_ns(),
+        };
+        st.cumulative.merge(&st.window);
+        std::mem::swap(&mut st.window, &mut st.last_window);
+        st.window.clear();
+        Some(snap)
+    }
+
+    /// Applies a controller decision.
+    pub(crate) fn apply(&self, limit: u32, batch_threshold: u32, fatal: &L::Counter) {
+        let mut st = self.state.lock();
+        st.batch_threshold = batch_threshold.max(1);
+        if st.limit != limit {
+            st.limit = limit.clamp(1, self.max_limit);
+            self.limit.set(u64::from(st.limit));
+            self.refill(&mut st, fatal);
+            self.publish(&st);
+        }
+    }
+
+    /// Copies of the last window's and the cumulative latency histograms.
+    pub(crate) fn histograms(&self) -> (Histogram, Histogram) {
+        let st = self.state.lock();
+        (st.last_window.clone(), st.cumulative.clone())
+    }
+
     /// Sets the in-flight limit (clamped to 1..=the CQ capacity); returns the value applied.
     pub(crate) fn set_limit(&self, n: u32, fatal: &L::Counter) -> u32 {
         let mut st = self.state.lock();
@@ -468,7 +575,7 @@ impl<L: LockMode> Ring<L> {
         );
         let mut st = self.state.lock();
         while let Some(sqe) = st.backlog.pop_front() {
-            if let Some(p) = st.slab.take(sqe.get_user_data()) {
+            if let Some((p, _)) = st.slab.take(sqe.get_user_data()) {
                 batch.push(p, -libc::ECANCELED);
                 if batch.is_full() {
                     break;
@@ -493,6 +600,7 @@ impl<L: LockMode> Ring<L> {
             submit_calls: st.submit_calls,
             sqes_submitted: st.sqes_submitted,
             features: self.features,
+            ..RingStats::default()
         }
     }
 

@@ -129,6 +129,8 @@ pub(crate) fn pack(index: u32, generation: u32) -> u64 {
 
 struct Slot {
     generation: u32,
+    /// Submission time in ns of the engine clock for a latency-sampled request, else 0.
+    submit_ns: u64,
     payload: Option<Payload>,
 }
 
@@ -150,26 +152,29 @@ impl Slab {
 
     /// Stores a payload, returning its user_data.
     #[inline]
-    pub(crate) fn insert(&mut self, payload: Payload) -> u64 {
+    pub(crate) fn insert(&mut self, payload: Payload, submit_ns: u64) -> u64 {
         self.occupied += 1;
         if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index as usize];
             debug_assert!(slot.payload.is_none());
             slot.payload = Some(payload);
+            slot.submit_ns = submit_ns;
             pack(index, slot.generation)
         } else {
             let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 requests");
             self.slots.push(Slot {
                 generation: 0,
+                submit_ns,
                 payload: Some(payload),
             });
             pack(index, 0)
         }
     }
 
-    /// Takes the payload of a live request; `None` for a stale or unknown id.
+    /// Takes the payload of a live request, with its sampled submission time (0: not
+    /// sampled); `None` for a stale or unknown id.
     #[inline]
-    pub(crate) fn take(&mut self, user_data: u64) -> Option<Payload> {
+    pub(crate) fn take(&mut self, user_data: u64) -> Option<(Payload, u64)> {
         let index = user_data as u32;
         let generation = (user_data >> 32) as u32;
         let slot = self.slots.get_mut(index as usize)?;
@@ -180,7 +185,7 @@ impl Slab {
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(index);
         self.occupied -= 1;
-        Some(payload)
+        Some((payload, slot.submit_ns))
     }
 
     /// Whether `user_data` names a request still in flight.
@@ -222,11 +227,11 @@ mod tests {
     #[test]
     fn generations_reject_stale_ids() {
         let mut slab = Slab::with_capacity(4);
-        let a = slab.insert(Payload::new(Fsync::new(0), |_, ()| {}));
+        let a = slab.insert(Payload::new(Fsync::new(0), |_, ()| {}), 0);
         assert!(slab.contains(a));
         assert!(slab.take(a).is_some());
         assert!(slab.take(a).is_none(), "second take of the same id");
-        let b = slab.insert(Payload::new(Fsync::new(0), |_, ()| {}));
+        let b = slab.insert(Payload::new(Fsync::new(0), |_, ()| {}), 0);
         assert_eq!(a as u32, b as u32, "slot reused");
         assert_ne!(a, b, "generation differs");
         assert!(!slab.contains(a));
