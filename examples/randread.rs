@@ -64,7 +64,25 @@ fn main() -> std::io::Result<()> {
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(seconds);
     let mut rounds = 0u32;
+    let trace = std::env::var_os("AURAIO_TRACE").is_some();
+    let mut next_trace = start;
     loop {
+        if trace && Instant::now() >= next_trace {
+            next_trace = Instant::now() + Duration::from_millis(10);
+            let r = engine.ring_stats(0)?;
+            eprintln!(
+                "{:>6} ms limit={:>4} {:<9} iops={:>8.0} p99_us={:>8.1} pending={} window: {} ms {:.0} IOPS {:.1} us",
+                start.elapsed().as_millis(),
+                r.in_flight_limit,
+                r.phase.name(),
+                r.ops_per_sec,
+                r.p99_ns as f64 / 1e3,
+                r.in_flight + r.backlog,
+                r.window_ns / 1_000_000,
+                r.window_ops_per_sec,
+                r.window_mean_ns / 1e3
+            );
+        }
         loop {
             let Some(buf) = free.borrow_mut().pop() else {
                 break;
@@ -92,9 +110,16 @@ fn main() -> std::io::Result<()> {
     let ops = done.get();
     engine.drain(Duration::from_secs(10))?;
     assert_eq!(errors.get(), 0, "read errors");
+    let st = engine.stats();
+    let (_, hist) = engine.histogram(0)?;
     println!(
-        "iops={:.0} depth={depth} seconds={secs:.2}",
-        ops as f64 / secs
+        "iops={:.0} depth={depth} seconds={secs:.2} mean_us={:.1} p99_us={:.1} limit={} phase={} converged_ms={}",
+        ops as f64 / secs,
+        hist.mean_ns() as f64 / 1e3,
+        hist.percentile(99.0) as f64 / 1e3,
+        st.rings[0].in_flight_limit,
+        st.rings[0].phase,
+        st.rings[0].ticks_to_converge * 10
     );
     Ok(())
 }

@@ -200,6 +200,10 @@ struct Measure {
     lat: f64,
     /// Highest valid per-tick P99 in the window, ns (0: none valid).
     p99: u64,
+    /// Mean pending requests at the window's ticks.
+    pend: f64,
+    /// Ticks in the window.
+    ticks: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -211,11 +215,12 @@ struct Window {
     lat_sum: f64,
     samples: u64,
     p99: u64,
+    pend_sum: f64,
 }
 
 impl Window {
     /// Adds a tick; returns true when the window is complete.
-    fn add<T: Tuning>(&mut self, t: &TickInput) -> bool {
+    fn add<T: Tuning>(&mut self, t: &TickInput, len_ns: u64) -> bool {
         if self.skip {
             self.skip = false;
             return false;
@@ -225,10 +230,11 @@ impl Window {
         self.completions = self.completions.saturating_add(t.completions);
         self.lat_sum += t.mean_ns as f64 * t.samples as f64;
         self.samples = self.samples.saturating_add(t.samples);
+        self.pend_sum += f64::from(t.pending);
         if t.samples >= u64::from(T::MIN_P99_SAMPLES) {
             self.p99 = self.p99.max(t.p99_ns);
         }
-        self.ticks >= T::WINDOW_TICKS.saturating_sub(1).max(1)
+        self.ns >= len_ns && self.ticks >= 1
     }
 
     fn take(&mut self, limit: u32) -> Measure {
@@ -245,6 +251,12 @@ impl Window {
                 self.lat_sum / self.samples as f64
             },
             p99: self.p99,
+            ticks: self.ticks,
+            pend: if self.ticks == 0 {
+                0.0
+            } else {
+                self.pend_sum / f64::from(self.ticks)
+            },
         };
         *self = Window::default();
         m
@@ -275,6 +287,24 @@ pub struct Controller<T: Tuning> {
     batch: u32,
     batch_pinned: bool,
     window: Window,
+    /// Length of a measurement window, in ns: starts at `WINDOW_TICKS - 1` ticks and doubles
+    /// (up to `MAX_WINDOW_MS`) while two windows at the same limit disagree.
+    window_ns: u64,
+    /// The previous calibration window of BASELINE.
+    calibration: Option<Measure>,
+    /// Consecutive calibration windows that agreed.
+    agreements: u32,
+    /// The latest window at the held limit in STEADY/CONVERGED.
+    held: Measure,
+    /// A paying step happened in this search.
+    climbed: bool,
+    /// Measuring the middle of a step that did not pay.
+    bisecting: bool,
+    /// Calibration found window throughput repeatable.
+    x_reliable: bool,
+    /// The last step's signal was strong: the next step doubles (x2 up, x0.5 down).
+    fast: bool,
+    last_window: Measure,
     prev: Measure,
     plateau_sum: f64,
     plateau_n: u32,
@@ -325,6 +355,17 @@ pub struct ControllerStats {
     pub adaptive: bool,
     /// P99 target, ns (0: none).
     pub target_p99_ns: u64,
+    /// Completions per second over the last measurement window.
+    pub window_ops_per_sec: f64,
+    /// Mean latency over the last measurement window, ns.
+    pub window_mean_ns: f64,
+    /// Current measurement window length, ns.
+    pub window_ns: u64,
+}
+
+/// The integer nearest to sqrt(a * b).
+fn geometric_mid(a: u32, b: u32) -> u32 {
+    (f64::from(a) * f64::from(b)).sqrt().round() as u32
 }
 
 fn frac(a: f64, b: f64) -> f64 {
@@ -353,6 +394,17 @@ impl<T: Tuning> Controller<T> {
             batch: T::BATCH_INITIAL,
             batch_pinned: false,
             window: Window::default(),
+            window_ns: u64::from(T::WINDOW_TICKS.saturating_sub(1).max(1))
+                * u64::from(T::TICK_MS)
+                * 1_000_000,
+            calibration: None,
+            agreements: 0,
+            fast: false,
+            held: Measure::default(),
+            climbed: false,
+            bisecting: false,
+            x_reliable: false,
+            last_window: Measure::default(),
             prev: Measure::default(),
             plateau_sum: 0.0,
             plateau_n: 0,
@@ -411,6 +463,9 @@ impl<T: Tuning> Controller<T> {
             ticks_to_converge: self.converge_ticks,
             adaptive: self.adaptive,
             target_p99_ns: self.target_p99_ns,
+            window_ops_per_sec: self.last_window.x,
+            window_mean_ns: self.last_window.lat,
+            window_ns: self.window_ns,
         }
     }
 
@@ -537,22 +592,59 @@ impl<T: Tuning> Controller<T> {
         self.target_p99_ns > 0 && m.p99 > self.target_p99_ns.saturating_mul(permille) / 1000
     }
 
-    /// Whether going from `a` to the larger limit `b` paid: throughput grew by at least
-    /// `CLIMB_GAIN_PERMILLE` of the step, or latency stayed flat without losing throughput.
+    /// Latency elasticity between two windows: relative latency change over relative limit
+    /// change. `None` without latency samples in both.
+    fn latency_elasticity(a: &Measure, b: &Measure) -> Option<f64> {
+        let dn = frac(f64::from(b.limit), f64::from(a.limit));
+        (a.lat > 0.0 && b.lat > 0.0 && dn != 0.0).then(|| frac(b.lat, a.lat) / dn)
+    }
+
+    /// Whether going from `a` to the larger limit `b` paid. By Little's law (throughput =
+    /// depth / latency) more depth buys throughput exactly when latency grows by less than
+    /// the depth did: the climb pays while the latency elasticity stays under
+    /// `1 - CLIMB_GAIN_PERMILLE` (throughput elasticity over `CLIMB_GAIN_PERMILLE`). Mean
+    /// latency is a ratio of sums over the same completions, so unlike a window's throughput
+    /// it does not alias with a device that releases I/O in bursts. Without latency samples
+    /// the measured throughput decides.
     fn climb_paid(a: &Measure, b: &Measure) -> bool {
         let dn = frac(f64::from(b.limit), f64::from(a.limit));
         if dn <= 0.0 {
             return false;
         }
-        let dx = frac(b.x, a.x);
-        if dx >= dn * f64::from(T::CLIMB_GAIN_PERMILLE) / 1000.0 {
-            return true;
+        let gain = f64::from(T::CLIMB_GAIN_PERMILLE) / 1000.0;
+        match Self::latency_elasticity(a, b) {
+            Some(e) => e < 1.0 - gain,
+            None => frac(b.x, a.x) >= dn * gain,
         }
-        let loss_ok = dx >= -f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
-        a.lat > 0.0
-            && b.lat > 0.0
-            && loss_ok
-            && frac(b.lat, a.lat) < dn * f64::from(T::QUEUE_RISE_PERMILLE) / 1000.0
+    }
+
+    /// Whether cutting from `a` to the smaller limit `b` only drained a queue: latency fell by
+    /// at least `QUEUE_RISE_PERMILLE` of the cut (past the knee it falls in proportion), and
+    /// throughput stayed within twice `TRIM_LOSS_PERMILLE` of the plateau (ten times on a
+    /// device whose window throughput calibration found unrepeatable). Without latency samples, throughput within
+    /// `TRIM_LOSS_PERMILLE` of the plateau decides.
+    fn trim_kept(a: &Measure, b: &Measure, plateau: f64, x_reliable: bool, halving: bool) -> bool {
+        let loss = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
+        let x_floor = if x_reliable { 1.0 - 2.0 * loss } else { 1.0 - 10.0 * loss };
+        // A halving doubles the latency gap between "past the knee" (elasticity 1) and "below
+        // it" (elasticity near 0), so it tolerates noisier windows with a lower bar.
+        let bar = if halving {
+            f64::from(T::QUEUE_RISE_PERMILLE) / 1000.0 - 0.2
+        } else {
+            f64::from(T::QUEUE_RISE_PERMILLE) / 1000.0
+        };
+        match Self::latency_elasticity(a, b) {
+            // Going down, dn < 0 and a draining queue gives a positive elasticity near 1. An
+            // ambiguous drop ends the trim on the larger limit: the knee may lie between.
+            Some(e) => e >= bar && b.x >= plateau * x_floor,
+            None => b.x >= plateau * (1.0 - loss),
+        }
+    }
+
+    /// Whether the application keeps fewer requests pending than the limit allows (then a
+    /// larger limit cannot be measured, and is not tried).
+    fn app_limited(m: &Measure) -> bool {
+        m.pend > 0.0 && m.pend < 0.75 * f64::from(m.limit)
     }
 
     fn record_baseline(&mut self, p99: u64) {
@@ -614,22 +706,32 @@ impl<T: Tuning> Controller<T> {
             self.set_limit(next);
             return self.decision();
         }
-        if self.window.add::<T>(t) {
+        if self.window.add::<T>(t, self.window_ns) {
             let limit = self.limit;
             let m = self.window.take(limit);
+            self.last_window = m;
             self.on_window(m);
         }
         self.decision()
     }
 
     fn begin_climb(&mut self, from: Measure) {
-        let next = self.step_up(from.limit, T::PROBE_STEP_PERMILLE);
+        self.begin_climb_in(from, Mode::Coarse);
+    }
+
+    fn begin_climb_in(&mut self, from: Measure, mode: Mode) {
+        let next = match mode {
+            Mode::Fine => self.step_fine(from.limit),
+            _ => self.step_up(from.limit, T::PROBE_STEP_PERMILLE),
+        };
         if next == from.limit {
             self.settle(from.limit);
             return;
         }
         self.prev = from;
-        self.mode = Mode::Coarse;
+        self.mode = mode;
+        self.climbed = false;
+        self.bisecting = false;
         self.plateau_sum = 0.0;
         self.plateau_n = 0;
         self.enter(Phase::Probing);
@@ -647,14 +749,25 @@ impl<T: Tuning> Controller<T> {
         self.set_limit(limit);
     }
 
+    fn trim_step(&self, n: u32) -> u32 {
+        if self.fast {
+            (n / 2).max(self.min).min(n.saturating_sub(1)).max(self.min)
+        } else {
+            self.step_down(n)
+        }
+    }
+
     fn start_trim(&mut self, from: Measure) {
+        // Halving steps: a cut of 50% moves latency far past window noise, where a 20% cut
+        // on a bursty device would not; an overshoot is caught by the geometric middle.
+        self.fast = true;
         self.mode = Mode::Coarse;
         self.good_limit = from.limit;
         self.plateau_sum = from.x;
         self.plateau_n = 1;
         self.prev = from;
         self.enter(Phase::Backoff);
-        let next = self.step_down(from.limit);
+        let next = self.trim_step(from.limit);
         if next == from.limit {
             self.settle(from.limit);
         } else {
@@ -665,7 +778,36 @@ impl<T: Tuning> Controller<T> {
     fn on_window(&mut self, m: Measure) {
         match self.phase {
             Phase::Baseline => {
+                // Calibration: two windows in a row at the same limit must agree within twice
+                // the trim tolerance, else the device is too bursty for this window length
+                // (a throttle releasing I/O every 100 ms, say) and the window doubles.
+                // Mean latency is the signal decisions rest on; throughput only without samples.
+                let tol = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
+                let agree = self.calibration.is_some_and(|c| {
+                    if c.lat > 0.0 && m.lat > 0.0 {
+                        (m.lat - c.lat).abs() <= (m.lat + c.lat) * 2.5 * tol
+                    } else {
+                        (m.x - c.x).abs() <= (m.x + c.x) * tol
+                    }
+                });
+                let max_ns = u64::from(T::MAX_WINDOW_MS) * 1_000_000;
+                // Two agreeing pairs in a row: one agreement can be luck on a bursty device.
+                self.agreements = if agree { self.agreements + 1 } else { 0 };
+                if self.agreements < 2 && self.window_ns < max_ns {
+                    if self.calibration.is_some() && !agree {
+                        self.window_ns = (self.window_ns * 2).min(max_ns);
+                    }
+                    self.calibration = Some(m);
+                    return;
+                }
                 if self.phase_ticks >= T::WARMUP_TICKS {
+                    // Throughput that agrees too can guard the trim tightly; a bursty device's
+                    // cannot, and the trim then rests on latency alone.
+                    self.x_reliable = self
+                        .calibration
+                        .is_some_and(|c| (m.x - c.x).abs() <= (m.x + c.x) * tol);
+                    self.calibration = None;
+                    self.agreements = 0;
                     if self.over_target(&m, 1000) {
                         self.relieve(m);
                     } else {
@@ -678,6 +820,7 @@ impl<T: Tuning> Controller<T> {
             Phase::Settling => {
                 if self.phase_ticks >= T::SETTLE_TICKS {
                     self.reference = m;
+                    self.held = m;
                     self.enter(Phase::Steady);
                 }
             }
@@ -714,11 +857,22 @@ impl<T: Tuning> Controller<T> {
             return;
         }
         let headroom = self.target_p99_ns > 0 && m.p99 > 0;
-        let paid = Self::climb_paid(&prev, &m) || headroom;
+        let paid = (Self::climb_paid(&prev, &m) || headroom) && !Self::app_limited(&m);
+        if self.bisecting {
+            // `m` is the geometric middle of a step that did not pay: keep the better end.
+            self.bisecting = false;
+            self.settle(if paid { m.limit } else { prev.limit });
+            return;
+        }
         if paid && m.limit < self.max {
+            self.climbed = true;
+            // Latency did not move at all: far below the knee, so double next.
+            let flat = Self::latency_elasticity(&prev, &m)
+                .is_some_and(|e| e < 1.0 - f64::from(T::FAST_STEP_PERMILLE) / 1000.0);
             self.prev = m;
             let next = match self.mode {
                 Mode::Fine => self.step_fine(m.limit),
+                _ if flat => self.step_up(m.limit, 2000),
                 _ => self.step_up(m.limit, T::PROBE_STEP_PERMILLE),
             };
             self.set_limit(next);
@@ -730,10 +884,20 @@ impl<T: Tuning> Controller<T> {
             self.settle(keep);
             return;
         }
-        // Plateau: trim from the smaller of the two limits unless the larger clearly won.
-        let loss = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
-        let from = if m.x > prev.x * (1.0 + loss) { m } else { prev };
-        let mut from = from;
+        // Plateau. After paying steps the knee lies between the two limits: measure their
+        // geometric middle once. If the very first step failed, the start was past the knee:
+        // trim down from it.
+        if self.climbed {
+            let mid = geometric_mid(prev.limit, m.limit);
+            if mid > prev.limit && mid < m.limit {
+                self.bisecting = true;
+                self.set_limit(mid);
+            } else {
+                self.settle(prev.limit);
+            }
+            return;
+        }
+        let mut from = prev;
         from.x = prev.x.max(m.x);
         self.start_trim(from);
     }
@@ -757,29 +921,35 @@ impl<T: Tuning> Controller<T> {
                         self.set_limit(next);
                     }
                 } else {
-                    self.settle(m.limit);
+                    // A latency spike without a target: past the knee, so search down from
+                    // here as after a plateau.
+                    self.start_trim(m);
                 }
             }
             Mode::Coarse | Mode::Fine => {
                 let plateau = self.plateau_sum / f64::from(self.plateau_n.max(1));
-                let loss = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
-                // Latency falling with the cut means a queue was draining: still past the knee,
-                // so a small throughput dip there is noise, not the knee.
-                let dn = frac(f64::from(self.prev.limit), f64::from(m.limit));
-                let draining =
-                    self.prev.lat > 0.0 && m.lat > 0.0 && frac(self.prev.lat, m.lat) >= 0.5 * dn;
-                if m.x >= plateau * (1.0 - loss)
-                    || (draining && m.x >= plateau * (1.0 - 3.0 * loss))
-                {
+                let halving = u64::from(m.limit) * 2 <= u64::from(self.prev.limit) + 1;
+                if Self::trim_kept(&self.prev, &m, plateau, self.x_reliable, halving) {
+                    // Latency fell in full proportion: still deep in the queue, cut by half.
+                    self.fast = true;
                     self.good_limit = m.limit;
                     self.plateau_sum += m.x;
                     self.plateau_n = self.plateau_n.saturating_add(1);
                     self.prev = m;
-                    let next = self.step_down(m.limit);
+                    let next = self.trim_step(m.limit);
                     if next == m.limit {
                         self.settle(m.limit);
                     } else {
                         self.set_limit(next);
+                    }
+                } else if self.fast {
+                    // A halving went past the knee: try the geometric middle once.
+                    self.fast = false;
+                    let mid = geometric_mid(self.good_limit, m.limit);
+                    if mid > m.limit && mid < self.good_limit {
+                        self.set_limit(mid);
+                    } else {
+                        self.settle(self.good_limit.max(self.min));
                     }
                 } else {
                     self.settle(self.good_limit.max(self.min));
@@ -789,29 +959,38 @@ impl<T: Tuning> Controller<T> {
     }
 
     fn on_stable(&mut self, m: Measure) {
-        self.since_probe = self.since_probe.saturating_add(T::WINDOW_TICKS);
+        self.since_probe = self.since_probe.saturating_add(m.ticks + 1);
         let r = self.reference;
         if self.probe_from != 0 {
             let from = self.probe_from;
             self.probe_from = 0;
-            let answered = if self.target_p99_ns > 0 {
-                !self.over_target(&m, 900) && Self::climb_paid(&r, &m)
-            } else {
-                Self::climb_paid(&r, &m)
-                    && frac(m.x, r.x) >= f64::from(T::CLIMB_GAIN_PERMILLE) / 4000.0
-            };
+            // Compared with the latest window at the held limit, not the settling reference:
+            // the device may have changed since.
+            let base = self.held;
+            let answered = Self::climb_paid(&base, &m)
+                && !Self::app_limited(&m)
+                && !self.over_target(&m, 900);
             if answered {
+                // The probe found headroom next to the converged point: climb on in fine
+                // steps from the probed limit.
                 self.reprobes = self.reprobes.saturating_add(1);
-                self.begin_climb(m);
+                self.begin_climb_in(m, Mode::Fine);
             } else {
                 self.set_limit(from);
             }
             return;
         }
         let dev = f64::from(T::DEVIATION_PERMILLE) / 1000.0;
-        let x_moved = frac(m.x, r.x).abs() > dev;
-        let lat_rose = r.lat > 0.0 && m.lat > 0.0 && frac(m.lat, r.lat) > 2.0 * dev;
-        if x_moved || lat_rose || self.over_target(&m, 1000) {
+        // Latency at a held depth moves when the device changes (Little's law: half the
+        // capacity doubles it); throughput only matters when latency is not sampled.
+        self.held = m;
+        let x_moved = frac(m.x, r.x).abs() > dev && !Self::app_limited(&m);
+        let moved = if r.lat > 0.0 && m.lat > 0.0 {
+            frac(m.lat, r.lat).abs() > 2.0 * dev || (self.x_reliable && x_moved)
+        } else {
+            x_moved
+        };
+        if moved || self.over_target(&m, 1000) {
             self.deviation += 1;
             if self.deviation >= T::DEVIATION_WINDOWS {
                 self.deviation = 0;

@@ -687,6 +687,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         s.adaptive = c.adaptive;
         s.target_p99_ns = c.target_p99_ns;
         s.ticks_to_converge = c.ticks_to_converge;
+        s.window_ops_per_sec = c.window_ops_per_sec;
+        s.window_mean_ns = c.window_mean_ns;
+        s.window_ns = c.window_ns;
         s.peak_in_flight = s.peak_in_flight.max(c.peak_in_flight);
         Ok(s)
     }

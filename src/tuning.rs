@@ -60,22 +60,30 @@ pub trait Tuning: 'static {
     /// Batch threshold a ring starts with.
     const BATCH_INITIAL: u32 = 8;
     /// Ticks per measurement window; the first tick after a limit change is not counted.
-    const WINDOW_TICKS: u32 = 5;
-    /// Growth factor of a coarse probing step, in permille (1500: x1.5).
-    const PROBE_STEP_PERMILLE: u32 = 1500;
+    const WINDOW_TICKS: u32 = 11;
+    /// Growth factor of a coarse probing step, in permille (2000: x2; a step that does not pay
+    /// is bisected once).
+    const PROBE_STEP_PERMILLE: u32 = 2000;
     /// A probing step continues while throughput grows by at least this share of the limit's
-    /// growth (throughput elasticity), in permille.
-    const CLIMB_GAIN_PERMILLE: u32 = 250;
-    /// ... or while latency grows by less than this share of the limit's growth (no queue yet).
-    const QUEUE_RISE_PERMILLE: u32 = 300;
-    /// A backoff step keeps its lower limit while throughput stays within this loss of the
-    /// plateau, in permille.
+    /// growth (throughput elasticity; judged through latency by Little's law), in permille.
+    const CLIMB_GAIN_PERMILLE: u32 = 300;
+    /// A backoff step keeps its lower limit while latency falls by at least this share of the
+    /// cut (a queue was draining), in permille.
+    const QUEUE_RISE_PERMILLE: u32 = 800;
+    /// A step whose latency elasticity is past this (cutting) or under 1 minus this
+    /// (climbing), in permille, makes the next step double (x0.5 / x2).
+    const FAST_STEP_PERMILLE: u32 = 850;
+    /// Throughput tolerance, in permille: two calibration windows agree within twice this; a
+    /// backoff step without latency samples keeps its limit within this loss of the plateau
+    /// (with samples, within ten times this).
     const TRIM_LOSS_PERMILLE: u32 = 30;
     /// Throughput or latency moving this far from the converged point is a deviation, in
     /// permille.
     const DEVIATION_PERMILLE: u32 = 200;
     /// Consecutive deviating windows that trigger a re-probe.
     const DEVIATION_WINDOWS: u32 = 3;
+    /// Longest measurement window, in milliseconds (windows grow on bursty devices).
+    const MAX_WINDOW_MS: u32 = 1000;
     /// Longest window a low-IOPS ring waits for enough samples, in milliseconds.
     const LOW_IOPS_MAX_MS: u32 = 1000;
 }
@@ -173,8 +181,20 @@ pub const fn validate<T: Tuning>() {
         "auraio tuning: PROBE_STEP_PERMILLE must lie in (1000, 4000] (a growth factor in (1, 4])"
     );
     assert!(
-        T::TRIM_LOSS_PERMILLE < 500,
-        "auraio tuning: TRIM_LOSS_PERMILLE must be below 500"
+        T::TRIM_LOSS_PERMILLE < 100,
+        "auraio tuning: TRIM_LOSS_PERMILLE must be below 100"
+    );
+    assert!(
+        T::CLIMB_GAIN_PERMILLE > 0 && T::CLIMB_GAIN_PERMILLE < 1000,
+        "auraio tuning: CLIMB_GAIN_PERMILLE must lie strictly between 0 and 1000"
+    );
+    assert!(
+        T::FAST_STEP_PERMILLE > 500 && T::FAST_STEP_PERMILLE < 1000,
+        "auraio tuning: FAST_STEP_PERMILLE must lie strictly between 500 and 1000"
+    );
+    assert!(
+        T::QUEUE_RISE_PERMILLE > 0 && T::QUEUE_RISE_PERMILLE < 1000,
+        "auraio tuning: QUEUE_RISE_PERMILLE must lie strictly between 0 and 1000"
     );
     assert!(
         T::DEVIATION_PERMILLE > 0 && T::DEVIATION_PERMILLE < 1000,

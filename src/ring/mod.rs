@@ -178,6 +178,12 @@ pub struct RingStats {
     pub reprobes: u32,
     /// Controller ticks until the first STEADY (0: not yet).
     pub ticks_to_converge: u64,
+    /// Completions per second over the controller's last measurement window.
+    pub window_ops_per_sec: f64,
+    /// Mean latency over that window, in nanoseconds.
+    pub window_mean_ns: f64,
+    /// Length of the controller's measurement windows, in nanoseconds.
+    pub window_ns: u64,
 }
 
 pub(crate) struct Ring<L: LockMode> {
@@ -334,6 +340,7 @@ impl<L: LockMode> Ring<L> {
         // contract), which stays there until the completion is reaped.
         let pushed = unsafe { sq.push(sqe) }.is_ok();
         debug_assert!(pushed, "SQ had room");
+        st.slab.stamp(sqe.get_user_data(), sys::now_ns);
         let queued = sq.len();
         drop(sq);
         st.in_flight += 1;
@@ -367,14 +374,14 @@ impl<L: LockMode> Ring<L> {
     #[inline]
     pub(crate) fn push(&self, sqe: Sqe, payload: Payload, sampled: bool, fatal: &L::Counter) -> u64 {
         let mut st = self.state.lock();
-        let mut submit_ns = 0;
+        let mut mark = 0;
         if sampled {
             st.sample_seq = st.sample_seq.wrapping_add(1);
             if st.sample_seq & st.sample_mask == 0 {
-                submit_ns = sys::now_ns();
+                mark = slab::SAMPLE_PENDING;
             }
         }
-        let user_data = st.slab.insert(payload, submit_ns);
+        let user_data = st.slab.insert(payload, mark);
         let sqe = sqe.user_data(user_data);
         if st.in_flight >= st.limit || !st.backlog.is_empty() || !self.enqueue(&mut st, &sqe, fatal)
         {
@@ -400,7 +407,7 @@ impl<L: LockMode> Ring<L> {
             }
             let res = cqe.result();
             if let Some((payload, submit_ns)) = st.slab.take(user_data) {
-                if submit_ns != 0 {
+                if submit_ns > slab::SAMPLE_PENDING {
                     if now == 0 {
                         now = sys::now_ns();
                     }

@@ -121,6 +121,9 @@ impl Drop for Payload {
     }
 }
 
+/// `submit_ns` of a request chosen for latency sampling that has not reached the SQ yet.
+pub(crate) const SAMPLE_PENDING: u64 = 1;
+
 /// Index and generation packed into a CQE's user_data.
 #[inline]
 pub(crate) fn pack(index: u32, generation: u32) -> u64 {
@@ -186,6 +189,17 @@ impl Slab {
         self.free.push(index);
         self.occupied -= 1;
         Some((payload, slot.submit_ns))
+    }
+
+    /// Starts the latency clock of a sampled request as it enters the submission queue (time
+    /// spent in the backlog is the engine's, not the device's). Unsampled requests hold 0.
+    #[inline]
+    pub(crate) fn stamp(&mut self, user_data: u64, now_ns: impl FnOnce() -> u64) {
+        if let Some(slot) = self.slots.get_mut(user_data as u32 as usize) {
+            if slot.submit_ns == SAMPLE_PENDING {
+                slot.submit_ns = now_ns();
+            }
+        }
     }
 
     /// Whether `user_data` names a request still in flight.
