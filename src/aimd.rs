@@ -294,6 +294,8 @@ pub struct Controller<T: Tuning> {
     calibration: Option<Measure>,
     /// Consecutive calibration windows that agreed.
     agreements: u32,
+    /// Consecutive calibration windows whose throughput agreed.
+    x_agreements: u32,
     /// The latest window at the held limit in STEADY/CONVERGED.
     held: Measure,
     /// A paying step happened in this search.
@@ -399,6 +401,7 @@ impl<T: Tuning> Controller<T> {
                 * 1_000_000,
             calibration: None,
             agreements: 0,
+            x_agreements: 0,
             fast: false,
             held: Measure::default(),
             climbed: false,
@@ -625,14 +628,12 @@ impl<T: Tuning> Controller<T> {
     /// `TRIM_LOSS_PERMILLE` of the plateau decides.
     fn trim_kept(a: &Measure, b: &Measure, plateau: f64, x_reliable: bool, halving: bool) -> bool {
         let loss = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
-        let x_floor = if x_reliable { 1.0 - 2.0 * loss } else { 1.0 - 10.0 * loss };
-        // A halving doubles the latency gap between "past the knee" (elasticity 1) and "below
-        // it" (elasticity near 0), so it tolerates noisier windows with a lower bar.
-        let bar = if halving {
-            f64::from(T::QUEUE_RISE_PERMILLE) / 1000.0 - 0.2
-        } else {
-            f64::from(T::QUEUE_RISE_PERMILLE) / 1000.0
-        };
+        // Throughput only vetoes a cut that collapsed it: window throughput aliases with bursty
+        // devices, and a repeatable device's knee already shows in its latency.
+        let _ = x_reliable;
+        let x_floor = 1.0 - 10.0 * loss;
+        let _ = halving;
+        let bar = f64::from(T::QUEUE_RISE_PERMILLE) / 1000.0;
         match Self::latency_elasticity(a, b) {
             // Going down, dn < 0 and a draining queue gives a positive elasticity near 1. An
             // ambiguous drop ends the trim on the larger limit: the knee may lie between.
@@ -793,6 +794,10 @@ impl<T: Tuning> Controller<T> {
                 let max_ns = u64::from(T::MAX_WINDOW_MS) * 1_000_000;
                 // Two agreeing pairs in a row: one agreement can be luck on a bursty device.
                 self.agreements = if agree { self.agreements + 1 } else { 0 };
+                let x_agree = self
+                    .calibration
+                    .is_some_and(|c| (m.x - c.x).abs() <= (m.x + c.x) * tol);
+                self.x_agreements = if x_agree { self.x_agreements + 1 } else { 0 };
                 if self.agreements < 2 && self.window_ns < max_ns {
                     if self.calibration.is_some() && !agree {
                         self.window_ns = (self.window_ns * 2).min(max_ns);
@@ -803,11 +808,10 @@ impl<T: Tuning> Controller<T> {
                 if self.phase_ticks >= T::WARMUP_TICKS {
                     // Throughput that agrees too can guard the trim tightly; a bursty device's
                     // cannot, and the trim then rests on latency alone.
-                    self.x_reliable = self
-                        .calibration
-                        .is_some_and(|c| (m.x - c.x).abs() <= (m.x + c.x) * tol);
+                    self.x_reliable = self.x_agreements >= 2;
                     self.calibration = None;
                     self.agreements = 0;
+                    self.x_agreements = 0;
                     if self.over_target(&m, 1000) {
                         self.relieve(m);
                     } else {
@@ -967,9 +971,8 @@ impl<T: Tuning> Controller<T> {
             // Compared with the latest window at the held limit, not the settling reference:
             // the device may have changed since.
             let base = self.held;
-            let answered = Self::climb_paid(&base, &m)
-                && !Self::app_limited(&m)
-                && !self.over_target(&m, 900);
+            let answered =
+                Self::climb_paid(&base, &m) && !Self::app_limited(&m) && !self.over_target(&m, 900);
             if answered {
                 // The probe found headroom next to the converged point: climb on in fine
                 // steps from the probed limit.

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::aimd::{defer_tick, Controller, Phase, TickInput};
 use crate::buffer::{IoBuf, IoBufMut};
-use crate::histogram::Histogram;
 use crate::error::SubmitError;
+use crate::histogram::Histogram;
 use crate::lock::{Counter, Flag, LockMode, MultiThread, RingLock, Sendable, SingleThread};
 use crate::op::{self, Op};
 use crate::options::Options;
@@ -70,7 +70,10 @@ impl Stats {
 
     /// Sum of the rings' in-flight limits.
     pub fn in_flight_limit(&self) -> u64 {
-        self.rings.iter().map(|r| u64::from(r.in_flight_limit)).sum()
+        self.rings
+            .iter()
+            .map(|r| u64::from(r.in_flight_limit))
+            .sum()
     }
 }
 
@@ -595,7 +598,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         self.rings.get(i).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("auraio: ring {i} out of range (engine has {})", self.rings.len()),
+                format!(
+                    "auraio: ring {i} out of range (engine has {})",
+                    self.rings.len()
+                ),
             )
         })
     }

@@ -209,7 +209,10 @@ fn reconverge_case(before: SimDevice, after: SimDevice) {
     run.drive(&mut c, &mut dev, 300, 0);
     let mut dev = after;
     run.drive(&mut c, &mut dev, 200, 300);
-    run.check(run.stable_since(300), "not stable again within 2 s of the change");
+    run.check(
+        run.stable_since(300),
+        "not stable again within 2 s of the change",
+    );
     let limit = c.decision().limit;
     let (best_n, best_x) = dev.best_static(4096, None);
     let (x, lat) = dev.model(limit);

@@ -372,7 +372,13 @@ impl<L: LockMode> Ring<L> {
     /// Accepts a new request: into the SQ if the in-flight limit allows, else into the backlog.
     /// Returns its user_data.
     #[inline]
-    pub(crate) fn push(&self, sqe: Sqe, payload: Payload, sampled: bool, fatal: &L::Counter) -> u64 {
+    pub(crate) fn push(
+        &self,
+        sqe: Sqe,
+        payload: Payload,
+        sampled: bool,
+        fatal: &L::Counter,
+    ) -> u64 {
         let mut st = self.state.lock();
         let mut mark = 0;
         if sampled {
