@@ -65,10 +65,11 @@ use std::marker::PhantomData;
 use crate::tuning::Tuning;
 
 /// Controller phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Phase {
     /// Measuring the starting point.
+    #[default]
     Baseline = 0,
     /// Raising the limit while it pays.
     Probing = 1,
@@ -80,12 +81,6 @@ pub enum Phase {
     Steady = 4,
     /// Stable for `CONVERGE_TICKS`; still watching.
     Converged = 5,
-}
-
-impl Default for Phase {
-    fn default() -> Self {
-        Phase::Baseline
-    }
 }
 
 impl Phase {
@@ -628,10 +623,11 @@ impl<T: Tuning> Controller<T> {
     /// `TRIM_LOSS_PERMILLE` of the plateau decides.
     fn trim_kept(a: &Measure, b: &Measure, plateau: f64, x_reliable: bool, halving: bool) -> bool {
         let loss = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
-        // Throughput only vetoes a cut that collapsed it: window throughput aliases with bursty
+        // Throughput only vetoes a cut that lost more than three times the tolerance against
+        // the plateau's mean (several windows): one window's throughput aliases with bursty
         // devices, and a repeatable device's knee already shows in its latency.
         let _ = x_reliable;
-        let x_floor = 1.0 - 10.0 * loss;
+        let x_floor = 1.0 - 3.0 * loss;
         let _ = halving;
         let bar = f64::from(T::QUEUE_RISE_PERMILLE) / 1000.0;
         match Self::latency_elasticity(a, b) {
@@ -1001,6 +997,9 @@ impl<T: Tuning> Controller<T> {
                 if self.over_target(&m, 1000) {
                     self.relieve(m);
                 } else {
+                    // At a held depth, less capacity and a slower device look alike (Little's
+                    // law ties latency to throughput); one climbing step tells them apart, and
+                    // a step that does not pay turns into a trim from here.
                     self.begin_climb(m);
                 }
                 return;

@@ -49,7 +49,9 @@ pub trait Tuning: 'static {
     const CONVERGE_TICKS: u32 = 500;
     /// Windows over which the baseline P99 is the minimum.
     const BASELINE_WINDOWS: u32 = 50;
-    /// Lowest in-flight limit per ring (must be > 0).
+    /// Lowest in-flight limit per ring (must be > 0). Below 4, measured throughput on the
+    /// throttled test device is bimodal from run to run, and the controller cannot tell a knee
+    /// from noise there; `Engine::set_min_in_flight` lowers it at run time.
     const MIN_IN_FLIGHT: u32 = 4;
     /// Highest in-flight limit per ring (also capped by the ring's completion queue).
     const MAX_IN_FLIGHT: u32 = 4096;
@@ -81,15 +83,16 @@ pub trait Tuning: 'static {
     /// permille.
     const DEVIATION_PERMILLE: u32 = 200;
     /// Consecutive deviating windows that trigger a re-probe.
-    const DEVIATION_WINDOWS: u32 = 3;
+    const DEVIATION_WINDOWS: u32 = 2;
     /// Longest measurement window, in milliseconds (windows grow on bursty devices).
     const MAX_WINDOW_MS: u32 = 1000;
     /// Longest window a low-IOPS ring waits for enough samples, in milliseconds.
     const LOW_IOPS_MAX_MS: u32 = 1000;
 }
 
-/// The reference constants, tuned for NVMe SSDs: 10 ms ticks, 1-in-8 latency sampling, +1 per
-/// tick, x0.8 on backoff, in-flight limit between 4 and 4096.
+/// The reference constants, tuned for NVMe SSDs (10 ms ticks, 1-in-8 latency sampling, x0.8
+/// on backoff, in-flight limit between 4 and 4096), with the probing rules of
+/// [`aimd`](crate::aimd).
 #[derive(Debug)]
 pub enum DefaultTuning {}
 
