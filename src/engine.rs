@@ -776,7 +776,6 @@ impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
         let start = Instant::now();
         let deadline = start + self.drain_timeout;
         let mut progress = start;
-        let mut cancelled = false;
         while self.pending() > 0 {
             let now = Instant::now();
             if now >= deadline {
@@ -785,13 +784,12 @@ impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
             if self.fatal.get() != 0 && self.rings.iter().all(|r| r.in_kernel() == 0) {
                 break;
             }
-            if !cancelled && now.duration_since(progress) >= DROP_STALL {
-                cancelled = true;
+            if now.duration_since(progress) >= DROP_STALL {
+                // Stuck requests (an empty pipe, a hung server) are cancelled; backlogged ones
+                // then get their turn, and are cancelled in turn only if they stall too.
+                progress = now;
                 for ring in self.rings.iter() {
-                    let mut batch = Batch::new();
-                    ring.cancel_all(&mut batch);
-                    let _scope = CallbackScope::enter(self.addr());
-                    batch.run();
+                    ring.cancel_in_kernel();
                 }
             }
             let step = (deadline - now).min(Duration::from_millis(50));
@@ -801,8 +799,18 @@ impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
                 }
             }
         }
-        // Rings drop next; whatever is still pending is leaked there, never freed under the
-        // kernel.
+        // Requests the kernel never saw are safe to complete; the rings then leak whatever the
+        // kernel still holds, never freeing memory under it.
+        for ring in self.rings.iter() {
+            loop {
+                let mut batch = Batch::new();
+                ring.cancel_backlog(&mut batch);
+                let _scope = CallbackScope::enter(self.addr());
+                if batch.run() == 0 {
+                    break;
+                }
+            }
+        }
     }
 }
 

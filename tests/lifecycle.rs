@@ -192,3 +192,37 @@ fn run_returns_after_stop_from_another_thread() {
     engine.stop();
     runner.join().unwrap().unwrap();
 }
+
+#[test]
+fn past_the_drain_bound_kernel_held_buffers_are_leaked_not_freed() {
+    // A 100 ms bound is shorter than the 250 ms stall that triggers cancellation: the read the
+    // kernel holds is left to it (its buffer leaked, never freed under it), the backlogged
+    // ones, which the kernel never saw, complete with ECANCELED and come back.
+    let drops = Arc::new(AtomicUsize::new(0));
+    let pipe = Pipe::new();
+    let engine =
+        LocalEngine::with_options(&Options::new().drain_timeout(Duration::from_millis(100)))
+            .unwrap();
+    engine.set_in_flight_limit(1).unwrap();
+    let cancelled = Arc::new(AtomicUsize::new(0));
+    for _ in 0..5 {
+        let c = cancelled.clone();
+        engine
+            .read(pipe.read, Tracked::new(8, &drops), u64::MAX, move |r, _| {
+                assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
+                c.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+    }
+    let start = Instant::now();
+    drop(engine);
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert_eq!(cancelled.load(Ordering::SeqCst), 4);
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        4,
+        "the kernel-held buffer must not be freed"
+    );
+    // Feeding the pipe now cannot touch freed memory: the leaked buffer is still allocated.
+    pipe.feed(b"late");
+}

@@ -579,13 +579,18 @@ impl<L: LockMode> Ring<L> {
         st.in_flight.saturating_sub(queued)
     }
 
-    /// Cancels every request the kernel holds and completes backlogged ones with ECANCELED.
-    /// For shutdown; needs kernel 6.0 (sync cancel) and ignores "nothing to cancel".
-    pub(crate) fn cancel_all(&self, batch: &mut Batch) {
+    /// Cancels every request the kernel holds (they complete with ECANCELED, or with their
+    /// result if they finished first); backlogged requests then move up as usual. For
+    /// shutdown; needs kernel 6.0 (sync cancel) and ignores "nothing to cancel".
+    pub(crate) fn cancel_in_kernel(&self) {
         let _ = self.uring.submitter().register_sync_cancel(
             Some(Timespec::new().nsec(100_000_000)),
             CancelBuilder::any(),
         );
+    }
+
+    /// Completes backlogged requests (never seen by the kernel) with ECANCELED.
+    pub(crate) fn cancel_backlog(&self, batch: &mut Batch) {
         let mut st = self.state.lock();
         while let Some(sqe) = st.backlog.pop_front() {
             if let Some((p, _)) = st.slab.take(sqe.get_user_data()) {
