@@ -551,6 +551,29 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         self.alignment
     }
 
+    /// Cancels a request (IORING_OP_ASYNC_CANCEL). Its callback then runs with `ECANCELED`,
+    /// or with its real result if it finished first; either way exactly once, with its
+    /// buffer. A request still in the backlog never reaches the kernel: its callback runs
+    /// with `ECANCELED` inside this call (on the calling thread).
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` if `id` names no pending request (it completed, or was never this engine's:
+    /// ids are generation-checked, so a stale id cannot cancel a newer request); `EAGAIN` if
+    /// the ring's reserve for cancels is full (retry after a poll); `InvalidInput` for a ring
+    /// index out of range.
+    pub fn cancel(&self, id: RequestId) -> io::Result<()> {
+        let ring = self.ring(id.ring())?;
+        let mut batch = Batch::new();
+        let r = ring.cancel(id.user_data, &mut batch, &self.fatal);
+        if r.is_ok() && !batch.is_empty() {
+            // Completed without the kernel: run the callback now, under the callback marker.
+            let _scope = CallbackScope::enter(self.addr());
+            batch.run();
+        }
+        r
+    }
+
     /// Whether `id` names a request not yet completed.
     pub fn is_pending(&self, id: RequestId) -> bool {
         self.rings

@@ -66,6 +66,8 @@ pub(crate) struct RingState {
     backlog: VecDeque<Sqe>,
     /// Requests in the SQ or in the kernel (the backlog is not counted).
     in_flight: u32,
+    /// The engine's own requests (cancels) in the SQ or in the kernel.
+    internal: u32,
     limit: u32,
     batch_threshold: u32,
     peak_in_flight: u32,
@@ -112,6 +114,11 @@ impl Batch {
 
     fn is_full(&self) -> bool {
         self.len == BATCH
+    }
+
+    /// Whether no completion is waiting to run.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     fn push(&mut self, payload: Payload, res: i32) {
@@ -194,6 +201,7 @@ pub(crate) struct Ring<L: LockMode> {
     /// Published in-flight limit.
     pub(crate) limit: L::Counter,
     max_limit: u32,
+    cq_entries: u32,
     features: RingFeatures,
 }
 
@@ -275,12 +283,15 @@ impl<L: LockMode> Ring<L> {
         // SAFETY: the ring is not shared yet; no other completion view exists.
         unsafe { uring.completion_shared() }.disable_eventfd();
         let cq_entries = uring.params().cq_entries();
-        let max_limit = cfg.max_limit.min(cq_entries).max(1);
+        // An eighth of the completion queue stays free for the engine's own requests (cancels),
+        // so user requests plus those never exceed it.
+        let max_limit = cfg.max_limit.min(cq_entries - cq_entries / 8).max(1);
         let limit = cfg.initial_limit.clamp(1, max_limit);
         let state = RingState {
             slab: Slab::with_capacity(cfg.queue_depth as usize),
             backlog: VecDeque::new(),
             in_flight: 0,
+            internal: 0,
             limit,
             batch_threshold: cfg.batch_threshold.max(1),
             peak_in_flight: 0,
@@ -300,6 +311,7 @@ impl<L: LockMode> Ring<L> {
             load: L::Counter::new(0),
             limit: L::Counter::new(u64::from(limit)),
             max_limit,
+            cq_entries,
             features,
         })
     }
@@ -409,6 +421,7 @@ impl<L: LockMode> Ring<L> {
         for cqe in cq {
             let user_data = cqe.user_data();
             if user_data == INTERNAL_USER_DATA {
+                st.internal = st.internal.saturating_sub(1);
                 continue;
             }
             let res = cqe.result();
@@ -577,6 +590,57 @@ impl<L: LockMode> Ring<L> {
         // SAFETY: the ring lock is held, so this is the only SQ view.
         let queued = unsafe { self.uring.submission_shared() }.len() as u32;
         st.in_flight.saturating_sub(queued)
+    }
+
+    /// Cancels one request. A backlogged one (the kernel never saw it) is completed with
+    /// ECANCELED through `batch` at once; one in the SQ or the kernel gets an ASYNC_CANCEL
+    /// SQE, and its own completion reports ECANCELED, or its result if it finished first.
+    pub(crate) fn cancel(
+        &self,
+        user_data: u64,
+        batch: &mut Batch,
+        fatal: &L::Counter,
+    ) -> io::Result<()> {
+        let mut st = self.state.lock();
+        if !st.slab.contains(user_data) {
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        }
+        if let Some(pos) = st
+            .backlog
+            .iter()
+            .position(|e| e.get_user_data() == user_data)
+        {
+            st.backlog.remove(pos);
+            if let Some((p, _)) = st.slab.take(user_data) {
+                batch.push(p, -libc::ECANCELED);
+            }
+            self.publish(&st);
+            return Ok(());
+        }
+        let reserve = self.cq_entries - self.max_limit;
+        if st.internal >= reserve {
+            return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+        }
+        let sqe = io_uring::opcode::AsyncCancel::new(user_data)
+            .build()
+            .user_data(INTERNAL_USER_DATA);
+        // SAFETY: the ring lock is held (we have `st`), so this is the only SQ view.
+        let mut sq = unsafe { self.uring.submission_shared() };
+        if sq.is_full() {
+            drop(sq);
+            self.submit_now(&mut st, fatal);
+            // SAFETY: as above; the previous view was dropped.
+            sq = unsafe { self.uring.submission_shared() };
+        }
+        // SAFETY: an ASYNC_CANCEL entry points at no memory.
+        if unsafe { sq.push(&sqe) }.is_err() {
+            return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+        }
+        drop(sq);
+        st.internal += 1;
+        // Cancels go out at once: waiting for the batch threshold would defeat their purpose.
+        self.submit_now(&mut st, fatal);
+        Ok(())
     }
 
     /// Cancels every request the kernel holds (they complete with ECANCELED, or with their
