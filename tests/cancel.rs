@@ -142,8 +142,8 @@ fn a_thousand_random_cancels_racing_completions() {
                     vec![0u8; 512],
                     ((i * 512) % (1 << 20)) as u64,
                     move |r, _| {
-                        if r.is_err() {
-                            assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
+                        if let Err(e) = r {
+                            assert_eq!(e.raw_os_error(), Some(libc::ECANCELED));
                             k.fetch_add(1, Ordering::SeqCst);
                         }
                         c[i].fetch_add(1, Ordering::SeqCst);
