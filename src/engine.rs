@@ -1,6 +1,7 @@
 //! The engine: rings chosen by a policy, guarded per a lock mode, tuned per a preset.
 
 use std::cell::Cell;
+use std::ffi::CString;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -140,6 +141,8 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     /// Spin budget of a wait, in nanoseconds (0: never spin).
     spin_ns: u64,
     tuners: Box<[L::Lock<Tuner<T>>]>,
+    /// Opcodes the kernel supports (IORING_REGISTER_PROBE at creation), one bit each.
+    supported: [u64; 4],
     /// Engine clock (ns) of the next controller tick.
     next_tick_ns: L::Counter,
     /// Waits left before spinning is tried again.
@@ -223,7 +226,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                 })
             })
             .collect();
+        let supported = rings[0].probe();
         Ok(Engine {
+            supported,
             tuners,
             next_tick_ns: L::Counter::new(now + u64::from(T::TICK_MS) * 1_000_000),
             rings,
@@ -253,8 +258,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// # Errors
     ///
     /// A refused submission returns the buffer(s) in [`SubmitError`] and drops the callback
-    /// uncalled: `ESHUTDOWN` once the engine is being dropped, or the engine's latched fatal
-    /// error. Errors of the operation itself (`EBADF`, `EINVAL` …) reach the callback.
+    /// uncalled: `EOPNOTSUPP` for an opcode the kernel lacks (probed at creation), `ESHUTDOWN`
+    /// once the engine is being dropped, or the engine's latched fatal error. Errors of the operation itself (`EBADF`, `EINVAL` …) reach the callback.
     #[inline]
     pub fn submit<O, F>(&self, mut op: O, callback: F) -> Result<RequestId, SubmitError<O::Output>>
     where
@@ -268,6 +273,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         if self.shutdown.is_set() {
             return Err(SubmitError::new(libc::ESHUTDOWN, op.into_output()));
         }
+        if !self.supported(O::OPCODE) {
+            return Err(SubmitError::new(libc::EOPNOTSUPP, op.into_output()));
+        }
         let sqe = op.sqe();
         let payload = Payload::new(op, callback);
         let ring = <P as crate::policy::sealed::Sealed>::pick(&self.rings, &self.selector);
@@ -280,6 +288,12 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             ring: ring as u32,
             user_data,
         })
+    }
+
+    /// Whether the kernel supports an io_uring opcode (probed once, at creation).
+    #[inline]
+    pub fn supported(&self, opcode: u8) -> bool {
+        self.supported[usize::from(opcode >> 6)] & (1 << (opcode & 63)) != 0
     }
 
     /// Wakes a poller sleeping in [`run`](Self::run) with nothing in flight.
@@ -854,6 +868,7 @@ macro_rules! engine_methods {
         $method:ident $(<$g:ident : $bound:ident>)? ( $($arg:ident : $aty:ty),* ) -> $out:ty {
             op $Op:ident { $($extra:ident : $ety:ty),* };
             direction $dir:ident;
+            code $Code:ident;
             sqe($s:ident) = $sqe:expr;
             output($o:ident) = $output:expr;
         }

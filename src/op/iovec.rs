@@ -1,4 +1,4 @@
-//! The iovec arrays of vectored operations.
+//! Heap-owned argument memory of operations: iovec arrays, statx buffers.
 
 use crate::buffer::{IoBuf, IoBufMut};
 
@@ -44,5 +44,26 @@ impl IoVecArray {
     /// Number of iovecs; more than the kernel accepts (1024) fails at completion with EINVAL.
     pub(crate) fn count(&self) -> u32 {
         u32::try_from(self.0.len()).unwrap_or(u32::MAX)
+    }
+}
+
+/// The heap `statx` buffer a statx operation fills.
+#[derive(Debug)]
+pub(crate) struct StatxBuf(Box<libc::statx>);
+
+impl Default for StatxBuf {
+    fn default() -> Self {
+        // SAFETY: `statx` is a plain C struct of integers, for which all-zero is valid.
+        StatxBuf(Box::new(unsafe { std::mem::zeroed() }))
+    }
+}
+
+impl StatxBuf {
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut io_uring::types::statx {
+        (&mut *self.0 as *mut libc::statx).cast()
+    }
+
+    pub(crate) fn into_inner(self) -> Box<libc::statx> {
+        self.0
     }
 }

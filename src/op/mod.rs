@@ -12,7 +12,7 @@ pub use io_uring::squeue::Entry as Sqe;
 
 mod iovec;
 
-pub(crate) use iovec::IoVecArray;
+pub(crate) use iovec::{IoVecArray, StatxBuf};
 
 /// Which way data moves, for statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,8 @@ pub enum Direction {
 pub unsafe trait Op: 'static {
     /// Data direction.
     const DIRECTION: Direction;
+    /// The io_uring opcode, checked against the kernel's probe at submission.
+    const OPCODE: u8;
     /// What the callback gets back besides the result: the buffer(s), or `()`.
     type Output;
     /// Builds the submission entry. Called once, before the op is stored.
@@ -60,6 +62,7 @@ pub(crate) fn len32(len: usize) -> u32 {
 /// method<Generic: Bound>(arg: Type, ...) -> Output {
 ///     op OpType { extra_field: Type, ... };   // extra fields start as Default::default()
 ///     direction Read | Write | None;
+///     code IoUringOpcodeType;                  // io_uring::opcode::<this>::CODE
 ///     sqe(op) = expression building the SQE from `op: &mut OpType`;
 ///     output(op) = expression giving back the Output from `op: OpType`;
 /// }
@@ -77,6 +80,7 @@ macro_rules! __op_table {
             read<B: IoBufMut>(fd: RawFd, buf: B, offset: u64) -> B {
                 op Read {};
                 direction Read;
+                code Read;
                 sqe(op) = opcode::Read::new(types::Fd(op.fd), op.buf.io_mut_ptr(), len32(op.buf.io_len()))
                     .offset(op.offset)
                     .build();
@@ -87,6 +91,7 @@ macro_rules! __op_table {
             write<B: IoBuf>(fd: RawFd, buf: B, offset: u64) -> B {
                 op Write {};
                 direction Write;
+                code Write;
                 sqe(op) = opcode::Write::new(types::Fd(op.fd), op.buf.io_ptr(), len32(op.buf.io_len()))
                     .offset(op.offset)
                     .build();
@@ -97,6 +102,7 @@ macro_rules! __op_table {
             readv<B: IoBufMut>(fd: RawFd, bufs: Vec<B>, offset: u64) -> Vec<B> {
                 op Readv { iovecs: IoVecArray };
                 direction Read;
+                code Readv;
                 sqe(op) = {
                     op.iovecs = IoVecArray::for_reading(&mut op.bufs);
                     opcode::Readv::new(types::Fd(op.fd), op.iovecs.as_ptr(), op.iovecs.count())
@@ -110,6 +116,7 @@ macro_rules! __op_table {
             writev<B: IoBuf>(fd: RawFd, bufs: Vec<B>, offset: u64) -> Vec<B> {
                 op Writev { iovecs: IoVecArray };
                 direction Write;
+                code Writev;
                 sqe(op) = {
                     op.iovecs = IoVecArray::for_writing(&op.bufs);
                     opcode::Writev::new(types::Fd(op.fd), op.iovecs.as_ptr(), op.iovecs.count())
@@ -122,6 +129,7 @@ macro_rules! __op_table {
             fsync(fd: RawFd) -> () {
                 op Fsync {};
                 direction None;
+                code Fsync;
                 sqe(op) = opcode::Fsync::new(types::Fd(op.fd)).build();
                 output(op) = { let _ = op; };
             }
@@ -129,8 +137,112 @@ macro_rules! __op_table {
             fdatasync(fd: RawFd) -> () {
                 op Fdatasync {};
                 direction None;
+                code Fsync;
                 sqe(op) = opcode::Fsync::new(types::Fd(op.fd))
                     .flags(types::FsyncFlags::DATASYNC)
+                    .build();
+                output(op) = { let _ = op; };
+            }
+            /// Opens `path` relative to `dirfd` (`libc::AT_FDCWD`: the working directory) with
+            /// `flags` (`O_CLOEXEC` is always added) and `mode`; completes with the new fd, and
+            /// hands the path back. Kernel 5.6.
+            openat(dirfd: RawFd, path: CString, flags: i32, mode: u32) -> CString {
+                op OpenAt {};
+                direction None;
+                code OpenAt;
+                sqe(op) = opcode::OpenAt::new(types::Fd(op.dirfd), op.path.as_ptr())
+                    .flags(op.flags | libc::O_CLOEXEC)
+                    .mode(op.mode)
+                    .build();
+                output(op) = op.path;
+            }
+            /// Closes `fd`. Kernel 5.6.
+            close(fd: RawFd) -> () {
+                op Close {};
+                direction None;
+                code Close;
+                sqe(op) = opcode::Close::new(types::Fd(op.fd)).build();
+                output(op) = { let _ = op; };
+            }
+            /// Reads the metadata of `path` relative to `dirfd` (an empty path with
+            /// `libc::AT_EMPTY_PATH` in `flags`: of `dirfd` itself) for the fields in `mask`;
+            /// hands back the filled `statx`. Kernel 5.6.
+            statx(dirfd: RawFd, path: CString, flags: i32, mask: u32) -> Box<libc::statx> {
+                op Statx { buf: StatxBuf };
+                direction None;
+                code Statx;
+                sqe(op) = opcode::Statx::new(types::Fd(op.dirfd), op.path.as_ptr(), op.buf.as_mut_ptr())
+                    .flags(op.flags)
+                    .mask(op.mask)
+                    .build();
+                output(op) = op.buf.into_inner();
+            }
+            /// Allocates (or with `mode` flags, punches or zeroes) `len` bytes of `fd` from
+            /// `offset`. Kernel 5.6.
+            fallocate(fd: RawFd, mode: i32, offset: u64, len: u64) -> () {
+                op Fallocate {};
+                direction None;
+                code Fallocate;
+                sqe(op) = opcode::Fallocate::new(types::Fd(op.fd), op.len)
+                    .offset(op.offset)
+                    .mode(op.mode)
+                    .build();
+                output(op) = { let _ = op; };
+            }
+            /// Sets the length of `fd` to `len`. Kernel 6.9.
+            ftruncate(fd: RawFd, len: u64) -> () {
+                op Ftruncate {};
+                direction None;
+                code Ftruncate;
+                sqe(op) = opcode::Ftruncate::new(types::Fd(op.fd), op.len).build();
+                output(op) = { let _ = op; };
+            }
+            /// Removes `path` relative to `dirfd` (a directory with `libc::AT_REMOVEDIR`).
+            /// Kernel 5.11.
+            unlinkat(dirfd: RawFd, path: CString, flags: i32) -> CString {
+                op UnlinkAt {};
+                direction None;
+                code UnlinkAt;
+                sqe(op) = opcode::UnlinkAt::new(types::Fd(op.dirfd), op.path.as_ptr())
+                    .flags(op.flags)
+                    .build();
+                output(op) = op.path;
+            }
+            /// Renames `old` (relative to `olddirfd`) to `new` (relative to `newdirfd`), with
+            /// `renameat2` flags. Kernel 5.11.
+            renameat(olddirfd: RawFd, old: CString, newdirfd: RawFd, new: CString, flags: u32) -> (CString, CString) {
+                op RenameAt {};
+                direction None;
+                code RenameAt;
+                sqe(op) = opcode::RenameAt::new(
+                    types::Fd(op.olddirfd),
+                    op.old.as_ptr(),
+                    types::Fd(op.newdirfd),
+                    op.new.as_ptr(),
+                )
+                .flags(op.flags)
+                .build();
+                output(op) = (op.old, op.new);
+            }
+            /// Creates the directory `path` relative to `dirfd` with `mode`. Kernel 5.15.
+            mkdirat(dirfd: RawFd, path: CString, mode: u32) -> CString {
+                op MkDirAt {};
+                direction None;
+                code MkDirAt;
+                sqe(op) = opcode::MkDirAt::new(types::Fd(op.dirfd), op.path.as_ptr())
+                    .mode(op.mode)
+                    .build();
+                output(op) = op.path;
+            }
+            /// Flushes the byte range `offset..offset + len` of `fd` (`sync_file_range`, with
+            /// its `SYNC_FILE_RANGE_*` flags). Kernel 5.2.
+            sync_file_range(fd: RawFd, offset: u64, len: u32, flags: u32) -> () {
+                op SyncFileRange {};
+                direction None;
+                code SyncFileRange;
+                sqe(op) = opcode::SyncFileRange::new(types::Fd(op.fd), op.len)
+                    .offset(op.offset)
+                    .flags(op.flags)
                     .build();
                 output(op) = { let _ = op; };
             }
@@ -145,6 +257,7 @@ macro_rules! define_ops {
         $method:ident $(<$g:ident : $bound:ident>)? ( $($arg:ident : $aty:ty),* ) -> $out:ty {
             op $Op:ident { $($extra:ident : $ety:ty),* };
             direction $dir:ident;
+            code $Code:ident;
             sqe($s:ident) = $sqe:expr;
             output($o:ident) = $output:expr;
         }
@@ -171,6 +284,7 @@ macro_rules! define_ops {
         // does not move with the value) and into its own boxed iovec array, all owned by the op.
         unsafe impl $(<$g: $bound>)? Op for $Op $(<$g>)? {
             const DIRECTION: Direction = Direction::$dir;
+            const OPCODE: u8 = opcode::$Code::CODE;
             type Output = $out;
             #[inline]
             fn sqe(&mut self) -> Sqe {
@@ -187,9 +301,10 @@ macro_rules! define_ops {
 }
 
 mod generated {
-    use super::{len32, Direction, IoVecArray, Op, Sqe};
+    use super::{len32, Direction, IoVecArray, Op, Sqe, StatxBuf};
     use crate::buffer::{IoBuf, IoBufMut};
     use io_uring::{opcode, types};
+    use std::ffi::CString;
     use std::os::fd::RawFd;
 
     crate::__op_table!(define_ops);

@@ -316,6 +316,30 @@ impl<L: LockMode> Ring<L> {
         })
     }
 
+    /// The opcodes this kernel supports, one bit each. A kernel without the probe (before
+    /// 5.6) reports only the operations of 5.1: read/write vectored and fsync.
+    pub(crate) fn probe(&self) -> [u64; 4] {
+        let mut bits = [0u64; 4];
+        let mut probe = io_uring::Probe::new();
+        if self.uring.submitter().register_probe(&mut probe).is_ok() {
+            for op in 0..=255u8 {
+                if probe.is_supported(op) {
+                    bits[usize::from(op >> 6)] |= 1 << (op & 63);
+                }
+            }
+        } else {
+            for op in [
+                io_uring::opcode::Nop::CODE,
+                io_uring::opcode::Readv::CODE,
+                io_uring::opcode::Writev::CODE,
+                io_uring::opcode::Fsync::CODE,
+            ] {
+                bits[usize::from(op >> 6)] |= 1 << (op & 63);
+            }
+        }
+        bits
+    }
+
     pub(crate) fn features(&self) -> RingFeatures {
         self.features
     }
