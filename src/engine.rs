@@ -296,6 +296,65 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         self.supported[usize::from(opcode >> 6)] & (1 << (opcode & 63)) != 0
     }
 
+    /// Starts a chain of linked operations (IOSQE_IO_LINK): each link starts when the one
+    /// before it succeeded; after a failure the rest complete with `ECANCELED`. See
+    /// [`Chain`](crate::Chain).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// let path = std::env::temp_dir().join(format!("auraio-chain-doc-{}", std::process::id()));
+    /// let file = std::fs::File::create(&path)?;
+    /// let fd = file.as_raw_fd();
+    /// let engine = auraio::LocalEngine::new()?;
+    /// let mut chain = engine.chain();
+    /// chain
+    ///     .push(auraio::op::Write::new(fd, b"durable".to_vec(), 0), |r, _| assert_eq!(r.unwrap(), 7))?
+    ///     .push(auraio::op::Fsync::new(fd), |r, ()| r.map(drop).unwrap())?;
+    /// chain.submit()?;
+    /// engine.drain(std::time::Duration::from_secs(5))?;
+    /// assert_eq!(std::fs::read(&path)?, b"durable");
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn chain(&self) -> crate::Chain<'_, P, L, T> {
+        crate::Chain::new(self)
+    }
+
+    pub(crate) fn submit_chain(
+        &self,
+        links: Vec<(op::Sqe, Payload, bool)>,
+    ) -> io::Result<Vec<RequestId>> {
+        if links.is_empty() {
+            return Ok(Vec::new());
+        }
+        let refused = match self.fatal.get() {
+            0 if self.shutdown.is_set() => libc::ESHUTDOWN,
+            0 => 0,
+            e => e as i32,
+        };
+        if refused != 0 {
+            let _scope = CallbackScope::enter(self.addr());
+            for (_, payload, _) in links {
+                payload.complete(-refused);
+            }
+            return Err(io::Error::from_raw_os_error(refused));
+        }
+        let ring = <P as crate::policy::sealed::Sealed>::pick(&self.rings, &self.selector);
+        let ids = self.rings[ring].push_chain(links, &self.fatal);
+        if L::MULTI_THREAD && self.idle.is_set() {
+            self.wake();
+        }
+        Ok(ids
+            .into_iter()
+            .map(|user_data| RequestId {
+                ring: ring as u32,
+                user_data,
+            })
+            .collect())
+    }
+
     /// Wakes a poller sleeping in [`run`](Self::run) with nothing in flight.
     fn wake(&self) {
         let one = 1u64;

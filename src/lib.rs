@@ -59,6 +59,7 @@
 
 pub mod aimd;
 pub mod buffer;
+mod chain;
 mod engine;
 mod error;
 pub mod histogram;
@@ -72,6 +73,7 @@ pub mod tuning;
 
 pub use aimd::Phase;
 pub use buffer::{AlignedBuf, IoBuf, IoBufMut};
+pub use chain::Chain;
 pub use engine::{
     CpuLocalEngine, Engine, LocalEngine, RequestId, RoundRobinEngine, SharedEngine, Stats,
 };
@@ -80,5 +82,5 @@ pub use histogram::Histogram;
 pub use lock::{MultiThread, SingleThread};
 pub use options::Options;
 pub use policy::{Adaptive, CpuLocal, RoundRobin};
-pub use ring::{RingFeatures, RingStats};
+pub use ring::{RingFeatures, RingStats, MAX_CHAIN};
 pub use tuning::{DefaultTuning, Tuning};

@@ -27,6 +27,9 @@ use slab::{Payload, Slab};
 /// Completions moved out of a ring per lock hold.
 pub(crate) const BATCH: usize = 32;
 
+/// Most links in one chain.
+pub const MAX_CHAIN: usize = 16;
+
 /// user_data of the engine's own requests, whose completions carry no payload.
 pub(crate) const INTERNAL_USER_DATA: u64 = u64::MAX;
 
@@ -60,10 +63,30 @@ pub struct RingFeatures {
     pub defer_taskrun: bool,
 }
 
+/// A backlogged submission: one request, or a linked chain that must enter the SQ whole and
+/// contiguous (flushing part of a chain would let the kernel link its tail to whatever came
+/// next, or run it unlinked).
+enum Pending {
+    One(Sqe),
+    Chain(Box<[Sqe]>),
+}
+
+impl Pending {
+    fn user_data(&self) -> impl Iterator<Item = u64> + '_ {
+        let s: &[Sqe] = match self {
+            Pending::One(e) => std::slice::from_ref(e),
+            Pending::Chain(c) => c,
+        };
+        s.iter().map(|e| e.get_user_data())
+    }
+}
+
 /// A ring's mutable state, under the ring lock.
 pub(crate) struct RingState {
     slab: Slab,
-    backlog: VecDeque<Sqe>,
+    backlog: VecDeque<Pending>,
+    /// Requests in the backlog (a chain counts each of its links).
+    backlog_ops: usize,
     /// Requests in the SQ or in the kernel (the backlog is not counted).
     in_flight: u32,
     /// The engine's own requests (cancels) in the SQ or in the kernel.
@@ -290,6 +313,7 @@ impl<L: LockMode> Ring<L> {
         let state = RingState {
             slab: Slab::with_capacity(cfg.queue_depth as usize),
             backlog: VecDeque::new(),
+            backlog_ops: 0,
             in_flight: 0,
             internal: 0,
             limit,
@@ -389,19 +413,55 @@ impl<L: LockMode> Ring<L> {
 
     fn publish(&self, st: &RingState) {
         self.load
-            .set(u64::from(st.in_flight) + st.backlog.len() as u64);
+            .set(u64::from(st.in_flight) + st.backlog_ops as u64);
+    }
+
+    /// Pushes a whole chain into the SQ, contiguously, flushing only after its last link.
+    /// Returns false (pushing nothing) when the SQ cannot take it all.
+    fn enqueue_chain(&self, st: &mut RingState, chain: &[Sqe], fatal: &L::Counter) -> bool {
+        // SAFETY: the ring lock is held (the caller has `st`), so this is the only SQ view.
+        let mut sq = unsafe { self.uring.submission_shared() };
+        if sq.capacity() - sq.len() < chain.len() {
+            drop(sq);
+            self.submit_now(st, fatal);
+            // SAFETY: as above; the previous view was dropped.
+            sq = unsafe { self.uring.submission_shared() };
+            if sq.capacity() - sq.len() < chain.len() {
+                return false;
+            }
+        }
+        // SAFETY: each entry points only at memory owned by its payload in the slab (the `Op`
+        // contract); the room for all of them was checked above.
+        let pushed = unsafe { sq.push_multiple(chain) }.is_ok();
+        debug_assert!(pushed, "SQ had room for the chain");
+        let queued = sq.len();
+        drop(sq);
+        for e in chain {
+            st.slab.stamp(e.get_user_data(), sys::now_ns);
+        }
+        st.in_flight += chain.len() as u32;
+        st.peak_in_flight = st.peak_in_flight.max(st.in_flight);
+        if queued >= st.batch_threshold as usize {
+            self.submit_now(st, fatal);
+        }
+        true
     }
 
     /// Moves backlogged requests into the SQ while the limit allows.
     fn refill(&self, st: &mut RingState, fatal: &L::Counter) {
         while st.in_flight < st.limit {
-            let Some(sqe) = st.backlog.pop_front() else {
+            let Some(item) = st.backlog.pop_front() else {
                 break;
             };
-            if !self.enqueue(st, &sqe, fatal) {
-                st.backlog.push_front(sqe);
+            let (ok, n) = match &item {
+                Pending::One(sqe) => (self.enqueue(st, sqe, fatal), 1),
+                Pending::Chain(c) => (self.enqueue_chain(st, c, fatal), c.len()),
+            };
+            if !ok {
+                st.backlog.push_front(item);
                 break;
             }
+            st.backlog_ops -= n;
         }
     }
 
@@ -427,10 +487,50 @@ impl<L: LockMode> Ring<L> {
         let sqe = sqe.user_data(user_data);
         if st.in_flight >= st.limit || !st.backlog.is_empty() || !self.enqueue(&mut st, &sqe, fatal)
         {
-            st.backlog.push_back(sqe);
+            st.backlog_ops += 1;
+            st.backlog.push_back(Pending::One(sqe));
         }
         self.publish(&st);
         user_data
+    }
+
+    /// Accepts a linked chain: all links into the SQ at once if the in-flight limit allows,
+    /// else the whole chain into the backlog. Returns the links' user_data.
+    pub(crate) fn push_chain(
+        &self,
+        links: Vec<(Sqe, Payload, bool)>,
+        fatal: &L::Counter,
+    ) -> Vec<u64> {
+        let mut st = self.state.lock();
+        let n = links.len();
+        let mut sqes = Vec::with_capacity(n);
+        let mut ids = Vec::with_capacity(n);
+        for (i, (sqe, payload, sampled)) in links.into_iter().enumerate() {
+            let mut mark = 0;
+            if sampled {
+                st.sample_seq = st.sample_seq.wrapping_add(1);
+                if st.sample_seq & st.sample_mask == 0 {
+                    mark = slab::SAMPLE_PENDING;
+                }
+            }
+            let user_data = st.slab.insert(payload, mark);
+            ids.push(user_data);
+            let mut sqe = sqe.user_data(user_data);
+            if i + 1 < n {
+                sqe = sqe.flags(io_uring::squeue::Flags::IO_LINK);
+            }
+            sqes.push(sqe);
+        }
+        let chain = sqes.into_boxed_slice();
+        if st.in_flight >= st.limit
+            || !st.backlog.is_empty()
+            || !self.enqueue_chain(&mut st, &chain, fatal)
+        {
+            st.backlog_ops += n;
+            st.backlog.push_back(Pending::Chain(chain));
+        }
+        self.publish(&st);
+        ids
     }
 
     /// Moves up to one batch of completions out of the CQ (and refills from the backlog).
@@ -559,7 +659,7 @@ impl<L: LockMode> Ring<L> {
             bytes: st.bytes,
             submits: st.submit_calls,
             sqes: st.sqes_submitted,
-            pending: st.in_flight + st.backlog.len() as u32,
+            pending: st.in_flight + st.backlog_ops as u32,
             samples,
             p99_ns: st.window.percentile(99.0),
             mean_ns: st.window.mean_ns(),
@@ -632,11 +732,16 @@ impl<L: LockMode> Ring<L> {
         if let Some(pos) = st
             .backlog
             .iter()
-            .position(|e| e.get_user_data() == user_data)
+            .position(|p| p.user_data().any(|u| u == user_data))
         {
-            st.backlog.remove(pos);
-            if let Some((p, _)) = st.slab.take(user_data) {
-                batch.push(p, -libc::ECANCELED);
+            // Cancelling one link of a backlogged chain cancels the chain, as the kernel would.
+            if let Some(item) = st.backlog.remove(pos) {
+                for u in item.user_data() {
+                    if let Some((p, _)) = st.slab.take(u) {
+                        st.backlog_ops -= 1;
+                        batch.push(p, -libc::ECANCELED);
+                    }
+                }
             }
             self.publish(&st);
             return Ok(());
@@ -680,11 +785,15 @@ impl<L: LockMode> Ring<L> {
     /// Completes backlogged requests (never seen by the kernel) with ECANCELED.
     pub(crate) fn cancel_backlog(&self, batch: &mut Batch) {
         let mut st = self.state.lock();
-        while let Some(sqe) = st.backlog.pop_front() {
-            if let Some((p, _)) = st.slab.take(sqe.get_user_data()) {
-                batch.push(p, -libc::ECANCELED);
-                if batch.is_full() {
-                    break;
+        // A batch holds BATCH completions; a chain is at most MAX_CHAIN links.
+        while batch.len + MAX_CHAIN <= BATCH || batch.is_empty() {
+            let Some(item) = st.backlog.pop_front() else {
+                break;
+            };
+            for u in item.user_data() {
+                if let Some((p, _)) = st.slab.take(u) {
+                    st.backlog_ops -= 1;
+                    batch.push(p, -libc::ECANCELED);
                 }
             }
         }
@@ -697,7 +806,7 @@ impl<L: LockMode> Ring<L> {
             ops_completed: st.ops_completed,
             bytes_transferred: st.bytes,
             in_flight: st.in_flight,
-            backlog: st.backlog.len() as u32,
+            backlog: st.backlog_ops as u32,
             in_flight_limit: st.limit,
             peak_in_flight: st.peak_in_flight,
             batch_threshold: st.batch_threshold,
