@@ -141,6 +141,7 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     /// Spin budget of a wait, in nanoseconds (0: never spin).
     spin_ns: u64,
     tuners: Box<[L::Lock<Tuner<T>>]>,
+    pool: L::Shared<crate::pool::Pool<L>>,
     /// Opcodes the kernel supports (IORING_REGISTER_PROBE at creation), one bit each.
     supported: [u64; 4],
     /// Engine clock (ns) of the next controller tick.
@@ -228,6 +229,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             .collect();
         let supported = rings[0].probe();
         Ok(Engine {
+            pool: L::Shared::from(crate::pool::Pool::new(
+                opts.buffer_alignment,
+                sys::online_cpus(),
+            )),
             supported,
             tuners,
             next_tick_ns: L::Counter::new(now + u64::from(T::TICK_MS) * 1_000_000),
@@ -294,6 +299,22 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     #[inline]
     pub fn supported(&self, opcode: u8) -> bool {
         self.supported[usize::from(opcode >> 6)] & (1 << (opcode & 63)) != 0
+    }
+
+    /// A buffer of `len` bytes from the engine's pool, aligned to
+    /// [`Options::buffer_alignment`] (4 KiB by default: fit for `O_DIRECT`). It returns to the
+    /// pool when dropped, and may outlive the engine.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` past 128 MiB; `OutOfMemory` if the allocator fails.
+    pub fn alloc_buffer(&self, len: usize) -> io::Result<crate::Buffer<L>> {
+        crate::Buffer::new(&self.pool, len)
+    }
+
+    /// Statistics of the engine's buffer pool.
+    pub fn buffer_stats(&self) -> crate::BufferStats {
+        self.pool.stats()
     }
 
     /// Starts a chain of linked operations (IOSQE_IO_LINK): each link starts when the one

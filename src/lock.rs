@@ -37,6 +37,8 @@ pub trait LockMode: sealed::Sealed + Sized + 'static {
     type Flag: Flag;
     /// Zero-sized marker that removes `Send`/`Sync` from the engine in single-thread mode.
     type Marker: Default + 'static;
+    /// Shared ownership: `Rc` in single-thread mode (no atomic counts), `Arc` otherwise.
+    type Shared<T: 'static>: Clone + Deref<Target = T> + From<T>;
 }
 
 /// The engine is used from the thread that created it only: it is neither `Send` nor `Sync`.
@@ -63,6 +65,7 @@ impl LockMode for SingleThread {
     type Counter = Cell<u64>;
     type Flag = Cell<bool>;
     type Marker = PhantomData<*const ()>;
+    type Shared<T: 'static> = std::rc::Rc<T>;
 }
 
 impl LockMode for MultiThread {
@@ -72,6 +75,7 @@ impl LockMode for MultiThread {
     type Counter = AtomicU64;
     type Flag = AtomicBool;
     type Marker = ();
+    type Shared<T: 'static> = std::sync::Arc<T>;
 }
 
 /// Values the engine may hold for an engine of mode `L`: every type for [`SingleThread`], only

@@ -372,3 +372,57 @@ fn waits_work_with_and_without_spinning_on_fast_and_slow_sources() {
         writer.join().unwrap();
     }
 }
+
+#[test]
+fn pool_buffers_serve_every_op_and_outlive_the_engine() {
+    for direct in [false, true] {
+        let engine = LocalEngine::new().unwrap();
+        let f = TestFile::new(&locations()[1].1, "pool", 1 << 16, direct);
+        let mut out = engine.alloc_buffer(4096).unwrap();
+        out.copy_from_slice(&pattern(4096, 99));
+        let (r, out) = run_one(&engine, |cb| {
+            engine.write(f.fd(), out, 8192, cb).unwrap();
+        });
+        assert_eq!(r.unwrap(), 4096);
+        let (r, back) = run_one(&engine, |cb| {
+            engine
+                .read(f.fd(), engine.alloc_buffer(4096).unwrap(), 8192, cb)
+                .unwrap();
+        });
+        assert_eq!(r.unwrap(), 4096);
+        assert_eq!(&back[..], &out[..], "direct={direct}");
+        let st = engine.buffer_stats();
+        assert_eq!((st.buffers, st.shards), (2, 1));
+        drop(engine);
+        // Buffers keep their pool alive: using and dropping them now is fine.
+        assert_eq!(back[0], out[0]);
+        drop((out, back));
+    }
+}
+
+#[test]
+fn multi_thread_pool_buffers_cross_threads() {
+    let engine = std::sync::Arc::new(SharedEngine::new().unwrap());
+    let f = TestFile::new(&locations()[0].1, "poolmt", 1 << 16, false);
+    let fd = f.fd();
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let e = engine.clone();
+            std::thread::spawn(move || {
+                for i in 0..200u64 {
+                    let b = e.alloc_buffer(4096 * (1 + (i as usize % 3))).unwrap();
+                    e.read(fd, b, (t * 4096) as u64, |r, b| {
+                        assert!(r.unwrap() <= b.len());
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    engine.drain(Duration::from_secs(10)).unwrap();
+    assert_eq!(engine.buffer_stats().buffers, 0, "every buffer came back");
+    assert!(engine.buffer_stats().shards >= 2);
+}
