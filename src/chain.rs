@@ -25,7 +25,7 @@ use crate::tuning::Tuning;
 /// and callbacks without calling them (the kernel never saw them).
 pub struct Chain<'e, P: Policy, L: LockMode, T: Tuning> {
     engine: &'e Engine<P, L, T>,
-    links: Vec<(Sqe, Payload, bool)>,
+    links: Vec<(Sqe, Payload, bool, bool)>,
 }
 
 impl<P: Policy, L: LockMode, T: Tuning> std::fmt::Debug for Chain<'_, P, L, T> {
@@ -65,9 +65,10 @@ impl<'e, P: Policy, L: LockMode, T: Tuning> Chain<'e, P, L, T> {
         if !self.engine.supported(O::OPCODE) {
             return Err(SubmitError::new(libc::EOPNOTSUPP, op.into_output()));
         }
-        let sqe = op.sqe();
+        let (sqe, fixed) = self.engine.prepare::<O>(op.sqe());
         let sampled = !matches!(O::DIRECTION, Direction::None);
-        self.links.push((sqe, Payload::new(op, callback), sampled));
+        self.links
+            .push((sqe, Payload::new(op, callback), sampled, fixed));
         Ok(self)
     }
 

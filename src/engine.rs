@@ -142,6 +142,9 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     spin_ns: u64,
     tuners: Box<[L::Lock<Tuner<T>>]>,
     pool: L::Shared<crate::pool::Pool<L>>,
+    /// Registered files: fd → slot, consulted on submission while any are registered.
+    files: L::Lock<std::collections::HashMap<RawFd, u32>>,
+    files_on: L::Flag,
     /// Opcodes the kernel supports (IORING_REGISTER_PROBE at creation), one bit each.
     supported: [u64; 4],
     /// Engine clock (ns) of the next controller tick.
@@ -229,6 +232,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             .collect();
         let supported = rings[0].probe();
         Ok(Engine {
+            files: L::Lock::new(std::collections::HashMap::new()),
+            files_on: L::Flag::new(),
             pool: L::Shared::from(crate::pool::Pool::new(
                 opts.buffer_alignment,
                 sys::online_cpus(),
@@ -281,11 +286,11 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         if !self.supported(O::OPCODE) {
             return Err(SubmitError::new(libc::EOPNOTSUPP, op.into_output()));
         }
-        let sqe = op.sqe();
+        let (sqe, fixed) = self.prepare::<O>(op.sqe());
         let payload = Payload::new(op, callback);
         let ring = <P as crate::policy::sealed::Sealed>::pick(&self.rings, &self.selector);
         let sampled = !matches!(O::DIRECTION, op::Direction::None);
-        let user_data = self.rings[ring].push(sqe, payload, sampled, &self.fatal);
+        let user_data = self.rings[ring].push(sqe, payload, sampled, fixed, &self.fatal);
         if L::MULTI_THREAD && self.idle.is_set() {
             self.wake();
         }
@@ -299,6 +304,117 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     #[inline]
     pub fn supported(&self, opcode: u8) -> bool {
         self.supported[usize::from(opcode >> 6)] & (1 << (opcode & 63)) != 0
+    }
+
+    /// Final touches on an operation's SQE before it is stored: a registered file's slot.
+    /// Returns the SQE and whether it now uses a fixed slot.
+    #[inline]
+    pub(crate) fn prepare<O: Op>(&self, sqe: op::Sqe) -> (op::Sqe, bool) {
+        if O::FIXED_FD && self.files_on.is_set() {
+            self.fixed_file(sqe)
+        } else {
+            (sqe, false)
+        }
+    }
+
+    /// Rewrites an SQE to use the registered slot of its fd, if the fd is registered.
+    fn fixed_file(&self, sqe: op::Sqe) -> (op::Sqe, bool) {
+        let fd = op::sqe_fd(&sqe);
+        match self.files.lock().get(&fd) {
+            Some(&slot) => (op::use_fixed_file(sqe, slot), true),
+            None => (sqe, false),
+        }
+    }
+
+    /// Registers `fds` with every ring (IORING_REGISTER_FILES). From then on, operations on a
+    /// registered fd use its fixed slot transparently (no per-request file lookup in the
+    /// kernel). The slot of `fds[i]` is `i`; `-1` leaves a slot empty for
+    /// [`update_file`](Self::update_file).
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` if files are registered, or an unregister is still draining; the kernel's
+    /// error otherwise (`EBADF`,
+    /// `EMFILE` …), with nothing left registered.
+    pub fn register_files(&self, fds: &[RawFd]) -> io::Result<()> {
+        let mut table = self.files.lock();
+        if self.files_on.is_set() || self.rings.iter().any(|r| r.files_draining()) {
+            return Err(io::Error::from_raw_os_error(libc::EBUSY));
+        }
+        for (i, ring) in self.rings.iter().enumerate() {
+            if let Err(e) = ring.register_files(fds) {
+                for r in &self.rings[..i] {
+                    let _ = r.unregister_files();
+                }
+                return Err(e);
+            }
+        }
+        table.clear();
+        for (slot, &fd) in fds.iter().enumerate() {
+            if fd >= 0 {
+                table.insert(fd, slot as u32);
+            }
+        }
+        self.files_on.store(true);
+        Ok(())
+    }
+
+    /// Replaces registered slot `slot` with `fd` (`-1` empties it), on every ring.
+    ///
+    /// # Errors
+    ///
+    /// `ENXIO` without registered files; `EINVAL` for a slot out of range. Not atomic across
+    /// rings: on a partial failure the rings disagree and the error says so; unregister and
+    /// register again to recover.
+    pub fn update_file(&self, slot: u32, fd: RawFd) -> io::Result<()> {
+        let mut table = self.files.lock();
+        if !self.files_on.is_set() {
+            return Err(io::Error::from_raw_os_error(libc::ENXIO));
+        }
+        for (i, ring) in self.rings.iter().enumerate() {
+            if let Err(e) = ring.update_file(slot, fd) {
+                return Err(if i == 0 {
+                    e
+                } else {
+                    io::Error::new(
+                        e.kind(),
+                        format!(
+                            "auraio: slot {slot} updated on {i} of {} rings only: {e}",
+                            self.rings.len()
+                        ),
+                    )
+                });
+            }
+        }
+        table.retain(|_, s| *s != slot);
+        if fd >= 0 {
+            table.insert(fd, slot);
+        }
+        Ok(())
+    }
+
+    /// Unregisters the files. Later operations use plain fds again at once; the kernel-side
+    /// unregister is deferred, per ring, until the requests already using a fixed slot
+    /// (backlogged, queued or in flight) have completed, and `register_files` fails with
+    /// `EBUSY` until then. Callable from inside a callback.
+    ///
+    /// # Errors
+    ///
+    /// `ENXIO` without registered files.
+    pub fn unregister_files(&self) -> io::Result<()> {
+        let mut table = self.files.lock();
+        if !self.files_on.is_set() {
+            return Err(io::Error::from_raw_os_error(libc::ENXIO));
+        }
+        self.files_on.store(false);
+        table.clear();
+        let mut first = Ok(());
+        for ring in self.rings.iter() {
+            if let Err(e) = ring.unregister_files() {
+                first = first.and(Err(e));
+            }
+        }
+        first
     }
 
     /// A buffer of `len` bytes from the engine's pool, aligned to
@@ -345,7 +461,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
 
     pub(crate) fn submit_chain(
         &self,
-        links: Vec<(op::Sqe, Payload, bool)>,
+        links: Vec<(op::Sqe, Payload, bool, bool)>,
     ) -> io::Result<Vec<RequestId>> {
         if links.is_empty() {
             return Ok(Vec::new());
@@ -357,7 +473,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         };
         if refused != 0 {
             let _scope = CallbackScope::enter(self.addr());
-            for (_, payload, _) in links {
+            for (_, payload, _, _) in links {
                 payload.complete(-refused);
             }
             return Err(io::Error::from_raw_os_error(refused));

@@ -41,12 +41,59 @@ pub unsafe trait Op: 'static {
     const DIRECTION: Direction;
     /// The io_uring opcode, checked against the kernel's probe at submission.
     const OPCODE: u8;
+    /// Whether the SQE's `fd` field names the file the operation works on, so a registered
+    /// file can stand in for it (IOSQE_FIXED_FILE).
+    const FIXED_FD: bool = false;
     /// What the callback gets back besides the result: the buffer(s), or `()`.
     type Output;
     /// Builds the submission entry. Called once, before the op is stored.
     fn sqe(&mut self) -> Sqe;
     /// Gives back what the op owned.
     fn into_output(self) -> Self::Output;
+}
+
+/// Opcodes whose SQE `fd` field is the file operated on (and may be a registered file).
+pub const fn takes_fixed_file(code: u8) -> bool {
+    use io_uring::opcode as o;
+    code == o::Read::CODE
+        || code == o::Write::CODE
+        || code == o::Readv::CODE
+        || code == o::Writev::CODE
+        || code == o::ReadFixed::CODE
+        || code == o::WriteFixed::CODE
+        || code == o::Fsync::CODE
+        || code == o::Fallocate::CODE
+        || code == o::Ftruncate::CODE
+        || code == o::SyncFileRange::CODE
+}
+
+/// Points an SQE's `fd` at registered file slot `index` (IOSQE_FIXED_FILE).
+pub(crate) fn use_fixed_file(sqe: Sqe, index: u32) -> Sqe {
+    let mut sqe = sqe.flags(io_uring::squeue::Flags::FIXED_FILE);
+    // SAFETY: `Entry` is a repr(C) wrapper of the kernel's `io_uring_sqe`, whose ABI puts the
+    // 32-bit `fd` at byte 4 (opcode u8, flags u8, ioprio u16, fd i32); the entry is 64 bytes.
+    unsafe {
+        (&mut sqe as *mut Sqe)
+            .cast::<u8>()
+            .add(4)
+            .cast::<i32>()
+            .write_unaligned(index as i32)
+    };
+    sqe
+}
+
+static_assertions::assert_eq_size!(Sqe, [u8; 64]);
+
+/// The `fd` field of an SQE.
+pub(crate) fn sqe_fd(sqe: &Sqe) -> i32 {
+    // SAFETY: as in `use_fixed_file`: byte 4 of the 64-byte kernel SQE is the i32 `fd`.
+    unsafe {
+        (sqe as *const Sqe)
+            .cast::<u8>()
+            .add(4)
+            .cast::<i32>()
+            .read_unaligned()
+    }
 }
 
 /// Clamps a buffer length to what one SQE can carry.
@@ -285,6 +332,7 @@ macro_rules! define_ops {
         unsafe impl $(<$g: $bound>)? Op for $Op $(<$g>)? {
             const DIRECTION: Direction = Direction::$dir;
             const OPCODE: u8 = opcode::$Code::CODE;
+            const FIXED_FD: bool = takes_fixed_file(opcode::$Code::CODE);
             type Output = $out;
             #[inline]
             fn sqe(&mut self) -> Sqe {
@@ -301,7 +349,7 @@ macro_rules! define_ops {
 }
 
 mod generated {
-    use super::{len32, Direction, IoVecArray, Op, Sqe, StatxBuf};
+    use super::{len32, takes_fixed_file, Direction, IoVecArray, Op, Sqe, StatxBuf};
     use crate::buffer::{IoBuf, IoBufMut};
     use io_uring::{opcode, types};
     use std::ffi::CString;

@@ -91,6 +91,10 @@ pub(crate) struct RingState {
     in_flight: u32,
     /// The engine's own requests (cancels) in the SQ or in the kernel.
     internal: u32,
+    /// Requests (anywhere: backlog, SQ, kernel) that use a registered file slot.
+    fixed_pending: u32,
+    /// Files are to be unregistered once `fixed_pending` reaches 0.
+    unregister_deferred: bool,
     limit: u32,
     batch_threshold: u32,
     peak_in_flight: u32,
@@ -106,6 +110,17 @@ pub(crate) struct RingState {
     last_window: Histogram,
     /// Every sample since the ring was made.
     cumulative: Histogram,
+}
+
+impl RingState {
+    /// Takes a live request out of the slab, keeping the fixed-file count.
+    fn take(&mut self, user_data: u64) -> Option<(Payload, u64)> {
+        let (p, ns, fixed) = self.slab.take(user_data)?;
+        if fixed {
+            self.fixed_pending -= 1;
+        }
+        Some((p, ns))
+    }
 }
 
 /// A ring's counters at one instant, for the controller's tick.
@@ -316,6 +331,8 @@ impl<L: LockMode> Ring<L> {
             backlog_ops: 0,
             in_flight: 0,
             internal: 0,
+            fixed_pending: 0,
+            unregister_deferred: false,
             limit,
             batch_threshold: cfg.batch_threshold.max(1),
             peak_in_flight: 0,
@@ -362,6 +379,33 @@ impl<L: LockMode> Ring<L> {
             }
         }
         bits
+    }
+
+    pub(crate) fn register_files(&self, fds: &[i32]) -> io::Result<()> {
+        self.uring.submitter().register_files(fds)
+    }
+
+    pub(crate) fn update_file(&self, slot: u32, fd: i32) -> io::Result<()> {
+        self.uring
+            .submitter()
+            .register_files_update(slot, &[fd])
+            .map(drop)
+    }
+
+    /// Unregisters the files now, or, while requests that use a fixed slot are pending
+    /// (backlogged, queued or in the kernel), once the last of them completes.
+    pub(crate) fn unregister_files(&self) -> io::Result<()> {
+        let mut st = self.state.lock();
+        if st.fixed_pending > 0 {
+            st.unregister_deferred = true;
+            return Ok(());
+        }
+        self.uring.submitter().unregister_files()
+    }
+
+    /// Whether a deferred unregister is still waiting for fixed-file requests to drain.
+    pub(crate) fn files_draining(&self) -> bool {
+        self.state.lock().unregister_deferred
     }
 
     pub(crate) fn features(&self) -> RingFeatures {
@@ -473,6 +517,7 @@ impl<L: LockMode> Ring<L> {
         sqe: Sqe,
         payload: Payload,
         sampled: bool,
+        fixed: bool,
         fatal: &L::Counter,
     ) -> u64 {
         let mut st = self.state.lock();
@@ -484,6 +529,10 @@ impl<L: LockMode> Ring<L> {
             }
         }
         let user_data = st.slab.insert(payload, mark);
+        if fixed {
+            st.slab.mark_fixed(user_data);
+            st.fixed_pending += 1;
+        }
         let sqe = sqe.user_data(user_data);
         if st.in_flight >= st.limit || !st.backlog.is_empty() || !self.enqueue(&mut st, &sqe, fatal)
         {
@@ -498,14 +547,14 @@ impl<L: LockMode> Ring<L> {
     /// else the whole chain into the backlog. Returns the links' user_data.
     pub(crate) fn push_chain(
         &self,
-        links: Vec<(Sqe, Payload, bool)>,
+        links: Vec<(Sqe, Payload, bool, bool)>,
         fatal: &L::Counter,
     ) -> Vec<u64> {
         let mut st = self.state.lock();
         let n = links.len();
         let mut sqes = Vec::with_capacity(n);
         let mut ids = Vec::with_capacity(n);
-        for (i, (sqe, payload, sampled)) in links.into_iter().enumerate() {
+        for (i, (sqe, payload, sampled, fixed)) in links.into_iter().enumerate() {
             let mut mark = 0;
             if sampled {
                 st.sample_seq = st.sample_seq.wrapping_add(1);
@@ -514,6 +563,10 @@ impl<L: LockMode> Ring<L> {
                 }
             }
             let user_data = st.slab.insert(payload, mark);
+            if fixed {
+                st.slab.mark_fixed(user_data);
+                st.fixed_pending += 1;
+            }
             ids.push(user_data);
             let mut sqe = sqe.user_data(user_data);
             if i + 1 < n {
@@ -549,7 +602,7 @@ impl<L: LockMode> Ring<L> {
                 continue;
             }
             let res = cqe.result();
-            if let Some((payload, submit_ns)) = st.slab.take(user_data) {
+            if let Some((payload, submit_ns)) = st.take(user_data) {
                 if submit_ns > slab::SAMPLE_PENDING {
                     if now == 0 {
                         now = sys::now_ns();
@@ -566,6 +619,10 @@ impl<L: LockMode> Ring<L> {
             }
         }
         // Dropping the iterator above stored the new CQ head, returning the slots to the kernel.
+        if st.unregister_deferred && st.fixed_pending == 0 {
+            st.unregister_deferred = false;
+            let _ = self.uring.submitter().unregister_files();
+        }
         if !st.backlog.is_empty() {
             self.refill(st, fatal);
         }
@@ -737,7 +794,7 @@ impl<L: LockMode> Ring<L> {
             // Cancelling one link of a backlogged chain cancels the chain, as the kernel would.
             if let Some(item) = st.backlog.remove(pos) {
                 for u in item.user_data() {
-                    if let Some((p, _)) = st.slab.take(u) {
+                    if let Some((p, _)) = st.take(u) {
                         st.backlog_ops -= 1;
                         batch.push(p, -libc::ECANCELED);
                     }
@@ -791,7 +848,7 @@ impl<L: LockMode> Ring<L> {
                 break;
             };
             for u in item.user_data() {
-                if let Some((p, _)) = st.slab.take(u) {
+                if let Some((p, _)) = st.take(u) {
                     st.backlog_ops -= 1;
                     batch.push(p, -libc::ECANCELED);
                 }

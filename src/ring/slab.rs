@@ -132,6 +132,8 @@ pub(crate) fn pack(index: u32, generation: u32) -> u64 {
 
 struct Slot {
     generation: u32,
+    /// The request uses a registered (fixed) file slot.
+    fixed: bool,
     /// Submission time in ns of the engine clock for a latency-sampled request, else 0.
     submit_ns: u64,
     payload: Option<Payload>,
@@ -162,11 +164,13 @@ impl Slab {
             debug_assert!(slot.payload.is_none());
             slot.payload = Some(payload);
             slot.submit_ns = submit_ns;
+            slot.fixed = false;
             pack(index, slot.generation)
         } else {
             let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 requests");
             self.slots.push(Slot {
                 generation: 0,
+                fixed: false,
                 submit_ns,
                 payload: Some(payload),
             });
@@ -174,10 +178,17 @@ impl Slab {
         }
     }
 
+    /// Marks a live request as using a registered file slot.
+    pub(crate) fn mark_fixed(&mut self, user_data: u64) {
+        if let Some(slot) = self.slots.get_mut(user_data as u32 as usize) {
+            slot.fixed = true;
+        }
+    }
+
     /// Takes the payload of a live request, with its sampled submission time (0: not
-    /// sampled); `None` for a stale or unknown id.
+    /// sampled) and whether it used a registered file; `None` for a stale or unknown id.
     #[inline]
-    pub(crate) fn take(&mut self, user_data: u64) -> Option<(Payload, u64)> {
+    pub(crate) fn take(&mut self, user_data: u64) -> Option<(Payload, u64, bool)> {
         let index = user_data as u32;
         let generation = (user_data >> 32) as u32;
         let slot = self.slots.get_mut(index as usize)?;
@@ -188,7 +199,7 @@ impl Slab {
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(index);
         self.occupied -= 1;
-        Some((payload, slot.submit_ns))
+        Some((payload, slot.submit_ns, slot.fixed))
     }
 
     /// Starts the latency clock of a sampled request as it enters the submission queue (time
