@@ -8,8 +8,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use crate::aimd::{defer_tick, Controller, Phase, TickInput};
-use crate::buffer::{IoBuf, IoBufMut};
+use crate::buffer::{AlignedBuf, IoBuf, IoBufMut};
 use crate::error::SubmitError;
+use crate::fixed::{FixedBuf, FixedIo, Registry};
 use crate::histogram::Histogram;
 use crate::lock::{Counter, Flag, LockMode, MultiThread, RingLock, Sendable, SingleThread};
 use crate::op::{self, Op};
@@ -142,6 +143,9 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     spin_ns: u64,
     tuners: Box<[L::Lock<Tuner<T>>]>,
     pool: L::Shared<crate::pool::Pool<L>>,
+    /// Registered buffers (dropped after the rings, which hold the registration).
+    fixed: L::Lock<Option<L::Shared<Registry<L>>>>,
+    fixed_draining: L::Flag,
     /// Registered files: fd → slot, consulted on submission while any are registered.
     files: L::Lock<std::collections::HashMap<RawFd, u32>>,
     files_on: L::Flag,
@@ -232,6 +236,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             .collect();
         let supported = rings[0].probe();
         Ok(Engine {
+            fixed: L::Lock::new(None),
+            fixed_draining: L::Flag::new(),
             files: L::Lock::new(std::collections::HashMap::new()),
             files_on: L::Flag::new(),
             pool: L::Shared::from(crate::pool::Pool::new(
@@ -417,6 +423,88 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         first
     }
 
+    /// Registers `bufs` with every ring (IORING_REGISTER_BUFFERS); the engine owns them until
+    /// they are unregistered. Lease slices with [`fixed_buf`](Self::fixed_buf) for
+    /// [`read_fixed`](Self::read_fixed) and [`write_fixed`](Self::write_fixed).
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` if buffers are registered (or still draining); the kernel's error otherwise
+    /// (`ENOMEM` past the locked-memory limit, `EINVAL` for more than 16384 buffers …), with
+    /// nothing left registered.
+    pub fn register_buffers(&self, bufs: Vec<AlignedBuf>) -> io::Result<()> {
+        let mut slot = self.fixed.lock();
+        if slot.is_some() {
+            return Err(io::Error::from_raw_os_error(libc::EBUSY));
+        }
+        let registry = Registry::<L>::new(bufs);
+        let iovecs = registry.iovecs();
+        for (i, ring) in self.rings.iter().enumerate() {
+            // SAFETY: the iovecs describe AlignedBufs owned by `registry`, which the engine
+            // keeps (and leases keep) alive until every ring has unregistered them.
+            if let Err(e) = unsafe { ring.register_buffers(&iovecs) } {
+                for r in &self.rings[..i] {
+                    let _ = r.unregister_buffers();
+                }
+                return Err(e);
+            }
+        }
+        *slot = Some(L::Shared::from(registry));
+        Ok(())
+    }
+
+    /// Leases `len` bytes at `offset` of registered buffer `index`, exclusively, for fixed
+    /// operations (and as an ordinary buffer).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for an index out of range or a slice outside the buffer (checked
+    /// without overflow: `offset >= size || len > size - offset`), before anything is
+    /// submitted; `EBUSY` if the buffer is leased already or an unregister is draining;
+    /// `ENXIO` without registered buffers.
+    pub fn fixed_buf(&self, index: usize, offset: usize, len: usize) -> io::Result<FixedBuf<L>> {
+        let slot = self.fixed.lock();
+        match slot.as_ref() {
+            None => Err(io::Error::from_raw_os_error(libc::ENXIO)),
+            Some(r) => FixedBuf::lease(r, index, offset, len),
+        }
+    }
+
+    /// Unregisters the buffers. New leases fail with `EBUSY` at once; the kernel-side
+    /// unregister runs when the last lease is back (at once if none is out, else at a later
+    /// poll or wait), and the buffers are freed after it. Callable from inside a callback.
+    ///
+    /// # Errors
+    ///
+    /// `ENXIO` without registered buffers.
+    pub fn unregister_buffers(&self) -> io::Result<()> {
+        {
+            let slot = self.fixed.lock();
+            match slot.as_ref() {
+                None => return Err(io::Error::from_raw_os_error(libc::ENXIO)),
+                Some(r) => r.draining.store(true),
+            }
+        }
+        self.fixed_draining.store(true);
+        self.finish_unregister();
+        Ok(())
+    }
+
+    /// Completes a deferred buffer unregister once no lease is out.
+    fn finish_unregister(&self) {
+        if !self.fixed_draining.is_set() {
+            return;
+        }
+        let mut slot = self.fixed.lock();
+        if slot.as_ref().is_some_and(|r| r.leases() == 0) {
+            for ring in self.rings.iter() {
+                let _ = ring.unregister_buffers();
+            }
+            *slot = None;
+            self.fixed_draining.store(false);
+        }
+    }
+
     /// A buffer of `len` bytes from the engine's pool, aligned to
     /// [`Options::buffer_alignment`] (4 KiB by default: fit for `O_DIRECT`). It returns to the
     /// pool when dropped, and may outlive the engine.
@@ -529,6 +617,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             n += self.reap(ring);
         }
         self.maybe_tick();
+        self.finish_unregister();
         self.check_fatal(n)
     }
 
@@ -587,6 +676,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
         if n > 0 {
             self.maybe_tick();
+            self.finish_unregister();
             return self.check_fatal(n);
         }
         let mut busy = 0;
@@ -606,6 +696,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             n += self.reap(ring);
         }
         self.maybe_tick();
+        self.finish_unregister();
         self.check_fatal(n)
     }
 

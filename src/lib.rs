@@ -62,6 +62,7 @@ pub mod buffer;
 mod chain;
 mod engine;
 mod error;
+pub mod fixed;
 pub mod histogram;
 pub mod lock;
 pub mod op;
@@ -79,6 +80,7 @@ pub use engine::{
     CpuLocalEngine, Engine, LocalEngine, RequestId, RoundRobinEngine, SharedEngine, Stats,
 };
 pub use error::SubmitError;
+pub use fixed::{FixedBuf, FixedIo};
 pub use histogram::Histogram;
 pub use lock::{MultiThread, SingleThread};
 pub use options::Options;

@@ -190,6 +190,38 @@ macro_rules! __op_table {
                     .build();
                 output(op) = { let _ = op; };
             }
+            /// Reads from `fd` at `offset` into a leased slice of a registered buffer
+            /// ([`Engine::fixed_buf`](crate::Engine::fixed_buf)); hands the lease back.
+            read_fixed<B: FixedIo>(fd: RawFd, buf: B, offset: u64) -> B {
+                op ReadFixed {};
+                direction Read;
+                code ReadFixed;
+                sqe(op) = opcode::ReadFixed::new(
+                    types::Fd(op.fd),
+                    op.buf.io_mut_ptr(),
+                    len32(op.buf.io_len()),
+                    op.buf.buf_index(),
+                )
+                .offset(op.offset)
+                .build();
+                output(op) = op.buf;
+            }
+            /// Writes a leased slice of a registered buffer to `fd` at `offset`; hands the
+            /// lease back.
+            write_fixed<B: FixedIo>(fd: RawFd, buf: B, offset: u64) -> B {
+                op WriteFixed {};
+                direction Write;
+                code WriteFixed;
+                sqe(op) = opcode::WriteFixed::new(
+                    types::Fd(op.fd),
+                    op.buf.io_ptr(),
+                    len32(op.buf.io_len()),
+                    op.buf.buf_index(),
+                )
+                .offset(op.offset)
+                .build();
+                output(op) = op.buf;
+            }
             /// Opens `path` relative to `dirfd` (`libc::AT_FDCWD`: the working directory) with
             /// `flags` (`O_CLOEXEC` is always added) and `mode`; completes with the new fd, and
             /// hands the path back. Kernel 5.6.
@@ -351,6 +383,7 @@ macro_rules! define_ops {
 mod generated {
     use super::{len32, takes_fixed_file, Direction, IoVecArray, Op, Sqe, StatxBuf};
     use crate::buffer::{IoBuf, IoBufMut};
+    use crate::fixed::FixedIo;
     use io_uring::{opcode, types};
     use std::ffi::CString;
     use std::os::fd::RawFd;

@@ -381,6 +381,18 @@ impl<L: LockMode> Ring<L> {
         bits
     }
 
+    /// # Safety
+    ///
+    /// The iovecs must stay valid until the buffers are unregistered or the ring is dropped.
+    pub(crate) unsafe fn register_buffers(&self, iovecs: &[libc::iovec]) -> io::Result<()> {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.uring.submitter().register_buffers(iovecs) }
+    }
+
+    pub(crate) fn unregister_buffers(&self) -> io::Result<()> {
+        self.uring.submitter().unregister_buffers()
+    }
+
     pub(crate) fn register_files(&self, fds: &[i32]) -> io::Result<()> {
         self.uring.submitter().register_files(fds)
     }
