@@ -32,7 +32,7 @@ echo "== tests";   cargo test --workspace -- --skip adaptive_depth_on_the_knee_d
 echo "== knee-device test (release)"; cargo test --release --test knee -- --nocapture
 echo "== benches build"; cargo bench --workspace --no-run --quiet
 echo "== examples"
-for ex in quickstart simple_read custom_config vectored_io write_modes file_copy; do
+for ex in quickstart simple_read custom_config vectored_io write_modes file_copy registered_buffers cancel_request bulk_reader; do
   echo "-- example $ex"
   cargo run --quiet --release --example "$ex"
 done

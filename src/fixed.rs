@@ -142,9 +142,7 @@ impl<L: LockMode> Drop for FixedBuf<L> {
     fn drop(&mut self) {
         let i = usize::from(self.index);
         *self.registry.bufs[i].borrow_mut() = self.buf.take();
-        self.registry
-            .out
-            .set(self.registry.out.get().wrapping_sub(1));
+        self.registry.out.sub(1);
         self.registry.leased[i].release();
     }
 }

@@ -197,6 +197,8 @@ pub trait Counter {
     fn set(&self, v: u64);
     /// Adds `v`, returning the previous value.
     fn add(&self, v: u64) -> u64;
+    /// Subtracts `v` (wrapping), returning the previous value.
+    fn sub(&self, v: u64) -> u64;
     /// Stores `v` if the counter holds 0; returns whether it did.
     fn set_if_zero(&self, v: u64) -> bool;
 }
@@ -217,6 +219,12 @@ impl Counter for Cell<u64> {
     fn add(&self, v: u64) -> u64 {
         let old = Cell::get(self);
         Cell::set(self, old.wrapping_add(v));
+        old
+    }
+    #[inline]
+    fn sub(&self, v: u64) -> u64 {
+        let old = Cell::get(self);
+        Cell::set(self, old.wrapping_sub(v));
         old
     }
     fn set_if_zero(&self, v: u64) -> bool {
@@ -243,6 +251,10 @@ impl Counter for AtomicU64 {
     #[inline]
     fn add(&self, v: u64) -> u64 {
         self.fetch_add(v, Ordering::Relaxed)
+    }
+    #[inline]
+    fn sub(&self, v: u64) -> u64 {
+        self.fetch_sub(v, Ordering::Relaxed)
     }
     fn set_if_zero(&self, v: u64) -> bool {
         self.compare_exchange(0, v, Ordering::AcqRel, Ordering::Acquire)
@@ -335,6 +347,9 @@ mod tests {
             let c = C::new(5);
             assert_eq!(c.add(3), 5);
             assert_eq!(c.get(), 8);
+            assert_eq!(c.sub(2), 8);
+            assert_eq!(c.get(), 6);
+            c.set(8);
             assert!(!c.set_if_zero(1));
             c.set(0);
             assert!(c.set_if_zero(7));

@@ -326,9 +326,7 @@ impl<L: LockMode> Buffer<L> {
 
 impl<L: LockMode> Drop for Buffer<L> {
     fn drop(&mut self) {
-        self.pool
-            .outstanding
-            .set(self.pool.outstanding.get().wrapping_sub(1));
+        self.pool.outstanding.sub(1);
         self.pool
             .give(self.ptr.as_ptr() as Block, usize::from(self.class));
     }

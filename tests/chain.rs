@@ -149,3 +149,29 @@ fn chains_are_bounded() {
         "an unsubmitted chain leaves nothing behind"
     );
 }
+
+#[test]
+fn a_failing_first_link_cancels_every_other() {
+    let engine = LocalEngine::new().unwrap();
+    let f = TestFile::new(&locations()[0].1, "chainfirst", 4096, false);
+    let log: Log = Rc::default();
+    let (l0, l1, l2) = (logger(&log, 0), logger(&log, 1), logger(&log, 2));
+    let mut chain = engine.chain();
+    chain
+        .push(Write::new(-1, vec![1u8; 8], 0), move |r, _| l0(r))
+        .unwrap()
+        .push(Fsync::new(f.fd()), move |r, ()| l1(r))
+        .unwrap()
+        .push(Read::new(f.fd(), vec![0u8; 8], 0), move |r, _| l2(r))
+        .unwrap();
+    chain.submit().unwrap();
+    engine.drain(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        *log.borrow(),
+        vec![
+            (0, Err(Some(libc::EBADF))),
+            (1, Err(Some(libc::ECANCELED))),
+            (2, Err(Some(libc::ECANCELED)))
+        ]
+    );
+}
