@@ -113,6 +113,24 @@ pub(crate) struct RingState {
 }
 
 impl RingState {
+    /// Gives a new request its slot: chosen for latency sampling (1 in 2^k data operations)
+    /// or not, counted if it uses a registered file. Returns its user_data.
+    fn admit(&mut self, payload: Payload, sampled: bool, fixed: bool) -> u64 {
+        let mut mark = 0;
+        if sampled {
+            self.sample_seq = self.sample_seq.wrapping_add(1);
+            if self.sample_seq & self.sample_mask == 0 {
+                mark = slab::SAMPLE_PENDING;
+            }
+        }
+        let user_data = self.slab.insert(payload, mark);
+        if fixed {
+            self.slab.mark_fixed(user_data);
+            self.fixed_pending += 1;
+        }
+        user_data
+    }
+
     /// Takes a live request out of the slab, keeping the fixed-file count.
     fn take(&mut self, user_data: u64) -> Option<(Payload, u64)> {
         let (p, ns, fixed) = self.slab.take(user_data)?;
@@ -533,18 +551,7 @@ impl<L: LockMode> Ring<L> {
         fatal: &L::Counter,
     ) -> u64 {
         let mut st = self.state.lock();
-        let mut mark = 0;
-        if sampled {
-            st.sample_seq = st.sample_seq.wrapping_add(1);
-            if st.sample_seq & st.sample_mask == 0 {
-                mark = slab::SAMPLE_PENDING;
-            }
-        }
-        let user_data = st.slab.insert(payload, mark);
-        if fixed {
-            st.slab.mark_fixed(user_data);
-            st.fixed_pending += 1;
-        }
+        let user_data = st.admit(payload, sampled, fixed);
         let sqe = sqe.user_data(user_data);
         if st.in_flight >= st.limit || !st.backlog.is_empty() || !self.enqueue(&mut st, &sqe, fatal)
         {
@@ -567,18 +574,7 @@ impl<L: LockMode> Ring<L> {
         let mut sqes = Vec::with_capacity(n);
         let mut ids = Vec::with_capacity(n);
         for (i, (sqe, payload, sampled, fixed)) in links.into_iter().enumerate() {
-            let mut mark = 0;
-            if sampled {
-                st.sample_seq = st.sample_seq.wrapping_add(1);
-                if st.sample_seq & st.sample_mask == 0 {
-                    mark = slab::SAMPLE_PENDING;
-                }
-            }
-            let user_data = st.slab.insert(payload, mark);
-            if fixed {
-                st.slab.mark_fixed(user_data);
-                st.fixed_pending += 1;
-            }
+            let user_data = st.admit(payload, sampled, fixed);
             ids.push(user_data);
             let mut sqe = sqe.user_data(user_data);
             if i + 1 < n {
