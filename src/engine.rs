@@ -316,7 +316,13 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// Returns the SQE and whether it now uses a fixed slot.
     #[inline]
     pub(crate) fn prepare<O: Op>(&self, sqe: op::Sqe) -> (op::Sqe, bool) {
-        if O::FIXED_FD && self.files_on.is_set() {
+        if !O::FIXED_FD {
+            return (sqe, false);
+        }
+        if let Some(slot) = op::direct_slot(op::sqe_fd(&sqe)) {
+            return (op::use_fixed_file(sqe, slot), true);
+        }
+        if self.files_on.is_set() {
             self.fixed_file(sqe)
         } else {
             (sqe, false)

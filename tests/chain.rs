@@ -175,3 +175,52 @@ fn a_failing_first_link_cancels_every_other() {
         ]
     );
 }
+
+#[test]
+fn openat_read_close_through_a_direct_descriptor() {
+    use auraio::op::{direct, Close, OpenAtDirect};
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+
+    let engine = LocalEngine::new().unwrap();
+    let f = TestFile::new(&locations()[0].1, "direct", 4096, false);
+    engine.register_files(&[-1; 4]).unwrap();
+    let path = CString::new(f.path.as_os_str().as_bytes()).unwrap();
+    let log: Log = Rc::default();
+    let data = Rc::new(RefCell::new(Vec::new()));
+    let (l0, l1, l2, d) = (
+        logger(&log, 0),
+        logger(&log, 1),
+        logger(&log, 2),
+        data.clone(),
+    );
+    let mut chain = engine.chain();
+    chain
+        .push(
+            OpenAtDirect::new(libc::AT_FDCWD, path, libc::O_RDONLY, 0, 2),
+            move |r, _| l0(r),
+        )
+        .unwrap()
+        .push(Read::new(direct(2), vec![0u8; 100], 0), move |r, buf| {
+            *d.borrow_mut() = buf;
+            l1(r)
+        })
+        .unwrap()
+        .push(Close::new(direct(2)), move |r, ()| l2(r))
+        .unwrap();
+    chain.submit().unwrap();
+    engine.drain(Duration::from_secs(5)).unwrap();
+    assert_eq!(*log.borrow(), vec![(0, Ok(0)), (1, Ok(100)), (2, Ok(0))]);
+    assert_eq!(
+        &data.borrow()[..],
+        &f.data[..100],
+        "read through the direct descriptor"
+    );
+    // The slot is empty again: reading through it now fails.
+    let l3 = logger(&log, 3);
+    engine
+        .read(direct(2), vec![0u8; 8], 0, move |r, _| l3(r))
+        .unwrap();
+    engine.drain(Duration::from_secs(5)).unwrap();
+    assert_eq!(log.borrow()[3], (3, Err(Some(libc::EBADF))));
+}

@@ -52,6 +52,33 @@ pub unsafe trait Op: 'static {
     fn into_output(self) -> Self::Output;
 }
 
+/// Largest registered-file slot a direct descriptor can name.
+pub const MAX_DIRECT_SLOT: u32 = 1 << 30;
+
+/// The fd value that names registered-file slot `slot` (a *direct descriptor*, such as one
+/// [`Engine::openat_direct`](crate::Engine::openat_direct) installs): pass it wherever an
+/// operation takes an fd. It is negative, so it can never be mistaken for a real fd.
+///
+/// # Panics
+///
+/// If `slot` exceeds [`MAX_DIRECT_SLOT`].
+pub const fn direct(slot: u32) -> std::os::fd::RawFd {
+    assert!(
+        slot <= MAX_DIRECT_SLOT,
+        "direct descriptor slot out of range"
+    );
+    -(slot as i32) - 2
+}
+
+/// The slot a direct-descriptor fd value names, if it is one.
+pub const fn direct_slot(fd: std::os::fd::RawFd) -> Option<u32> {
+    if fd <= -2 {
+        Some((-(fd as i64) - 2) as u32)
+    } else {
+        None
+    }
+}
+
 /// Opcodes whose SQE `fd` field is the file operated on (and may be a registered file).
 pub const fn takes_fixed_file(code: u8) -> bool {
     use io_uring::opcode as o;
@@ -235,13 +262,34 @@ macro_rules! __op_table {
                     .build();
                 output(op) = op.path;
             }
-            /// Closes `fd`. Kernel 5.6.
+            /// Closes `fd`, or a direct descriptor ([`direct`](crate::op::direct)). Kernel 5.6
+            /// (direct descriptors: 5.15).
             close(fd: RawFd) -> () {
                 op Close {};
                 direction None;
                 code Close;
-                sqe(op) = opcode::Close::new(types::Fd(op.fd)).build();
+                sqe(op) = match direct_slot(op.fd) {
+                    Some(slot) => opcode::Close::new(types::Fixed(slot)).build(),
+                    None => opcode::Close::new(types::Fd(op.fd)).build(),
+                };
                 output(op) = { let _ = op; };
+            }
+            /// Opens `path` like [`openat`](Self::openat) but installs the file in registered
+            /// slot `slot` (a direct descriptor, usable as [`direct(slot)`](crate::op::direct)
+            /// by later operations, linked ones included) instead of a new fd; completes with
+            /// 0. Needs registered files with that slot (`register_files(&[-1; n])`). Kernel
+            /// 5.15.
+            openat_direct(dirfd: RawFd, path: CString, flags: i32, mode: u32, slot: u32) -> CString {
+                op OpenAtDirect {};
+                direction None;
+                code OpenAt;
+                // The kernel refuses O_CLOEXEC here: a direct descriptor is no fd to inherit.
+                sqe(op) = opcode::OpenAt::new(types::Fd(op.dirfd), op.path.as_ptr())
+                    .flags(op.flags & !libc::O_CLOEXEC)
+                    .mode(op.mode)
+                    .file_index(types::DestinationSlot::try_from_slot_target(op.slot).ok())
+                    .build();
+                output(op) = op.path;
             }
             /// Reads the metadata of `path` relative to `dirfd` (an empty path with
             /// `libc::AT_EMPTY_PATH` in `flags`: of `dirfd` itself) for the fields in `mask`;
@@ -381,7 +429,7 @@ macro_rules! define_ops {
 }
 
 mod generated {
-    use super::{len32, takes_fixed_file, Direction, IoVecArray, Op, Sqe, StatxBuf};
+    use super::{direct_slot, len32, takes_fixed_file, Direction, IoVecArray, Op, Sqe, StatxBuf};
     use crate::buffer::{IoBuf, IoBufMut};
     use crate::fixed::FixedIo;
     use io_uring::{opcode, types};
