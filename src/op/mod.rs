@@ -274,7 +274,7 @@ macro_rules! __op_table {
                 };
                 output(op) = { let _ = op; };
             }
-            /// Opens `path` like [`openat`](Self::openat) but installs the file in registered
+            /// Opens `path` like [`openat`](crate::Engine::openat) but installs the file in registered
             /// slot `slot` (a direct descriptor, usable as [`direct(slot)`](crate::op::direct)
             /// by later operations, linked ones included) instead of a new fd; completes with
             /// 0. Needs registered files with that slot (`register_files(&[-1; n])`). Kernel
