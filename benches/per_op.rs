@@ -4,7 +4,8 @@
 //! The plain loop is the best a hand-written io_uring program does: SINGLE_ISSUER,
 //! COOP_TASKRUN and DEFER_TASKRUN, a free-slot stack, one merged submit-and-wait syscall per
 //! round. auraio runs its `LocalEngine` (single-thread) and `SharedEngine` (multi-thread, one
-//! ring) presets; their callbacks return buffers to a free list, as a real program would.
+//! ring) presets; their callbacks return buffers to a free list, as a real program would. The
+//! futures variant runs the same reads as `read_at` futures under `block_on`.
 
 #![allow(missing_docs, reason = "criterion generates the bench entry points")]
 
@@ -107,6 +108,30 @@ macro_rules! auraio_loop {
 }
 
 auraio_loop!(local_loop, auraio::LocalEngine);
+
+/// The same reads as futures: 32 in a `FuturesUnordered` under `block_on`, each completed one
+/// replaced by a new one.
+fn local_futures(engine: &auraio::LocalEngine, fd: i32, ops: u64) -> Duration {
+    use futures::stream::{FuturesUnordered, StreamExt};
+    let mut rng = Rng(0x9e3779b97f4a7c15);
+    let start = Instant::now();
+    futures::executor::block_on(async {
+        let mut set = FuturesUnordered::new();
+        let mut submitted = 0u64;
+        while submitted < ops.min(DEPTH as u64) {
+            set.push(engine.read_at(fd, vec![0u8; BLOCK], rng.offset()));
+            submitted += 1;
+        }
+        while let Some((r, buf)) = set.next().await {
+            assert_eq!(r.unwrap(), BLOCK);
+            if submitted < ops {
+                set.push(engine.read_at(fd, buf, rng.offset()));
+                submitted += 1;
+            }
+        }
+    });
+    start.elapsed()
+}
 auraio_loop!(shared_loop, auraio::SharedEngine);
 
 fn per_op(c: &mut Criterion) {
@@ -125,6 +150,10 @@ fn per_op(c: &mut Criterion) {
     g.bench_function(BenchmarkId::from_parameter("auraio_single_thread"), |b| {
         b.iter_custom(|n| local_loop(&local, fd, n))
     });
+    g.bench_function(
+        BenchmarkId::from_parameter("auraio_single_thread_futures"),
+        |b| b.iter_custom(|n| local_futures(&local, fd, n)),
+    );
     g.bench_function(BenchmarkId::from_parameter("auraio_multi_thread"), |b| {
         b.iter_custom(|n| shared_loop(&shared, fd, n))
     });

@@ -25,15 +25,15 @@ for c in rustfmt clippy; do
 done
 
 echo "== fmt";     cargo fmt --all -- --check
-echo "== clippy";  cargo clippy --workspace --all-targets -- -D warnings
-echo "== docs";    RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --quiet
-echo "== tests";   cargo test --workspace -- --skip adaptive_depth_on_the_knee_device
+echo "== clippy";  cargo clippy --workspace --all-targets --all-features -- -D warnings
+echo "== docs";    RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --all-features --quiet
+echo "== tests";   cargo test --workspace --all-features -- --skip adaptive_depth_on_the_knee_device
 # The knee-device test measures a device at 100k IOPS: it runs optimised, on its own.
 echo "== knee-device test (release)"; cargo test --release --test knee -- --nocapture
-echo "== benches build"; cargo bench --workspace --no-run --quiet
+echo "== benches build"; cargo bench --workspace --all-features --no-run --quiet
 echo "== examples"
-for ex in quickstart simple_read custom_config vectored_io write_modes file_copy registered_buffers cancel_request bulk_reader; do
+for ex in quickstart simple_read custom_config vectored_io write_modes file_copy registered_buffers cancel_request bulk_reader async_quickstart async_copy; do
   echo "-- example $ex"
-  cargo run --quiet --release --example "$ex"
+  cargo run --quiet --release --all-features --example "$ex"
 done
 echo "== all checks passed"

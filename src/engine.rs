@@ -139,6 +139,9 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     eventfd: OwnedFd,
     drain_timeout: Duration,
     alignment: usize,
+    cancel_on_drop: bool,
+    /// A reactor watches the eventfd: futures need not reschedule themselves.
+    notify: L::Flag,
     /// Spin budget of a wait, in nanoseconds (0: never spin).
     spin_ns: u64,
     tuners: Box<[L::Lock<Tuner<T>>]>,
@@ -258,6 +261,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             drain_timeout: opts.drain_timeout,
             alignment: opts.buffer_alignment,
             spin_ns: opts.spin.as_nanos() as u64,
+            cancel_on_drop: opts.cancel_on_drop,
+            notify: L::Flag::new(),
             spin_skip: L::Counter::new(0),
             spin_backoff: L::Counter::new(0),
             _types: PhantomData,
@@ -277,10 +282,31 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// uncalled: `EOPNOTSUPP` for an opcode the kernel lacks (probed at creation), `ESHUTDOWN`
     /// once the engine is being dropped, or the engine's latched fatal error. Errors of the operation itself (`EBADF`, `EINVAL` …) reach the callback.
     #[inline]
-    pub fn submit<O, F>(&self, mut op: O, callback: F) -> Result<RequestId, SubmitError<O::Output>>
+    pub fn submit<O, F>(&self, op: O, callback: F) -> Result<RequestId, SubmitError<O::Output>>
     where
         O: Op + Sendable<L>,
         F: FnOnce(io::Result<usize>, O::Output) + Sendable<L> + 'static,
+    {
+        // SAFETY: the bounds above are the contract of `submit_unchecked`.
+        unsafe { self.submit_unchecked(op, callback) }
+    }
+
+    /// [`submit`](Self::submit) without the `Sendable` bounds, for callers that cannot name
+    /// them on a closure (a generic closure's captures do not carry the bound).
+    ///
+    /// # Safety
+    ///
+    /// In multi-thread mode `op` and `callback` must be `Send`: the engine may complete or drop
+    /// them on another thread.
+    #[inline]
+    pub(crate) unsafe fn submit_unchecked<O, F>(
+        &self,
+        mut op: O,
+        callback: F,
+    ) -> Result<RequestId, SubmitError<O::Output>>
+    where
+        O: Op,
+        F: FnOnce(io::Result<usize>, O::Output) + 'static,
     {
         let fatal = self.fatal.get();
         if fatal != 0 {
@@ -527,6 +553,35 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         self.pool.stats()
     }
 
+    /// Whether dropping an unfinished future cancels its operation.
+    pub(crate) fn cancel_on_drop(&self) -> bool {
+        self.cancel_on_drop
+    }
+
+    /// Whether a reactor watches [`notify_fd`](Self::notify_fd).
+    pub fn notifications(&self) -> bool {
+        self.notify.is_set()
+    }
+
+    /// Turns completion notifications on the eventfd ([`notify_fd`](Self::notify_fd)) on or
+    /// off. On: every ring signals the eventfd when it posts completions, and futures stop
+    /// rescheduling themselves, relying on the reactor that watches the fd to call
+    /// [`poll`](Self::poll) when it becomes readable. The `tokio` feature's driver does this.
+    pub fn set_notifications(&self, on: bool) {
+        self.notify.store(on);
+        for ring in self.rings.iter() {
+            ring.set_eventfd(on);
+        }
+    }
+
+    /// The engine's eventfd (IORING_REGISTER_EVENTFD on every ring), for reactors: readable
+    /// when completions were posted while [notifications](Self::set_notifications) are on.
+    /// Drain it (read 8 bytes) and call [`poll`](Self::poll).
+    pub fn notify_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.eventfd.as_fd()
+    }
+
     /// Starts a chain of linked operations (IOSQE_IO_LINK): each link starts when the one
     /// before it succeeded; after a failure the rest complete with `ECANCELED`. See
     /// [`Chain`](crate::Chain).
@@ -762,8 +817,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         } else {
             sys::wait_readable(&self.eventfd, timeout)
         };
-        for ring in self.rings.iter() {
-            ring.set_eventfd(false);
+        if !self.notify.is_set() {
+            for ring in self.rings.iter() {
+                ring.set_eventfd(false);
+            }
         }
         sys::eventfd_drain(&self.eventfd);
         r.map(drop)
@@ -1162,6 +1219,7 @@ macro_rules! engine_methods {
             op $Op:ident { $($extra:ident : $ety:ty),* };
             direction $dir:ident;
             code $Code:ident;
+            future $fut:ident;
             sqe($s:ident) = $sqe:expr;
             output($o:ident) = $output:expr;
         }

@@ -63,6 +63,7 @@ mod chain;
 mod engine;
 mod error;
 pub mod fixed;
+pub mod future;
 pub mod histogram;
 pub mod lock;
 pub mod op;
@@ -71,6 +72,8 @@ pub mod policy;
 pub mod pool;
 mod ring;
 mod sys;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod tuning;
 
 pub use aimd::Phase;
@@ -81,6 +84,7 @@ pub use engine::{
 };
 pub use error::SubmitError;
 pub use fixed::{FixedBuf, FixedIo};
+pub use future::OpFuture;
 pub use histogram::Histogram;
 pub use lock::{MultiThread, SingleThread};
 pub use options::Options;

@@ -40,6 +40,7 @@ pub struct Options {
     pub(crate) buffer_alignment: usize,
     pub(crate) drain_timeout: Duration,
     pub(crate) spin: Duration,
+    pub(crate) cancel_on_drop: bool,
 }
 
 impl Default for Options {
@@ -52,6 +53,7 @@ impl Default for Options {
             buffer_alignment: crate::buffer::DEFAULT_ALIGNMENT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             spin: DEFAULT_SPIN,
+            cancel_on_drop: true,
         }
     }
 }
@@ -118,6 +120,13 @@ impl Options {
     /// `Duration::ZERO` never spins. Default 50 µs, at most 10 ms.
     pub fn spin(mut self, budget: Duration) -> Self {
         self.spin = budget;
+        self
+    }
+
+    /// Whether dropping an unfinished [`OpFuture`](crate::OpFuture) cancels its operation
+    /// (default on). Either way the buffer is freed only after the kernel's completion.
+    pub fn cancel_on_drop(mut self, on: bool) -> Self {
+        self.cancel_on_drop = on;
         self
     }
 

@@ -137,6 +137,7 @@ pub(crate) fn len32(len: usize) -> u32 {
 ///     op OpType { extra_field: Type, ... };   // extra fields start as Default::default()
 ///     direction Read | Write | None;
 ///     code IoUringOpcodeType;                  // io_uring::opcode::<this>::CODE
+///     future async_method_name;                // the engine's future-returning form
 ///     sqe(op) = expression building the SQE from `op: &mut OpType`;
 ///     output(op) = expression giving back the Output from `op: OpType`;
 /// }
@@ -155,6 +156,7 @@ macro_rules! __op_table {
                 op Read {};
                 direction Read;
                 code Read;
+                future read_at;
                 sqe(op) = opcode::Read::new(types::Fd(op.fd), op.buf.io_mut_ptr(), len32(op.buf.io_len()))
                     .offset(op.offset)
                     .build();
@@ -166,6 +168,7 @@ macro_rules! __op_table {
                 op Write {};
                 direction Write;
                 code Write;
+                future write_at;
                 sqe(op) = opcode::Write::new(types::Fd(op.fd), op.buf.io_ptr(), len32(op.buf.io_len()))
                     .offset(op.offset)
                     .build();
@@ -177,6 +180,7 @@ macro_rules! __op_table {
                 op Readv { iovecs: IoVecArray };
                 direction Read;
                 code Readv;
+                future readv_at;
                 sqe(op) = {
                     op.iovecs = IoVecArray::for_reading(&mut op.bufs);
                     opcode::Readv::new(types::Fd(op.fd), op.iovecs.as_ptr(), op.iovecs.count())
@@ -191,6 +195,7 @@ macro_rules! __op_table {
                 op Writev { iovecs: IoVecArray };
                 direction Write;
                 code Writev;
+                future writev_at;
                 sqe(op) = {
                     op.iovecs = IoVecArray::for_writing(&op.bufs);
                     opcode::Writev::new(types::Fd(op.fd), op.iovecs.as_ptr(), op.iovecs.count())
@@ -204,6 +209,7 @@ macro_rules! __op_table {
                 op Fsync {};
                 direction None;
                 code Fsync;
+                future sync_all;
                 sqe(op) = opcode::Fsync::new(types::Fd(op.fd)).build();
                 output(op) = { let _ = op; };
             }
@@ -212,6 +218,7 @@ macro_rules! __op_table {
                 op Fdatasync {};
                 direction None;
                 code Fsync;
+                future sync_data;
                 sqe(op) = opcode::Fsync::new(types::Fd(op.fd))
                     .flags(types::FsyncFlags::DATASYNC)
                     .build();
@@ -223,6 +230,7 @@ macro_rules! __op_table {
                 op ReadFixed {};
                 direction Read;
                 code ReadFixed;
+                future read_fixed_at;
                 sqe(op) = opcode::ReadFixed::new(
                     types::Fd(op.fd),
                     op.buf.io_mut_ptr(),
@@ -239,6 +247,7 @@ macro_rules! __op_table {
                 op WriteFixed {};
                 direction Write;
                 code WriteFixed;
+                future write_fixed_at;
                 sqe(op) = opcode::WriteFixed::new(
                     types::Fd(op.fd),
                     op.buf.io_ptr(),
@@ -256,6 +265,7 @@ macro_rules! __op_table {
                 op OpenAt {};
                 direction None;
                 code OpenAt;
+                future open_at;
                 sqe(op) = opcode::OpenAt::new(types::Fd(op.dirfd), op.path.as_ptr())
                     .flags(op.flags | libc::O_CLOEXEC)
                     .mode(op.mode)
@@ -268,6 +278,7 @@ macro_rules! __op_table {
                 op Close {};
                 direction None;
                 code Close;
+                future close_async;
                 sqe(op) = match direct_slot(op.fd) {
                     Some(slot) => opcode::Close::new(types::Fixed(slot)).build(),
                     None => opcode::Close::new(types::Fd(op.fd)).build(),
@@ -283,6 +294,7 @@ macro_rules! __op_table {
                 op OpenAtDirect {};
                 direction None;
                 code OpenAt;
+                future open_direct;
                 // The kernel refuses O_CLOEXEC here: a direct descriptor is no fd to inherit.
                 sqe(op) = opcode::OpenAt::new(types::Fd(op.dirfd), op.path.as_ptr())
                     .flags(op.flags & !libc::O_CLOEXEC)
@@ -298,6 +310,7 @@ macro_rules! __op_table {
                 op Statx { buf: StatxBuf };
                 direction None;
                 code Statx;
+                future statx_at;
                 sqe(op) = opcode::Statx::new(types::Fd(op.dirfd), op.path.as_ptr(), op.buf.as_mut_ptr())
                     .flags(op.flags)
                     .mask(op.mask)
@@ -310,6 +323,7 @@ macro_rules! __op_table {
                 op Fallocate {};
                 direction None;
                 code Fallocate;
+                future allocate;
                 sqe(op) = opcode::Fallocate::new(types::Fd(op.fd), op.len)
                     .offset(op.offset)
                     .mode(op.mode)
@@ -321,6 +335,7 @@ macro_rules! __op_table {
                 op Ftruncate {};
                 direction None;
                 code Ftruncate;
+                future set_len;
                 sqe(op) = opcode::Ftruncate::new(types::Fd(op.fd), op.len).build();
                 output(op) = { let _ = op; };
             }
@@ -330,6 +345,7 @@ macro_rules! __op_table {
                 op UnlinkAt {};
                 direction None;
                 code UnlinkAt;
+                future unlink_at;
                 sqe(op) = opcode::UnlinkAt::new(types::Fd(op.dirfd), op.path.as_ptr())
                     .flags(op.flags)
                     .build();
@@ -341,6 +357,7 @@ macro_rules! __op_table {
                 op RenameAt {};
                 direction None;
                 code RenameAt;
+                future rename_at;
                 sqe(op) = opcode::RenameAt::new(
                     types::Fd(op.olddirfd),
                     op.old.as_ptr(),
@@ -356,6 +373,7 @@ macro_rules! __op_table {
                 op MkDirAt {};
                 direction None;
                 code MkDirAt;
+                future mkdir_at;
                 sqe(op) = opcode::MkDirAt::new(types::Fd(op.dirfd), op.path.as_ptr())
                     .mode(op.mode)
                     .build();
@@ -367,6 +385,7 @@ macro_rules! __op_table {
                 op SyncFileRange {};
                 direction None;
                 code SyncFileRange;
+                future sync_range;
                 sqe(op) = opcode::SyncFileRange::new(types::Fd(op.fd), op.len)
                     .offset(op.offset)
                     .flags(op.flags)
@@ -385,6 +404,7 @@ macro_rules! define_ops {
             op $Op:ident { $($extra:ident : $ety:ty),* };
             direction $dir:ident;
             code $Code:ident;
+            future $fut:ident;
             sqe($s:ident) = $sqe:expr;
             output($o:ident) = $output:expr;
         }

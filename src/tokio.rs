@@ -1,0 +1,78 @@
+//! tokio integration (cargo feature `tokio`): a driver that sleeps in tokio's reactor on the
+//! engine's eventfd and polls the engine when completions arrive.
+//!
+//! ```no_run
+//! # async fn f() -> std::io::Result<()> {
+//! let engine = std::sync::Arc::new(auraio::SharedEngine::new()?);
+//! let driver = tokio::spawn({
+//!     let e = engine.clone();
+//!     async move { auraio::tokio::drive(&e).await }
+//! });
+//! let file = std::fs::File::open("/etc/hostname")?;
+//! use std::os::fd::AsRawFd;
+//! let (res, buf) = engine.read_at(file.as_raw_fd(), vec![0u8; 64], 0).await;
+//! println!("{} bytes: {:?}", res?, &buf[..8]);
+//! driver.abort();
+//! # Ok(()) }
+//! ```
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::engine::Engine;
+use crate::lock::LockMode;
+use crate::policy::Policy;
+use crate::tuning::Tuning;
+
+/// The engine's eventfd, borrowed for the reactor.
+struct Notify(RawFd);
+
+impl AsRawFd for Notify {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// Drives `engine` from tokio's reactor until an error: turns
+/// [notifications](Engine::set_notifications) on, then each time the eventfd becomes readable
+/// drains it and [polls](Engine::poll) the engine, which runs callbacks and wakes futures.
+/// Spawn it (`tokio::spawn` for a shared engine, `spawn_local` in a `LocalSet` for a
+/// single-thread one) and abort it when done; notifications are turned off again when the
+/// driver is dropped.
+///
+/// # Errors
+///
+/// The engine's fatal error, or the reactor's.
+pub async fn drive<P: Policy, L: LockMode, T: Tuning>(engine: &Engine<P, L, T>) -> io::Result<()> {
+    struct Off<'a, P: Policy, L: LockMode, T: Tuning>(&'a Engine<P, L, T>);
+    impl<P: Policy, L: LockMode, T: Tuning> Drop for Off<'_, P, L, T> {
+        fn drop(&mut self) {
+            self.0.set_notifications(false);
+        }
+    }
+    // SAFETY: the eventfd belongs to `engine`, which this future borrows: it stays open, and is
+    // neither replaced nor closed, for as long as the AsyncFd (dropped with this future) lives.
+    let fd = unsafe {
+        AsyncFd::register_with_interest(Notify(engine.notify_fd().as_raw_fd()), Interest::READABLE)
+    }
+    .map_err(io::Error::from)?;
+    engine.set_notifications(true);
+    let _off = Off(engine);
+    loop {
+        engine.poll()?;
+        let mut ready = fd.readable().await?;
+        let mut value = 0u64;
+        // SAFETY: reading one u64 from the engine's non-blocking eventfd into a valid u64.
+        let _ = unsafe {
+            libc::read(
+                ready.get_inner().0,
+                (&mut value as *mut u64).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+        ready.clear_ready();
+    }
+}
