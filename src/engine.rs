@@ -1201,6 +1201,20 @@ impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
     }
 }
 
+/// The engine's eventfd ([`Engine::notify_fd`]), for reactors.
+impl<P: Policy, L: LockMode, T: Tuning> std::os::fd::AsFd for Engine<P, L, T> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.notify_fd()
+    }
+}
+
+/// The engine's eventfd ([`Engine::notify_fd`]), for reactors.
+impl<P: Policy, L: LockMode, T: Tuning> AsRawFd for Engine<P, L, T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.eventfd.as_raw_fd()
+    }
+}
+
 impl<P: Policy, L: LockMode, T: Tuning> std::fmt::Debug for Engine<P, L, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")

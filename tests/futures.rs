@@ -179,3 +179,26 @@ fn tokio_local_set_drives_a_single_thread_engine() {
         driver.abort();
     });
 }
+
+#[test]
+fn the_eventfd_signals_completions_once_notifications_are_on() {
+    use std::os::fd::{AsFd, AsRawFd};
+    let engine = LocalEngine::new().unwrap();
+    assert_eq!(engine.as_fd().as_raw_fd(), engine.as_raw_fd());
+    let f = TestFile::new(&locations()[1].1, "evfd", 1 << 16, true);
+    engine.set_notifications(true);
+    let buf = engine.alloc_buffer(4096).unwrap();
+    let fut = engine.read_at(f.fd(), buf, 0);
+    engine.poll().unwrap(); // flush the submission
+    let mut pfd = libc::pollfd {
+        fd: engine.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut pfd, 1, 5000) };
+    assert_eq!(n, 1, "the eventfd became readable when the read completed");
+    let (r, _) = futures::executor::block_on(fut);
+    assert_eq!(r.unwrap(), 4096);
+    engine.set_notifications(false);
+}
