@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
@@ -155,16 +156,22 @@ pub(crate) struct TickSnapshot {
 }
 
 /// Completions taken out of a ring, run after its lock is released.
+///
+/// The slots are left uninitialised until used: a batch is made on every reap, and zeroing
+/// 32 slots each time cost more than the rest of the completion path (measured).
 pub(crate) struct Batch {
-    items: [Option<(Payload, i32)>; BATCH],
+    items: [MaybeUninit<(Payload, i32)>; BATCH],
+    /// Slots `done..len` hold completions not yet run; `..done` were consumed.
     len: usize,
+    done: usize,
 }
 
 impl Batch {
     pub(crate) fn new() -> Self {
         Batch {
-            items: [const { None }; BATCH],
+            items: [const { MaybeUninit::uninit() }; BATCH],
             len: 0,
+            done: 0,
         }
     }
 
@@ -174,25 +181,40 @@ impl Batch {
 
     /// Whether no completion is waiting to run.
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len == self.done
     }
 
     fn push(&mut self, payload: Payload, res: i32) {
-        self.items[self.len] = Some((payload, res));
+        assert!(self.len < BATCH, "batch overflow");
+        self.items[self.len].write((payload, res));
         self.len += 1;
     }
 
-    /// Runs the callbacks in completion order. If one panics, the rest are dropped uncalled (their
-    /// buffers freed: the kernel is done with them) as the panic unwinds.
+    /// Runs the callbacks in completion order; returns how many ran. If one panics, the rest
+    /// are dropped uncalled as the panic unwinds (their buffers freed: the kernel is done with
+    /// them).
     pub(crate) fn run(&mut self) -> usize {
-        let n = self.len;
-        self.len = 0;
-        for item in &mut self.items[..n] {
-            if let Some((payload, res)) = item.take() {
-                payload.complete(res);
-            }
+        let n = self.len - self.done;
+        while self.done < self.len {
+            // SAFETY: slots `done..len` were written by `push` and not read since; advancing
+            // `done` first means the slot is never read (or dropped) twice, even if the
+            // callback panics.
+            let (payload, res) = unsafe { self.items[self.done].assume_init_read() };
+            self.done += 1;
+            payload.complete(res);
         }
+        self.len = 0;
+        self.done = 0;
         n
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        for item in &mut self.items[self.done..self.len] {
+            // SAFETY: slots `done..len` are initialised and owned by the batch alone.
+            unsafe { item.assume_init_drop() };
+        }
     }
 }
 
