@@ -135,6 +135,8 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     shutdown: L::Flag,
     stop: L::Flag,
     idle: L::Flag,
+    /// The poller is blocked in the kernel (multi-thread mode only).
+    blocked: L::Flag,
     poll_lock: L::Lock<()>,
     eventfd: OwnedFd,
     drain_timeout: Duration,
@@ -256,6 +258,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             shutdown: L::Flag::new(),
             stop: L::Flag::new(),
             idle: L::Flag::new(),
+            blocked: L::Flag::new(),
             poll_lock: L::Lock::new(()),
             eventfd,
             drain_timeout: opts.drain_timeout,
@@ -323,8 +326,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         let ring = <P as crate::policy::sealed::Sealed>::pick(&self.rings, &self.selector);
         let sampled = !matches!(O::DIRECTION, op::Direction::None);
         let user_data = self.rings[ring].push(sqe, payload, sampled, fixed, &self.fatal);
-        if L::MULTI_THREAD && self.idle.is_set() {
-            self.wake();
+        if L::MULTI_THREAD {
+            self.after_push(&self.rings[ring]);
         }
         Ok(RequestId {
             ring: ring as u32,
@@ -629,8 +632,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
         let ring = <P as crate::policy::sealed::Sealed>::pick(&self.rings, &self.selector);
         let ids = self.rings[ring].push_chain(links, &self.fatal);
-        if L::MULTI_THREAD && self.idle.is_set() {
-            self.wake();
+        if L::MULTI_THREAD {
+            self.after_push(&self.rings[ring]);
         }
         Ok(ids
             .into_iter()
@@ -639,6 +642,21 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                 user_data,
             })
             .collect())
+    }
+
+    /// Multi-thread submissions: a poller blocked in the kernel does not see SQEs pushed after
+    /// it entered, so the submitter flushes them itself; a poller idle in `run` is woken.
+    /// The fence pairs with the one the poller makes after raising `blocked`: one of the two
+    /// sides always sees the other (the SQE in the poller's submit, or the flag here).
+    #[inline]
+    fn after_push(&self, ring: &Ring<L>) {
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        if self.blocked.is_set() {
+            ring.kick(&self.fatal);
+        }
+        if self.idle.is_set() {
+            self.wake();
+        }
     }
 
     /// Wakes a poller sleeping in [`run`](Self::run) with nothing in flight.
@@ -668,6 +686,14 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             return Err(deadlock());
         }
         let Some(_g) = self.poll_lock.try_lock() else {
+            // Another thread is polling, and may already be past its flush: submit what waits
+            // in the SQs ourselves (submission needs only the ring lock), or it could sit
+            // there until that poller's next round.
+            for ring in self.rings.iter() {
+                if ring.needs_enter() {
+                    ring.kick(&self.fatal);
+                }
+            }
             return Ok(0);
         };
         let mut n = 0;
@@ -677,9 +703,29 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             }
             n += self.reap(ring);
         }
+        self.flush();
         self.maybe_tick();
         self.finish_unregister();
         self.check_fatal(n)
+    }
+
+    /// Submits what reaping left in the SQs: requests refilled from a backlog and those that
+    /// callbacks submitted. Nothing may stay queued when a poll or wait returns, or a caller
+    /// that sleeps on the eventfd would wait for completions of requests never submitted.
+    fn flush(&self) {
+        for ring in self.rings.iter() {
+            if ring.needs_enter() {
+                ring.kick(&self.fatal);
+            }
+        }
+    }
+
+    /// Marks the poller as (about to be) blocked in the kernel; see `after_push`.
+    fn set_blocked(&self, on: bool) {
+        if L::MULTI_THREAD {
+            self.blocked.store(on);
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        }
     }
 
     /// Runs the controllers when a tick interval has passed. Ticks are driven by whoever holds
@@ -736,6 +782,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             n += self.reap(ring);
         }
         if n > 0 {
+            self.flush();
             self.maybe_tick();
             self.finish_unregister();
             return self.check_fatal(n);
@@ -750,12 +797,22 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
         match busy {
             0 => return self.check_fatal(0),
-            1 => self.wait_one(&self.rings[only], timeout),
-            _ => self.wait_any(timeout)?,
+            1 => {
+                self.set_blocked(true);
+                self.wait_one(&self.rings[only], timeout);
+                self.set_blocked(false);
+            }
+            _ => {
+                self.set_blocked(true);
+                let r = self.wait_any(timeout);
+                self.set_blocked(false);
+                r?
+            }
         }
         for ring in self.rings.iter() {
             n += self.reap(ring);
         }
+        self.flush();
         self.maybe_tick();
         self.finish_unregister();
         self.check_fatal(n)
