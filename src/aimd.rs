@@ -22,17 +22,25 @@
 //! could also never fire (a held limit gives "no data" and forces another +1), and its latency
 //! guard (10x baseline) sits far past the knee. This controller instead:
 //!
-//! - **Measures at a held limit over a window** of `WINDOW_TICKS` ticks (the first tick after
-//!   a change is discarded), so a measurement belongs to one limit and bursts average out.
-//! - **Probes multiplicatively** (x`PROBE_STEP_PERMILLE`), so any knee between 4 and 4096 is
-//!   bracketed in a few windows rather than hundreds of ticks.
-//! - **Judges a step by two elasticities**: throughput elasticity `(ΔX/X)/(ΔN/N)` (1 below the
-//!   knee, 0 on the plateau) and latency elasticity `(ΔR/R)/(ΔN/N)` (0 while no queue builds, 1
-//!   once Little's law makes latency grow with depth, as in TCP Vegas). Probing continues while
-//!   throughput grows by at least `CLIMB_GAIN_PERMILLE` of the step, or latency stays flat.
-//! - **Trims after the plateau** (x`BACKOFF_PERMILLE` per window) while throughput stays within
-//!   `TRIM_LOSS_PERMILLE` of the plateau's mean, then returns to the last limit that kept it:
-//!   the smallest depth with full throughput, i.e. the knee, where latency is lowest.
+//! - **Measures at a held limit over a window** (the first tick after a change is
+//!   discarded), so a measurement belongs to one limit. Windows start at `WINDOW_TICKS - 1`
+//!   ticks and **calibrate themselves** in BASELINE: they double (up to `MAX_WINDOW_MS`) until
+//!   two pairs of consecutive windows agree, so a device that releases I/O every 100 ms gets
+//!   windows long enough to average its bursts, and a steady one keeps short windows.
+//! - **Judges steps by latency elasticity** `(ΔR/R)/(ΔN/N)`: by Little's law (throughput =
+//!   depth / latency) more depth buys throughput exactly while latency grows less than the
+//!   depth did, as in TCP Vegas. Mean latency is a ratio of sums over the same completions, so
+//!   unlike a window's throughput it does not alias with bursts. A climb pays while the
+//!   elasticity stays under `1 - CLIMB_GAIN_PERMILLE`; without latency samples the measured
+//!   throughput decides.
+//! - **Probes by doubling** (`PROBE_STEP_PERMILLE`), so any knee between 4 and 4096 is
+//!   bracketed in a few windows; a step that does not pay after paying ones is **bisected**
+//!   once (its geometric middle), and the better end is kept.
+//! - **Trims by halving** when the very first step failed (the start was past the knee): each
+//!   halving is kept while latency falls at least `QUEUE_RISE_PERMILLE` of the cut (a queue
+//!   draining) and throughput stays within three times `TRIM_LOSS_PERMILLE` of the plateau;
+//!   the first halving that fails is retried at the geometric middle, and the trim settles on
+//!   the last limit kept: the smallest depth at full throughput, where latency is lowest.
 //! - **P99 target** (`set_max_p99`): probing continues while the window's P99 is under 90% of
 //!   the target, even on a throughput plateau (the reference's target mode: all latency
 //!   headroom goes to depth); over the target, BACKOFF cuts until it is met, then probing
@@ -41,12 +49,14 @@
 //!   target, else `LATENCY_GUARD_MULT` x the baseline P99, else `P99_CEILING_US`) force
 //!   BACKOFF at once.
 //! - **CONVERGED is not a dead end** (re-probe rule): in STEADY or CONVERGED, a window whose
-//!   throughput moves more than `DEVIATION_PERMILLE` from the converged point, or whose mean
-//!   latency rises more than twice that, counts as a deviation; `DEVIATION_WINDOWS` in a row
-//!   start a new search (PROBING from the current limit; a lower capacity is then found as a
-//!   plateau and trimmed). Every `REPROBE_TICKS` a single window probes x1.25: if throughput
-//!   answers, a new search starts (capacity grew, e.g. a noisy neighbour left), otherwise the
-//!   limit goes back. Each new search counts as a re-probe.
+//!   mean latency moves more than twice `DEVIATION_PERMILLE` from the converged point (or,
+//!   where calibration found throughput repeatable, whose throughput moves more than
+//!   `DEVIATION_PERMILLE`), counts as a deviation; `DEVIATION_WINDOWS` in a row (one, when
+//!   latency doubled or halved) start a new search (PROBING from the current limit; a lower
+//!   capacity is then found as a plateau and trimmed). Every `REPROBE_TICKS` a single window
+//!   probes x1.25: if latency says the step paid, a new search starts in fine steps (capacity
+//!   grew, e.g. a noisy neighbour left), otherwise the limit goes back. Each new search counts
+//!   as a re-probe.
 //!
 //! Throughput counts every completion (the reference counted sampled ones only); the baseline
 //! P99 only takes windows with at least `MIN_P99_SAMPLES` samples; a ring with too few samples
@@ -989,9 +999,11 @@ impl<T: Tuning> Controller<T> {
         } else {
             x_moved
         };
+        // A latency that doubled or halved at the same depth is no noise: act on one window.
+        let jumped = r.lat > 0.0 && m.lat > 0.0 && (m.lat > 2.0 * r.lat || 2.0 * m.lat < r.lat);
         if moved || self.over_target(&m, 1000) {
             self.deviation += 1;
-            if self.deviation >= T::DEVIATION_WINDOWS {
+            if self.deviation >= T::DEVIATION_WINDOWS || jumped {
                 self.deviation = 0;
                 self.reprobes = self.reprobes.saturating_add(1);
                 if self.over_target(&m, 1000) {
