@@ -627,23 +627,19 @@ impl<T: Tuning> Controller<T> {
     }
 
     /// Whether cutting from `a` to the smaller limit `b` only drained a queue: latency fell by
-    /// at least `QUEUE_RISE_PERMILLE` of the cut (past the knee it falls in proportion), and
-    /// throughput stayed within twice `TRIM_LOSS_PERMILLE` of the plateau (ten times on a
-    /// device whose window throughput calibration found unrepeatable). Without latency samples, throughput within
-    /// `TRIM_LOSS_PERMILLE` of the plateau decides.
-    fn trim_kept(a: &Measure, b: &Measure, plateau: f64, x_reliable: bool, halving: bool) -> bool {
+    /// at least `QUEUE_RISE_PERMILLE` of the cut (past the knee it falls in proportion; an
+    /// ambiguous drop ends the trim on the larger limit, as the knee may lie between), and
+    /// throughput stayed within three times `TRIM_LOSS_PERMILLE` of the plateau's mean over
+    /// several windows (one window's throughput aliases with bursty devices). Without latency
+    /// samples, throughput within `TRIM_LOSS_PERMILLE` of the plateau decides.
+    fn trim_kept(a: &Measure, b: &Measure, plateau: f64) -> bool {
         let loss = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
-        // Throughput only vetoes a cut that lost more than three times the tolerance against
-        // the plateau's mean (several windows): one window's throughput aliases with bursty
-        // devices, and a repeatable device's knee already shows in its latency.
-        let _ = x_reliable;
-        let x_floor = 1.0 - 3.0 * loss;
-        let _ = halving;
-        let bar = f64::from(T::QUEUE_RISE_PERMILLE) / 1000.0;
         match Self::latency_elasticity(a, b) {
-            // Going down, dn < 0 and a draining queue gives a positive elasticity near 1. An
-            // ambiguous drop ends the trim on the larger limit: the knee may lie between.
-            Some(e) => e >= bar && b.x >= plateau * x_floor,
+            // Going down, dn < 0 and a draining queue gives a positive elasticity near 1.
+            Some(e) => {
+                e >= f64::from(T::QUEUE_RISE_PERMILLE) / 1000.0
+                    && b.x >= plateau * (1.0 - 3.0 * loss)
+            }
             None => b.x >= plateau * (1.0 - loss),
         }
     }
@@ -938,8 +934,7 @@ impl<T: Tuning> Controller<T> {
             }
             Mode::Coarse | Mode::Fine => {
                 let plateau = self.plateau_sum / f64::from(self.plateau_n.max(1));
-                let halving = u64::from(m.limit) * 2 <= u64::from(self.prev.limit) + 1;
-                if Self::trim_kept(&self.prev, &m, plateau, self.x_reliable, halving) {
+                if Self::trim_kept(&self.prev, &m, plateau) {
                     // Latency fell in full proportion: still deep in the queue, cut by half.
                     self.fast = true;
                     self.good_limit = m.limit;

@@ -987,10 +987,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         let ring = self.ring(id.ring())?;
         let mut batch = Batch::new();
         let r = ring.cancel(id.user_data, &mut batch, &self.fatal);
-        if r.is_ok() && !batch.is_empty() {
-            // Completed without the kernel: run the callback now, under the callback marker.
-            let _scope = CallbackScope::enter(self.addr());
-            batch.run();
+        if r.is_ok() {
+            // Completed without the kernel (backlogged): run the callback now.
+            self.run_callbacks(&mut batch);
         }
         r
     }
@@ -1184,6 +1183,12 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         IN_CALLBACKS.with(|c| c.get()) == self.addr()
     }
 
+    /// Runs a batch's callbacks with this thread marked as inside this engine's callbacks.
+    fn run_callbacks(&self, batch: &mut Batch) -> usize {
+        let _scope = CallbackScope::enter(self.addr());
+        batch.run()
+    }
+
     /// Reaps a ring's completions batch by batch, running callbacks between batches.
     fn reap(&self, ring: &Ring<L>) -> usize {
         let mut total = 0;
@@ -1193,8 +1198,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             if got == 0 {
                 break;
             }
-            let _scope = CallbackScope::enter(self.addr());
-            batch.run();
+            self.run_callbacks(&mut batch);
             total += got;
             if got < BATCH {
                 break;
@@ -1249,8 +1253,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
             loop {
                 let mut batch = Batch::new();
                 ring.cancel_backlog(&mut batch);
-                let _scope = CallbackScope::enter(self.addr());
-                if batch.run() == 0 {
+                if self.run_callbacks(&mut batch) == 0 {
                     break;
                 }
             }

@@ -6,8 +6,6 @@
 //! engine's callback methods ([`Engine`](crate::Engine)), and in later layers the futures and
 //! the C ABI, so no layer can forget an operation.
 
-use std::io;
-
 pub use io_uring::squeue::Entry as Sqe;
 
 mod iovec;
@@ -460,6 +458,3 @@ mod generated {
 }
 
 pub use generated::*;
-
-/// Result type of a completion callback.
-pub type OpResult = io::Result<usize>;
