@@ -698,6 +698,10 @@ impl<T: Tuning> Controller<T> {
         }
         if self.spike >= T::SPIKE_TICKS && self.phase != Phase::Backoff {
             self.spike = 0;
+            if self.phase.is_stable() {
+                // A spike out of STEADY/CONVERGED starts a new search like any deviation.
+                self.reprobes = self.reprobes.saturating_add(1);
+            }
             self.mode = Mode::Relieve;
             self.probe_from = 0;
             self.enter(Phase::Backoff);

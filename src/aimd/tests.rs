@@ -291,9 +291,18 @@ fn latency_spike_forces_backoff() {
         samples: 1000,
         ..dev.tick(before)
     };
+    let stable = c.decision().phase.is_stable();
+    let reprobes = c.stats().reprobes;
     c.tick(&spike);
     let d = c.tick(&spike);
     assert_eq!(d.phase, Phase::Backoff);
+    if stable {
+        assert_eq!(
+            c.stats().reprobes,
+            reprobes + 1,
+            "a spike out of a stable phase is a re-probe"
+        );
+    }
     assert!(d.limit < before || before == c.min_limit());
 }
 
