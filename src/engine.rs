@@ -40,6 +40,24 @@ impl RequestId {
     pub fn ring(&self) -> usize {
         self.ring as usize
     }
+
+    /// The id as two integers (ring, slot id), for storage in atomics.
+    #[cfg(feature = "capi")]
+    pub(crate) fn to_parts(self) -> (u32, u64) {
+        (self.ring, self.user_data)
+    }
+
+    /// The inverse of `to_parts`.
+    #[cfg(feature = "capi")]
+    pub(crate) fn from_parts(ring: u32, user_data: u64) -> Self {
+        RequestId { ring, user_data }
+    }
+}
+
+/// Whether this thread is running callbacks of any engine.
+#[cfg(feature = "capi")]
+pub(crate) fn in_any_callback() -> bool {
+    IN_CALLBACKS.with(|c| c.get()) != 0
 }
 
 /// Engine-wide statistics: a snapshot taken ring by ring (one short lock per ring).
@@ -525,6 +543,35 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         Ok(())
     }
 
+    /// Registers caller-owned memory with every ring, for the C ABI (whose callers own their
+    /// registered buffers); on failure nothing stays registered.
+    ///
+    /// # Safety
+    ///
+    /// The memory the iovecs describe must stay valid until `unregister_raw_buffers`, and the
+    /// engine's own registration (`register_buffers`) must not be used on this engine.
+    #[cfg(feature = "capi")]
+    pub(crate) unsafe fn register_raw_buffers(&self, iovecs: &[libc::iovec]) -> io::Result<()> {
+        for (i, ring) in self.rings.iter().enumerate() {
+            // SAFETY: the caller keeps the memory valid until it unregisters.
+            if let Err(e) = unsafe { ring.register_buffers(iovecs) } {
+                for r in &self.rings[..i] {
+                    let _ = r.unregister_buffers();
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes `register_raw_buffers` on every ring.
+    #[cfg(feature = "capi")]
+    pub(crate) fn unregister_raw_buffers(&self) {
+        for ring in self.rings.iter() {
+            let _ = ring.unregister_buffers();
+        }
+    }
+
     /// Completes a deferred buffer unregister once no lease is out.
     fn finish_unregister(&self) {
         if !self.fixed_draining.is_set() {
@@ -712,7 +759,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// Submits what reaping left in the SQs: requests refilled from a backlog and those that
     /// callbacks submitted. Nothing may stay queued when a poll or wait returns, or a caller
     /// that sleeps on the eventfd would wait for completions of requests never submitted.
-    fn flush(&self) {
+    pub(crate) fn flush(&self) {
         for ring in self.rings.iter() {
             if ring.needs_enter() {
                 ring.kick(&self.fatal);

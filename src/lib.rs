@@ -59,6 +59,11 @@
 
 pub mod aimd;
 pub mod buffer;
+#[cfg(feature = "capi")]
+pub mod capi;
+// The generated C types name this crate by its path, as the C ABI crates do.
+#[cfg(feature = "capi")]
+extern crate self as auraio;
 mod chain;
 mod engine;
 mod error;

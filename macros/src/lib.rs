@@ -1,5 +1,358 @@
-//! Procedural macros of auraio.
+//! Procedural macros of auraio: the C ABI, generated per engine preset.
 //!
-//! This crate will hold the generator of the C ABI (one `extern "C"` function per operation of
-//! auraio's op table, plus the text of `auraio.h`) for a chosen engine preset. It exports
-//! nothing yet: the C ABI is a later issue, and no placeholder macro pretends to exist.
+//! The ABI is written once, in C syntax, in this crate's tables (constants, enums, structs,
+//! prototypes). Two macros read them:
+//!
+//! - [`c_types!`] (used inside `auraio::capi`) emits the `#[repr(C)]` Rust types, with size
+//!   assertions;
+//! - [`c_abi!`] emits, for one engine preset, every `extern "C"` function of the contract and
+//!   the text of the C header `auraio.h`, so the header and the symbols cannot disagree.
+
+mod abi;
+mod cdecl;
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote};
+use syn::parse::{Parse, ParseStream};
+use syn::{GenericArgument, Path, PathArguments, Token, Type};
+
+/// Generates the C ABI of auraio for one engine preset: every `aura_*` function of the C
+/// contract as an `extern "C"` symbol, plus `AURAIO_H` (the text of the matching header) and
+/// `PRESET` (the preset's name).
+///
+/// The argument names the preset as an engine type: a ring-selection policy (`Adaptive`,
+/// `CpuLocal` or `RoundRobin`), a lock mode (`MultiThread`, or `SingleThread` for programs that
+/// use the engine from one thread only), and optionally a tuning (any type implementing
+/// `auraio::Tuning`, for instance one made with `auraio::tuning!`).
+///
+/// ```ignore
+/// // lib.rs of a crate built as a staticlib:
+/// auraio_macros::c_abi!(Engine<Adaptive, MultiThread>);
+/// ```
+///
+/// Every generated function catches panics: a panic is logged through the C log handler and
+/// the function returns its documented failure value with `errno` = `EIO`.
+#[proc_macro]
+pub fn c_abi(input: TokenStream) -> TokenStream {
+    let preset = syn::parse_macro_input!(input as Preset);
+    match expand_abi(&preset) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Generates the `#[repr(C)]` types of the C contract (structs, enums as `c_int` aliases with
+/// their constants, opaque handles, callback types), with compile-time size checks. Used by
+/// `auraio::capi::types`; takes no input.
+///
+/// ```ignore
+/// pub mod types {
+///     auraio_macros::c_types!();
+/// }
+/// ```
+#[proc_macro]
+pub fn c_types(input: TokenStream) -> TokenStream {
+    if let Some(t) = input.into_iter().next() {
+        return syn::Error::new(t.span().into(), "c_types! takes no arguments")
+            .to_compile_error()
+            .into();
+    }
+    match expand_types() {
+        Ok(ts) => ts.into(),
+        Err(e) => syn::Error::new(Span::call_site(), e)
+            .to_compile_error()
+            .into(),
+    }
+}
+
+/// `Engine<Policy, LockMode[, Tuning]>`.
+struct Preset {
+    policy: Path,
+    lock: Path,
+    tuning: Option<Type>,
+}
+
+const POLICIES: &[&str] = &["Adaptive", "CpuLocal", "RoundRobin"];
+const LOCKS: &[&str] = &["MultiThread", "SingleThread"];
+
+fn last_ident(p: &Path) -> String {
+    p.segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default()
+}
+
+impl Parse for Preset {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let expected = "expected an engine preset: `Engine<Policy, LockMode>` or \
+                        `Engine<Policy, LockMode, Tuning>`";
+        let path: Path = input
+            .parse()
+            .map_err(|e| syn::Error::new(e.span(), expected))?;
+        let _ = input.parse::<Option<Token![;]>>()?;
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the engine preset"));
+        }
+        let last = path
+            .segments
+            .last()
+            .ok_or_else(|| syn::Error::new_spanned(&path, expected))?;
+        if last.ident != "Engine" {
+            return Err(syn::Error::new_spanned(&last.ident, expected));
+        }
+        let PathArguments::AngleBracketed(args) = &last.arguments else {
+            return Err(syn::Error::new_spanned(
+                &last.ident,
+                "the preset needs its type arguments: `Engine<Policy, LockMode[, Tuning]>`",
+            ));
+        };
+        let args: Vec<&GenericArgument> = args.args.iter().collect();
+        let ty_path = |a: &GenericArgument, what: &str, allowed: &[&str]| -> syn::Result<Path> {
+            let GenericArgument::Type(Type::Path(tp)) = a else {
+                return Err(syn::Error::new_spanned(a, format!("expected a {what} type")));
+            };
+            let name = last_ident(&tp.path);
+            if !allowed.contains(&name.as_str()) {
+                return Err(syn::Error::new_spanned(
+                    &tp.path,
+                    format!(
+                        "unknown {what} `{name}`: expected one of {}",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+            Ok(tp.path.clone())
+        };
+        match args.as_slice() {
+            [p, l] | [p, l, _] => {
+                let policy = ty_path(p, "ring-selection policy", POLICIES)?;
+                let lock = ty_path(l, "lock mode", LOCKS)?;
+                let tuning = match args.get(2) {
+                    Some(GenericArgument::Type(t)) => Some(t.clone()),
+                    Some(other) => {
+                        return Err(syn::Error::new_spanned(other, "expected a tuning type"))
+                    }
+                    None => None,
+                };
+                Ok(Preset {
+                    policy,
+                    lock,
+                    tuning,
+                })
+            }
+            _ => Err(syn::Error::new_spanned(
+                &last.arguments,
+                format!("{expected}; got {} type arguments", args.len()),
+            )),
+        }
+    }
+}
+
+fn tokens(s: &str) -> Result<TokenStream2, String> {
+    s.parse::<TokenStream2>()
+        .map_err(|e| format!("generated code does not parse: {e}: {s}"))
+}
+
+fn expand_abi(preset: &Preset) -> syn::Result<TokenStream2> {
+    let err = |e: String| syn::Error::new(Span::call_site(), e);
+    let policy = format_ident!("{}", last_ident(&preset.policy));
+    let lock = format_ident!("{}", last_ident(&preset.lock));
+    let tuning = match &preset.tuning {
+        Some(t) => quote!(#t),
+        None => quote!(::auraio::DefaultTuning),
+    };
+    let abi = quote!(::auraio::capi::Abi::<::auraio::#policy, ::auraio::#lock, #tuning>);
+    let mut fns = Vec::new();
+    for f in abi::FUNCS.iter().filter(|f| !f.c_only) {
+        let p = cdecl::parse_proto(f.proto).map_err(err)?;
+        let name = format_ident!("{}", p.name);
+        let method = format_ident!("{}", p.name.trim_start_matches("aura_"));
+        let ret = tokens(&cdecl::rust_type(&p.ret).map_err(err)?).map_err(err)?;
+        let mut params = Vec::new();
+        let mut args = Vec::new();
+        for d in &p.params {
+            let id = format_ident!("p_{}", d.name);
+            let ty = tokens(&cdecl::rust_type(&d.ty).map_err(err)?).map_err(err)?;
+            params.push(quote!(#id: #ty));
+            args.push(quote!(#id));
+        }
+        let doc = format!(" {}\n\n C: `{};`", f.doc, f.proto);
+        let cname = &p.name;
+        fns.push(quote! {
+            #[doc = #doc]
+            ///
+            /// # Safety
+            ///
+            /// The C contract of this function: pointers are NULL or valid for the access
+            /// described, handles come from this library, buffers outlive their requests.
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn #name(#(#params),*) -> #ret {
+                ::auraio::capi::guard(#cname, move || {
+                    // SAFETY: the caller upholds the C contract, which is the contract of the
+                    // implementing function.
+                    unsafe { #abi::#method(#(#args),*) }
+                })
+            }
+        });
+    }
+    let header = header_text(&preset_name(preset)).map_err(err)?;
+    let preset_str = preset_name(preset);
+    Ok(quote! {
+        /// The text of `auraio.h`, the C header declaring the functions of this library.
+        pub const AURAIO_H: &str = #header;
+        /// The engine preset the functions of this library use.
+        pub const PRESET: &str = #preset_str;
+        #(#fns)*
+    })
+}
+
+fn preset_name(p: &Preset) -> String {
+    let tuning = match &p.tuning {
+        Some(t) => quote!(#t).to_string().replace(' ', ""),
+        None => "DefaultTuning".into(),
+    };
+    format!("{}/{}/{}", last_ident(&p.policy), last_ident(&p.lock), tuning)
+}
+
+fn expand_types() -> Result<TokenStream2, String> {
+    let (ma, mi, pa) = abi::VERSION;
+    let mut out = format!(
+        "#[doc = \"Packed version, MAJOR*10000 + MINOR*100 + PATCH.\"] \
+         pub const AURA_VERSION: ::core::ffi::c_int = {};\n\
+         #[doc = \"Version string.\"] \
+         pub const AURA_VERSION_STRING: &::core::ffi::CStr = c\"{ma}.{mi}.{pa}\";\n",
+        ma * 10000 + mi * 100 + pa
+    );
+    for (name, doc, values) in abi::ENUMS {
+        out += &format!("#[doc = {doc:?}] pub type {name} = ::core::ffi::c_int;\n");
+        for (v, n) in values.iter() {
+            out += &format!("#[doc = \"Value of `{name}`.\"] pub const {v}: {name} = {n};\n");
+        }
+    }
+    for (name, value, doc) in abi::CONSTANTS {
+        let (ty, lit) = match value.strip_suffix('u') {
+            Some(v) => ("::core::ffi::c_uint", v),
+            None => ("::core::ffi::c_int", *value),
+        };
+        out += &format!("#[doc = {doc:?}] pub const {name}: {ty} = {lit};\n");
+    }
+    for (name, doc, size, fields) in abi::STRUCTS {
+        let mut body = String::new();
+        let mut init = String::new();
+        for fl in fields.iter() {
+            let d = cdecl::parse_decl(fl)?;
+            let ty = cdecl::rust_type(&d.ty)?;
+            let zero = match d.ty.base.as_str() {
+                "double" => "0.0",
+                "bool" => "false",
+                _ => "0",
+            };
+            let zero = match d.ty.array {
+                Some(n) => format!("[{zero}; {n}]"),
+                None => zero.to_string(),
+            };
+            body += &format!("#[doc = \"C: `{fl}`.\"] pub {}: {ty},\n", d.name);
+            init += &format!("{}: {zero},\n", d.name);
+        }
+        out += &format!(
+            "#[doc = {doc:?}] #[repr(C)] #[derive(Clone, Copy, Debug, PartialEq)] \
+             pub struct {name} {{ {body} }}\n\
+             impl Default for {name} {{ fn default() -> Self {{ {name} {{ {init} }} }} }}\n\
+             const _: () = assert!(::core::mem::size_of::<{name}>() == {size});\n"
+        );
+    }
+    tokens(&out)
+}
+
+/// The whole header.
+fn header_text(preset: &str) -> Result<String, String> {
+    let (ma, mi, pa) = abi::VERSION;
+    let mut h = String::new();
+    h += &format!(
+        "/* auraio.h: C API of auraio {ma}.{mi}.{pa}, an io_uring engine that tunes its queue depth.\n \
+         * Generated by auraio-macros (c_abi!) from the same table as the library's symbols;\n \
+         * do not edit. This copy was generated for the engine preset {preset}. */\n\
+         #ifndef AURA_H\n#define AURA_H\n\n\
+         #include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n\
+         #include <sys/types.h>\n#include <sys/uio.h>\n\n\
+         #ifdef __cplusplus\nextern \"C\" {{\n#endif\n\n\
+         #if defined(AURA_SHARED_BUILD) && !defined(AURA_STATIC_BUILD)\n\
+         #define AURA_API __attribute__((visibility(\"default\")))\n#else\n#define AURA_API\n#endif\n\n\
+         #if defined(__GNUC__) || defined(__clang__)\n\
+         #define AURA_WARN_UNUSED __attribute__((warn_unused_result))\n#else\n\
+         #define AURA_WARN_UNUSED\n#endif\n\n\
+         #define AURA_VERSION_MAJOR {ma}\n#define AURA_VERSION_MINOR {mi}\n#define AURA_VERSION_PATCH {pa}\n\
+         #if AURA_VERSION_MINOR > 99 || AURA_VERSION_PATCH > 99\n\
+         #error \"AURA_VERSION packs MINOR and PATCH into two digits each\"\n#endif\n\
+         #define AURA_VERSION (AURA_VERSION_MAJOR * 10000 + AURA_VERSION_MINOR * 100 + AURA_VERSION_PATCH)\n\
+         #define AURA_VERSION_STRING \"{ma}.{mi}.{pa}\"\n\n"
+    );
+    for (name, value, doc) in abi::CONSTANTS {
+        h += &format!("/** {doc} */\n#define {name} {value}\n");
+    }
+    h += "\n/** An engine: rings, tuner, buffer pool. */\ntypedef struct aura_engine aura_engine_t;\n\
+          /** One submitted operation; valid until its callback returns. */\n\
+          typedef struct aura_request aura_request_t;\n\
+          /** Completion callback: result is bytes (read/write), 0 (fsync and metadata), a new fd (openat) or -errno. */\n\
+          typedef void (*aura_callback_t)(aura_request_t *req, ssize_t result, void *user_data);\n\
+          /** Log handler: level is a syslog priority, msg at most 255 characters. */\n\
+          typedef void (*aura_log_fn)(int level, const char *msg, void *userdata);\n\
+          /** Submission flags (AURA_NO_FLAGS, AURA_FIXED_FILE). */\n\
+          typedef unsigned int aura_submit_flags_t;\n\n";
+    for (name, doc, values) in abi::ENUMS {
+        h += &format!("/** {doc} */\ntypedef enum {{\n");
+        for (v, n) in values.iter() {
+            h += &format!("    {v} = {n},\n");
+        }
+        h += &format!("}} {name};\n\n");
+    }
+    h += "/** A buffer: ordinary memory (u.ptr) or a slice of a registered buffer (u.fixed). */\n\
+          typedef struct {\n    aura_buf_type_t type;\n    union {\n        void *ptr;\n        \
+          struct {\n            int index;\n            size_t offset;\n        } fixed;\n    } u;\n\
+          } aura_buf_t;\n\n";
+    let mut asserts = String::from("_Static_assert(sizeof(aura_buf_t) == 24, \"aura_buf_t layout\");\n");
+    for (name, doc, size, fields) in abi::STRUCTS {
+        h += &format!("/** {doc} */\ntypedef struct {{\n");
+        for fl in fields.iter() {
+            h += &format!("    {};\n", cdecl::c_decl(&cdecl::parse_decl(fl)?));
+        }
+        h += &format!("}} {name};\n\n");
+        asserts += &format!("_Static_assert(sizeof({name}) == {size}, \"{name} layout\");\n");
+    }
+    h += &format!(
+        "#if defined(__cplusplus)\n{}#else\n{asserts}#endif\n\n",
+        asserts.replace("_Static_assert", "static_assert")
+    );
+    h += abi::INLINE_HELPERS;
+    h += "\nstruct statx;\n";
+    let mut group = "";
+    for f in abi::FUNCS {
+        if f.group != group {
+            group = f.group;
+            h += &format!("\n/* ---- {group} ---- */\n\n");
+        }
+        let proto = if f.c_only {
+            f.proto.to_string()
+        } else {
+            let p = cdecl::parse_proto(f.proto)?;
+            let mut ret = cdecl::c_decl(&cdecl::Decl {
+                ty: p.ret.clone(),
+                name: p.name.clone(),
+            });
+            if f.proto.starts_with("AURA_WARN_UNUSED") {
+                ret = format!("AURA_WARN_UNUSED {ret}");
+            }
+            let params: Vec<String> = p.params.iter().map(cdecl::c_decl).collect();
+            let params = if params.is_empty() {
+                "void".to_string()
+            } else {
+                params.join(", ")
+            };
+            format!("{ret}({params})")
+        };
+        h += &format!("/** {} */\nAURA_API {proto};\n", f.doc);
+    }
+    h += "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* AURA_H */\n";
+    Ok(h)
+}

@@ -1,0 +1,1549 @@
+//! One method per C function: argument checks, errno conventions, and the call into the
+//! engine. `auraio_macros::c_abi!` generates the `extern "C"` wrappers that call these.
+
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use super::engine::{CEngine, RawBuf, RawFixed, Req};
+use super::types::*;
+use super::{errno_of, log, set_errno};
+use crate::lock::{Counter, Flag, LockMode, RingLock};
+use crate::op;
+use crate::policy::Policy;
+use crate::tuning::Tuning;
+use crate::{Engine, Options, Phase};
+
+/// The C functions for engine preset `Engine<P, L, T>`; see the [module docs](super).
+///
+/// Every method is `unsafe`: its safety contract is the C contract of the function of the
+/// same name (pointers NULL or valid, handles from this preset's library, memory passed to a
+/// submission valid until its callback).
+pub struct Abi<P, L, T>(PhantomData<(P, L, T)>);
+
+/// Largest managed buffer.
+const MAX_BUFFER: usize = 128 << 20;
+/// Largest ring count and queue depth the contract accepts.
+const MAX_RINGS: c_int = 1024;
+const MAX_QUEUE_DEPTH: c_int = 32_768;
+/// Most iovecs in one readv/writev.
+const IOV_MAX: c_int = 1024;
+/// Default queue depth of the C contract.
+const DEFAULT_QUEUE_DEPTH: c_int = 256;
+
+fn fail<R>(e: c_int, r: R) -> R {
+    set_errno(e);
+    r
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
+}
+
+/// A pointer that may cross to the completing thread (the C caller allows it).
+struct SendPtr<T>(*mut T);
+// SAFETY: the pointee belongs to the C caller, who lets any thread complete its request.
+unsafe impl<T> Send for SendPtr<T> {}
+
+/// C phase numbering (BASELINE, PROBING, STEADY, BACKOFF, SETTLING, CONVERGED).
+fn c_phase(p: Phase) -> c_int {
+    match p {
+        Phase::Baseline => AURA_PHASE_BASELINE,
+        Phase::Probing => AURA_PHASE_PROBING,
+        Phase::Steady => AURA_PHASE_STEADY,
+        Phase::Backoff => AURA_PHASE_BACKOFF,
+        Phase::Settling => AURA_PHASE_SETTLING,
+        Phase::Converged => AURA_PHASE_CONVERGED,
+    }
+}
+
+/// The completion hook of operations with nothing to copy out.
+fn nop<T>(_: &std::io::Result<usize>, _: T) {}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+fn clamp_int(v: u64) -> c_int {
+    c_int::try_from(v).unwrap_or(c_int::MAX)
+}
+
+/// Class a managed buffer counts as in the pool statistics (powers of two from 4 KiB).
+fn class_of(size: usize) -> u64 {
+    size.max(4096).next_power_of_two() as u64
+}
+
+impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
+    /// The engine behind a handle, or None for NULL.
+    ///
+    /// # Safety
+    ///
+    /// `e` is NULL or a live handle from this preset's `create`.
+    unsafe fn eng<'a>(e: *const aura_engine_t) -> Option<&'a CEngine<P, L, T>> {
+        // SAFETY: per the caller, a non-null handle points at our CEngine.
+        unsafe { e.cast::<CEngine<P, L, T>>().as_ref() }
+    }
+
+    /// # Safety
+    ///
+    /// `r` is NULL or a handle from this preset's library, not recycled.
+    unsafe fn req<'a>(r: *const aura_request_t) -> Option<&'a Req<L>> {
+        // SAFETY: per the caller.
+        unsafe { r.cast::<Req<L>>().as_ref() }
+    }
+
+    // ---- Lifecycle ----
+
+    /// `aura_options_init`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn options_init(o: *mut aura_options_t) {
+        // SAFETY: per the contract o is NULL or writable.
+        if let Some(o) = unsafe { o.as_mut() } {
+            *o = aura_options_t {
+                struct_size: std::mem::size_of::<aura_options_t>(),
+                queue_depth: DEFAULT_QUEUE_DEPTH,
+                min_in_flight: 4,
+                buffer_alignment: page_size(),
+                sqpoll_idle_ms: 1000,
+                ring_select: AURA_SELECT_ADAPTIVE,
+                ..Default::default()
+            };
+        }
+    }
+
+    /// `aura_create`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn create() -> *mut aura_engine_t {
+        // SAFETY: NULL asks for the defaults.
+        unsafe { Self::create_with_options(std::ptr::null()) }
+    }
+
+    /// `aura_create_with_options`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn create_with_options(o: *const aura_options_t) -> *mut aura_engine_t {
+        let mut defaults = aura_options_t::default();
+        // SAFETY: a local, writable struct.
+        unsafe { Self::options_init(&mut defaults) };
+        // SAFETY: per the contract o is NULL or readable.
+        let o = unsafe { o.as_ref() }.unwrap_or(&defaults);
+        let null = std::ptr::null_mut();
+        if o.struct_size != std::mem::size_of::<aura_options_t>()
+            || o._reserved.iter().any(|&r| r != 0)
+            || !(0..=MAX_QUEUE_DEPTH).contains(&o.queue_depth)
+            || !(0..=MAX_RINGS).contains(&o.ring_count)
+            || !(0..=2).contains(&o.ring_select)
+            || (o.buffer_alignment != 0 && !o.buffer_alignment.is_power_of_two())
+            || o.max_p99_latency_ms.is_nan()
+        {
+            return fail(libc::EINVAL, null);
+        }
+        let qd = if o.queue_depth == 0 {
+            DEFAULT_QUEUE_DEPTH
+        } else {
+            o.queue_depth
+        } as u32;
+        let initial = if o.initial_in_flight > 0 {
+            (o.initial_in_flight as u32).min(qd)
+        } else {
+            (qd / 4).max(4).min(qd)
+        };
+        let alignment = if o.buffer_alignment == 0 {
+            page_size()
+        } else {
+            o.buffer_alignment
+        };
+        let mut opts = Options::new()
+            .queue_depth(qd)
+            .initial_in_flight(initial)
+            .buffer_alignment(alignment);
+        if o.ring_count > 0 {
+            opts = opts.ring_count(o.ring_count as usize);
+        } else if L::MULTI_THREAD {
+            opts = opts.ring_count(crate::sys::online_cpus().min(MAX_RINGS as usize));
+        }
+        let policy = match P::NAME {
+            "cpu-local" => AURA_SELECT_CPU_LOCAL,
+            "round-robin" => AURA_SELECT_ROUND_ROBIN,
+            _ => AURA_SELECT_ADAPTIVE,
+        };
+        if o.ring_select != policy {
+            log::emit(
+                log::NOTICE,
+                &format!(
+                    "auraio: ring_select {} asked, but this library was built for the {} preset; \
+                     using its policy",
+                    o.ring_select,
+                    Engine::<P, L, T>::preset_name()
+                ),
+            );
+        }
+        let engine = if o.enable_sqpoll {
+            let idle = if o.sqpoll_idle_ms <= 0 {
+                1000
+            } else {
+                o.sqpoll_idle_ms as u32
+            };
+            // SQPOLL needs privileges some systems refuse: fall back to ordinary rings.
+            Engine::<P, L, T>::with_options(&opts.clone().sqpoll(idle))
+                .or_else(|_| Engine::with_options(&opts))
+        } else {
+            Engine::with_options(&opts)
+        };
+        let engine = match engine {
+            Ok(e) => e,
+            Err(e) => return fail(errno_of(&e), null),
+        };
+        if o.disable_adaptive {
+            engine.set_adaptive(false);
+        }
+        if o.min_in_flight > 0 {
+            let _ = engine.set_min_in_flight(o.min_in_flight as u32);
+        }
+        if o.max_p99_latency_ms > 0.0 {
+            let _ = engine.set_max_p99(Some(Duration::from_secs_f64(
+                o.max_p99_latency_ms.min(1e9) / 1e3,
+            )));
+        }
+        Box::into_raw(Box::new(CEngine::new(engine, qd, alignment))).cast()
+    }
+
+    /// `aura_destroy`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract: `e` is NULL or live, and not used afterwards.
+    pub unsafe fn destroy(e: *mut aura_engine_t) {
+        if !e.is_null() {
+            // SAFETY: made by Box::into_raw in create; the caller gives it up.
+            drop(unsafe { Box::from_raw(e.cast::<CEngine<P, L, T>>()) });
+        }
+    }
+
+    // ---- I/O submission ----
+
+    /// Common checks of read/write; returns the op's buffer.
+    ///
+    /// # Safety
+    ///
+    /// The C contract of read/write.
+    unsafe fn rw_buf(
+        c: &CEngine<P, L, T>,
+        fd: c_int,
+        buf: aura_buf_t,
+        len: usize,
+    ) -> Result<Result<RawBuf, RawFixed>, c_int> {
+        if fd < 0 || len == 0 {
+            return Err(libc::EINVAL);
+        }
+        match buf.type_ {
+            AURA_BUF_UNREGISTERED => {
+                // SAFETY: the union's pointer is the active member for this type.
+                let ptr = unsafe { buf.u.ptr };
+                if ptr.is_null() || len > u32::MAX as usize {
+                    return Err(libc::EINVAL);
+                }
+                Ok(Ok(RawBuf {
+                    ptr: ptr.cast(),
+                    len,
+                }))
+            }
+            AURA_BUF_REGISTERED => {
+                // SAFETY: the fixed member is active for this type.
+                let fx = unsafe { buf.u.fixed };
+                let reg = c.registered.lock();
+                if reg.iovs.is_empty() {
+                    return Err(libc::ENOENT);
+                }
+                if reg.draining {
+                    return Err(libc::EBUSY);
+                }
+                let Some(iov) = usize::try_from(fx.index)
+                    .ok()
+                    .and_then(|i| reg.iovs.get(i))
+                else {
+                    return Err(libc::EINVAL);
+                };
+                if fx.offset >= iov.iov_len || len > iov.iov_len - fx.offset {
+                    return Err(libc::EOVERFLOW);
+                }
+                if len > u32::MAX as usize {
+                    return Err(libc::EINVAL);
+                }
+                Ok(Err(RawFixed {
+                    buf: RawBuf {
+                        // SAFETY: offset < iov_len: inside the registered buffer.
+                        ptr: unsafe { iov.iov_base.cast::<u8>().add(fx.offset) },
+                        len,
+                    },
+                    index: fx.index as u16,
+                }))
+            }
+            _ => Err(libc::EINVAL),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The C contract of read/write.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn rw(
+        e: *mut aura_engine_t,
+        fd: c_int,
+        buf: aura_buf_t,
+        len: usize,
+        offset: i64,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+        write: bool,
+    ) -> *mut aura_request_t {
+        let null = std::ptr::null_mut();
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, null);
+        };
+        // SAFETY: per the contract.
+        let b = match unsafe { Self::rw_buf(c, fd, buf, len) } {
+            Ok(b) => b,
+            Err(errno) => return fail(errno, null),
+        };
+        let off = offset as u64;
+        // SAFETY: the buffer obeys the contract (valid until the callback).
+        unsafe {
+            match (b, write) {
+                (Ok(b), false) => {
+                    c.submit(op::Read::new(fd, b, off), fd, AURA_OP_READ, cb, ud, false, nop)
+                }
+                (Ok(b), true) => {
+                    c.submit(op::Write::new(fd, b, off), fd, AURA_OP_WRITE, cb, ud, false, nop)
+                }
+                (Err(b), false) => c.submit(
+                    op::ReadFixed::new(fd, b, off),
+                    fd,
+                    AURA_OP_READ_FIXED,
+                    cb,
+                    ud,
+                    true,
+                    nop,
+                ),
+                (Err(b), true) => c.submit(
+                    op::WriteFixed::new(fd, b, off),
+                    fd,
+                    AURA_OP_WRITE_FIXED,
+                    cb,
+                    ud,
+                    true,
+                    nop,
+                ),
+            }
+        }
+    }
+
+    /// `aura_read`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn read(
+        e: *mut aura_engine_t,
+        fd: c_int,
+        buf: aura_buf_t,
+        len: usize,
+        offset: i64,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+    ) -> *mut aura_request_t {
+        // SAFETY: same contract.
+        unsafe { Self::rw(e, fd, buf, len, offset, cb, ud, false) }
+    }
+
+    /// `aura_write`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn write(
+        e: *mut aura_engine_t,
+        fd: c_int,
+        buf: aura_buf_t,
+        len: usize,
+        offset: i64,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+    ) -> *mut aura_request_t {
+        // SAFETY: same contract.
+        unsafe { Self::rw(e, fd, buf, len, offset, cb, ud, true) }
+    }
+
+    /// `aura_fsync`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn fsync(
+        e: *mut aura_engine_t,
+        fd: c_int,
+        flags: aura_fsync_flags_t,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+    ) -> *mut aura_request_t {
+        let null = std::ptr::null_mut();
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, null);
+        };
+        if fd < 0 {
+            return fail(libc::EINVAL, null);
+        }
+        // SAFETY: fsync points at no memory.
+        unsafe {
+            if flags & AURA_FSYNC_DATASYNC != 0 {
+                c.submit(op::Fdatasync::new(fd), fd, AURA_OP_FDATASYNC, cb, ud, false, nop)
+            } else {
+                c.submit(op::Fsync::new(fd), fd, AURA_OP_FSYNC, cb, ud, false, nop)
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The C contract of readv/writev.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn rwv(
+        e: *mut aura_engine_t,
+        fd: c_int,
+        iov: *const iovec,
+        iovcnt: c_int,
+        offset: i64,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+        write: bool,
+    ) -> *mut aura_request_t {
+        let null = std::ptr::null_mut();
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, null);
+        };
+        if fd < 0 || iov.is_null() || iovcnt <= 0 || iovcnt > IOV_MAX {
+            return fail(libc::EINVAL, null);
+        }
+        // SAFETY: the caller passes iovcnt readable iovecs.
+        let iovs = unsafe { std::slice::from_raw_parts(iov, iovcnt as usize) };
+        let bufs: Vec<RawBuf> = iovs
+            .iter()
+            .map(|v| RawBuf {
+                ptr: v.iov_base.cast(),
+                len: v.iov_len,
+            })
+            .collect();
+        let off = offset as u64;
+        // SAFETY: the buffers obey the contract (valid until the callback).
+        unsafe {
+            if write {
+                c.submit(op::Writev::new(fd, bufs, off), fd, AURA_OP_WRITEV, cb, ud, false, nop)
+            } else {
+                c.submit(op::Readv::new(fd, bufs, off), fd, AURA_OP_READV, cb, ud, false, nop)
+            }
+        }
+    }
+
+    /// `aura_readv`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn readv(
+        e: *mut aura_engine_t,
+        fd: c_int,
+        iov: *const iovec,
+        iovcnt: c_int,
+        offset: i64,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+    ) -> *mut aura_request_t {
+        // SAFETY: same contract.
+        unsafe { Self::rwv(e, fd, iov, iovcnt, offset, cb, ud, false) }
+    }
+
+    /// `aura_writev`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn writev(
+        e: *mut aura_engine_t,
+        fd: c_int,
+        iov: *const iovec,
+        iovcnt: c_int,
+        offset: i64,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+    ) -> *mut aura_request_t {
+        // SAFETY: same contract.
+        unsafe { Self::rwv(e, fd, iov, iovcnt, offset, cb, ud, true) }
+    }
+
+    // ---- Metadata operations ----
+
+    /// The fd an op uses: a registered-file index with AURA_FIXED_FILE.
+    fn target_fd(fd: c_int, flags: aura_submit_flags_t) -> Result<c_int, c_int> {
+        if flags & !AURA_FIXED_FILE != 0 {
+            return Err(libc::EINVAL);
+        }
+        if flags & AURA_FIXED_FILE != 0 {
+            return match u32::try_from(fd) {
+                Ok(slot) if slot <= op::MAX_DIRECT_SLOT => Ok(op::direct(slot)),
+                _ => Err(libc::EINVAL),
+            };
+        }
+        Ok(fd)
+    }
+
+    /// Checks and prepares a metadata op's engine and fd.
+    ///
+    /// # Safety
+    ///
+    /// `e` is NULL or live.
+    unsafe fn meta<'a>(
+        e: *mut aura_engine_t,
+        fd: c_int,
+        flags: aura_submit_flags_t,
+        dir_ok: bool,
+    ) -> Result<(&'a CEngine<P, L, T>, c_int), c_int> {
+        // SAFETY: per the caller.
+        let c = unsafe { Self::eng(e) }.ok_or(libc::EINVAL)?;
+        if fd < 0 && !(dir_ok && fd == libc::AT_FDCWD) {
+            return Err(libc::EINVAL);
+        }
+        Ok((c, Self::target_fd(fd, flags)?))
+    }
+
+    /// # Safety
+    ///
+    /// `p` is NULL or a NUL-terminated string.
+    unsafe fn path(p: *const c_char) -> Result<std::ffi::CString, c_int> {
+        if p.is_null() {
+            return Err(libc::EINVAL);
+        }
+        // SAFETY: per the caller.
+        Ok(unsafe { CStr::from_ptr(p) }.to_owned())
+    }
+
+    /// `aura_openat`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn openat(
+        e: *mut aura_engine_t,
+        dirfd: c_int,
+        path: *const c_char,
+        open_flags: c_int,
+        mode: u32,
+        flags: aura_submit_flags_t,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+    ) -> *mut aura_request_t {
+        let null = std::ptr::null_mut();
+        // SAFETY: per the contract.
+        let r = unsafe { Self::meta(e, dirfd, flags, true) }
+            // SAFETY: per the contract the path is a C string.
+            .and_then(|(c, fd)| Ok((c, fd, unsafe { Self::path(path) }?)));
+        match r {
+            // SAFETY: the op owns its copy of the path.
+            Ok((c, fd, p)) => unsafe {
+                c.submit(
+                    op::OpenAt::new(fd, p, open_flags, mode),
+                    dirfd,
+                    AURA_OP_OPENAT,
+                    cb,
+                    ud,
+                    false,
+                    nop,
+                )
+            },
+            Err(errno) => fail(errno, null),
+        }
+    }
+
+    /// `aura_close`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn close(
+        e: *mut aura_engine_t,
+        fd: c_int,
+        flags: aura_submit_flags_t,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+    ) -> *mut aura_request_t {
+        // SAFETY: per the contract.
+        match unsafe { Self::meta(e, fd, flags, false) } {
+            // SAFETY: close points at no memory.
+            Ok((c, target)) => unsafe {
+                c.submit(op::Close::new(target), fd, AURA_OP_CLOSE, cb, ud, false, nop)
+            },
+            Err(errno) => fail(errno, std::ptr::null_mut()),
+        }
+    }
+
+    /// `aura_statx`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn statx(
+        e: *mut aura_engine_t,
+        dirfd: c_int,
+        path: *const c_char,
+        statx_flags: c_int,
+        mask: c_uint,
+        out: *mut statx,
+        flags: aura_submit_flags_t,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+    ) -> *mut aura_request_t {
+        let null = std::ptr::null_mut();
+        if out.is_null() {
+            return fail(libc::EINVAL, null);
+        }
+        // SAFETY: per the contract.
+        let r = unsafe { Self::meta(e, dirfd, flags, true) }
+            // SAFETY: per the contract the path is a C string.
+            .and_then(|(c, fd)| Ok((c, fd, unsafe { Self::path(path) }?)));
+        let dst = SendPtr(out);
+        match r {
+            // SAFETY: the op owns its path and statx buffer; the copy-out below writes the
+            // caller's statxbuf, valid until the callback per the contract.
+            Ok((c, fd, p)) => unsafe {
+                c.submit(
+                    op::Statx::new(fd, p, statx_flags, mask),
+                    dirfd,
+                    AURA_OP_STATX,
+                    cb,
+                    ud,
+                    false,
+                    move |res: &std::io::Result<usize>, st: Box<statx>| {
+                        let dst = dst;
+                        if res.is_ok() {
+                            *dst.0 = *st;
+                        }
+                    },
+                )
+            },
+            Err(errno) => fail(errno, null),
+        }
+    }
+
+    /// `aura_fallocate`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn fallocate(
+        e: *mut aura_engine_t,
+        fd: c_int,
+        mode: c_int,
+        offset: i64,
+        len: i64,
+        flags: aura_submit_flags_t,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+    ) -> *mut aura_request_t {
+        if offset < 0 || len <= 0 {
+            return fail(libc::EINVAL, std::ptr::null_mut());
+        }
+        // SAFETY: per the contract.
+        match unsafe { Self::meta(e, fd, flags, false) } {
+            // SAFETY: fallocate points at no memory.
+            Ok((c, t)) => unsafe {
+                c.submit(
+                    op::Fallocate::new(t, mode, offset as u64, len as u64),
+                    fd,
+                    AURA_OP_FALLOCATE,
+                    cb,
+                    ud,
+                    false,
+                    nop,
+                )
+            },
+            Err(errno) => fail(errno, std::ptr::null_mut()),
+        }
+    }
+
+    /// `aura_ftruncate`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn ftruncate(
+        e: *mut aura_engine_t,
+        fd: c_int,
+        length: i64,
+        flags: aura_submit_flags_t,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+    ) -> *mut aura_request_t {
+        if length < 0 {
+            return fail(libc::EINVAL, std::ptr::null_mut());
+        }
+        // SAFETY: per the contract.
+        match unsafe { Self::meta(e, fd, flags, false) } {
+            // SAFETY: ftruncate points at no memory.
+            Ok((c, t)) => unsafe {
+                c.submit(
+                    op::Ftruncate::new(t, length as u64),
+                    fd,
+                    AURA_OP_FTRUNCATE,
+                    cb,
+                    ud,
+                    false,
+                    nop,
+                )
+            },
+            Err(errno) => fail(errno, std::ptr::null_mut()),
+        }
+    }
+
+    /// `aura_sync_file_range`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn sync_file_range(
+        e: *mut aura_engine_t,
+        fd: c_int,
+        offset: i64,
+        nbytes: i64,
+        range_flags: c_uint,
+        flags: aura_submit_flags_t,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+    ) -> *mut aura_request_t {
+        let Ok(n) = u32::try_from(nbytes) else {
+            return fail(libc::EINVAL, std::ptr::null_mut());
+        };
+        if offset < 0 {
+            return fail(libc::EINVAL, std::ptr::null_mut());
+        }
+        // SAFETY: per the contract.
+        match unsafe { Self::meta(e, fd, flags, false) } {
+            // SAFETY: sync_file_range points at no memory.
+            Ok((c, t)) => unsafe {
+                c.submit(
+                    op::SyncFileRange::new(t, offset as u64, n, range_flags),
+                    fd,
+                    AURA_OP_SYNC_FILE_RANGE,
+                    cb,
+                    ud,
+                    false,
+                    nop,
+                )
+            },
+            Err(errno) => fail(errno, std::ptr::null_mut()),
+        }
+    }
+
+    // ---- Requests ----
+
+    /// `aura_cancel`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn cancel(e: *mut aura_engine_t, r: *mut aura_request_t) -> c_int {
+        // SAFETY: per the contract.
+        let (Some(c), Some(req)) = (unsafe { Self::eng(e) }, unsafe { Self::req(r) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        if !req.pending.is_set() {
+            return fail(libc::EALREADY, -1);
+        }
+        match c.engine.cancel(req.id()) {
+            Ok(()) => 0,
+            Err(err) => match errno_of(&err) {
+                libc::ENOENT | libc::EINVAL => fail(libc::EALREADY, -1),
+                libc::EAGAIN => fail(libc::EBUSY, -1),
+                n => fail(n, -1),
+            },
+        }
+    }
+
+    /// `aura_request_pending`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn request_pending(r: *const aura_request_t) -> bool {
+        // SAFETY: per the contract.
+        unsafe { Self::req(r) }.is_some_and(|r| r.pending.is_set())
+    }
+
+    /// `aura_request_fd`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn request_fd(r: *const aura_request_t) -> c_int {
+        // SAFETY: per the contract.
+        match unsafe { Self::req(r) } {
+            Some(r) => r.fd,
+            None => fail(libc::EINVAL, -1),
+        }
+    }
+
+    /// `aura_request_user_data`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn request_user_data(r: *const aura_request_t) -> *mut c_void {
+        // SAFETY: per the contract.
+        match unsafe { Self::req(r) } {
+            Some(r) => r.user_data,
+            None => fail(libc::EINVAL, std::ptr::null_mut()),
+        }
+    }
+
+    /// `aura_request_op_type`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn request_op_type(r: *const aura_request_t) -> aura_op_type_t {
+        // SAFETY: per the contract.
+        unsafe { Self::req(r) }.map_or(-1, |r| r.op)
+    }
+
+    /// `aura_request_set_linked`: no ring-selection mode of these presets pins a thread to a
+    /// ring, which linking needs, so it is refused (use a chain in Rust).
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn request_set_linked(_r: *mut aura_request_t) -> c_int {
+        fail(libc::EINVAL, -1)
+    }
+
+    /// `aura_request_is_linked`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn request_is_linked(_r: *const aura_request_t) -> bool {
+        false
+    }
+
+    // ---- Event loop ----
+
+    /// `aura_get_poll_fd`. The first call turns on eventfd notifications.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn get_poll_fd(e: *const aura_engine_t) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        if !c.notify_on.is_set() {
+            c.notify_on.store(true);
+            c.engine.set_notifications(true);
+        }
+        use std::os::fd::AsRawFd;
+        c.engine.as_raw_fd()
+    }
+
+    fn loop_result(c: &CEngine<P, L, T>, r: std::io::Result<usize>) -> c_int {
+        c.finish_unregister();
+        match r {
+            Ok(n) => clamp_int(n as u64),
+            Err(err) => fail(errno_of(&err), -1),
+        }
+    }
+
+    /// `aura_poll`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn poll(e: *mut aura_engine_t) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return 0;
+        };
+        c.finish_unregister();
+        Self::loop_result(c, c.engine.poll())
+    }
+
+    /// `aura_wait`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn wait(e: *mut aura_engine_t, timeout_ms: c_int) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        c.finish_unregister();
+        let r = match timeout_ms {
+            0 => c.engine.poll(),
+            t if t < 0 => c.engine.wait(None),
+            t => c.engine.wait(Some(Duration::from_millis(t as u64))),
+        };
+        Self::loop_result(c, r)
+    }
+
+    /// `aura_run`: runs until stopped, then until drained.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn run(e: *mut aura_engine_t) {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return;
+        };
+        if c.engine.run().is_ok() {
+            // SAFETY: same engine.
+            let _ = unsafe { Self::drain(e, -1) };
+        }
+        c.finish_unregister();
+    }
+
+    /// `aura_stop`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn stop(e: *mut aura_engine_t) {
+        // SAFETY: per the contract.
+        if let Some(c) = unsafe { Self::eng(e) } {
+            c.engine.stop();
+        }
+    }
+
+    /// `aura_drain`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn drain(e: *mut aura_engine_t, timeout_ms: c_int) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        c.finish_unregister();
+        let r = match timeout_ms {
+            0 => c.engine.poll(),
+            t if t > 0 => c.engine.drain(Duration::from_millis(t as u64)),
+            _ => {
+                // No deadline: drain in bounded slices, forever if need be.
+                let mut total = 0;
+                loop {
+                    match c.engine.drain(Duration::from_secs(1)) {
+                        Ok(n) => break Ok(total + n),
+                        Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {
+                            total += 1;
+                        }
+                        Err(err) => break Err(err),
+                    }
+                }
+            }
+        };
+        Self::loop_result(c, r)
+    }
+
+    /// `aura_flush`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn flush(e: *mut aura_engine_t) -> c_int {
+        // SAFETY: per the contract.
+        match unsafe { Self::eng(e) } {
+            Some(c) => {
+                c.engine.flush();
+                0
+            }
+            None => fail(libc::EINVAL, -1),
+        }
+    }
+
+    /// `aura_pending_count`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn pending_count(e: *const aura_engine_t) -> c_int {
+        // SAFETY: per the contract.
+        unsafe { Self::eng(e) }.map_or(-1, |c| clamp_int(c.engine.pending()))
+    }
+
+    // ---- Managed buffers ----
+
+    /// `aura_buffer_alloc`: each buffer is its own `posix_memalign` block, so a C++ `Buffer`
+    /// that outlives the engine can give it back with `free()`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn buffer_alloc(e: *mut aura_engine_t, size: usize) -> *mut c_void {
+        let null = std::ptr::null_mut();
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, null);
+        };
+        if size == 0 || size > MAX_BUFFER {
+            return fail(libc::EINVAL, null);
+        }
+        let mut p = null;
+        let align = c.alignment.max(std::mem::size_of::<*mut c_void>());
+        // SAFETY: p is a valid out-pointer; align is a power of two multiple of the pointer
+        // size.
+        if unsafe { libc::posix_memalign(&mut p, align, size) } != 0 || p.is_null() {
+            return fail(libc::ENOMEM, null);
+        }
+        c.pool_bytes.add(class_of(size));
+        c.pool_buffers.add(1);
+        p
+    }
+
+    /// `aura_buffer_free`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract: `buf` came from `aura_buffer_alloc(e, size)`.
+    pub unsafe fn buffer_free(e: *mut aura_engine_t, buf: *mut c_void, size: usize) {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return;
+        };
+        if buf.is_null() {
+            return;
+        }
+        // SAFETY: per the contract, a block from posix_memalign not freed yet.
+        unsafe { libc::free(buf) };
+        c.pool_bytes.sub(class_of(size));
+        c.pool_buffers.sub(1);
+    }
+
+    // ---- Registration ----
+
+    /// `aura_register_buffers`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn register_buffers(
+        e: *mut aura_engine_t,
+        iovs: *const iovec,
+        count: c_int,
+    ) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        if iovs.is_null() || count <= 0 {
+            return fail(libc::EINVAL, -1);
+        }
+        // SAFETY: count readable iovecs, per the contract.
+        let v = unsafe { std::slice::from_raw_parts(iovs, count as usize) }.to_vec();
+        if v.len() > usize::from(u16::MAX) + 1 {
+            return fail(libc::EINVAL, -1);
+        }
+        let mut reg = c.registered.lock();
+        if !reg.iovs.is_empty() {
+            return fail(libc::EBUSY, -1);
+        }
+        // SAFETY: the caller keeps the memory valid until it unregisters (the contract),
+        // and this engine never uses the Rust registration.
+        match unsafe { c.engine.register_raw_buffers(&v) } {
+            Ok(()) => {
+                reg.iovs = v;
+                reg.draining = false;
+                0
+            }
+            Err(err) => fail(errno_of(&err), -1),
+        }
+    }
+
+    /// `aura_request_unregister_buffers`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn request_unregister_buffers(e: *mut aura_engine_t) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        {
+            let mut reg = c.registered.lock();
+            if reg.iovs.is_empty() {
+                return 0;
+            }
+            reg.draining = true;
+        }
+        c.finish_unregister();
+        0
+    }
+
+    /// `aura_unregister_buffers`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn unregister_buffers(e: *mut aura_engine_t) -> c_int {
+        // SAFETY: per the contract.
+        let r = unsafe { Self::request_unregister_buffers(e) };
+        if r != 0 || crate::engine::in_any_callback() {
+            return r;
+        }
+        // SAFETY: non-null, checked by request_unregister_buffers.
+        let c = unsafe { Self::eng(e) }.expect("checked above");
+        while !c.registered.lock().iovs.is_empty() {
+            if let Err(err) = c.engine.wait(Some(Duration::from_millis(100))) {
+                return fail(errno_of(&err), -1);
+            }
+            c.finish_unregister();
+        }
+        0
+    }
+
+    /// `aura_register_files`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn register_files(e: *mut aura_engine_t, fds: *const c_int, count: c_int) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        if fds.is_null() || count <= 0 {
+            return fail(libc::EINVAL, -1);
+        }
+        // SAFETY: count readable ints, per the contract.
+        let fds = unsafe { std::slice::from_raw_parts(fds, count as usize) };
+        match c.engine.register_files(fds) {
+            Ok(()) => 0,
+            Err(err) => fail(errno_of(&err), -1),
+        }
+    }
+
+    /// `aura_update_file`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn update_file(e: *mut aura_engine_t, index: c_int, fd: c_int) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        if index < 0 || fd < -1 {
+            return fail(libc::EINVAL, -1);
+        }
+        match c.engine.update_file(index as u32, fd) {
+            Ok(()) => 0,
+            Err(err) => match errno_of(&err) {
+                libc::ENXIO => fail(libc::ENOENT, -1),
+                n => fail(n, -1),
+            },
+        }
+    }
+
+    /// `aura_request_unregister_files`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn request_unregister_files(e: *mut aura_engine_t) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        match c.engine.unregister_files() {
+            Ok(()) => 0,
+            Err(err) => match errno_of(&err) {
+                libc::ENXIO => 0,
+                n => fail(n, -1),
+            },
+        }
+    }
+
+    /// `aura_unregister_files`: the engine defers the kernel-side unregister until requests
+    /// using the slots complete; later operations stop using the slots at once.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn unregister_files(e: *mut aura_engine_t) -> c_int {
+        // SAFETY: same contract.
+        unsafe { Self::request_unregister_files(e) }
+    }
+
+    /// `aura_unregister`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn unregister(e: *mut aura_engine_t, t: aura_reg_type_t) -> c_int {
+        // SAFETY: same contract.
+        unsafe {
+            match t {
+                AURA_REG_BUFFERS => Self::unregister_buffers(e),
+                AURA_REG_FILES => Self::unregister_files(e),
+                _ => fail(libc::EINVAL, -1),
+            }
+        }
+    }
+
+    /// `aura_request_unregister`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn request_unregister(e: *mut aura_engine_t, t: aura_reg_type_t) -> c_int {
+        // SAFETY: same contract.
+        unsafe {
+            match t {
+                AURA_REG_BUFFERS => Self::request_unregister_buffers(e),
+                AURA_REG_FILES => Self::request_unregister_files(e),
+                _ => fail(libc::EINVAL, -1),
+            }
+        }
+    }
+
+    // ---- Runtime control ----
+
+    /// `aura_set_max_p99_latency`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn set_max_p99_latency(e: *mut aura_engine_t, latency_ms: f64) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        if !(latency_ms >= 0.0) || !latency_ms.is_finite() {
+            return fail(libc::EINVAL, -1);
+        }
+        let target = (latency_ms > 0.0).then(|| Duration::from_secs_f64(latency_ms / 1e3));
+        match c.engine.set_max_p99(target) {
+            Ok(()) => 0,
+            Err(err) => fail(errno_of(&err), -1),
+        }
+    }
+
+    /// `aura_set_min_in_flight`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn set_min_in_flight(e: *mut aura_engine_t, n: c_int) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        if n < 1 || n as u32 > c.queue_depth {
+            return fail(libc::EINVAL, -1);
+        }
+        match c.engine.set_min_in_flight(n as u32) {
+            Ok(()) => 0,
+            Err(err) => fail(errno_of(&err), -1),
+        }
+    }
+
+    /// `aura_set_batch_threshold`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn set_batch_threshold(e: *mut aura_engine_t, n: c_int) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        let pin = match n {
+            -1 => None,
+            n if n > 0 => Some(n as u32),
+            _ => return fail(libc::EINVAL, -1),
+        };
+        match c.engine.set_batch_threshold(pin) {
+            Ok(()) => 0,
+            Err(err) => fail(errno_of(&err), -1),
+        }
+    }
+
+    /// `aura_get_fatal_error`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn get_fatal_error(e: *const aura_engine_t) -> c_int {
+        // SAFETY: per the contract.
+        match unsafe { Self::eng(e) } {
+            Some(c) => c.engine.fatal_error().map_or(0, |e| errno_of(&e)),
+            None => fail(libc::EINVAL, -1),
+        }
+    }
+
+    /// `aura_in_callback_context`.
+    ///
+    /// # Safety
+    ///
+    /// None beyond the C contract.
+    pub unsafe fn in_callback_context() -> bool {
+        crate::engine::in_any_callback()
+    }
+
+    // ---- Observability ----
+
+    /// `aura_get_stats`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn get_stats(e: *const aura_engine_t, out: *mut aura_stats_t) {
+        // SAFETY: per the contract.
+        let (Some(c), Some(out)) = (unsafe { Self::eng(e) }, unsafe { out.as_mut() }) else {
+            return;
+        };
+        let s = c.engine.stats();
+        let n = s.rings.len().max(1) as u64;
+        *out = aura_stats_t {
+            ops_completed: s.ops_completed as i64,
+            bytes_transferred: s.bytes_transferred as i64,
+            current_throughput_bps: s.rings.iter().map(|r| r.bytes_per_sec).sum(),
+            p99_latency_ms: ms(s.p99_ns()),
+            current_in_flight: clamp_int(s.in_flight + s.backlog),
+            optimal_in_flight: clamp_int(s.in_flight_limit()),
+            peak_in_flight: clamp_int(s.rings.iter().map(|r| u64::from(r.peak_in_flight)).sum()),
+            optimal_batch_size: clamp_int(
+                s.rings.iter().map(|r| u64::from(r.batch_threshold)).sum::<u64>() / n,
+            ),
+            adaptive_spills: s.adaptive_spills,
+            ..Default::default()
+        };
+    }
+
+    /// `aura_get_ring_count`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn get_ring_count(e: *const aura_engine_t) -> c_int {
+        // SAFETY: per the contract.
+        unsafe { Self::eng(e) }.map_or(0, |c| clamp_int(c.engine.ring_count() as u64))
+    }
+
+    /// `aura_get_ring_stats`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn get_ring_stats(
+        e: *const aura_engine_t,
+        i: c_int,
+        out: *mut aura_ring_stats_t,
+    ) -> c_int {
+        // SAFETY: per the contract.
+        let (Some(c), Some(out)) = (unsafe { Self::eng(e) }, unsafe { out.as_mut() }) else {
+            return -1;
+        };
+        *out = aura_ring_stats_t::default();
+        let Some(r) = usize::try_from(i)
+            .ok()
+            .and_then(|i| c.engine.ring_stats(i).ok())
+        else {
+            return -1;
+        };
+        *out = aura_ring_stats_t {
+            ops_completed: r.ops_completed as i64,
+            bytes_transferred: r.bytes_transferred as i64,
+            pending_count: clamp_int(u64::from(r.in_flight) + u64::from(r.backlog)),
+            peak_in_flight: clamp_int(u64::from(r.peak_in_flight)),
+            in_flight_limit: clamp_int(u64::from(r.in_flight_limit)),
+            batch_threshold: clamp_int(u64::from(r.batch_threshold)),
+            p99_latency_ms: ms(r.p99_ns),
+            throughput_bps: r.bytes_per_sec,
+            aimd_phase: c_phase(r.phase),
+            queue_depth: clamp_int(u64::from(c.queue_depth)),
+            ..Default::default()
+        };
+        0
+    }
+
+    /// `aura_get_histogram`: the ring's latency samples since creation, mapped onto the
+    /// contract's 200 buckets of 50 µs (each internal bucket, 3% wide, goes where its lower
+    /// edge falls).
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn get_histogram(
+        e: *const aura_engine_t,
+        i: c_int,
+        out: *mut aura_histogram_t,
+    ) -> c_int {
+        // SAFETY: per the contract.
+        let (Some(c), Some(out)) = (unsafe { Self::eng(e) }, unsafe { out.as_mut() }) else {
+            return -1;
+        };
+        *out = aura_histogram_t::default();
+        let Some((_, h)) = usize::try_from(i)
+            .ok()
+            .and_then(|i| c.engine.histogram(i).ok())
+        else {
+            return -1;
+        };
+        let width_ns = AURA_HISTOGRAM_BUCKET_WIDTH_US as u64 * 1000;
+        let n = AURA_HISTOGRAM_BUCKETS as usize;
+        let sat = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        for (low, _high, count) in h.buckets() {
+            let idx = (low / width_ns) as usize;
+            let slot = if idx < n {
+                &mut out.buckets[idx]
+            } else {
+                &mut out.overflow
+            };
+            *slot = slot.saturating_add(sat(count));
+        }
+        out.total_count = sat(h.count());
+        out.bucket_width_us = AURA_HISTOGRAM_BUCKET_WIDTH_US;
+        out.max_tracked_us = AURA_HISTOGRAM_BUCKET_WIDTH_US * AURA_HISTOGRAM_BUCKETS;
+        0
+    }
+
+    /// `aura_get_buffer_stats`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn get_buffer_stats(e: *const aura_engine_t, out: *mut aura_buffer_stats_t) -> c_int {
+        // SAFETY: per the contract.
+        let (Some(c), Some(out)) = (unsafe { Self::eng(e) }, unsafe { out.as_mut() }) else {
+            return -1;
+        };
+        *out = aura_buffer_stats_t {
+            total_allocated_bytes: c.pool_bytes.get() as usize,
+            total_buffers: c.pool_buffers.get() as usize,
+            // Each buffer is its own allocator block: the allocator's arenas are the shards.
+            shard_count: 1,
+            ..Default::default()
+        };
+        0
+    }
+
+    /// `aura_phase_name`.
+    ///
+    /// # Safety
+    ///
+    /// None beyond the C contract.
+    pub unsafe fn phase_name(phase: c_int) -> *const c_char {
+        let s: &'static CStr = match phase {
+            AURA_PHASE_BASELINE => c"BASELINE",
+            AURA_PHASE_PROBING => c"PROBING",
+            AURA_PHASE_STEADY => c"STEADY",
+            AURA_PHASE_BACKOFF => c"BACKOFF",
+            AURA_PHASE_SETTLING => c"SETTLING",
+            AURA_PHASE_CONVERGED => c"CONVERGED",
+            _ => c"UNKNOWN",
+        };
+        s.as_ptr()
+    }
+
+    /// `aura_histogram_percentile`: the upper edge of the bucket holding the percentile, in
+    /// ms (the maximum tracked latency if it falls in the overflow).
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn histogram_percentile(h: *const aura_histogram_t, p: f64) -> f64 {
+        // SAFETY: per the contract.
+        let Some(h) = (unsafe { h.as_ref() }) else {
+            return -1.0;
+        };
+        let total: u64 = h.buckets.iter().map(|&b| u64::from(b)).sum::<u64>() + u64::from(h.overflow);
+        if total == 0 || !(0.0..=100.0).contains(&p) {
+            return -1.0;
+        }
+        let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
+        let width = f64::from(h.bucket_width_us.max(1));
+        let mut seen = 0;
+        for (i, &b) in h.buckets.iter().enumerate() {
+            seen += u64::from(b);
+            if seen >= rank {
+                return (i as f64 + 1.0) * width / 1e3;
+            }
+        }
+        f64::from(h.max_tracked_us) / 1e3
+    }
+
+    /// `aura_histogram_bucket_upper_bound_us`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn histogram_bucket_upper_bound_us(h: *const aura_histogram_t, bucket: c_int) -> c_int {
+        // SAFETY: per the contract.
+        match unsafe { h.as_ref() } {
+            Some(h) if (0..AURA_HISTOGRAM_BUCKETS).contains(&bucket) => {
+                (bucket + 1) * h.bucket_width_us
+            }
+            _ => 0,
+        }
+    }
+
+    // ---- Logging and version ----
+
+    /// `aura_set_log_handler`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn set_log_handler(handler: aura_log_fn, userdata: *mut c_void) {
+        log::set_handler(handler, userdata);
+    }
+
+    /// `aura_version`.
+    ///
+    /// # Safety
+    ///
+    /// None beyond the C contract.
+    pub unsafe fn version() -> *const c_char {
+        AURA_VERSION_STRING.as_ptr()
+    }
+
+    /// `aura_version_int`.
+    ///
+    /// # Safety
+    ///
+    /// None beyond the C contract.
+    pub unsafe fn version_int() -> c_int {
+        AURA_VERSION
+    }
+}

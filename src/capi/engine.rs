@@ -1,0 +1,293 @@
+//! The engine behind an `aura_engine_t`: the Rust engine plus what the C contract adds on top
+//! (request handles, user memory registered as fixed buffers, managed buffers).
+
+use std::ffi::{c_int, c_void};
+use std::io;
+use std::ptr::NonNull;
+
+use super::types::{aura_callback_t, aura_op_type_t, aura_request_t};
+use super::{errno_of, set_errno};
+use crate::buffer::{IoBuf, IoBufMut};
+use crate::fixed::FixedIo;
+use crate::lock::{Counter, Flag, LockMode, RingLock};
+use crate::op::Op;
+use crate::policy::Policy;
+use crate::tuning::Tuning;
+use crate::{Engine, RequestId};
+
+/// Memory the C caller owns and promised to keep valid until the callback.
+#[derive(Debug)]
+pub(crate) struct RawBuf {
+    pub(crate) ptr: *mut u8,
+    pub(crate) len: usize,
+}
+
+// SAFETY: the C caller keeps `len` bytes at `ptr` valid and untouched until the operation's
+// callback (the contract of every submission function); the pointer does not move with the
+// value.
+unsafe impl IoBuf for RawBuf {
+    fn io_ptr(&self) -> *const u8 {
+        self.ptr
+    }
+    fn io_len(&self) -> usize {
+        self.len
+    }
+}
+
+// SAFETY: as for `IoBuf`; the caller does not touch the memory while the kernel writes it.
+unsafe impl IoBufMut for RawBuf {
+    fn io_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr
+    }
+}
+
+// SAFETY: a RawBuf is an address and a length; the memory belongs to the C caller, who
+// allows any thread to complete the operation.
+unsafe impl Send for RawBuf {}
+
+/// A slice of caller memory registered as fixed buffer `index`.
+#[derive(Debug)]
+pub(crate) struct RawFixed {
+    pub(crate) buf: RawBuf,
+    pub(crate) index: u16,
+}
+
+// SAFETY: as for RawBuf; the slice was checked to lie inside registered buffer `index`.
+unsafe impl IoBuf for RawFixed {
+    fn io_ptr(&self) -> *const u8 {
+        self.buf.ptr
+    }
+    fn io_len(&self) -> usize {
+        self.buf.len
+    }
+}
+
+// SAFETY: as for RawBuf.
+unsafe impl IoBufMut for RawFixed {
+    fn io_mut_ptr(&mut self) -> *mut u8 {
+        self.buf.ptr
+    }
+}
+
+impl FixedIo for RawFixed {
+    fn buf_index(&self) -> u16 {
+        self.index
+    }
+}
+
+/// One request handle (what an `aura_request_t *` points at).
+pub(crate) struct Req<L: LockMode> {
+    /// Holders: the submitting call and the completion (see the module docs).
+    refs: L::Counter,
+    pub(crate) pending: L::Flag,
+    pub(crate) fd: c_int,
+    pub(crate) op: aura_op_type_t,
+    cb: aura_callback_t,
+    pub(crate) user_data: *mut c_void,
+    ring: L::Counter,
+    id: L::Counter,
+    fixed: bool,
+}
+
+impl<L: LockMode> Req<L> {
+    /// The engine's id of the request (meaningful once the submission stored it).
+    pub(crate) fn id(&self) -> RequestId {
+        RequestId::from_parts(self.ring.get() as u32, self.id.get())
+    }
+}
+
+/// Registered user memory.
+#[derive(Default)]
+pub(crate) struct Registered {
+    pub(crate) iovs: Vec<libc::iovec>,
+    pub(crate) draining: bool,
+}
+
+// SAFETY: the iovecs are addresses of caller memory, never dereferenced by this struct.
+unsafe impl Send for Registered {}
+
+/// The C-side engine.
+pub(crate) struct CEngine<P: Policy, L: LockMode, T: Tuning> {
+    /// Declared first: dropping it drains, and the completions then still find the free list.
+    pub(crate) engine: Engine<P, L, T>,
+    free: L::Lock<Vec<Box<Req<L>>>>,
+    pub(crate) registered: L::Lock<Registered>,
+    /// Fixed-buffer requests submitted and not yet completed.
+    pub(crate) fixed_in_flight: L::Counter,
+    pub(crate) notify_on: L::Flag,
+    pub(crate) queue_depth: u32,
+    pub(crate) alignment: usize,
+    pub(crate) pool_bytes: L::Counter,
+    pub(crate) pool_buffers: L::Counter,
+}
+
+/// The completion's reference to a handle; letting go of it releases the reference.
+struct Completion<P: Policy, L: LockMode, T: Tuning> {
+    req: NonNull<Req<L>>,
+    owner: NonNull<CEngine<P, L, T>>,
+}
+
+// SAFETY: the handle and the engine are shared with the C caller, who allows completions on
+// any thread of a multi-thread engine; every field of Req touched by two threads is a
+// Counter/Flag (atomic in that mode).
+unsafe impl<P: Policy, L: LockMode, T: Tuning> Send for Completion<P, L, T> {}
+
+impl<P: Policy, L: LockMode, T: Tuning> Completion<P, L, T> {
+    fn complete(self, result: isize) {
+        // SAFETY: this reference keeps the handle out of the free list.
+        let req = unsafe { self.req.as_ref() };
+        req.pending.store(false);
+        if let Some(cb) = req.cb {
+            // SAFETY: the C caller registered `cb` for this request; the handle is valid for
+            // the whole call.
+            unsafe { cb(self.req.as_ptr().cast(), result, req.user_data) };
+        }
+    }
+}
+
+impl<P: Policy, L: LockMode, T: Tuning> Drop for Completion<P, L, T> {
+    fn drop(&mut self) {
+        // SAFETY: the engine outlives every completion (its Rust engine drains first).
+        let owner = unsafe { self.owner.as_ref() };
+        // SAFETY: we still hold our reference.
+        if unsafe { self.req.as_ref() }.fixed {
+            owner.fixed_in_flight.sub(1);
+        }
+        owner.release(self.req);
+    }
+}
+
+fn result_of(r: io::Result<usize>) -> isize {
+    match r {
+        Ok(n) => n as isize,
+        Err(e) => -(errno_of(&e) as isize),
+    }
+}
+
+impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
+    pub(crate) fn new(engine: Engine<P, L, T>, queue_depth: u32, alignment: usize) -> Self {
+        CEngine {
+            engine,
+            free: L::Lock::new(Vec::new()),
+            registered: L::Lock::new(Registered::default()),
+            fixed_in_flight: L::Counter::new(0),
+            notify_on: L::Flag::new(),
+            queue_depth,
+            alignment,
+            pool_bytes: L::Counter::new(0),
+            pool_buffers: L::Counter::new(0),
+        }
+    }
+
+    /// Drops one reference to a handle; the last one returns it to the free list.
+    fn release(&self, req: NonNull<Req<L>>) {
+        // SAFETY: the caller holds a reference, so the handle is live.
+        if unsafe { req.as_ref() }.refs.sub(1) == 1 {
+            // SAFETY: no reference is left: we own the allocation made by Box::into_raw.
+            let b = unsafe { Box::from_raw(req.as_ptr()) };
+            self.free.lock().push(b);
+        }
+    }
+
+    fn take(
+        &self,
+        fd: c_int,
+        op: aura_op_type_t,
+        cb: aura_callback_t,
+        user_data: *mut c_void,
+        fixed: bool,
+    ) -> NonNull<Req<L>> {
+        let recycled = self.free.lock().pop();
+        let mut b = match recycled {
+            Some(b) => b,
+            None => Box::new(Req {
+                refs: L::Counter::new(0),
+                pending: L::Flag::new(),
+                fd: -1,
+                op: 0,
+                cb: None,
+                user_data: std::ptr::null_mut(),
+                ring: L::Counter::new(0),
+                id: L::Counter::new(0),
+                fixed: false,
+            }),
+        };
+        b.refs.set(2);
+        b.pending.store(true);
+        b.fd = fd;
+        b.op = op;
+        b.cb = cb;
+        b.user_data = user_data;
+        b.ring.set(u64::MAX);
+        b.id.set(0);
+        b.fixed = fixed;
+        NonNull::from(Box::leak(b))
+    }
+
+    /// Submits `op` for the C caller; returns the handle, or NULL with errno.
+    ///
+    /// `finish` runs on completion before the C callback, with the result and the op's
+    /// output (a statx copies its result out there).
+    ///
+    /// # Safety
+    ///
+    /// `self` is the engine behind a live `aura_engine_t`; what `op` points at obeys the C
+    /// contract (valid until the callback).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn submit<O>(
+        &self,
+        op: O,
+        fd: c_int,
+        kind: aura_op_type_t,
+        cb: aura_callback_t,
+        user_data: *mut c_void,
+        fixed: bool,
+        finish: impl FnOnce(&io::Result<usize>, O::Output) + Send + 'static,
+    ) -> *mut aura_request_t
+    where
+        O: Op + Send,
+    {
+        let req = self.take(fd, kind, cb, user_data, fixed);
+        if fixed {
+            self.fixed_in_flight.add(1);
+        }
+        let done = Completion {
+            req,
+            owner: NonNull::from(self),
+        };
+        // SAFETY: the op and the callback are Send (bounds above), as a multi-thread engine
+        // needs.
+        let r = unsafe {
+            self.engine.submit_unchecked(op, move |res, out| {
+                finish(&res, out);
+                done.complete(result_of(res));
+            })
+        };
+        let out = match r {
+            Ok(id) => {
+                let (ring, user_data) = id.to_parts();
+                // SAFETY: our reference keeps the handle live.
+                let h = unsafe { req.as_ref() };
+                h.ring.set(u64::from(ring));
+                h.id.set(user_data);
+                req.as_ptr().cast()
+            }
+            Err(e) => {
+                set_errno(errno_of(e.error()));
+                std::ptr::null_mut()
+            }
+        };
+        self.release(req);
+        out
+    }
+
+    /// Completes a requested buffer unregister once no fixed-buffer request is in flight.
+    pub(crate) fn finish_unregister(&self) {
+        let mut reg = self.registered.lock();
+        if reg.draining && self.fixed_in_flight.get() == 0 {
+            self.engine.unregister_raw_buffers();
+            reg.iovs.clear();
+            reg.draining = false;
+        }
+    }
+}

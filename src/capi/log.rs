@@ -1,0 +1,68 @@
+//! The process-wide log handler of the C ABI (`aura_set_log_handler`, `aura_log_emit`).
+//!
+//! `aura_log_emit` is variadic, which stable Rust cannot define: a small C shim built with the
+//! library formats the message and calls [`auraio_capi_log_message`].
+
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::sync::Mutex;
+
+use super::types::aura_log_fn;
+
+/// Log level: error.
+pub const ERR: c_int = 3;
+/// Log level: warning.
+pub const WARN: c_int = 4;
+/// Log level: notice.
+pub const NOTICE: c_int = 5;
+
+/// The handler and its userdata (as an address, so the static is `Sync`).
+static HANDLER: Mutex<(aura_log_fn, usize)> = Mutex::new((None, 0));
+
+/// Longest message passed to a handler, in bytes (the C contract's 256-byte buffer).
+const MAX_MESSAGE: usize = 255;
+
+/// Installs (or with `None` removes) the handler.
+pub(crate) fn set_handler(handler: aura_log_fn, userdata: *mut c_void) {
+    let mut h = HANDLER.lock().unwrap_or_else(|p| p.into_inner());
+    *h = (handler, userdata as usize);
+}
+
+/// Passes a NUL-terminated message to the handler, if any. The lock is held during the call,
+/// so handlers are serialised.
+fn deliver(level: c_int, msg: &CStr) {
+    let h = HANDLER.lock().unwrap_or_else(|p| p.into_inner());
+    if let (Some(f), ud) = *h {
+        // SAFETY: the handler was installed by the application for exactly this call shape;
+        // msg is NUL-terminated and outlives the call.
+        unsafe { f(level, msg.as_ptr(), ud as *mut c_void) };
+    }
+}
+
+/// Logs `msg` through the C handler, truncated to 255 bytes (at a character boundary).
+pub fn emit(level: c_int, msg: &str) {
+    let mut end = msg.len().min(MAX_MESSAGE);
+    while !msg.is_char_boundary(end) {
+        end -= 1;
+    }
+    let text: String = msg[..end].chars().filter(|&c| c != '\0').collect();
+    if let Ok(c) = CString::new(text) {
+        deliver(level, &c);
+    }
+}
+
+/// Entry point of the C shim's `aura_log_emit`: `msg` is already formatted and truncated.
+///
+/// # Safety
+///
+/// `msg` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn auraio_capi_log_message(level: c_int, msg: *const c_char) {
+    if msg.is_null() {
+        return;
+    }
+    let r = std::panic::catch_unwind(|| {
+        // SAFETY: the caller passes a NUL-terminated string.
+        deliver(level, unsafe { CStr::from_ptr(msg) });
+    });
+    drop(r);
+}

@@ -1,0 +1,108 @@
+//! The C ABI's implementation (feature `capi`).
+//!
+//! The exported `extern "C"` functions are generated per engine preset by
+//! `auraio_macros::c_abi!`, which forwards each to the method of the same name on
+//! [`Abi<P, L, T>`]; the crate `capi/` builds `libauraio` (Adaptive, MultiThread) and
+//! `libauraio_local` (CpuLocal, SingleThread) that way. This module holds what every preset
+//! shares: the C-side engine (request handles, registered user memory, managed buffers), the
+//! errno conventions, the process-wide log handler, and the panic guard.
+//!
+//! Request handles: each submission takes an `aura_request_t` from the engine's free list.
+//! The handle is referenced twice, by the submitting call (until it has stored the request
+//! id) and by the completion (until the C callback has returned); whichever lets go last puts
+//! it back. So the handle stays valid while the callback runs, and a submission racing with
+//! its own completion on another thread never writes into a recycled handle.
+
+mod abi;
+mod engine;
+pub mod log;
+pub mod types;
+
+use std::any::Any;
+use std::ffi::c_int;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+pub use abi::Abi;
+
+/// Sets the calling thread's `errno`.
+pub(crate) fn set_errno(e: c_int) {
+    // SAFETY: __errno_location returns the calling thread's errno slot, valid for its life.
+    unsafe { *libc::__errno_location() = e };
+}
+
+/// The errno an `io::Error` stands for.
+pub(crate) fn errno_of(e: &io::Error) -> c_int {
+    if let Some(n) = e.raw_os_error() {
+        return n;
+    }
+    match e.kind() {
+        io::ErrorKind::InvalidInput => libc::EINVAL,
+        io::ErrorKind::TimedOut => libc::ETIMEDOUT,
+        io::ErrorKind::Deadlock => libc::EDEADLK,
+        io::ErrorKind::OutOfMemory => libc::ENOMEM,
+        io::ErrorKind::NotFound => libc::ENOENT,
+        io::ErrorKind::Unsupported => libc::EOPNOTSUPP,
+        _ => libc::EIO,
+    }
+}
+
+/// What a C function returns when its Rust body panicked (with `errno` = `EIO` where the
+/// function reports errors through errno).
+pub trait AbiReturn {
+    /// The failure value.
+    fn on_panic() -> Self;
+}
+
+impl AbiReturn for () {
+    fn on_panic() {}
+}
+impl AbiReturn for c_int {
+    fn on_panic() -> Self {
+        -1
+    }
+}
+impl AbiReturn for bool {
+    fn on_panic() -> Self {
+        false
+    }
+}
+impl AbiReturn for f64 {
+    fn on_panic() -> Self {
+        -1.0
+    }
+}
+impl<T> AbiReturn for *mut T {
+    fn on_panic() -> Self {
+        std::ptr::null_mut()
+    }
+}
+impl<T> AbiReturn for *const T {
+    fn on_panic() -> Self {
+        std::ptr::null()
+    }
+}
+
+fn panic_message(p: &(dyn Any + Send)) -> &str {
+    p.downcast_ref::<&str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// Runs a C function's body; a panic does not cross the boundary: it is logged at `ERR`
+/// level and turned into the function's failure value with `errno` = `EIO`.
+#[inline]
+pub fn guard<R: AbiReturn>(name: &str, f: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            log::emit(
+                log::ERR,
+                &format!("auraio: {name} panicked: {}", panic_message(&*p)),
+            );
+            set_errno(libc::EIO);
+            R::on_panic()
+        }
+    }
+}
