@@ -34,7 +34,9 @@ pub fn parse_decl(text: &str) -> Result<Decl, String> {
     let text = text.trim();
     let (head, array) = match text.strip_suffix(']') {
         Some(t) => {
-            let open = t.rfind('[').ok_or_else(|| format!("unbalanced [ in `{text}`"))?;
+            let open = t
+                .rfind('[')
+                .ok_or_else(|| format!("unbalanced [ in `{text}`"))?;
             let n = t[open + 1..]
                 .trim()
                 .parse::<usize>()

@@ -110,7 +110,10 @@ impl Parse for Preset {
         let args: Vec<&GenericArgument> = args.args.iter().collect();
         let ty_path = |a: &GenericArgument, what: &str, allowed: &[&str]| -> syn::Result<Path> {
             let GenericArgument::Type(Type::Path(tp)) = a else {
-                return Err(syn::Error::new_spanned(a, format!("expected a {what} type")));
+                return Err(syn::Error::new_spanned(
+                    a,
+                    format!("expected a {what} type"),
+                ));
             };
             let name = last_ident(&tp.path);
             if !allowed.contains(&name.as_str()) {
@@ -212,7 +215,12 @@ fn preset_name(p: &Preset) -> String {
         Some(t) => quote!(#t).to_string().replace(' ', ""),
         None => "DefaultTuning".into(),
     };
-    format!("{}/{}/{}", last_ident(&p.policy), last_ident(&p.lock), tuning)
+    format!(
+        "{}/{}/{}",
+        last_ident(&p.policy),
+        last_ident(&p.lock),
+        tuning
+    )
 }
 
 fn expand_types() -> Result<TokenStream2, String> {
@@ -311,7 +319,8 @@ fn header_text(preset: &str) -> Result<String, String> {
           typedef struct {\n    aura_buf_type_t type;\n    union {\n        void *ptr;\n        \
           struct {\n            int index;\n            size_t offset;\n        } fixed;\n    } u;\n\
           } aura_buf_t;\n\n";
-    let mut asserts = String::from("_Static_assert(sizeof(aura_buf_t) == 24, \"aura_buf_t layout\");\n");
+    let mut asserts =
+        String::from("_Static_assert(sizeof(aura_buf_t) == 24, \"aura_buf_t layout\");\n");
     for (name, doc, size, fields) in abi::STRUCTS {
         h += &format!("/** {doc} */\ntypedef struct {{\n");
         for fl in fields.iter() {

@@ -272,10 +272,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
                 if reg.draining {
                     return Err(libc::EBUSY);
                 }
-                let Some(iov) = usize::try_from(fx.index)
-                    .ok()
-                    .and_then(|i| reg.iovs.get(i))
-                else {
+                let Some(iov) = usize::try_from(fx.index).ok().and_then(|i| reg.iovs.get(i)) else {
                     return Err(libc::EINVAL);
                 };
                 if fx.offset >= iov.iov_len || len > iov.iov_len - fx.offset {
@@ -325,12 +322,24 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         // SAFETY: the buffer obeys the contract (valid until the callback).
         unsafe {
             match (b, write) {
-                (Ok(b), false) => {
-                    c.submit(op::Read::new(fd, b, off), fd, AURA_OP_READ, cb, ud, false, nop)
-                }
-                (Ok(b), true) => {
-                    c.submit(op::Write::new(fd, b, off), fd, AURA_OP_WRITE, cb, ud, false, nop)
-                }
+                (Ok(b), false) => c.submit(
+                    op::Read::new(fd, b, off),
+                    fd,
+                    AURA_OP_READ,
+                    cb,
+                    ud,
+                    false,
+                    nop,
+                ),
+                (Ok(b), true) => c.submit(
+                    op::Write::new(fd, b, off),
+                    fd,
+                    AURA_OP_WRITE,
+                    cb,
+                    ud,
+                    false,
+                    nop,
+                ),
                 (Err(b), false) => c.submit(
                     op::ReadFixed::new(fd, b, off),
                     fd,
@@ -412,7 +421,15 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         // SAFETY: fsync points at no memory.
         unsafe {
             if flags & AURA_FSYNC_DATASYNC != 0 {
-                c.submit(op::Fdatasync::new(fd), fd, AURA_OP_FDATASYNC, cb, ud, false, nop)
+                c.submit(
+                    op::Fdatasync::new(fd),
+                    fd,
+                    AURA_OP_FDATASYNC,
+                    cb,
+                    ud,
+                    false,
+                    nop,
+                )
             } else {
                 c.submit(op::Fsync::new(fd), fd, AURA_OP_FSYNC, cb, ud, false, nop)
             }
@@ -454,9 +471,25 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         // SAFETY: the buffers obey the contract (valid until the callback).
         unsafe {
             if write {
-                c.submit(op::Writev::new(fd, bufs, off), fd, AURA_OP_WRITEV, cb, ud, false, nop)
+                c.submit(
+                    op::Writev::new(fd, bufs, off),
+                    fd,
+                    AURA_OP_WRITEV,
+                    cb,
+                    ud,
+                    false,
+                    nop,
+                )
             } else {
-                c.submit(op::Readv::new(fd, bufs, off), fd, AURA_OP_READV, cb, ud, false, nop)
+                c.submit(
+                    op::Readv::new(fd, bufs, off),
+                    fd,
+                    AURA_OP_READV,
+                    cb,
+                    ud,
+                    false,
+                    nop,
+                )
             }
         }
     }
@@ -597,7 +630,15 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         match unsafe { Self::meta(e, fd, flags, false) } {
             // SAFETY: close points at no memory.
             Ok((c, target)) => unsafe {
-                c.submit(op::Close::new(target), fd, AURA_OP_CLOSE, cb, ud, false, nop)
+                c.submit(
+                    op::Close::new(target),
+                    fd,
+                    AURA_OP_CLOSE,
+                    cb,
+                    ud,
+                    false,
+                    nop,
+                )
             },
             Err(errno) => fail(errno, std::ptr::null_mut()),
         }
@@ -1343,7 +1384,11 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
             optimal_in_flight: clamp_int(s.in_flight_limit()),
             peak_in_flight: clamp_int(s.rings.iter().map(|r| u64::from(r.peak_in_flight)).sum()),
             optimal_batch_size: clamp_int(
-                s.rings.iter().map(|r| u64::from(r.batch_threshold)).sum::<u64>() / n,
+                s.rings
+                    .iter()
+                    .map(|r| u64::from(r.batch_threshold))
+                    .sum::<u64>()
+                    / n,
             ),
             adaptive_spills: s.adaptive_spills,
             ..Default::default()
@@ -1443,7 +1488,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
     /// # Safety
     ///
     /// The C contract.
-    pub unsafe fn get_buffer_stats(e: *const aura_engine_t, out: *mut aura_buffer_stats_t) -> c_int {
+    pub unsafe fn get_buffer_stats(
+        e: *const aura_engine_t,
+        out: *mut aura_buffer_stats_t,
+    ) -> c_int {
         // SAFETY: per the contract.
         let (Some(c), Some(out)) = (unsafe { Self::eng(e) }, unsafe { out.as_mut() }) else {
             return -1;
@@ -1487,7 +1535,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         let Some(h) = (unsafe { h.as_ref() }) else {
             return -1.0;
         };
-        let total: u64 = h.buckets.iter().map(|&b| u64::from(b)).sum::<u64>() + u64::from(h.overflow);
+        let total: u64 =
+            h.buckets.iter().map(|&b| u64::from(b)).sum::<u64>() + u64::from(h.overflow);
         if total == 0 || !(0.0..=100.0).contains(&p) {
             return -1.0;
         }
@@ -1508,7 +1557,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
     /// # Safety
     ///
     /// The C contract.
-    pub unsafe fn histogram_bucket_upper_bound_us(h: *const aura_histogram_t, bucket: c_int) -> c_int {
+    pub unsafe fn histogram_bucket_upper_bound_us(
+        h: *const aura_histogram_t,
+        bucket: c_int,
+    ) -> c_int {
         // SAFETY: per the contract.
         match unsafe { h.as_ref() } {
             Some(h) if (0..AURA_HISTOGRAM_BUCKETS).contains(&bucket) => {

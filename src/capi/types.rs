@@ -64,7 +64,10 @@ pub struct aura_buf_t {
 
 static_assertions::assert_eq_size!(aura_buf_t, [u8; 24]);
 static_assertions::const_assert_eq!(core::mem::offset_of!(aura_buf_t, u), 8);
-static_assertions::const_assert_eq!(core::mem::offset_of!(aura_options_t, max_p99_latency_ms), 24);
+static_assertions::const_assert_eq!(
+    core::mem::offset_of!(aura_options_t, max_p99_latency_ms),
+    24
+);
 static_assertions::const_assert_eq!(core::mem::offset_of!(aura_options_t, disable_adaptive), 40);
 static_assertions::const_assert_eq!(core::mem::offset_of!(aura_options_t, ring_select), 48);
 static_assertions::const_assert_eq!(core::mem::offset_of!(aura_options_t, single_thread), 52);

@@ -772,7 +772,10 @@ impl<L: LockMode> Ring<L> {
     /// Copies of the last window's and the cumulative latency histograms.
     pub(crate) fn histograms(&self) -> (Histogram, Histogram) {
         let st = self.state.lock();
-        (st.last_window.clone(), st.cumulative.clone())
+        let mut all = st.cumulative.clone();
+        // The open window has not been merged yet; "since creation" includes it.
+        all.merge(&st.window);
+        (st.last_window.clone(), all)
     }
 
     /// Sets the in-flight limit (clamped to 1..=the CQ capacity); returns the value applied.
