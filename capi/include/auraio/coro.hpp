@@ -1,0 +1,338 @@
+// auraio/coro.hpp: C++20 coroutines over the engine: Task<T> and awaitable read/write/fsync.
+#ifndef AURAIO_CORO_HPP
+#define AURAIO_CORO_HPP
+
+#include <auraio/buffer.hpp>
+#include <auraio/error.hpp>
+#include <auraio/fwd.hpp>
+#include <auraio/request.hpp>
+
+#include <atomic>
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+#include <variant>
+
+namespace auraio {
+
+namespace detail {
+
+/// Resumes whoever awaited the finished task, or returns to resume()'s caller.
+template <typename Promise>
+struct FinalAwaiter {
+    bool await_ready() const noexcept { return false; }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) noexcept {
+        auto next = h.promise().continuation;
+        return next ? next : std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+};
+
+} // namespace detail
+
+/// A lazy coroutine: the body starts at resume() or co_await. Drive it with one resume(),
+/// then engine.wait()/poll() until done(), then get().
+template <typename T>
+class Task {
+public:
+    struct promise_type {
+        std::variant<std::monostate, T, std::exception_ptr> result;
+        std::coroutine_handle<> continuation;
+
+        Task get_return_object() { return Task(std::coroutine_handle<promise_type>::from_promise(*this)); }
+        std::suspend_always initial_suspend() noexcept { return {}; }
+        detail::FinalAwaiter<promise_type> final_suspend() noexcept { return {}; }
+        template <typename U>
+        void return_value(U &&v) {
+            result.template emplace<1>(std::forward<U>(v));
+        }
+        void unhandled_exception() { result.template emplace<2>(std::current_exception()); }
+    };
+
+    Task() = default;
+    explicit Task(std::coroutine_handle<promise_type> h) : h_(h) {}
+    Task(const Task &) = delete;
+    Task &operator=(const Task &) = delete;
+    Task(Task &&o) noexcept : h_(std::exchange(o.h_, {})) {}
+    Task &operator=(Task &&o) noexcept {
+        if (this != &o) {
+            if (h_ && !h_.done()) {
+                std::terminate();
+            }
+            if (h_) {
+                h_.destroy();
+            }
+            h_ = std::exchange(o.h_, {});
+        }
+        return *this;
+    }
+    ~Task() {
+        if (h_) {
+            if (!h_.done()) {
+                std::terminate(); // a frame suspended on I/O must not be destroyed
+            }
+            h_.destroy();
+        }
+    }
+
+    bool resume() {
+        if (h_ && !h_.done()) {
+            h_.resume();
+        }
+        return !done();
+    }
+    [[nodiscard]] bool done() const noexcept { return !h_ || h_.done(); }
+
+    T get() {
+        if (!h_ || !h_.done()) {
+            throw std::logic_error("Task not complete");
+        }
+        auto &r = h_.promise().result;
+        if (r.index() == 2) {
+            auto e = std::get<2>(r);
+            r.template emplace<0>();
+            std::rethrow_exception(e);
+        }
+        if (r.index() != 1) {
+            throw std::logic_error("Task result already consumed");
+        }
+        T v = std::move(std::get<1>(r));
+        r.template emplace<0>();
+        return v;
+    }
+
+    auto operator co_await() {
+        if (!h_) {
+            throw std::logic_error("co_await on empty Task");
+        }
+        struct Awaiter {
+            std::coroutine_handle<promise_type> h;
+            bool await_ready() const noexcept { return h.done(); }
+            std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
+                h.promise().continuation = caller;
+                return h;
+            }
+            T await_resume() {
+                auto &r = h.promise().result;
+                if (r.index() == 2) {
+                    std::rethrow_exception(std::get<2>(r));
+                }
+                if (r.index() != 1) {
+                    throw std::logic_error("Task result not available");
+                }
+                return std::move(std::get<1>(r));
+            }
+        };
+        return Awaiter{h_};
+    }
+
+private:
+    std::coroutine_handle<promise_type> h_;
+};
+
+template <>
+class Task<void> {
+public:
+    struct promise_type {
+        std::exception_ptr error;
+        std::coroutine_handle<> continuation;
+
+        Task get_return_object() { return Task(std::coroutine_handle<promise_type>::from_promise(*this)); }
+        std::suspend_always initial_suspend() noexcept { return {}; }
+        detail::FinalAwaiter<promise_type> final_suspend() noexcept { return {}; }
+        void return_void() noexcept {}
+        void unhandled_exception() { error = std::current_exception(); }
+    };
+
+    Task() = default;
+    explicit Task(std::coroutine_handle<promise_type> h) : h_(h) {}
+    Task(const Task &) = delete;
+    Task &operator=(const Task &) = delete;
+    Task(Task &&o) noexcept : h_(std::exchange(o.h_, {})) {}
+    Task &operator=(Task &&o) noexcept {
+        if (this != &o) {
+            if (h_ && !h_.done()) {
+                std::terminate();
+            }
+            if (h_) {
+                h_.destroy();
+            }
+            h_ = std::exchange(o.h_, {});
+        }
+        return *this;
+    }
+    ~Task() {
+        if (h_) {
+            if (!h_.done()) {
+                std::terminate();
+            }
+            h_.destroy();
+        }
+    }
+
+    bool resume() {
+        if (h_ && !h_.done()) {
+            h_.resume();
+        }
+        return !done();
+    }
+    [[nodiscard]] bool done() const noexcept { return !h_ || h_.done(); }
+
+    void get() {
+        if (!h_ || !h_.done()) {
+            throw std::logic_error("Task not complete");
+        }
+        if (auto e = std::exchange(h_.promise().error, nullptr)) {
+            std::rethrow_exception(e);
+        }
+    }
+
+    auto operator co_await() {
+        if (!h_) {
+            throw std::logic_error("co_await on empty Task");
+        }
+        struct Awaiter {
+            std::coroutine_handle<promise_type> h;
+            bool await_ready() const noexcept { return h.done(); }
+            std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
+                h.promise().continuation = caller;
+                return h;
+            }
+            void await_resume() {
+                if (h.promise().error) {
+                    std::rethrow_exception(h.promise().error);
+                }
+            }
+        };
+        return Awaiter{h_};
+    }
+
+private:
+    std::coroutine_handle<promise_type> h_;
+};
+
+namespace detail {
+/// Result of a throwing awaitable: bytes, or the error as Error(errno, what).
+inline ssize_t io_result(ssize_t r, const char *what) {
+    if (r < 0) {
+        int e = (r >= -4095) ? static_cast<int>(-r) : EIO;
+        throw Error(e, what);
+    }
+    return r;
+}
+} // namespace detail
+
+/// co_await engine.async_read(...) / async_write(...): yields the byte count (0 at EOF),
+/// throws Error on failure. Resumed on the thread that polls the engine.
+class IoAwaitable {
+public:
+    IoAwaitable(const IoAwaitable &) = delete;
+    IoAwaitable &operator=(const IoAwaitable &) = delete;
+
+    bool await_ready() const noexcept { return false; }
+    inline bool await_suspend(std::coroutine_handle<> h);
+    ssize_t await_resume() { return detail::io_result(result_, is_write_ ? "async_write" : "async_read"); }
+
+private:
+    friend class Engine;
+    IoAwaitable(Engine &engine, int fd, BufferRef buf, size_t len, off_t offset, bool is_write)
+        : engine_(engine), fd_(fd), buf_(buf), len_(len), offset_(offset), is_write_(is_write) {}
+
+    Engine &engine_;
+    int fd_;
+    BufferRef buf_;
+    size_t len_;
+    off_t offset_;
+    bool is_write_;
+    ssize_t result_ = 0;
+    std::coroutine_handle<> handle_;
+    std::atomic<bool> settled_{false};
+};
+
+/// co_await engine.async_fsync(fd) / async_fdatasync(fd): throws Error on failure.
+class FsyncAwaitable {
+public:
+    FsyncAwaitable(const FsyncAwaitable &) = delete;
+    FsyncAwaitable &operator=(const FsyncAwaitable &) = delete;
+
+    bool await_ready() const noexcept { return false; }
+    inline bool await_suspend(std::coroutine_handle<> h);
+    void await_resume() { (void)detail::io_result(result_, datasync_ ? "async_fdatasync" : "async_fsync"); }
+
+private:
+    friend class Engine;
+    FsyncAwaitable(Engine &engine, int fd, bool datasync = false)
+        : engine_(engine), fd_(fd), datasync_(datasync) {}
+
+    Engine &engine_;
+    int fd_;
+    bool datasync_;
+    ssize_t result_ = 0;
+    std::coroutine_handle<> handle_;
+    std::atomic<bool> settled_{false};
+};
+
+} // namespace auraio
+
+#include <auraio/engine.hpp>
+
+namespace auraio {
+
+// The completion and await_suspend race to settle: whichever comes second resumes (the
+// completion) or does not suspend (await_suspend), so the coroutine resumes exactly once.
+inline bool IoAwaitable::await_suspend(std::coroutine_handle<> h) {
+    handle_ = h;
+    auto on_done = [this](Request &, ssize_t r) {
+        result_ = r;
+        if (settled_.exchange(true, std::memory_order_acq_rel)) {
+            handle_.resume();
+        }
+    };
+    try {
+        if (is_write_) {
+            (void)engine_.write(fd_, buf_, len_, offset_, on_done);
+        } else {
+            (void)engine_.read(fd_, buf_, len_, offset_, on_done);
+        }
+    } catch (const Error &e) {
+        result_ = -e.code();
+        return false;
+    }
+    return !settled_.exchange(true, std::memory_order_acq_rel);
+}
+
+inline bool FsyncAwaitable::await_suspend(std::coroutine_handle<> h) {
+    handle_ = h;
+    auto on_done = [this](Request &, ssize_t r) {
+        result_ = r;
+        if (settled_.exchange(true, std::memory_order_acq_rel)) {
+            handle_.resume();
+        }
+    };
+    try {
+        if (datasync_) {
+            (void)engine_.fdatasync(fd_, on_done);
+        } else {
+            (void)engine_.fsync(fd_, on_done);
+        }
+    } catch (const Error &e) {
+        result_ = -e.code();
+        return false;
+    }
+    return !settled_.exchange(true, std::memory_order_acq_rel);
+}
+
+inline IoAwaitable Engine::async_read(int fd, BufferRef buf, size_t len, off_t offset) {
+    return IoAwaitable(*this, fd, buf, len, offset, false);
+}
+inline IoAwaitable Engine::async_write(int fd, BufferRef buf, size_t len, off_t offset) {
+    return IoAwaitable(*this, fd, buf, len, offset, true);
+}
+inline FsyncAwaitable Engine::async_fsync(int fd) { return FsyncAwaitable(*this, fd, false); }
+inline FsyncAwaitable Engine::async_fdatasync(int fd) { return FsyncAwaitable(*this, fd, true); }
+
+} // namespace auraio
+
+#endif // AURAIO_CORO_HPP
