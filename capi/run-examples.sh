@@ -3,7 +3,7 @@
 # Usage: run-examples.sh OUT "c examples" "cpp examples"
 set -e
 out=$1
-export LD_LIBRARY_PATH="$out/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LD_LIBRARY_PATH="$out/prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export TMPDIR="${TMPDIR:-/tmp}"
 for lang in c cpp; do
     if [ "$lang" = c ]; then list=$2; else list=$3; fi
