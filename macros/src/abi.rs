@@ -128,8 +128,11 @@ pub const CONSTANTS: &[(&str, &str, &str)] = &[
     ("AURA_STATX_ALL", "0xFFFu", "statx mask: every basic field."),
 ];
 
-/// C enums: typedef name, doc, enumerators and values. Each is 4 bytes (an `int` in Rust).
-pub const ENUMS: &[(&str, &str, &[(&str, i32)])] = &[
+/// A C enum: typedef name, doc, enumerators and values. Each is 4 bytes (an `int` in Rust).
+pub type Enum = (&'static str, &'static str, &'static [(&'static str, i32)]);
+
+/// The C enums.
+pub const ENUMS: &[Enum] = &[
     (
         "aura_ring_select_t",
         "How a submission picks its ring. A library is built for one engine preset; a value \
@@ -179,8 +182,11 @@ pub const ENUMS: &[(&str, &str, &[(&str, i32)])] = &[
     ),
 ];
 
-/// Plain structs: name, doc, size in bytes (asserted on both sides), fields in C syntax.
-pub const STRUCTS: &[(&str, &str, usize, &[&str])] = &[
+/// A plain struct: name, doc, size in bytes (asserted on both sides), fields in C syntax.
+pub type Struct = (&'static str, &'static str, usize, &'static [&'static str]);
+
+/// The C structs.
+pub const STRUCTS: &[Struct] = &[
     (
         "aura_options_t",
         "Engine options; aura_options_init writes the defaults.",

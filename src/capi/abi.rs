@@ -1289,7 +1289,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         let Some(c) = (unsafe { Self::eng(e) }) else {
             return fail(libc::EINVAL, -1);
         };
-        if !(latency_ms >= 0.0) || !latency_ms.is_finite() {
+        if !latency_ms.is_finite() || latency_ms < 0.0 {
             return fail(libc::EINVAL, -1);
         }
         let target = (latency_ms > 0.0).then(|| Duration::from_secs_f64(latency_ms / 1e3));

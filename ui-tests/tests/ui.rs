@@ -7,4 +7,5 @@ fn ui() {
     t.pass("tests/ui/*/pass-*.rs");
     t.compile_fail("tests/ui/lock/fail-*.rs");
     t.compile_fail("tests/ui/tuning/fail-*.rs");
+    t.compile_fail("tests/ui/c_abi/fail-*.rs");
 }

@@ -1,0 +1,3 @@
+auraio_macros::c_abi!(Vec<u8>);
+
+fn main() {}

@@ -1,0 +1,3 @@
+auraio_macros::c_abi!(Engine<Adaptive, MultiThread> and more);
+
+fn main() {}

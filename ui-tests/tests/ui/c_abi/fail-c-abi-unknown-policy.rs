@@ -1,0 +1,3 @@
+auraio_macros::c_abi!(Engine<Fastest, MultiThread>);
+
+fn main() {}

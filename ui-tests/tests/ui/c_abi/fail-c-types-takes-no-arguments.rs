@@ -1,0 +1,3 @@
+auraio_macros::c_types!(extra);
+
+fn main() {}
