@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check of the project on a fresh machine: installs what is missing, then format,
 # lints, docs, the whole test suite (unit, integration, doc and ui tests), builds the benches
-# and runs every example. Exits non-zero on the first failure.
+# and runs every example; builds the C and C++ libraries and runs their tests (C tests under
+# valgrind) and examples. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing: ${missing[*]}"
   as_root apt-get update -qq
@@ -36,4 +40,6 @@ for ex in quickstart simple_read custom_config vectored_io write_modes file_copy
   echo "-- example $ex"
   cargo run --quiet --release --all-features --example "$ex"
 done
+echo "== C and C++ libraries: build, install to a staging prefix, tests (valgrind), examples"
+make -C capi check VALGRIND=1
 echo "== all checks passed"
