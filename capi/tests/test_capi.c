@@ -451,6 +451,42 @@ static void test_cancel(void) {
     aura_destroy(e);
 }
 
+/* Outstanding requests are bounded (4 queue depths per ring): then EAGAIN, and after the
+ * backlog drains, submissions are accepted again. */
+static int counted;
+static void count_cb(aura_request_t *req, ssize_t result, void *ud) {
+    (void)req;
+    (void)ud;
+    if (result == 1) {
+        counted++;
+    }
+}
+
+static void test_backpressure(void) {
+    aura_engine_t *e = small_engine(); /* 1 ring, queue depth 64 */
+    int p[2];
+    CHECK(pipe(p) == 0);
+    static char bytes[512];
+    int accepted = 0;
+    errno = 0;
+    while (accepted < 1000 &&
+           aura_read(e, p[0], aura_buf(bytes + accepted % 512), 1, -1, count_cb, NULL) != NULL) {
+        accepted++;
+    }
+    CHECK(accepted == 4 * 64 && errno == EAGAIN);
+    CHECK(aura_pending_count(e) == accepted);
+    memset(bytes, 0, sizeof bytes);
+    CHECK(write(p[1], bytes, (size_t)accepted) == accepted);
+    CHECK(aura_drain(e, 10000) >= 0);
+    CHECK(counted == accepted && aura_pending_count(e) == 0);
+    CHECK(aura_read(e, p[0], aura_buf(bytes), 1, -1, count_cb, NULL) != NULL);
+    CHECK(write(p[1], "z", 1) == 1);
+    CHECK(aura_drain(e, 10000) >= 0 && counted == accepted + 1);
+    close(p[0]);
+    close(p[1]);
+    aura_destroy(e);
+}
+
 /* The poll fd becomes readable when completions are ready. */
 static void test_poll_fd(void) {
     aura_engine_t *e = small_engine();
@@ -875,6 +911,7 @@ int main(void) {
     test_submit_errors();
     test_cancel();
     test_poll_fd();
+    test_backpressure();
     test_run_stop_drain();
     test_registered_buffers();
     test_registered_files();

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #define THREADS 4
+#ifndef PER_THREAD
 #define PER_THREAD 5000
+#endif
 #define BLOCK 4096
 #define BLOCKS 256
 
@@ -51,7 +53,7 @@ static void *submitter(void *arg) {
                 fprintf(stderr, "submit failed: %s\n", strerror(errno));
                 exit(1);
             }
-            sched_yield();
+            usleep(50); /* the engine is full: let the poller drain it */
         }
         if (i % 7 == 0) {
             /* fails with EALREADY when the read won the race: both outcomes are fine */

@@ -15,6 +15,9 @@ use crate::policy::Policy;
 use crate::tuning::Tuning;
 use crate::{Engine, RequestId};
 
+/// Requests a C engine accepts before EAGAIN, in queue depths per ring.
+const OUTSTANDING_DEPTHS: u64 = 4;
+
 /// Memory the C caller owns and promised to keep valid until the callback.
 #[derive(Debug)]
 pub(crate) struct RawBuf {
@@ -247,6 +250,15 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
     where
         O: Op + Send,
     {
+        // Bounded memory: requests beyond the in-flight limits wait in per-ring backlogs, but
+        // no more than OUTSTANDING_DEPTHS queue depths per ring in all; past that the caller
+        // gets EAGAIN (the contract's "poll, then retry").
+        let cap =
+            u64::from(self.queue_depth) * OUTSTANDING_DEPTHS * self.engine.ring_count() as u64;
+        if self.engine.pending() >= cap {
+            set_errno(libc::EAGAIN);
+            return std::ptr::null_mut();
+        }
         let req = self.take(fd, kind, cb, user_data, fixed);
         if fixed {
             self.fixed_in_flight.add(1);
