@@ -1000,6 +1000,14 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         self.rings.iter().map(|r| r.pending()).sum()
     }
 
+    /// Sum of the rings' current in-flight limits: a lock-free read, cheap enough for a
+    /// submission loop that keeps exactly as many requests outstanding as the engine admits
+    /// (so none wait in a backlog).
+    #[inline]
+    pub fn in_flight_limit(&self) -> u64 {
+        self.rings.iter().map(|r| r.limit.get()).sum()
+    }
+
     /// Number of rings.
     pub fn ring_count(&self) -> usize {
         self.rings.len()

@@ -1,0 +1,121 @@
+//! The engine operations a job thread uses, for every preset: one trait, implemented for both
+//! lock modes, so the job loop is written once and monomorphized per preset.
+
+use std::io;
+use std::time::Duration;
+
+use auraio::lock::{MultiThread, SingleThread};
+use auraio::policy::Policy;
+use auraio::{AlignedBuf, Engine};
+
+use crate::stats::RingEnd;
+
+/// A finished operation, as the job loop sees it.
+pub struct Completion {
+    /// Slot of the operation (`u32::MAX` for a sync).
+    pub slot: u32,
+    /// Bytes, or -errno.
+    pub result: i64,
+    /// The slot's buffer, handed back.
+    pub buf: Option<AlignedBuf>,
+}
+
+/// Where a callback puts its completion: the job thread's pre-allocated queue.
+pub struct Done {
+    sink: *mut Vec<Completion>,
+    slot: u32,
+}
+
+// SAFETY: each job thread owns its engine and its queue, and callbacks only run inside that
+// thread's own wait/drain calls, so the queue is never touched by two threads.
+unsafe impl Send for Done {}
+
+impl Done {
+    /// A completion target for `slot` in `sink`.
+    pub fn new(sink: *mut Vec<Completion>, slot: u32) -> Self {
+        Done { sink, slot }
+    }
+
+    fn push(self, r: io::Result<usize>, buf: Option<AlignedBuf>) {
+        let result = match r {
+            Ok(n) => n as i64,
+            Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
+        };
+        // SAFETY: see the Send impl: the queue belongs to the thread running this callback,
+        // which holds no other reference to it while the engine runs callbacks (its capacity
+        // covers every outstanding operation, so this never reallocates).
+        unsafe { &mut *self.sink }.push(Completion {
+            slot: self.slot,
+            result,
+            buf,
+        });
+    }
+}
+
+/// What the job loop needs of an engine.
+pub trait JobEngine {
+    /// Reads into `buf` at `offset`.
+    fn read(&self, fd: i32, buf: AlignedBuf, offset: u64, done: Done) -> io::Result<()>;
+    /// Writes `buf` at `offset`.
+    fn write(&self, fd: i32, buf: AlignedBuf, offset: u64, done: Done) -> io::Result<()>;
+    /// fsync or fdatasync.
+    fn sync(&self, fd: i32, datasync: bool, done: Done) -> io::Result<()>;
+    /// Waits for completions (up to `timeout`).
+    fn wait_for(&self, timeout: Duration) -> io::Result<usize>;
+    /// Sum of the in-flight limits.
+    fn limit(&self) -> u64;
+    /// The tuner's state per ring.
+    fn ring_ends(&self) -> Vec<RingEnd>;
+    /// Highest ring P99 of the last window, nanoseconds.
+    fn p99_ns(&self) -> u64;
+}
+
+macro_rules! job_engine_for {
+    ($L:ty) => {
+        impl<P: Policy> JobEngine for Engine<P, $L> {
+            fn read(&self, fd: i32, buf: AlignedBuf, offset: u64, done: Done) -> io::Result<()> {
+                Engine::read(self, fd, buf, offset, move |r, b| done.push(r, Some(b)))
+                    .map(drop)
+                    .map_err(|e| e.into_parts().0)
+            }
+            fn write(&self, fd: i32, buf: AlignedBuf, offset: u64, done: Done) -> io::Result<()> {
+                Engine::write(self, fd, buf, offset, move |r, b| done.push(r, Some(b)))
+                    .map(drop)
+                    .map_err(|e| e.into_parts().0)
+            }
+            fn sync(&self, fd: i32, datasync: bool, done: Done) -> io::Result<()> {
+                let r = if datasync {
+                    self.fdatasync(fd, move |r, ()| done.push(r, None))
+                        .map(drop)
+                } else {
+                    self.fsync(fd, move |r, ()| done.push(r, None)).map(drop)
+                };
+                r.map_err(|e| e.into_parts().0)
+            }
+            fn wait_for(&self, timeout: Duration) -> io::Result<usize> {
+                self.wait(Some(timeout))
+            }
+            fn limit(&self) -> u64 {
+                self.in_flight_limit()
+            }
+            fn ring_ends(&self) -> Vec<RingEnd> {
+                (0..self.ring_count())
+                    .filter_map(|i| self.ring_stats(i).ok())
+                    .map(|r| RingEnd {
+                        limit: r.in_flight_limit,
+                        phase: r.phase.name(),
+                        p99_ns: r.p99_ns,
+                        converge_ms: r.ticks_to_converge * 10,
+                        reprobes: u64::from(r.reprobes),
+                    })
+                    .collect()
+            }
+            fn p99_ns(&self) -> u64 {
+                self.stats().p99_ns()
+            }
+        }
+    };
+}
+
+job_engine_for!(SingleThread);
+job_engine_for!(MultiThread);

@@ -1,0 +1,267 @@
+//! What a job is: fio's options (the subset bffio runs) and auraio's own, with fio's defaults.
+
+use std::time::Duration;
+
+/// The I/O pattern (`rw=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pattern {
+    /// Sequential reads.
+    Read,
+    /// Sequential writes.
+    Write,
+    /// Random reads.
+    RandRead,
+    /// Random writes.
+    RandWrite,
+    /// Sequential mixed reads and writes.
+    ReadWrite,
+    /// Random mixed reads and writes.
+    RandRw,
+}
+
+impl Pattern {
+    /// fio's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pattern::Read => "read",
+            Pattern::Write => "write",
+            Pattern::RandRead => "randread",
+            Pattern::RandWrite => "randwrite",
+            Pattern::ReadWrite => "rw",
+            Pattern::RandRw => "randrw",
+        }
+    }
+
+    /// Whether offsets are random.
+    pub fn random(self) -> bool {
+        matches!(
+            self,
+            Pattern::RandRead | Pattern::RandWrite | Pattern::RandRw
+        )
+    }
+
+    /// Share of reads, in percent, given `rwmixread`.
+    pub fn read_percent(self, rwmixread: u32) -> u32 {
+        match self {
+            Pattern::Read | Pattern::RandRead => 100,
+            Pattern::Write | Pattern::RandWrite => 0,
+            Pattern::ReadWrite | Pattern::RandRw => rwmixread,
+        }
+    }
+}
+
+/// How a job with several files picks the file of the next I/O (`file_service_type=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileService {
+    /// Files in turn.
+    RoundRobin,
+    /// A random file each time.
+    Random,
+    /// One file after the other.
+    Sequential,
+}
+
+/// Engine preset a job's thread uses (`--preset=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// `Engine<CpuLocal, SingleThread>`: the job thread owns its engine (the default).
+    Local,
+    /// `Engine<Adaptive, MultiThread>`.
+    Shared,
+    /// `Engine<RoundRobin, MultiThread>`.
+    RoundRobin,
+    /// `Engine<CpuLocal, MultiThread>`.
+    CpuLocal,
+}
+
+impl Preset {
+    /// Accepted spellings.
+    pub const NAMES: &'static str = "local, shared, round-robin, cpu-local";
+
+    /// bffio's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Local => "local",
+            Preset::Shared => "shared",
+            Preset::RoundRobin => "round-robin",
+            Preset::CpuLocal => "cpu-local",
+        }
+    }
+}
+
+/// Output format (`--output-format=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// fio's human-readable report.
+    Normal,
+    /// fio's JSON structure plus an "auraio" section.
+    Json,
+}
+
+/// One job, fully resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// `name`.
+    pub name: String,
+    /// `filename`: explicit files (`:`-separated in fio's syntax).
+    pub filenames: Vec<String>,
+    /// `directory`.
+    pub directory: Option<String>,
+    /// `size`: bytes of I/O per job (and the size of its files when they are made).
+    pub size: Option<u64>,
+    /// `filesize`: size of each file.
+    pub filesize: Option<u64>,
+    /// `nrfiles`.
+    pub nrfiles: u32,
+    /// `file_service_type`.
+    pub file_service: FileService,
+    /// `rw`.
+    pub pattern: Pattern,
+    /// `rwmixread`.
+    pub rwmixread: u32,
+    /// `bs`.
+    pub bs: u64,
+    /// `iodepth`, if given.
+    pub iodepth: Option<u32>,
+    /// `numjobs`.
+    pub numjobs: u32,
+    /// `runtime`.
+    pub runtime: Option<Duration>,
+    /// `time_based`.
+    pub time_based: bool,
+    /// `ramp_time`.
+    pub ramp_time: Duration,
+    /// `direct`.
+    pub direct: bool,
+    /// `fsync`: an fsync after every N writes (0: never).
+    pub fsync: u32,
+    /// `fdatasync`: an fdatasync after every N writes (0: never).
+    pub fdatasync: u32,
+    /// `group_reporting`.
+    pub group_reporting: bool,
+    /// `verify=crc32c`.
+    pub verify: bool,
+    /// `ioengine` (accepted and recorded: bffio always runs auraio).
+    pub ioengine: String,
+    /// `percentile_list`.
+    pub percentiles: Vec<f64>,
+    /// `--aimd`: let the engine find the depth (iodepth is then the upper bound).
+    pub aimd: bool,
+    /// `--target-p99`.
+    pub target_p99: Option<Duration>,
+    /// `--preset`.
+    pub preset: Preset,
+    /// Options as written (key, value), for the JSON "job options".
+    pub options: Vec<(String, String)>,
+}
+
+/// fio's default percentile list.
+pub const DEFAULT_PERCENTILES: [f64; 17] = [
+    1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95,
+    99.99,
+];
+
+/// Upper bound of the depth the engine may choose when iodepth is not given.
+pub const AIMD_DEFAULT_MAX_DEPTH: u32 = 256;
+
+impl Default for Job {
+    fn default() -> Self {
+        Job {
+            name: "job".into(),
+            filenames: Vec::new(),
+            directory: None,
+            size: None,
+            filesize: None,
+            nrfiles: 1,
+            file_service: FileService::RoundRobin,
+            pattern: Pattern::Read,
+            rwmixread: 50,
+            bs: 4096,
+            iodepth: None,
+            numjobs: 1,
+            runtime: None,
+            time_based: false,
+            ramp_time: Duration::ZERO,
+            direct: false,
+            fsync: 0,
+            fdatasync: 0,
+            group_reporting: false,
+            verify: false,
+            ioengine: "auraio".into(),
+            percentiles: DEFAULT_PERCENTILES.to_vec(),
+            aimd: true,
+            target_p99: None,
+            preset: Preset::Local,
+            options: Vec::new(),
+        }
+    }
+}
+
+impl Job {
+    /// Requests the job keeps outstanding at most: iodepth, or with AIMD and no iodepth, 256.
+    pub fn max_depth(&self) -> u32 {
+        match (self.iodepth, self.aimd) {
+            (Some(d), _) => d.max(1),
+            (None, true) => AIMD_DEFAULT_MAX_DEPTH,
+            (None, false) => 1,
+        }
+    }
+
+    /// Size of each file.
+    pub fn file_size(&self) -> u64 {
+        match (self.filesize, self.size) {
+            (Some(f), _) => f,
+            (None, Some(s)) => s / u64::from(self.nrfiles.max(1)),
+            (None, None) => 0,
+        }
+    }
+
+    /// Bytes of I/O the job does (when not time based): `size`, or all its files.
+    pub fn io_size(&self) -> u64 {
+        self.size
+            .unwrap_or(self.file_size() * u64::from(self.nrfiles.max(1)))
+    }
+}
+
+/// Options of the run as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOptions {
+    /// `--output-format`.
+    pub format: Format,
+    /// `--output`.
+    pub output: Option<String>,
+    /// `--plot`.
+    pub plot: Option<String>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            format: Format::Normal,
+            output: None,
+            plot: None,
+        }
+    }
+}
+
+/// The job bffio runs with no arguments: 4 KiB random reads from a 256 MiB file under
+/// $TMPDIR for 10 s, the depth found by the engine.
+pub fn default_job() -> Job {
+    let dir = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into());
+    Job {
+        name: "default".into(),
+        filenames: vec![format!("{dir}/bffio-default.dat")],
+        size: Some(256 << 20),
+        pattern: Pattern::RandRead,
+        runtime: Some(Duration::from_secs(10)),
+        time_based: true,
+        options: vec![
+            ("rw".into(), "randread".into()),
+            ("bs".into(), "4k".into()),
+            ("size".into(), "256m".into()),
+            ("runtime".into(), "10".into()),
+            ("time_based".into(), String::new()),
+        ],
+        ..Job::default()
+    }
+}

@@ -1,0 +1,210 @@
+//! bffio: fio's jobs, run through auraio, with the queue depth found by the engine.
+//!
+//! `bffio` with no arguments runs the default job (4 KiB random reads from a 256 MiB file
+//! under $TMPDIR for 10 s, adaptive depth). Otherwise it takes fio's command-line options
+//! (`--name=` starting each job) and `.fio` job files; see `--help`.
+
+mod engine_io;
+mod hist;
+mod job;
+mod output;
+mod parse;
+mod plot;
+mod runner;
+mod stats;
+mod verify;
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use job::{Format, Job};
+use output::Entry;
+use runner::Progress;
+use stats::ThreadStats;
+
+const HELP: &str = "\
+bffio: a FIO-compatible benchmark powered by auraio
+
+usage: bffio [--option=value ...] [jobfile.fio ...]
+       bffio                      (the default job: 4k randread, 256 MiB file in $TMPDIR, 10 s)
+
+fio options: --name (starts a job) --filename --directory --size --filesize --nrfiles
+  --file_service_type --rw --rwmixread --bs --iodepth --numjobs --runtime --time_based
+  --ramp_time --direct --fsync --fdatasync --group_reporting --output-format=normal|json
+  --output --percentile_list --verify=crc32c --ioengine (recorded; auraio runs the I/O)
+auraio options:
+  --aimd=on|off     on (default): the engine finds the depth, iodepth is the upper bound
+                    (256 when not given); off: iodepth is the fixed depth, as in fio (default 1)
+  --target-p99=T    P99 ceiling the engine keeps (e.g. 500us, 2ms)
+  --preset=P        engine preset: local (CpuLocal, SingleThread; default), shared
+                    (Adaptive, MultiThread), round-robin, cpu-local (CpuLocal, MultiThread)
+  --plot=FILE.svg   the convergence picture: in-flight limit, IOPS and P99 over time
+";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("bffio: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_jobs() -> Result<(Vec<Job>, job::RunOptions), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut cl = parse::parse_args(&args)?;
+    if cl.help {
+        print!("{HELP}");
+        std::process::exit(0);
+    }
+    if cl.version {
+        println!("bffio {} (auraio)", env!("CARGO_PKG_VERSION"));
+        std::process::exit(0);
+    }
+    let mut jobs = std::mem::take(&mut cl.jobs);
+    let env = |k: &str| std::env::var(k).ok();
+    let load = |p: &Path| std::fs::read_to_string(p);
+    for f in &cl.files {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        jobs.extend(parse::parse_job_file(
+            &text,
+            f,
+            &cl.global,
+            &mut cl.run,
+            &env,
+            &load,
+        )?);
+    }
+    if jobs.is_empty() {
+        if args
+            .iter()
+            .all(|a| !a.starts_with("--") || a.starts_with("--output") || a.starts_with("--plot"))
+            && cl.files.is_empty()
+        {
+            let mut d = job::default_job();
+            // Run options given alone still apply to the default job.
+            d.aimd = cl.global.aimd;
+            jobs.push(d);
+        } else {
+            let mut j = cl.global.clone();
+            j.name = "bffio".into();
+            jobs.push(j);
+        }
+    }
+    for j in &jobs {
+        parse::validate(j)?;
+    }
+    Ok((jobs, cl.run))
+}
+
+fn run() -> Result<bool, Box<dyn std::error::Error>> {
+    let (jobs, run) = load_jobs()?;
+    let progress: Vec<Arc<Progress>> = jobs.iter().map(|_| Arc::new(Progress::default())).collect();
+    let live = std::io::stderr().is_terminal() && run.format == Format::Normal;
+    let longest = jobs
+        .iter()
+        .map(|j| j.ramp_time + j.runtime.unwrap_or(Duration::ZERO))
+        .max()
+        .unwrap_or_default();
+    let start = Instant::now();
+    let status =
+        |final_line: bool| {
+            if !live {
+                return;
+            }
+            let ios: u64 = progress.iter().map(|p| p.ios.load(Ordering::Relaxed)).sum();
+            let bytes: u64 = progress
+                .iter()
+                .map(|p| p.bytes.load(Ordering::Relaxed))
+                .sum();
+            let depth: u64 = progress
+                .iter()
+                .map(|p| p.depth.load(Ordering::Relaxed))
+                .sum();
+            let running: u64 = progress
+                .iter()
+                .map(|p| p.running.load(Ordering::Relaxed))
+                .sum();
+            let el = start.elapsed().as_secs_f64().max(1e-3);
+            let eta = longest.as_secs_f64() - el;
+            eprint!(
+            "\rJobs: {running} [{:.0}s elapsed{}] [{:.0} MiB/s] [{:.0} IOPS] [depth {depth}]   {}",
+            el,
+            if eta > 0.0 { format!(", eta {eta:.0}s") } else { String::new() },
+            bytes as f64 / el / 1048576.0,
+            ios as f64 / el,
+            if final_line { "\n" } else { "" }
+        );
+            let _ = std::io::stderr().flush();
+        };
+    let results = runner::run_all(&jobs, &progress, &|| status(false));
+    status(true);
+
+    let mut entries = Vec::new();
+    let mut ok = true;
+    for (job, clones) in jobs.iter().zip(results) {
+        let mut merged: Option<ThreadStats> = None;
+        for r in clones {
+            let s = r.map_err(|e| format!("job `{}`: {e}", job.name))?;
+            if s.error != 0 || !s.verify_errors.is_empty() {
+                ok = false;
+            }
+            if job.group_reporting {
+                merged.get_or_insert_with(ThreadStats::default).merge(&s);
+            } else {
+                entries.push(Entry {
+                    job,
+                    clones: 1,
+                    stats: s,
+                });
+            }
+        }
+        if let Some(s) = merged {
+            entries.push(Entry {
+                job,
+                clones: job.numjobs,
+                stats: s,
+            });
+        }
+    }
+    let report = match run.format {
+        Format::Normal => output::text(&entries),
+        Format::Json => serde_json::to_string_pretty(&output::json(&entries))? + "\n",
+    };
+    match &run.output {
+        Some(p) => std::fs::write(p, report).map_err(|e| format!("{p}: {e}"))?,
+        None => print!("{report}"),
+    }
+    if let Some(p) = &run.plot {
+        if let Some(e) = entries.first() {
+            let title = format!(
+                "bffio {}: {} bs={} ({})",
+                e.job.name,
+                e.job.pattern.name(),
+                e.job.bs,
+                if e.job.aimd { "AIMD" } else { "fixed depth" }
+            );
+            std::fs::write(p, plot::svg(&title, &e.stats.timeline))
+                .map_err(|e| format!("{p}: {e}"))?;
+        }
+    }
+    for e in &entries {
+        for v in &e.stats.verify_errors {
+            eprintln!("bffio: verify failed in job `{}`: {v}", e.job.name);
+        }
+        if e.stats.error != 0 {
+            eprintln!(
+                "bffio: job `{}` stopped on error: {}",
+                e.job.name,
+                std::io::Error::from_raw_os_error(e.stats.error)
+            );
+        }
+    }
+    Ok(ok)
+}

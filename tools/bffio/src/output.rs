@@ -1,0 +1,416 @@
+//! Reports: fio's text layout and fio's JSON structure, plus what the tuner did.
+
+use serde_json::{json, Map, Value};
+
+use crate::hist::LatHist;
+use crate::job::Job;
+use crate::stats::{sample_stats, DirStats, ThreadStats};
+
+/// One reported entry: a job clone, or a job's clones merged (group_reporting).
+pub struct Entry<'a> {
+    /// The job.
+    pub job: &'a Job,
+    /// Clones merged into this entry.
+    pub clones: u32,
+    /// Merged figures.
+    pub stats: ThreadStats,
+}
+
+/// Latency unit fio would print for a histogram: (name, divisor from ns).
+fn unit_of(h: &LatHist) -> (&'static str, f64) {
+    let m = h.mean();
+    if m < 10_000.0 {
+        ("nsec", 1.0)
+    } else if m < 10_000_000.0 {
+        ("usec", 1e3)
+    } else {
+        ("msec", 1e6)
+    }
+}
+
+fn human_bytes(b: f64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{v:.1}{}", U[i])
+}
+
+fn human_si(b: f64) -> String {
+    const U: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = b;
+    let mut i = 0;
+    while v >= 1000.0 && i < U.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{v:.1}{}", U[i])
+}
+
+fn human_count(n: f64) -> String {
+    if n >= 1e6 {
+        format!("{:.1}M", n / 1e6)
+    } else if n >= 1e4 {
+        format!("{:.0}k", n / 1e3)
+    } else if n >= 1e3 {
+        format!("{:.1}k", n / 1e3)
+    } else {
+        format!("{n:.0}")
+    }
+}
+
+fn lat_line(out: &mut String, name: &str, h: &LatHist) {
+    let (u, d) = unit_of(h);
+    out.push_str(&format!(
+        "    {name} ({u}): min={:.0}, max={:.0}, avg={:.2}, stdev={:.2}\n",
+        h.min_or_zero() as f64 / d,
+        h.max as f64 / d,
+        h.mean() / d,
+        h.stddev() / d
+    ));
+}
+
+fn dir_text(out: &mut String, label: &str, d: &DirStats, runtime_ns: u64, percentiles: &[f64]) {
+    if d.ios == 0 {
+        return;
+    }
+    let secs = runtime_ns.max(1) as f64 / 1e9;
+    let bw = d.bytes as f64 / secs;
+    out.push_str(&format!(
+        "  {label}: IOPS={}, BW={}/s ({}/s)({}/{}msec)\n",
+        human_count(d.ios as f64 / secs),
+        human_bytes(bw),
+        human_si(bw),
+        human_bytes(d.bytes as f64),
+        runtime_ns / 1_000_000
+    ));
+    lat_line(out, "slat", &d.slat);
+    lat_line(out, "clat", &d.clat);
+    lat_line(out, " lat", &d.lat);
+    let (u, div) = unit_of(&d.clat);
+    out.push_str(&format!("    clat percentiles ({u}):\n"));
+    for row in percentiles.chunks(4) {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|p| format!("{p:5.2}th=[{:>6.0}]", d.clat.percentile(*p) as f64 / div))
+            .collect();
+        out.push_str(&format!("     | {}\n", cells.join(", ")));
+    }
+    let (bmin, bmax, bmean, bdev) = sample_stats(&d.bw_samples);
+    out.push_str(&format!(
+        "   bw (  KiB/s): min={:.0}, max={:.0}, avg={:.2}, stdev={:.2}, samples={}\n",
+        bmin / 1024.0,
+        bmax / 1024.0,
+        bmean / 1024.0,
+        bdev / 1024.0,
+        d.bw_samples.len()
+    ));
+    let (imin, imax, imean, idev) = sample_stats(&d.iops_samples);
+    out.push_str(&format!(
+        "   iops        : min={imin:.0}, max={imax:.0}, avg={imean:.2}, stdev={idev:.2}, samples={}\n",
+        d.iops_samples.len()
+    ));
+}
+
+/// fio's latency distribution classes, in ns: (map name, upper edges).
+const LAT_NS: [u64; 10] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
+const LAT_MS: [u64; 11] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000, 2000];
+
+/// Shares (percent) of samples per class: ns, us and ms maps as fio names them.
+fn lat_maps(h: &LatHist) -> (Vec<(String, f64)>, Vec<(String, f64)>, Vec<(String, f64)>) {
+    let mut prev = 0u64;
+    let mut class = |scale: u64, edges: &[u64]| -> Vec<(String, f64)> {
+        edges
+            .iter()
+            .map(|&e| {
+                let hi = e * scale;
+                let share = h.share_between(prev, hi) * 100.0;
+                prev = hi;
+                (e.to_string(), share)
+            })
+            .collect()
+    };
+    let ns = class(1, &LAT_NS);
+    let us = class(1000, &LAT_NS);
+    let mut ms = class(1_000_000, &LAT_MS);
+    ms.push((">=2000".into(), h.share_between(prev, u64::MAX) * 100.0));
+    (ns, us, ms)
+}
+
+fn pct(part: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / total as f64
+    }
+}
+
+/// The text report.
+pub fn text(entries: &[Entry<'_>]) -> String {
+    let mut out = String::new();
+    let mut all = ThreadStats::default();
+    for e in entries {
+        let s = &e.stats;
+        all.merge(s);
+        out.push_str(&format!(
+            "{}: (groupid=0, jobs={}): err={:2}: pid={}\n",
+            e.job.name,
+            e.clones,
+            s.error,
+            std::process::id()
+        ));
+        dir_text(&mut out, "read", &s.read, s.runtime_ns, &e.job.percentiles);
+        dir_text(
+            &mut out,
+            "write",
+            &s.write,
+            s.runtime_ns,
+            &e.job.percentiles,
+        );
+        if s.sync.ios > 0 {
+            out.push_str(&format!(
+                "  fsync/fdatasync: {} syncs, lat avg={:.2}usec p99={:.0}usec\n",
+                s.sync.ios,
+                s.sync.lat.mean() / 1e3,
+                s.sync.lat.percentile(99.0) as f64 / 1e3
+            ));
+        }
+        let mut lat = s.read.lat.clone();
+        lat.merge(&s.write.lat);
+        let (_, us, ms) = lat_maps(&lat);
+        let fmt = |m: &[(String, f64)]| {
+            m.iter()
+                .filter(|(_, v)| *v >= 0.01)
+                .map(|(k, v)| format!("{k}={v:.2}%"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (u, m) = (fmt(&us), fmt(&ms));
+        if !u.is_empty() {
+            out.push_str(&format!("  lat (usec)   : {u}\n"));
+        }
+        if !m.is_empty() {
+            out.push_str(&format!("  lat (msec)   : {m}\n"));
+        }
+        let run_us = (s.runtime_ns / 1000).max(1) as f64 * f64::from(e.clones);
+        out.push_str(&format!(
+            "  cpu          : usr={:.2}%, sys={:.2}%, ctx={}, majf={}, minf={}\n",
+            s.usr_us as f64 * 100.0 / run_us,
+            s.sys_us as f64 * 100.0 / run_us,
+            s.ctx,
+            s.majf,
+            s.minf
+        ));
+        let total: u64 = s.depth_levels.iter().sum();
+        let names = ["1", "2", "4", "8", "16", "32", ">=64"];
+        let lv: Vec<String> = names
+            .iter()
+            .zip(s.depth_levels)
+            .map(|(n, c)| format!("{n}={:.1}%", pct(c, total)))
+            .collect();
+        out.push_str(&format!("  IO depths    : {}\n", lv.join(", ")));
+        let aimd: Vec<String> = s
+            .rings
+            .iter()
+            .map(|r| {
+                format!(
+                    "depth {} {} P99 {:.1}us{}{}",
+                    r.limit,
+                    r.phase,
+                    r.p99_ns as f64 / 1e3,
+                    if r.converge_ms > 0 {
+                        format!(", converged in {} ms", r.converge_ms)
+                    } else {
+                        String::new()
+                    },
+                    if r.reprobes > 0 {
+                        format!(", {} re-probes", r.reprobes)
+                    } else {
+                        String::new()
+                    }
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "  auraio       : {} (iodepth {} {})\n",
+            aimd.join("; "),
+            e.job.max_depth(),
+            if e.job.aimd {
+                "is the upper bound, AIMD on"
+            } else {
+                "fixed, AIMD off"
+            }
+        ));
+        for v in &s.verify_errors {
+            out.push_str(&format!("  verify: {v}\n"));
+        }
+        out.push('\n');
+    }
+    out.push_str("Run status group 0 (all jobs):\n");
+    for (label, d) in [("READ", &all.read), ("WRITE", &all.write)] {
+        if d.ios == 0 {
+            continue;
+        }
+        let secs = all.runtime_ns.max(1) as f64 / 1e9;
+        let bw = d.bytes as f64 / secs;
+        out.push_str(&format!(
+            "{label:>6}: bw={}/s ({}/s), io={} ({}), run={}msec\n",
+            human_bytes(bw),
+            human_si(bw),
+            human_bytes(d.bytes as f64),
+            human_si(d.bytes as f64),
+            all.runtime_ns / 1_000_000
+        ));
+    }
+    out
+}
+
+fn lat_json(h: &LatHist) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("min".into(), json!(h.min_or_zero()));
+    m.insert("max".into(), json!(h.max));
+    m.insert("mean".into(), json!(h.mean()));
+    m.insert("stddev".into(), json!(h.stddev()));
+    m.insert("N".into(), json!(h.n));
+    m
+}
+
+fn dir_json(d: &DirStats, runtime_ns: u64, percentiles: &[f64]) -> Value {
+    let runtime_ms = runtime_ns / 1_000_000;
+    let secs = runtime_ns.max(1) as f64 / 1e9;
+    let mut clat = lat_json(&d.clat);
+    if d.ios > 0 {
+        let p: Map<String, Value> = percentiles
+            .iter()
+            .map(|p| (format!("{p:.6}"), json!(d.clat.percentile(*p))))
+            .collect();
+        clat.insert("percentile".into(), Value::Object(p));
+    }
+    let (bmin, bmax, bmean, bdev) = sample_stats(&d.bw_samples);
+    let (imin, imax, imean, idev) = sample_stats(&d.iops_samples);
+    let bw_bytes = if d.ios > 0 {
+        d.bytes as f64 / secs
+    } else {
+        0.0
+    };
+    json!({
+        "io_bytes": d.bytes,
+        "io_kbytes": d.bytes / 1024,
+        "bw_bytes": bw_bytes.round() as u64,
+        "bw": (bw_bytes / 1024.0).round() as u64,
+        "iops": if d.ios > 0 { d.ios as f64 / secs } else { 0.0 },
+        "runtime": if d.ios > 0 { runtime_ms } else { 0 },
+        "total_ios": d.ios,
+        "short_ios": d.short_ios,
+        "drop_ios": 0,
+        "slat_ns": Value::Object(lat_json(&d.slat)),
+        "clat_ns": Value::Object(clat),
+        "lat_ns": Value::Object(lat_json(&d.lat)),
+        "bw_min": (bmin / 1024.0).round() as u64,
+        "bw_max": (bmax / 1024.0).round() as u64,
+        "bw_agg": if d.ios > 0 { 100.0 } else { 0.0 },
+        "bw_mean": bmean / 1024.0,
+        "bw_dev": bdev / 1024.0,
+        "bw_samples": d.bw_samples.len(),
+        "iops_min": imin.round() as u64,
+        "iops_max": imax.round() as u64,
+        "iops_mean": imean,
+        "iops_stddev": idev,
+        "iops_samples": d.iops_samples.len(),
+    })
+}
+
+fn classes(counts: &[u64; 7], keys: [&str; 7]) -> Value {
+    let total: u64 = counts.iter().sum();
+    Value::Object(
+        keys.iter()
+            .zip(counts)
+            .map(|(k, c)| (k.to_string(), json!(pct(*c, total))))
+            .collect(),
+    )
+}
+
+/// fio's JSON document.
+pub fn json(entries: &[Entry<'_>]) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let jobs: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let s = &e.stats;
+            let opts: Map<String, Value> = e
+                .job
+                .options
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            let mut lat = s.read.lat.clone();
+            lat.merge(&s.write.lat);
+            let (ns, us, ms) = lat_maps(&lat);
+            let map = |m: Vec<(String, f64)>| Value::Object(m.into_iter().map(|(k, v)| (k, json!(v))).collect());
+            let run_us = (s.runtime_ns / 1000).max(1) as f64 * f64::from(e.clones);
+            let rings: Vec<Value> = s
+                .rings
+                .iter()
+                .map(|r| {
+                    json!({
+                        "depth": r.limit,
+                        "phase": r.phase,
+                        "p99_ns": r.p99_ns,
+                        "converge_ms": r.converge_ms,
+                        "reprobes": r.reprobes,
+                    })
+                })
+                .collect();
+            json!({
+                "jobname": e.job.name,
+                "groupid": 0,
+                "error": s.error,
+                "eta": 0,
+                "elapsed": (s.runtime_ns + e.job.ramp_time.as_nanos() as u64) / 1_000_000_000,
+                "job options": Value::Object(opts),
+                "read": dir_json(&s.read, s.runtime_ns, &e.job.percentiles),
+                "write": dir_json(&s.write, s.runtime_ns, &e.job.percentiles),
+                "trim": dir_json(&DirStats::default(), s.runtime_ns, &e.job.percentiles),
+                "sync": {
+                    "total_ios": s.sync.ios,
+                    "lat_ns": Value::Object(lat_json(&s.sync.lat)),
+                },
+                "job_runtime": s.runtime_ns / 1_000_000,
+                "usr_cpu": s.usr_us as f64 * 100.0 / run_us,
+                "sys_cpu": s.sys_us as f64 * 100.0 / run_us,
+                "ctx": s.ctx,
+                "majf": s.majf,
+                "minf": s.minf,
+                "iodepth_level": classes(&s.depth_levels, ["1", "2", "4", "8", "16", "32", ">=64"]),
+                "iodepth_submit": classes(&s.submit_batches, ["0", "4", "8", "16", "32", "64", ">=64"]),
+                "iodepth_complete": classes(&s.complete_batches, ["0", "4", "8", "16", "32", "64", ">=64"]),
+                "latency_ns": map(ns),
+                "latency_us": map(us),
+                "latency_ms": map(ms),
+                "latency_depth": e.job.max_depth(),
+                "latency_target": 0,
+                "latency_percentile": 100.0,
+                "latency_window": 0,
+                "auraio": {
+                    "aimd": e.job.aimd,
+                    "preset": e.job.preset.name(),
+                    "target_p99_ns": e.job.target_p99.map(|d| d.as_nanos() as u64),
+                    "rings": rings,
+                    "verify_errors": s.verify_errors,
+                },
+            })
+        })
+        .collect();
+    json!({
+        "fio version": concat!("bffio-", env!("CARGO_PKG_VERSION")),
+        "timestamp": now.as_secs(),
+        "timestamp_ms": now.as_millis() as u64,
+        "time": format!("{} s since the epoch", now.as_secs()),
+        "jobs": jobs,
+    })
+}

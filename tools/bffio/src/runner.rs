@@ -1,0 +1,537 @@
+//! Runs jobs: lays out their files, then one thread per job clone, each with its own engine,
+//! keeping the job's depth of requests outstanding from pre-allocated slots.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auraio::lock::{LockMode, MultiThread, SingleThread};
+use auraio::policy::Policy;
+use auraio::{Adaptive, AlignedBuf, CpuLocal, Engine, Options, RoundRobin};
+
+use crate::engine_io::{Completion, Done, JobEngine};
+use crate::job::{FileService, Job, Preset};
+use crate::stats::{batch_class, depth_level, thread_usage, DirStats, ThreadStats, TimePoint};
+use crate::verify;
+
+/// Live figures a job thread publishes for the status line.
+#[derive(Default)]
+pub struct Progress {
+    /// Completed operations.
+    pub ios: AtomicU64,
+    /// Bytes moved.
+    pub bytes: AtomicU64,
+    /// Current in-flight limit.
+    pub depth: AtomicU64,
+    /// Threads of the job still running.
+    pub running: AtomicU64,
+}
+
+/// Interval of the bandwidth/IOPS samples (fio's default `bwavgtime`/`iopsavgtime`).
+const SAMPLE_NS: u64 = 500_000_000;
+/// Marks a completion as a sync's.
+const SYNC_BIT: u32 = 1 << 31;
+/// Interval of the convergence timeline.
+const TIMELINE_NS: u64 = 100_000_000;
+
+/// The files of a job clone: path and size to use.
+pub fn files_of(job: &Job, clone: u32) -> Vec<PathBuf> {
+    let dir = job.directory.as_deref().map(PathBuf::from);
+    if !job.filenames.is_empty() {
+        return job
+            .filenames
+            .iter()
+            .map(|f| match &dir {
+                Some(d) if !f.starts_with('/') => d.join(f),
+                _ => PathBuf::from(f),
+            })
+            .collect();
+    }
+    let d = dir.unwrap_or_else(|| PathBuf::from("."));
+    (0..job.nrfiles)
+        .map(|n| d.join(format!("{}.{}.{}", job.name, clone, n)))
+        .collect()
+}
+
+/// Opens (making or extending it first when needed) one file of a job; returns it and the
+/// size its I/O spans.
+fn open_file(job: &Job, path: &PathBuf, seed: u64) -> io::Result<(File, u64)> {
+    let want = job.file_size();
+    let meta = std::fs::metadata(path);
+    let is_dev = meta
+        .as_ref()
+        .map(|m| m.file_type().is_block_device())
+        .unwrap_or(false);
+    let have = meta.as_ref().map(|m| m.len()).unwrap_or(0);
+    if !is_dev && want > 0 && have < want {
+        lay_out(path, want, job.bs, job.verify, seed)?;
+    }
+    let mut o = OpenOptions::new();
+    o.read(true).write(true);
+    if job.direct {
+        o.custom_flags(libc::O_DIRECT);
+    }
+    let f = o
+        .open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    // SAFETY: lseek on an open fd has no memory-safety preconditions.
+    let end = unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
+    let span = if want > 0 { want } else { end.max(0) as u64 };
+    if span < job.bs {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}: {span} bytes, smaller than bs={}",
+                path.display(),
+                job.bs
+            ),
+        ));
+    }
+    Ok((f, span - span % job.bs))
+}
+
+/// Writes a file of `size` bytes: verify blocks when verifying, else non-zero data (a sparse
+/// file would read faster than a real one).
+fn lay_out(path: &PathBuf, size: u64, bs: u64, verify_blocks: bool, seed: u64) -> io::Result<()> {
+    use std::io::Write;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let chunk = bs.max(1 << 20) / bs * bs;
+    let mut buf = vec![0u8; chunk as usize];
+    let mut off = 0;
+    while off < size {
+        let n = chunk.min(size - off) as usize;
+        if verify_blocks {
+            for (i, b) in buf[..n].chunks_mut(bs as usize).enumerate() {
+                if b.len() >= verify::HEADER {
+                    verify::fill(b, off + i as u64 * bs, seed);
+                }
+            }
+        } else {
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = ((off as usize + i) % 251) as u8 | 1;
+            }
+        }
+        f.write_all(&buf[..n])?;
+        off += n as u64;
+    }
+    f.sync_all()
+}
+
+/// A pseudo-random sequence (xorshift64*), one per thread.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+struct Slot {
+    buf: Option<AlignedBuf>,
+    start_ns: u64,
+    submitted_ns: u64,
+    offset: u64,
+    write: bool,
+    measured: bool,
+}
+
+/// Runs one job clone on the current thread with an engine of the job's preset.
+pub fn run_clone(job: &Job, clone: u32, progress: &Progress) -> io::Result<ThreadStats> {
+    match job.preset {
+        Preset::Local => run_with::<CpuLocal, SingleThread>(job, clone, progress),
+        Preset::Shared => run_with::<Adaptive, MultiThread>(job, clone, progress),
+        Preset::RoundRobin => run_with::<RoundRobin, MultiThread>(job, clone, progress),
+        Preset::CpuLocal => run_with::<CpuLocal, MultiThread>(job, clone, progress),
+    }
+}
+
+fn run_with<P: Policy, L: LockMode>(
+    job: &Job,
+    clone: u32,
+    progress: &Progress,
+) -> io::Result<ThreadStats>
+where
+    Engine<P, L>: JobEngine,
+{
+    let depth = job.max_depth();
+    let mut opts = Options::new()
+        .queue_depth(depth.clamp(64, 32768))
+        .ring_count(1);
+    if !job.aimd {
+        opts = opts.initial_in_flight(depth.min(depth.clamp(64, 32768) * 2));
+    }
+    let engine = Engine::<P, L>::with_options(&opts)?;
+    if job.aimd {
+        engine.set_max_p99(job.target_p99)?;
+    } else {
+        engine.set_in_flight_limit(depth)?;
+    }
+    run_loop(&engine, job, clone, progress)
+}
+
+fn run_loop<E: JobEngine>(
+    engine: &E,
+    job: &Job,
+    clone: u32,
+    progress: &Progress,
+) -> io::Result<ThreadStats> {
+    let seed = 0x5eed_0000_0000_0000 ^ (u64::from(clone) << 32) ^ std::process::id() as u64;
+    let paths = files_of(job, clone);
+    let files: Vec<(File, u64)> = paths
+        .iter()
+        .map(|p| open_file(job, p, seed))
+        .collect::<io::Result<_>>()?;
+    let depth = job.max_depth() as usize;
+    let bs = job.bs as usize;
+    let mut slots: Vec<Slot> = (0..depth)
+        .map(|_| {
+            Ok(Slot {
+                buf: Some(AlignedBuf::zeroed(bs)?),
+                start_ns: 0,
+                submitted_ns: 0,
+                offset: 0,
+                write: false,
+                measured: false,
+            })
+        })
+        .collect::<io::Result<_>>()?;
+    let mut free: Vec<u32> = (0..depth as u32).rev().collect();
+    // Completions land here; room for every slot and as many syncs (at most one per write).
+    let mut queue: Vec<Completion> = Vec::with_capacity(2 * depth + 1);
+    // Syncs are identified by SYNC_BIT | index into their start times.
+    let mut sync_start: Vec<u64> = vec![0; depth + 1];
+    let mut sync_free: Vec<u32> = (0..=depth as u32).rev().collect();
+    let sink: *mut Vec<Completion> = &mut queue;
+
+    let mut st = ThreadStats::default();
+    let mut rng = Rng(seed | 1);
+    let read_pct = u64::from(job.pattern.read_percent(job.rwmixread));
+    let random = job.pattern.random();
+    let mut seq_off: Vec<u64> = vec![0; files.len()];
+    let mut file_turn = 0usize;
+    let io_limit = if job.time_based {
+        u64::MAX
+    } else {
+        job.io_size()
+    };
+    let ramp_ns = job.ramp_time.as_nanos() as u64;
+    let end_ns = job
+        .runtime
+        .map(|r| ramp_ns + r.as_nanos() as u64)
+        .unwrap_or(u64::MAX);
+    let mut issued: u64 = 0;
+    let mut outstanding: u64 = 0;
+    let mut syncs_out: u64 = 0;
+    let mut writes_since_sync: u32 = 0;
+    let mut stop = false;
+
+    let clock = Instant::now();
+    let now = || clock.elapsed().as_nanos() as u64;
+    let usage0 = thread_usage();
+    let mut measuring = ramp_ns == 0;
+    let mut measure_start = 0u64;
+    let mut next_sample = SAMPLE_NS;
+    let mut last_sample = (0u64, 0u64, 0u64, 0u64);
+    let mut next_point = TIMELINE_NS;
+    let mut last_point_ios = 0u64;
+    let mut total_ios = 0u64;
+    let mut total_bytes = 0u64;
+    let mut published = (0u64, 0u64);
+
+    loop {
+        // Refill: up to the job's depth, and with AIMD no more than the engine admits, so no
+        // request waits in a backlog (its latency would then include that wait).
+        let allowed = if job.aimd {
+            (depth as u64).min(engine.limit().max(1))
+        } else {
+            depth as u64
+        };
+        let mut t_prev = now();
+        let before = outstanding;
+        while !stop && outstanding < allowed && issued < io_limit {
+            let Some(slot_id) = free.pop() else { break };
+            let fi = match job.file_service {
+                FileService::RoundRobin => {
+                    file_turn = (file_turn + 1) % files.len();
+                    file_turn
+                }
+                FileService::Random => (rng.next() % files.len() as u64) as usize,
+                FileService::Sequential => file_turn,
+            };
+            let (file, span) = &files[fi];
+            let blocks = span / job.bs;
+            let offset = if random {
+                (rng.next() % blocks) * job.bs
+            } else {
+                let o = seq_off[fi];
+                seq_off[fi] = (o + job.bs) % (blocks * job.bs);
+                if seq_off[fi] == 0 && job.file_service == FileService::Sequential {
+                    file_turn = (file_turn + 1) % files.len();
+                }
+                o
+            };
+            let write = read_pct < 100 && (read_pct == 0 || rng.next() % 100 >= read_pct);
+            let slot = &mut slots[slot_id as usize];
+            let mut buf = slot.buf.take().expect("free slot holds its buffer");
+            if write && job.verify {
+                verify::fill(&mut buf, offset, seed ^ issued);
+            }
+            let fd = file.as_raw_fd();
+            let done = Done::new(sink, slot_id);
+            st.depth_levels[depth_level(outstanding + 1)] += 1;
+            let r = if write {
+                engine.write(fd, buf, offset, done)
+            } else {
+                engine.read(fd, buf, offset, done)
+            };
+            if let Err(e) = r {
+                st.error = e.raw_os_error().unwrap_or(libc::EIO);
+                stop = true;
+                break;
+            }
+            let t = now();
+            slot.start_ns = t_prev;
+            slot.submitted_ns = t;
+            slot.offset = offset;
+            slot.write = write;
+            slot.measured = measuring;
+            t_prev = t;
+            outstanding += 1;
+            issued += job.bs;
+            if write {
+                writes_since_sync += 1;
+                let every = if job.fsync > 0 {
+                    job.fsync
+                } else {
+                    job.fdatasync
+                };
+                if every > 0 && writes_since_sync >= every {
+                    if let Some(id) = sync_free.pop() {
+                        writes_since_sync = 0;
+                        sync_start[id as usize] = t;
+                        let r = engine.sync(fd, job.fsync == 0, Done::new(sink, SYNC_BIT | id));
+                        if let Err(e) = r {
+                            sync_free.push(id);
+                            st.error = e.raw_os_error().unwrap_or(libc::EIO);
+                            stop = true;
+                        } else {
+                            syncs_out += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if outstanding > before {
+            st.submit_batches[batch_class(outstanding - before)] += 1;
+        }
+        if outstanding == 0 && syncs_out == 0 {
+            break;
+        }
+        if let Err(e) = engine.wait_for(Duration::from_millis(100)) {
+            st.error = e.raw_os_error().unwrap_or(libc::EIO);
+            break;
+        }
+        // One timestamp for the whole batch of completions.
+        let t = now();
+        if !queue.is_empty() {
+            st.complete_batches[batch_class(queue.len() as u64)] += 1;
+        }
+        for c in queue.drain(..) {
+            if c.slot & SYNC_BIT != 0 {
+                let id = c.slot & !SYNC_BIT;
+                sync_free.push(id);
+                syncs_out -= 1;
+                if c.result < 0 && st.error == 0 {
+                    st.error = -c.result as i32;
+                    stop = true;
+                }
+                if measuring {
+                    st.sync.ios += 1;
+                    st.sync
+                        .lat
+                        .record(t.saturating_sub(sync_start[id as usize]));
+                }
+                continue;
+            }
+            let slot = &mut slots[c.slot as usize];
+            let buf = c.buf.expect("engine hands the buffer back");
+            outstanding -= 1;
+            total_ios += 1;
+            total_bytes += c.result.max(0) as u64;
+            if c.result < 0 {
+                if st.error == 0 {
+                    st.error = -c.result as i32;
+                }
+                stop = true;
+            } else {
+                if job.verify && !slot.write && c.result as usize == bs {
+                    if let Err(msg) = verify::check(&buf, slot.offset) {
+                        st.verify_errors.push(msg);
+                        stop = true;
+                    }
+                }
+                if slot.measured && measuring {
+                    let d: &mut DirStats = if slot.write {
+                        &mut st.write
+                    } else {
+                        &mut st.read
+                    };
+                    d.ios += 1;
+                    d.bytes += c.result as u64;
+                    if (c.result as usize) < bs {
+                        d.short_ios += 1;
+                    }
+                    d.slat.record(slot.submitted_ns - slot.start_ns);
+                    d.clat.record(t.saturating_sub(slot.submitted_ns));
+                    d.lat.record(t.saturating_sub(slot.start_ns));
+                }
+            }
+            slot.buf = Some(buf);
+            free.push(c.slot);
+        }
+        if !measuring && t >= ramp_ns {
+            measuring = true;
+            measure_start = t;
+            next_sample = t + SAMPLE_NS;
+        }
+        if measuring && t >= next_sample {
+            let cur = (st.read.bytes, st.read.ios, st.write.bytes, st.write.ios);
+            let secs = SAMPLE_NS as f64 / 1e9;
+            st.read
+                .bw_samples
+                .push((cur.0 - last_sample.0) as f64 / secs);
+            st.read
+                .iops_samples
+                .push((cur.1 - last_sample.1) as f64 / secs);
+            st.write
+                .bw_samples
+                .push((cur.2 - last_sample.2) as f64 / secs);
+            st.write
+                .iops_samples
+                .push((cur.3 - last_sample.3) as f64 / secs);
+            last_sample = cur;
+            next_sample += SAMPLE_NS;
+        }
+        if t >= next_point {
+            let limit = engine.limit();
+            st.timeline.push(TimePoint {
+                t: t as f64 / 1e9,
+                limit,
+                iops: (total_ios - last_point_ios) as f64 * 1e9
+                    / (t - (next_point - TIMELINE_NS)) as f64,
+                p99_us: engine.p99_ns() as f64 / 1e3,
+            });
+            last_point_ios = total_ios;
+            next_point = t + TIMELINE_NS;
+            progress.depth.store(limit, Ordering::Relaxed);
+            let (ios, bytes) = (total_ios, total_bytes);
+            progress.ios.fetch_add(ios - published.0, Ordering::Relaxed);
+            progress
+                .bytes
+                .fetch_add(bytes - published.1, Ordering::Relaxed);
+            published = (ios, bytes);
+        }
+        if t >= end_ns {
+            stop = true;
+        }
+    }
+    let end = now();
+    st.runtime_ns = end.saturating_sub(if measuring { measure_start } else { end });
+    let usage1 = thread_usage();
+    st.usr_us = usage1.0 - usage0.0;
+    st.sys_us = usage1.1 - usage0.1;
+    st.ctx = usage1.2 - usage0.2;
+    st.minf = usage1.3 - usage0.3;
+    st.majf = usage1.4 - usage0.4;
+    st.rings = engine.ring_ends();
+    // Verify what was written: read every block of a write-only job back (fio's verify phase).
+    if job.verify
+        && st.error == 0
+        && st.verify_errors.is_empty()
+        && job.pattern.read_percent(job.rwmixread) == 0
+    {
+        verify_files(&files, job, &mut st)?;
+    }
+    progress
+        .ios
+        .fetch_add(total_ios - published.0, Ordering::Relaxed);
+    progress
+        .bytes
+        .fetch_add(total_bytes - published.1, Ordering::Relaxed);
+    Ok(st)
+}
+
+/// Reads back every block of the files (synchronously: this is the check, not the benchmark).
+fn verify_files(files: &[(File, u64)], job: &Job, st: &mut ThreadStats) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = AlignedBuf::zeroed(job.bs as usize)?;
+    for (f, span) in files {
+        let mut off = 0;
+        while off < *span {
+            f.read_exact_at(&mut buf, off)?;
+            if let Err(msg) = verify::check(&buf, off) {
+                st.verify_errors.push(msg);
+                return Ok(());
+            }
+            off += job.bs;
+        }
+    }
+    Ok(())
+}
+
+/// Runs every job (each clone on its own thread) and returns per-job, per-clone results.
+///
+/// `tick` runs every 200 ms on the calling thread while jobs run (the live status line).
+pub fn run_all(
+    jobs: &[Job],
+    progress: &[Arc<Progress>],
+    tick: &dyn Fn(),
+) -> Vec<Vec<io::Result<ThreadStats>>> {
+    std::thread::scope(|s| {
+        let handles: Vec<Vec<_>> = jobs
+            .iter()
+            .enumerate()
+            .map(|(ji, job)| {
+                (0..job.numjobs)
+                    .map(|clone| {
+                        let p = progress[ji].clone();
+                        p.running.fetch_add(1, Ordering::Relaxed);
+                        s.spawn(move || {
+                            let r = run_clone(job, clone, &p);
+                            p.running.fetch_sub(1, Ordering::Relaxed);
+                            r
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        while handles.iter().flatten().any(|h| !h.is_finished()) {
+            tick();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        handles
+            .into_iter()
+            .map(|hs| {
+                hs.into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(io::Error::other("job thread panicked")))
+                    })
+                    .collect()
+            })
+            .collect()
+    })
+}
