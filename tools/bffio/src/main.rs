@@ -81,21 +81,11 @@ fn load_jobs() -> Result<(Vec<Job>, job::RunOptions), Box<dyn std::error::Error>
             &load,
         )?);
     }
-    if jobs.is_empty() {
-        if args
-            .iter()
-            .all(|a| !a.starts_with("--") || a.starts_with("--output") || a.starts_with("--plot"))
-            && cl.files.is_empty()
-        {
-            let mut d = job::default_job();
-            // Run options given alone still apply to the default job.
-            d.aimd = cl.global.aimd;
-            jobs.push(d);
-        } else {
-            let mut j = cl.global.clone();
-            j.name = "bffio".into();
-            jobs.push(j);
-        }
+    if jobs.is_empty() && cl.files.is_empty() {
+        // No job named: the default job, with the options given applied over it.
+        let mut d = job::default_job();
+        parse::apply_options(&mut d, &cl.global.options)?;
+        jobs.push(d);
     }
     for j in &jobs {
         parse::validate(j)?;

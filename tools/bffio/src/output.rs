@@ -119,8 +119,11 @@ fn dir_text(out: &mut String, label: &str, d: &DirStats, runtime_ns: u64, percen
 const LAT_NS: [u64; 10] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
 const LAT_MS: [u64; 11] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000, 2000];
 
+/// Percent of samples per latency class, keyed as fio keys them.
+type Classes = Vec<(String, f64)>;
+
 /// Shares (percent) of samples per class: ns, us and ms maps as fio names them.
-fn lat_maps(h: &LatHist) -> (Vec<(String, f64)>, Vec<(String, f64)>, Vec<(String, f64)>) {
+fn lat_maps(h: &LatHist) -> (Classes, Classes, Classes) {
     let mut prev = 0u64;
     let mut class = |scale: u64, edges: &[u64]| -> Vec<(String, f64)> {
         edges

@@ -405,6 +405,15 @@ fn apply(
     Ok(())
 }
 
+/// Applies options recorded on another job (as `key=value` pairs) to `job`.
+pub fn apply_options(job: &mut Job, options: &[(String, String)]) -> Result<(), ParseError> {
+    let mut run = RunOptions::default();
+    for (k, v) in options {
+        apply(job, &mut run, k, Some(v), "command line")?;
+    }
+    Ok(())
+}
+
 /// Expands `${NAME}` from the environment.
 fn expand_env(
     line: &str,

@@ -21,3 +21,249 @@ fn file(text: &str) -> Result<Vec<Job>, ParseError> {
         &no_files,
     )
 }
+
+fn one(text: &str) -> Job {
+    let mut jobs = file(text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(jobs.len(), 1, "{text}");
+    jobs.remove(0)
+}
+
+#[test]
+fn sizes_use_fio_base_2_suffixes() {
+    assert_eq!(parse_size("4k"), Ok(4096));
+    assert_eq!(parse_size("4K"), Ok(4096));
+    assert_eq!(parse_size("4KiB"), Ok(4096));
+    assert_eq!(parse_size("4kb"), Ok(4096));
+    assert_eq!(parse_size("1m"), Ok(1 << 20));
+    assert_eq!(parse_size("2MiB"), Ok(2 << 20));
+    assert_eq!(parse_size("1g"), Ok(1 << 30));
+    assert_eq!(parse_size("1t"), Ok(1 << 40));
+    assert_eq!(parse_size("1.5m"), Ok(3 << 19));
+    assert_eq!(parse_size("512"), Ok(512));
+    assert!(parse_size("4x").is_err());
+    assert!(parse_size("").is_err());
+    assert!(parse_size("k").is_err());
+}
+
+#[test]
+fn times_use_fio_suffixes() {
+    let s = Duration::from_secs(1);
+    assert_eq!(parse_time("10", s), Ok(Duration::from_secs(10)));
+    assert_eq!(parse_time("500ms", s), Ok(Duration::from_millis(500)));
+    assert_eq!(parse_time("2m", s), Ok(Duration::from_secs(120)));
+    assert_eq!(parse_time("1h", s), Ok(Duration::from_secs(3600)));
+    assert_eq!(parse_time("250us", s), Ok(Duration::from_micros(250)));
+    assert_eq!(
+        parse_time("250", Duration::from_micros(1)),
+        Ok(Duration::from_micros(250))
+    );
+    assert!(parse_time("10 parsecs", s).is_err());
+}
+
+#[test]
+fn each_key_sets_its_field() {
+    let j = one(
+        "[j]\nname=renamed\nfilename=/a:/b\ndirectory=/d\nsize=64m\nfilesize=8m\nnrfiles=2\n\
+         file_service_type=random\nrw=randrw\nrwmixread=70\nbs=16k\niodepth=32\nnumjobs=3\n\
+         runtime=5\ntime_based\nramp_time=1\ndirect=1\nfsync=8\nfdatasync=4\ngroup_reporting\n\
+         verify=crc32c\nioengine=libaio\npercentile_list=50:99:99.9\naimd=off\npreset=shared\n",
+    );
+    assert_eq!(j.name, "renamed");
+    assert_eq!(j.filenames, vec!["/a", "/b"]);
+    assert_eq!(j.directory.as_deref(), Some("/d"));
+    assert_eq!(j.size, Some(64 << 20));
+    assert_eq!(j.filesize, Some(8 << 20));
+    assert_eq!(j.nrfiles, 2);
+    assert_eq!(j.file_service, FileService::Random);
+    assert_eq!(j.pattern, Pattern::RandRw);
+    assert_eq!(j.rwmixread, 70);
+    assert_eq!(j.bs, 16384);
+    assert_eq!(j.iodepth, Some(32));
+    assert_eq!(j.numjobs, 3);
+    assert_eq!(j.runtime, Some(Duration::from_secs(5)));
+    assert!(j.time_based && j.direct && j.group_reporting && j.verify);
+    assert_eq!(j.ramp_time, Duration::from_secs(1));
+    assert_eq!((j.fsync, j.fdatasync), (8, 4));
+    assert_eq!(j.ioengine, "libaio");
+    assert_eq!(j.percentiles, vec![50.0, 99.0, 99.9]);
+    assert!(!j.aimd);
+    assert_eq!(j.preset, Preset::Shared);
+    assert_eq!(j.max_depth(), 32);
+    let k = one("[k]\nrw=read\nrwmixwrite=30\ntarget_p99=2ms\n");
+    assert_eq!(k.rwmixread, 70);
+    assert_eq!(k.target_p99, Some(Duration::from_millis(2)));
+    for (v, p) in [
+        ("read", Pattern::Read),
+        ("write", Pattern::Write),
+        ("randread", Pattern::RandRead),
+        ("randwrite", Pattern::RandWrite),
+        ("rw", Pattern::ReadWrite),
+        ("readwrite", Pattern::ReadWrite),
+        ("randrw", Pattern::RandRw),
+    ] {
+        assert_eq!(one(&format!("[x]\nrw={v}\n")).pattern, p);
+    }
+}
+
+#[test]
+fn depth_defaults_follow_the_aimd_mode() {
+    assert_eq!(one("[a]\n").max_depth(), 256);
+    assert_eq!(one("[a]\naimd=off\n").max_depth(), 1);
+    assert_eq!(one("[a]\naimd=off\niodepth=8\n").max_depth(), 8);
+    assert_eq!(one("[a]\niodepth=8\n").max_depth(), 8);
+}
+
+#[test]
+fn global_sections_apply_to_the_jobs_below_them() {
+    let jobs = file(
+        "; comment\n# another\n[global]\nbs=8k\nrw=randread\n\n[first]\nsize=1m\n\
+         [global]\nbs=16k\n[second]\nsize=2m\n[third]\nbs=4k\n",
+    )
+    .unwrap();
+    let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, ["first", "second", "third"]);
+    assert_eq!(jobs[0].bs, 8192);
+    assert_eq!(jobs[1].bs, 16384);
+    assert_eq!(jobs[2].bs, 4096);
+    assert!(jobs.iter().all(|j| j.pattern == Pattern::RandRead));
+    assert_eq!(jobs[1].size, Some(2 << 20));
+}
+
+#[test]
+fn env_and_include_expand() {
+    let env = |k: &str| (k == "SIZE").then(|| "3m".to_string());
+    let load = |p: &Path| {
+        if p.ends_with("common.fio") {
+            Ok("[global]\nbs=${SIZE}\n".replace("${SIZE}", "8k"))
+        } else {
+            no_files(p)
+        }
+    };
+    let jobs = parse_job_file(
+        "include common.fio\n[j]\nsize=${SIZE}\n",
+        Path::new("/x/t.fio"),
+        &Job::default(),
+        &mut RunOptions::default(),
+        &env,
+        &load,
+    )
+    .unwrap();
+    assert_eq!(jobs[0].size, Some(3 << 20));
+    assert_eq!(jobs[0].bs, 8192);
+    let e = parse_job_file(
+        "[j]\nsize=${NOPE}\n",
+        Path::new("t.fio"),
+        &Job::default(),
+        &mut RunOptions::default(),
+        &env,
+        &load,
+    )
+    .unwrap_err();
+    assert!(e.0.contains("NOPE") && e.0.contains("t.fio:2"), "{e}");
+    let e = file("include missing.fio\n").unwrap_err();
+    assert!(e.0.contains("missing.fio"), "{e}");
+}
+
+#[test]
+fn errors_name_the_key_the_line_and_what_is_accepted() {
+    let e = file("[j]\nsize=1m\nbogus_key=3\n").unwrap_err();
+    assert!(
+        e.0.contains("t.fio:3") && e.0.contains("bogus_key") && e.0.contains("accepted: name"),
+        "{e}"
+    );
+    let e = file("[j]\nrw=sideways\n").unwrap_err();
+    assert!(
+        e.0.contains("t.fio:2") && e.0.contains("sideways") && e.0.contains("randread"),
+        "{e}"
+    );
+    let e = file("[j]\nbs=1000\n").unwrap_err();
+    assert!(e.0.contains("bs") && e.0.contains("multiple of 512"), "{e}");
+    let e = file("[j]\nsize\n").unwrap_err();
+    assert!(e.0.contains("needs a value"), "{e}");
+    let e = file("[j\n").unwrap_err();
+    assert!(e.0.contains("lacks `]`"), "{e}");
+    let e = file("[j]\niodepth=0\n").unwrap_err();
+    assert!(e.0.contains("iodepth") && e.0.contains("1-32768"), "{e}");
+    let e = file("[j]\nverify=md5\n").unwrap_err();
+    assert!(e.0.contains("crc32c"), "{e}");
+    let mut run = RunOptions::default();
+    let e = parse_job_file(
+        "[global]\noutput-format=terse\n",
+        Path::new("t.fio"),
+        &Job::default(),
+        &mut run,
+        &no_env,
+        &no_files,
+    )
+    .unwrap_err();
+    assert!(e.0.contains("normal, json"), "{e}");
+}
+
+#[test]
+fn the_command_line_starts_a_job_at_each_name() {
+    let args: Vec<String> = [
+        "--bs=8k",
+        "--output-format=json",
+        "--name=a",
+        "--rw=randread",
+        "--size=1m",
+        "--name=b",
+        "--rw=write",
+        "--size=2m",
+        "--time_based",
+        "--runtime=1",
+        "jobs.fio",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let cl = parse_args(&args).unwrap();
+    assert_eq!(cl.jobs.len(), 2);
+    assert_eq!(cl.jobs[0].name, "a");
+    assert_eq!(cl.jobs[0].bs, 8192);
+    assert_eq!(cl.jobs[0].pattern, Pattern::RandRead);
+    assert!(!cl.jobs[0].time_based);
+    assert_eq!(cl.jobs[1].pattern, Pattern::Write);
+    assert!(cl.jobs[1].time_based);
+    assert_eq!(cl.jobs[1].bs, 8192);
+    assert_eq!(cl.run.format, Format::Json);
+    assert_eq!(cl.files, vec![PathBuf::from("jobs.fio")]);
+    let e = parse_args(&["--name=a".into(), "--depth=3".into()]).unwrap_err();
+    assert!(e.0.contains("argument 2") && e.0.contains("depth"), "{e}");
+}
+
+#[test]
+fn validation_catches_jobs_that_cannot_run() {
+    assert!(validate(&one("[j]\n")).is_err());
+    assert!(validate(&one("[j]\nsize=1m\n")).is_ok());
+    assert!(validate(&one("[j]\nfilename=/dev/null\n")).is_ok());
+    assert!(validate(&one("[j]\nsize=1m\ntime_based\n")).is_err());
+    assert!(validate(&one("[j]\nsize=1m\naimd=off\ntarget-p99=1ms\n")).is_err());
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_job_files_give_a_job_or_an_error(text in "(\\PC|\n|=|\\[|\\]|\\$\\{)*") {
+        let _ = file(&text);
+    }
+
+    #[test]
+    fn arbitrary_key_value_lines_give_a_job_or_an_error(
+        lines in proptest::collection::vec(("[a-z_-]{1,16}", "[0-9a-zA-Z:.%$-]{0,12}"), 0..12)
+    ) {
+        let mut text = String::from("[global]\n");
+        for (k, v) in &lines {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        text.push_str("[job]\n");
+        if let Ok(jobs) = file(&text) {
+            proptest::prop_assert_eq!(jobs.len(), 1);
+            let _ = validate(&jobs[0]);
+        }
+    }
+
+    #[test]
+    fn arbitrary_arguments_give_a_command_line_or_an_error(args in proptest::collection::vec("--?[a-z_=0-9.:-]{0,20}", 0..10)) {
+        let _ = parse_args(&args);
+    }
+}
