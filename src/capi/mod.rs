@@ -106,3 +106,39 @@ pub fn guard<R: AbiReturn>(name: &str, f: impl FnOnce() -> R) -> R {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static LOGGED: AtomicUsize = AtomicUsize::new(0);
+
+    unsafe extern "C" fn count(
+        level: c_int,
+        msg: *const std::ffi::c_char,
+        _: *mut std::ffi::c_void,
+    ) {
+        // SAFETY: the library passes a NUL-terminated message.
+        let m = unsafe { std::ffi::CStr::from_ptr(msg) }.to_string_lossy();
+        if level == log::ERR && m.contains("aura_test panicked: boom") {
+            LOGGED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_panic_becomes_the_failure_value_with_eio_and_a_log_record() {
+        log::set_handler(Some(count), std::ptr::null_mut());
+        set_errno(0);
+        let r: c_int = guard("aura_test", || panic!("boom"));
+        // SAFETY: reading this thread's errno.
+        let errno = unsafe { *libc::__errno_location() };
+        assert_eq!((r, errno), (-1, libc::EIO));
+        let p: *mut u8 = guard("aura_test", || panic!("boom"));
+        assert!(p.is_null());
+        assert!(!guard("aura_test", || -> bool { panic!("boom") }));
+        assert_eq!(guard("aura_test", || 7), 7);
+        log::set_handler(None, std::ptr::null_mut());
+        assert_eq!(LOGGED.load(Ordering::SeqCst), 3);
+    }
+}

@@ -6,14 +6,16 @@
 #   RUNS=5 RUNTIME=5 tools/bffio/compare.sh
 #
 # Scenarios (4 KiB random reads, 1 job):
-#   tmpfs      depth 32: fio fixed, bffio fixed (--aimd=off), bffio adaptive (iodepth=32 bound)
-#   disk       O_DIRECT, depth 32, same three
+#   tmpfs      each depth of DEPTHS (default "1 32"): fio fixed, bffio fixed (--aimd=off),
+#              bffio adaptive (iodepth as the upper bound)
+#   disk       O_DIRECT, the same
 #   knee       ../shared/tools/knee-device (100k IOPS cap): fio at depths 1..64, bffio adaptive
 #              without a depth; the knee is fio's smallest depth within 95% of its best IOPS
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 RUNS=${RUNS:-3}
+DEPTHS=${DEPTHS:-1 32}
 RUNTIME=${RUNTIME:-4}
 RAMP=${RAMP:-1}
 command -v fio >/dev/null || { echo "compare.sh needs fio (apt-get install fio)" >&2; exit 2; }
@@ -77,12 +79,14 @@ for scenario in tmpfs disk; do
   if [ $scenario = tmpfs ]; then f=$TMPFS_FILE; d=0; else f=$DISK_FILE; d=1; fi
   [ -f "$f" ] || "$BFFIO" --name=mk --filename="$f" --size=256m --rw=write --bs=1m --aimd=off >/dev/null
   opts="$common --filename=$f --direct=$d"
-  results=$(compare \
-    "fio-qd32|fio|$opts --iodepth=32" \
-    "bffio-qd32|bffio|$opts --iodepth=32 --aimd=off" \
-    "bffio-adaptive|bffio|$opts --iodepth=32")
-  ref=$(awk '$1=="fio-qd32"{print $2}' <<<"$results")
-  while read -r label i p m; do row "$scenario" "$label" "$i" "$p" "$m" "$ref"; done <<<"$results"
+  for qd in $DEPTHS; do
+    results=$(compare \
+      "fio-qd$qd|fio|$opts --iodepth=$qd" \
+      "bffio-qd$qd|bffio|$opts --iodepth=$qd --aimd=off" \
+      "bffio-adaptive-max$qd|bffio|$opts --iodepth=$qd")
+    ref=$(awk -v l="fio-qd$qd" '$1==l{print $2}' <<<"$results")
+    while read -r label i p m; do row "$scenario" "$label" "$i" "$p" "$m" "$ref"; done <<<"$results"
+  done
 done
 
 KNEE=../shared/tools/knee-device
