@@ -546,23 +546,38 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         Ok(fd)
     }
 
-    /// Checks and prepares a metadata op's engine and fd.
+    /// Submits a metadata op: checks the engine and the fd (`AT_FDCWD` allowed where
+    /// `dir_ok`; a registered-file slot with `AURA_FIXED_FILE`), then submits the op `make`
+    /// builds for the target fd. `finish` runs on completion before the callback.
     ///
     /// # Safety
     ///
-    /// `e` is NULL or live.
-    unsafe fn meta<'a>(
+    /// `e` is NULL or live; what `make` captures obeys the C contract.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn submit_meta<O: crate::op::Op + Send>(
         e: *mut aura_engine_t,
         fd: c_int,
         flags: aura_submit_flags_t,
         dir_ok: bool,
-    ) -> Result<(&'a CEngine<P, L, T>, c_int), c_int> {
+        kind: aura_op_type_t,
+        cb: aura_callback_t,
+        ud: *mut c_void,
+        make: impl FnOnce(c_int) -> Result<O, c_int>,
+        finish: impl FnOnce(&std::io::Result<usize>, O::Output) + Send + 'static,
+    ) -> *mut aura_request_t {
         // SAFETY: per the caller.
-        let c = unsafe { Self::eng(e) }.ok_or(libc::EINVAL)?;
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, std::ptr::null_mut());
+        };
         if fd < 0 && !(dir_ok && fd == libc::AT_FDCWD) {
-            return Err(libc::EINVAL);
+            return fail(libc::EINVAL, std::ptr::null_mut());
         }
-        Ok((c, Self::target_fd(fd, flags)?))
+        match Self::target_fd(fd, flags).and_then(make) {
+            // SAFETY: the op owns its arguments (paths are copied); `finish` writes only
+            // memory the caller keeps valid until the callback.
+            Ok(op) => unsafe { c.submit(op, fd, kind, cb, ud, false, finish) },
+            Err(errno) => fail(errno, std::ptr::null_mut()),
+        }
     }
 
     /// # Safety
@@ -592,26 +607,17 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         cb: aura_callback_t,
         ud: *mut c_void,
     ) -> *mut aura_request_t {
-        let null = std::ptr::null_mut();
+        // SAFETY: per the contract (the path is a C string).
+        let make = |fd| {
+            Ok(op::OpenAt::new(
+                fd,
+                unsafe { Self::path(path) }?,
+                open_flags,
+                mode,
+            ))
+        };
         // SAFETY: per the contract.
-        let r = unsafe { Self::meta(e, dirfd, flags, true) }
-            // SAFETY: per the contract the path is a C string.
-            .and_then(|(c, fd)| Ok((c, fd, unsafe { Self::path(path) }?)));
-        match r {
-            // SAFETY: the op owns its copy of the path.
-            Ok((c, fd, p)) => unsafe {
-                c.submit(
-                    op::OpenAt::new(fd, p, open_flags, mode),
-                    dirfd,
-                    AURA_OP_OPENAT,
-                    cb,
-                    ud,
-                    false,
-                    nop,
-                )
-            },
-            Err(errno) => fail(errno, null),
-        }
+        unsafe { Self::submit_meta(e, dirfd, flags, true, AURA_OP_OPENAT, cb, ud, make, nop) }
     }
 
     /// `aura_close`.
@@ -626,25 +632,13 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         cb: aura_callback_t,
         ud: *mut c_void,
     ) -> *mut aura_request_t {
+        let make = |t| Ok(op::Close::new(t));
         // SAFETY: per the contract.
-        match unsafe { Self::meta(e, fd, flags, false) } {
-            // SAFETY: close points at no memory.
-            Ok((c, target)) => unsafe {
-                c.submit(
-                    op::Close::new(target),
-                    fd,
-                    AURA_OP_CLOSE,
-                    cb,
-                    ud,
-                    false,
-                    nop,
-                )
-            },
-            Err(errno) => fail(errno, std::ptr::null_mut()),
-        }
+        unsafe { Self::submit_meta(e, fd, flags, false, AURA_OP_CLOSE, cb, ud, make, nop) }
     }
 
-    /// `aura_statx`.
+    /// `aura_statx`: the kernel fills the engine's own buffer, copied to `out` before the
+    /// callback runs.
     ///
     /// # Safety
     ///
@@ -661,36 +655,28 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         cb: aura_callback_t,
         ud: *mut c_void,
     ) -> *mut aura_request_t {
-        let null = std::ptr::null_mut();
         if out.is_null() {
-            return fail(libc::EINVAL, null);
+            return fail(libc::EINVAL, std::ptr::null_mut());
         }
-        // SAFETY: per the contract.
-        let r = unsafe { Self::meta(e, dirfd, flags, true) }
-            // SAFETY: per the contract the path is a C string.
-            .and_then(|(c, fd)| Ok((c, fd, unsafe { Self::path(path) }?)));
         let dst = SendPtr(out);
-        match r {
-            // SAFETY: the op owns its path and statx buffer; the copy-out below writes the
-            // caller's statxbuf, valid until the callback per the contract.
-            Ok((c, fd, p)) => unsafe {
-                c.submit(
-                    op::Statx::new(fd, p, statx_flags, mask),
-                    dirfd,
-                    AURA_OP_STATX,
-                    cb,
-                    ud,
-                    false,
-                    move |res: &std::io::Result<usize>, st: Box<statx>| {
-                        let dst = dst;
-                        if res.is_ok() {
-                            *dst.0 = *st;
-                        }
-                    },
-                )
-            },
-            Err(errno) => fail(errno, null),
-        }
+        let copy_out = move |res: &std::io::Result<usize>, st: Box<statx>| {
+            let dst = dst;
+            if res.is_ok() {
+                // SAFETY: the caller keeps statxbuf valid until the callback (the contract).
+                unsafe { *dst.0 = *st };
+            }
+        };
+        // SAFETY: per the contract (the path is a C string).
+        let make = |fd| {
+            Ok(op::Statx::new(
+                fd,
+                unsafe { Self::path(path) }?,
+                statx_flags,
+                mask,
+            ))
+        };
+        // SAFETY: per the contract.
+        unsafe { Self::submit_meta(e, dirfd, flags, true, AURA_OP_STATX, cb, ud, make, copy_out) }
     }
 
     /// `aura_fallocate`.
@@ -709,25 +695,12 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         cb: aura_callback_t,
         ud: *mut c_void,
     ) -> *mut aura_request_t {
-        if offset < 0 || len <= 0 {
-            return fail(libc::EINVAL, std::ptr::null_mut());
-        }
+        let make = |t| match (u64::try_from(offset), u64::try_from(len)) {
+            (Ok(o), Ok(n)) if n > 0 => Ok(op::Fallocate::new(t, mode, o, n)),
+            _ => Err(libc::EINVAL),
+        };
         // SAFETY: per the contract.
-        match unsafe { Self::meta(e, fd, flags, false) } {
-            // SAFETY: fallocate points at no memory.
-            Ok((c, t)) => unsafe {
-                c.submit(
-                    op::Fallocate::new(t, mode, offset as u64, len as u64),
-                    fd,
-                    AURA_OP_FALLOCATE,
-                    cb,
-                    ud,
-                    false,
-                    nop,
-                )
-            },
-            Err(errno) => fail(errno, std::ptr::null_mut()),
-        }
+        unsafe { Self::submit_meta(e, fd, flags, false, AURA_OP_FALLOCATE, cb, ud, make, nop) }
     }
 
     /// `aura_ftruncate`.
@@ -743,25 +716,12 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         cb: aura_callback_t,
         ud: *mut c_void,
     ) -> *mut aura_request_t {
-        if length < 0 {
-            return fail(libc::EINVAL, std::ptr::null_mut());
-        }
+        let make = |t| match u64::try_from(length) {
+            Ok(n) => Ok(op::Ftruncate::new(t, n)),
+            Err(_) => Err(libc::EINVAL),
+        };
         // SAFETY: per the contract.
-        match unsafe { Self::meta(e, fd, flags, false) } {
-            // SAFETY: ftruncate points at no memory.
-            Ok((c, t)) => unsafe {
-                c.submit(
-                    op::Ftruncate::new(t, length as u64),
-                    fd,
-                    AURA_OP_FTRUNCATE,
-                    cb,
-                    ud,
-                    false,
-                    nop,
-                )
-            },
-            Err(errno) => fail(errno, std::ptr::null_mut()),
-        }
+        unsafe { Self::submit_meta(e, fd, flags, false, AURA_OP_FTRUNCATE, cb, ud, make, nop) }
     }
 
     /// `aura_sync_file_range`.
@@ -780,27 +740,23 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         cb: aura_callback_t,
         ud: *mut c_void,
     ) -> *mut aura_request_t {
-        let Ok(n) = u32::try_from(nbytes) else {
-            return fail(libc::EINVAL, std::ptr::null_mut());
+        let make = |t| match (u64::try_from(offset), u32::try_from(nbytes)) {
+            (Ok(o), Ok(n)) => Ok(op::SyncFileRange::new(t, o, n, range_flags)),
+            _ => Err(libc::EINVAL),
         };
-        if offset < 0 {
-            return fail(libc::EINVAL, std::ptr::null_mut());
-        }
         // SAFETY: per the contract.
-        match unsafe { Self::meta(e, fd, flags, false) } {
-            // SAFETY: sync_file_range points at no memory.
-            Ok((c, t)) => unsafe {
-                c.submit(
-                    op::SyncFileRange::new(t, offset as u64, n, range_flags),
-                    fd,
-                    AURA_OP_SYNC_FILE_RANGE,
-                    cb,
-                    ud,
-                    false,
-                    nop,
-                )
-            },
-            Err(errno) => fail(errno, std::ptr::null_mut()),
+        unsafe {
+            Self::submit_meta(
+                e,
+                fd,
+                flags,
+                false,
+                AURA_OP_SYNC_FILE_RANGE,
+                cb,
+                ud,
+                make,
+                nop,
+            )
         }
     }
 

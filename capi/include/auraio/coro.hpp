@@ -30,53 +30,33 @@ struct FinalAwaiter {
     void await_resume() const noexcept {}
 };
 
-} // namespace detail
+/// What Task<T> and Task<void> share: the promise's suspension points and continuation, and
+/// the owning handle (move-only; destroying an unfinished task terminates).
+template <typename Promise>
+struct PromiseBase {
+    std::coroutine_handle<> continuation;
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    FinalAwaiter<Promise> final_suspend() noexcept { return {}; }
+};
 
-/// A lazy coroutine: the body starts at resume() or co_await. Drive it with one resume(),
-/// then engine.wait()/poll() until done(), then get().
-template <typename T>
-class Task {
+template <typename Promise>
+class TaskBase {
 public:
-    struct promise_type {
-        std::variant<std::monostate, T, std::exception_ptr> result;
-        std::coroutine_handle<> continuation;
-
-        Task get_return_object() { return Task(std::coroutine_handle<promise_type>::from_promise(*this)); }
-        std::suspend_always initial_suspend() noexcept { return {}; }
-        detail::FinalAwaiter<promise_type> final_suspend() noexcept { return {}; }
-        template <typename U>
-        void return_value(U &&v) {
-            result.template emplace<1>(std::forward<U>(v));
-        }
-        void unhandled_exception() { result.template emplace<2>(std::current_exception()); }
-    };
-
-    Task() = default;
-    explicit Task(std::coroutine_handle<promise_type> h) : h_(h) {}
-    Task(const Task &) = delete;
-    Task &operator=(const Task &) = delete;
-    Task(Task &&o) noexcept : h_(std::exchange(o.h_, {})) {}
-    Task &operator=(Task &&o) noexcept {
+    TaskBase() = default;
+    explicit TaskBase(std::coroutine_handle<Promise> h) : h_(h) {}
+    TaskBase(const TaskBase &) = delete;
+    TaskBase &operator=(const TaskBase &) = delete;
+    TaskBase(TaskBase &&o) noexcept : h_(std::exchange(o.h_, {})) {}
+    TaskBase &operator=(TaskBase &&o) noexcept {
         if (this != &o) {
-            if (h_ && !h_.done()) {
-                std::terminate();
-            }
-            if (h_) {
-                h_.destroy();
-            }
+            release();
             h_ = std::exchange(o.h_, {});
         }
         return *this;
     }
-    ~Task() {
-        if (h_) {
-            if (!h_.done()) {
-                std::terminate(); // a frame suspended on I/O must not be destroyed
-            }
-            h_.destroy();
-        }
-    }
+    ~TaskBase() { release(); }
 
+    /// Starts or continues the body; returns whether it is still running.
     bool resume() {
         if (h_ && !h_.done()) {
             h_.resume();
@@ -85,11 +65,77 @@ public:
     }
     [[nodiscard]] bool done() const noexcept { return !h_ || h_.done(); }
 
-    T get() {
+protected:
+    Promise &finished_promise() const {
         if (!h_ || !h_.done()) {
             throw std::logic_error("Task not complete");
         }
-        auto &r = h_.promise().result;
+        return h_.promise();
+    }
+
+    /// Awaiter of co_await on a task: starts it with the awaiting coroutine as continuation.
+    template <typename Resume>
+    auto awaiter(Resume resume_fn) const {
+        if (!h_) {
+            throw std::logic_error("co_await on empty Task");
+        }
+        struct Awaiter {
+            std::coroutine_handle<Promise> h;
+            Resume on_resume;
+            bool await_ready() const noexcept { return h.done(); }
+            std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
+                h.promise().continuation = caller;
+                return h;
+            }
+            decltype(auto) await_resume() { return on_resume(h.promise()); }
+        };
+        return Awaiter{h_, resume_fn};
+    }
+
+    std::coroutine_handle<Promise> h_;
+
+private:
+    void release() noexcept {
+        if (h_) {
+            if (!h_.done()) {
+                std::terminate(); // a frame suspended on I/O must not be destroyed
+            }
+            h_.destroy();
+        }
+    }
+};
+
+template <typename T>
+struct TaskPromise : PromiseBase<TaskPromise<T>> {
+    std::variant<std::monostate, T, std::exception_ptr> result;
+    Task<T> get_return_object();
+    template <typename U>
+    void return_value(U &&v) {
+        result.template emplace<1>(std::forward<U>(v));
+    }
+    void unhandled_exception() { result.template emplace<2>(std::current_exception()); }
+};
+
+struct VoidPromise : PromiseBase<VoidPromise> {
+    std::exception_ptr error;
+    Task<void> get_return_object();
+    void return_void() noexcept {}
+    void unhandled_exception() { error = std::current_exception(); }
+};
+
+} // namespace detail
+
+/// A lazy coroutine: the body starts at resume() or co_await. Drive it with one resume(),
+/// then engine.wait()/poll() until done(), then get().
+template <typename T>
+class Task : public detail::TaskBase<detail::TaskPromise<T>> {
+public:
+    using promise_type = detail::TaskPromise<T>;
+    using detail::TaskBase<promise_type>::TaskBase;
+
+    /// The result, moved out (once); rethrows the body's exception.
+    T get() {
+        auto &r = this->finished_promise().result;
         if (r.index() == 2) {
             auto e = std::get<2>(r);
             r.template emplace<0>();
@@ -104,114 +150,48 @@ public:
     }
 
     auto operator co_await() {
-        if (!h_) {
-            throw std::logic_error("co_await on empty Task");
-        }
-        struct Awaiter {
-            std::coroutine_handle<promise_type> h;
-            bool await_ready() const noexcept { return h.done(); }
-            std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
-                h.promise().continuation = caller;
-                return h;
+        return this->awaiter([](promise_type &p) -> T {
+            if (p.result.index() == 2) {
+                std::rethrow_exception(std::get<2>(p.result));
             }
-            T await_resume() {
-                auto &r = h.promise().result;
-                if (r.index() == 2) {
-                    std::rethrow_exception(std::get<2>(r));
-                }
-                if (r.index() != 1) {
-                    throw std::logic_error("Task result not available");
-                }
-                return std::move(std::get<1>(r));
+            if (p.result.index() != 1) {
+                throw std::logic_error("Task result not available");
             }
-        };
-        return Awaiter{h_};
+            return std::move(std::get<1>(p.result));
+        });
     }
-
-private:
-    std::coroutine_handle<promise_type> h_;
 };
 
 template <>
-class Task<void> {
+class Task<void> : public detail::TaskBase<detail::VoidPromise> {
 public:
-    struct promise_type {
-        std::exception_ptr error;
-        std::coroutine_handle<> continuation;
+    using promise_type = detail::VoidPromise;
+    using detail::TaskBase<promise_type>::TaskBase;
 
-        Task get_return_object() { return Task(std::coroutine_handle<promise_type>::from_promise(*this)); }
-        std::suspend_always initial_suspend() noexcept { return {}; }
-        detail::FinalAwaiter<promise_type> final_suspend() noexcept { return {}; }
-        void return_void() noexcept {}
-        void unhandled_exception() { error = std::current_exception(); }
-    };
-
-    Task() = default;
-    explicit Task(std::coroutine_handle<promise_type> h) : h_(h) {}
-    Task(const Task &) = delete;
-    Task &operator=(const Task &) = delete;
-    Task(Task &&o) noexcept : h_(std::exchange(o.h_, {})) {}
-    Task &operator=(Task &&o) noexcept {
-        if (this != &o) {
-            if (h_ && !h_.done()) {
-                std::terminate();
-            }
-            if (h_) {
-                h_.destroy();
-            }
-            h_ = std::exchange(o.h_, {});
-        }
-        return *this;
-    }
-    ~Task() {
-        if (h_) {
-            if (!h_.done()) {
-                std::terminate();
-            }
-            h_.destroy();
-        }
-    }
-
-    bool resume() {
-        if (h_ && !h_.done()) {
-            h_.resume();
-        }
-        return !done();
-    }
-    [[nodiscard]] bool done() const noexcept { return !h_ || h_.done(); }
-
+    /// Rethrows the body's exception (once), if any.
     void get() {
-        if (!h_ || !h_.done()) {
-            throw std::logic_error("Task not complete");
-        }
-        if (auto e = std::exchange(h_.promise().error, nullptr)) {
+        if (auto e = std::exchange(finished_promise().error, nullptr)) {
             std::rethrow_exception(e);
         }
     }
 
     auto operator co_await() {
-        if (!h_) {
-            throw std::logic_error("co_await on empty Task");
-        }
-        struct Awaiter {
-            std::coroutine_handle<promise_type> h;
-            bool await_ready() const noexcept { return h.done(); }
-            std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
-                h.promise().continuation = caller;
-                return h;
+        return awaiter([](promise_type &p) {
+            if (p.error) {
+                std::rethrow_exception(p.error);
             }
-            void await_resume() {
-                if (h.promise().error) {
-                    std::rethrow_exception(h.promise().error);
-                }
-            }
-        };
-        return Awaiter{h_};
+        });
     }
-
-private:
-    std::coroutine_handle<promise_type> h_;
 };
+
+template <typename T>
+Task<T> detail::TaskPromise<T>::get_return_object() {
+    return Task<T>(std::coroutine_handle<TaskPromise<T>>::from_promise(*this));
+}
+
+inline Task<void> detail::VoidPromise::get_return_object() {
+    return Task<void>(std::coroutine_handle<VoidPromise>::from_promise(*this));
+}
 
 namespace detail {
 /// Result of a throwing awaitable: bytes, or the error as Error(errno, what).

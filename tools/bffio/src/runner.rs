@@ -244,7 +244,7 @@ fn run_loop<E: JobEngine>(
     let mut measuring = ramp_ns == 0;
     let mut measure_start = 0u64;
     let mut next_sample = SAMPLE_NS;
-    let mut last_sample = (0u64, 0u64, 0u64, 0u64);
+    let (mut last_read, mut last_write) = ((0, 0), (0, 0));
     let mut next_point = TIMELINE_NS;
     let mut last_point_ios = 0u64;
     let mut total_ios = 0u64;
@@ -408,21 +408,9 @@ fn run_loop<E: JobEngine>(
             next_sample = t + SAMPLE_NS;
         }
         if measuring && t >= next_sample {
-            let cur = (st.read.bytes, st.read.ios, st.write.bytes, st.write.ios);
             let secs = SAMPLE_NS as f64 / 1e9;
-            st.read
-                .bw_samples
-                .push((cur.0 - last_sample.0) as f64 / secs);
-            st.read
-                .iops_samples
-                .push((cur.1 - last_sample.1) as f64 / secs);
-            st.write
-                .bw_samples
-                .push((cur.2 - last_sample.2) as f64 / secs);
-            st.write
-                .iops_samples
-                .push((cur.3 - last_sample.3) as f64 / secs);
-            last_sample = cur;
+            st.read.push_sample(&mut last_read, secs);
+            st.write.push_sample(&mut last_write, secs);
             next_sample += SAMPLE_NS;
         }
         if t >= next_point {

@@ -24,6 +24,14 @@ pub struct DirStats {
 }
 
 impl DirStats {
+    /// Appends one bandwidth and one IOPS sample: what moved since `prev` (bytes, ios), over
+    /// `secs`; `prev` becomes the current totals.
+    pub fn push_sample(&mut self, prev: &mut (u64, u64), secs: f64) {
+        self.bw_samples.push((self.bytes - prev.0) as f64 / secs);
+        self.iops_samples.push((self.ios - prev.1) as f64 / secs);
+        *prev = (self.bytes, self.ios);
+    }
+
     /// Adds another thread's figures.
     pub fn merge(&mut self, o: &DirStats) {
         self.bytes += o.bytes;
