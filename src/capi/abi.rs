@@ -607,14 +607,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         cb: aura_callback_t,
         ud: *mut c_void,
     ) -> *mut aura_request_t {
-        // SAFETY: per the contract (the path is a C string).
         let make = |fd| {
-            Ok(op::OpenAt::new(
-                fd,
-                unsafe { Self::path(path) }?,
-                open_flags,
-                mode,
-            ))
+            // SAFETY: per the contract the path is a C string.
+            let p = unsafe { Self::path(path) }?;
+            Ok(op::OpenAt::new(fd, p, open_flags, mode))
         };
         // SAFETY: per the contract.
         unsafe { Self::submit_meta(e, dirfd, flags, true, AURA_OP_OPENAT, cb, ud, make, nop) }
@@ -666,14 +662,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
                 unsafe { *dst.0 = *st };
             }
         };
-        // SAFETY: per the contract (the path is a C string).
         let make = |fd| {
-            Ok(op::Statx::new(
-                fd,
-                unsafe { Self::path(path) }?,
-                statx_flags,
-                mask,
-            ))
+            // SAFETY: per the contract the path is a C string.
+            let p = unsafe { Self::path(path) }?;
+            Ok(op::Statx::new(fd, p, statx_flags, mask))
         };
         // SAFETY: per the contract.
         unsafe { Self::submit_meta(e, dirfd, flags, true, AURA_OP_STATX, cb, ud, make, copy_out) }

@@ -48,11 +48,8 @@ fn bffio_target_p99_on_the_knee_device() {
         return;
     }
     // SAFETY: geteuid has no preconditions.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "needs root (set BFFIO_SKIP_KNEE to skip)"
-    );
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(euid, 0, "needs root (set BFFIO_SKIP_KNEE to skip)");
     assert!(tool().exists(), "{} not found", tool().display());
     let up = Command::new(tool())
         .args(["up", "100000"])
