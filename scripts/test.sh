@@ -22,6 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
+# Python's prometheus_client: the OpenMetrics parser the metrics tests check the exposition with.
+if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+  echo "== installing: prometheus_client (PyPI)"
+  python3 -m pip install --quiet prometheus_client 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages prometheus_client
+fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is required (install Rust with rustup)" >&2
   exit 1
@@ -45,6 +51,18 @@ for ex in quickstart simple_read custom_config vectored_io write_modes file_copy
   echo "-- example $ex"
   cargo run --quiet --release --all-features --example "$ex"
 done
+echo "-- example prometheus_server (scraped once, parsed by prometheus_client)"
+AURAIO_SERVE_SECONDS=15 AURAIO_METRICS_ADDR=127.0.0.1:9091 \
+  cargo run --quiet --release --all-features --example prometheus_server &
+server=$!
+for _ in $(seq 100); do
+  python3 scripts/check_metrics.py http://127.0.0.1:9091/metrics \
+    auraio_ops_completed:counter auraio_ring_in_flight_limit:gauge \
+    auraio_ring_latency_seconds:histogram auraio_schema:info 2>/dev/null && break
+  sleep 0.2
+done
+python3 scripts/check_metrics.py http://127.0.0.1:9091/metrics auraio_ops_completed:counter
+wait "$server"
 echo "== C and C++ libraries: build, install to a staging prefix, tests (valgrind), examples"
 make -C capi check VALGRIND=1
 echo "== all checks passed"

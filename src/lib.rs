@@ -71,10 +71,13 @@ pub mod fixed;
 pub mod future;
 pub mod histogram;
 pub mod lock;
+pub mod metrics;
 pub mod op;
 pub mod options;
 pub mod policy;
 pub mod pool;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 mod ring;
 mod sys;
 #[cfg(feature = "tokio")]

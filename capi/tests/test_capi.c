@@ -837,6 +837,40 @@ static void test_stats_and_controls(void) {
     aura_destroy(e);
 }
 
+/* Prometheus exposition through the C ABI: the buffer-too-small contract, and content. */
+static void test_metrics_prometheus(void) {
+    aura_engine_t *e = small_engine();
+    int fd = make_file("/dev/shm", 0);
+    char mem[BLOCK] = {0};
+    done_t d = {0};
+    CHECK(aura_read(e, fd, aura_buf(mem), BLOCK, 0, on_done, &d) != NULL);
+    CHECK(aura_drain(e, -1) >= 0 && d.calls == 1);
+    errno = 0;
+    int need = aura_metrics_prometheus(e, NULL, 0);
+    CHECK(need < -100 && errno == ENOBUFS);
+    char small[16];
+    errno = 0;
+    CHECK(aura_metrics_prometheus(e, small, sizeof small) == need && errno == ENOBUFS);
+    size_t size = (size_t)-need;
+    char *buf = malloc(size);
+    CHECK(buf != NULL);
+    errno = 0;
+    CHECK(aura_metrics_prometheus(e, buf, size - 1) < 0 && errno == ENOBUFS);
+    int n = aura_metrics_prometheus(e, buf, size);
+    CHECK(n == need * -1 - 1 && strlen(buf) == (size_t)n);
+    CHECK(strstr(buf, "auraio_ring_ops_completed_total{ring=\"0\"} 1.0") != NULL);
+    CHECK(strstr(buf, "auraio_ring_latency_seconds_bucket{le=\"+Inf\",ring=\"0\"}") != NULL ||
+          strstr(buf, "auraio_ring_latency_seconds_bucket{ring=\"0\",le=\"+Inf\"}") != NULL);
+    CHECK(strstr(buf, "auraio_schema_info{version=\"1\"} 1") != NULL);
+    CHECK(strstr(buf, " NaN") == NULL && strstr(buf, " +Inf") == NULL && strstr(buf, " -Inf") == NULL);
+    CHECK(n > 7 && strcmp(buf + n - 6, "# EOF\n") == 0);
+    errno = 0;
+    CHECK(aura_metrics_prometheus(NULL, buf, size) == -1 && errno == EINVAL);
+    free(buf);
+    close(fd);
+    aura_destroy(e);
+}
+
 static int log_calls;
 static int log_level;
 static char log_msg[512];
@@ -917,6 +951,7 @@ int main(void) {
     test_registered_files();
     test_metadata();
     test_stats_and_controls();
+    test_metrics_prometheus();
     test_logging();
     test_destroy_drains();
     printf("test_capi: %d checks, %d failures\n", checks, failures);

@@ -1518,6 +1518,33 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         }
     }
 
+    /// `aura_metrics_prometheus`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract: `buf` is NULL or writable for `size` bytes.
+    pub unsafe fn metrics_prometheus(
+        e: *const aura_engine_t,
+        buf: *mut c_char,
+        size: usize,
+    ) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        let text = crate::prometheus::text(&crate::metrics::Snapshot::of(&c.engine));
+        let need = text.len() + 1;
+        if buf.is_null() || size < need {
+            return fail(libc::ENOBUFS, -clamp_int(need as u64));
+        }
+        // SAFETY: buf has room for `need` bytes (checked above); the text has no NUL inside.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+            *buf.add(text.len()) = 0;
+        }
+        clamp_int(text.len() as u64)
+    }
+
     // ---- Logging and version ----
 
     /// `aura_set_log_handler`.
