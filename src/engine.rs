@@ -1282,6 +1282,11 @@ impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
         while self.pending() > 0 {
             let now = Instant::now();
             if now >= deadline {
+                log::warn!(
+                    "auraio: engine dropped with {} requests pending after the {:?} drain timeout",
+                    self.pending(),
+                    self.drain_timeout
+                );
                 break;
             }
             if self.fatal.get() != 0 && self.rings.iter().all(|r| r.in_kernel() == 0) {
@@ -1290,6 +1295,11 @@ impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
             if now.duration_since(progress) >= DROP_STALL {
                 // Stuck requests (an empty pipe, a hung server) are cancelled; backlogged ones
                 // then get their turn, and are cancelled in turn only if they stall too.
+                log::info!(
+                    "auraio: engine dropped with {} requests making no progress for {:?}: cancelling them",
+                    self.pending(),
+                    DROP_STALL
+                );
                 progress = now;
                 for ring in self.rings.iter() {
                     ring.cancel_in_kernel();

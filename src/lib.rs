@@ -80,6 +80,8 @@ pub mod pool;
 pub mod prometheus;
 mod ring;
 mod sys;
+#[cfg(feature = "syslog")]
+pub mod syslog;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 pub mod tuning;

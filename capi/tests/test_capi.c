@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <syslog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -912,6 +915,42 @@ static void test_logging(void) {
     CHECK(log_calls == before + 1);
 }
 
+/* syslog forwarding: a local datagram listener receives the record with priority and ident. */
+static void test_syslog(void) {
+    char path[108];
+    snprintf(path, sizeof path, "/tmp/auraio-capi-syslog-%d.sock", (int)getpid());
+    unlink(path);
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    CHECK(s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(setenv("AURAIO_SYSLOG_SOCKET", path, 1) == 0);
+    errno = 0;
+    CHECK(aura_syslog_install("capitest", 5) == -1 && errno == EINVAL);
+    CHECK(aura_syslog_install("capitest", LOG_LOCAL2) == 0);
+    aura_log_emit(AURA_LOG_WARN, "ring %d is slow", 3);
+    char buf[512] = {0};
+    ssize_t n = recv(s, buf, sizeof buf - 1, 0);
+    CHECK(n > 0);
+    char want_pri[16], want_tail[64];
+    snprintf(want_pri, sizeof want_pri, "<%d>", LOG_LOCAL2 | LOG_WARNING);
+    snprintf(want_tail, sizeof want_tail, " capitest[%d]: ring 3 is slow", (int)getpid());
+    CHECK(strncmp(buf, want_pri, strlen(want_pri)) == 0);
+    CHECK(n >= (ssize_t)strlen(want_tail) && strcmp(buf + n - strlen(want_tail), want_tail) == 0);
+    aura_syslog_remove();
+    aura_log_emit(AURA_LOG_WARN, "not forwarded");
+    struct pollfd pf = {s, POLLIN, 0};
+    CHECK(poll(&pf, 1, 50) == 0);
+    CHECK(setenv("AURAIO_SYSLOG_SOCKET", "/nonexistent/auraio.sock", 1) == 0);
+    errno = 0;
+    CHECK(aura_syslog_install(NULL, LOG_USER) == -1 && errno == ENOENT);
+    unsetenv("AURAIO_SYSLOG_SOCKET");
+    close(s);
+    unlink(path);
+}
+
 /* destroy drains: in-flight callbacks run, and submissions from them get ESHUTDOWN. */
 static int shutdown_errno;
 static void resubmit_cb(aura_request_t *req, ssize_t result, void *ud) {
@@ -953,6 +992,7 @@ int main(void) {
     test_stats_and_controls();
     test_metrics_prometheus();
     test_logging();
+    test_syslog();
     test_destroy_drains();
     printf("test_capi: %d checks, %d failures\n", checks, failures);
     return failures == 0 ? 0 : 1;

@@ -420,6 +420,11 @@ pub const FUNCS: &[Func] = &[
         c_only: true,
     },
 
+    f("Logging", "Also forwards log records to syslog (the local socket /dev/log, or $AURAIO_SYSLOG_SOCKET) with this ident (NULL: \"auraio\") and LOG_* facility; -1 with EINVAL or the socket's errno.",
+      "int aura_syslog_install(const char *ident, int facility)"),
+    f("Logging", "Stops forwarding to syslog.",
+      "void aura_syslog_remove(void)"),
+
     f("Version", "The library version, \"0.2.0\".",
       "const char *aura_version(void)"),
     f("Version", "The library version as MAJOR*10000 + MINOR*100 + PATCH.",

@@ -1556,6 +1556,35 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         log::set_handler(handler, userdata);
     }
 
+    /// `aura_syslog_install`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract: `ident` is NULL or a NUL-terminated string.
+    pub unsafe fn syslog_install(ident: *const c_char, facility: c_int) -> c_int {
+        let ident = if ident.is_null() {
+            "auraio".to_string()
+        } else {
+            // SAFETY: per the contract.
+            unsafe { CStr::from_ptr(ident) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        match log::syslog_install(&ident, facility) {
+            Ok(()) => 0,
+            Err(err) => fail(errno_of(&err), -1),
+        }
+    }
+
+    /// `aura_syslog_remove`.
+    ///
+    /// # Safety
+    ///
+    /// None beyond the C contract.
+    pub unsafe fn syslog_remove() {
+        log::syslog_remove();
+    }
+
     /// `aura_version`.
     ///
     /// # Safety

@@ -14,9 +14,57 @@ pub const ERR: c_int = 3;
 pub const WARN: c_int = 4;
 /// Log level: notice.
 pub const NOTICE: c_int = 5;
+/// Log level: informational.
+pub const INFO: c_int = 6;
+/// Log level: debug.
+pub const DEBUG: c_int = 7;
 
 /// The handler and its userdata (as an address, so the static is `Sync`).
 static HANDLER: Mutex<(aura_log_fn, usize)> = Mutex::new((None, 0));
+
+/// Where records also go when `aura_syslog_install` was called.
+static SYSLOG: Mutex<Option<crate::syslog::Syslog>> = Mutex::new(None);
+
+/// Routes the library's `log` records (engine warnings, fatal errors) to the C sinks.
+struct CLogger;
+
+impl log::Log for CLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        let level = match record.level() {
+            log::Level::Error => ERR,
+            log::Level::Warn => WARN,
+            log::Level::Info => INFO,
+            log::Level::Debug | log::Level::Trace => DEBUG,
+        };
+        emit(level, &record.args().to_string());
+    }
+    fn flush(&self) {}
+}
+
+/// Makes the C sinks the process's `log` logger, once (an embedding Rust program's own
+/// logger, installed first, is left alone).
+fn route_log_records() {
+    static LOGGER: CLogger = CLogger;
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
+}
+
+/// `aura_syslog_install`.
+pub(crate) fn syslog_install(ident: &str, facility: c_int) -> std::io::Result<()> {
+    let s = crate::syslog::Syslog::connect(&crate::syslog::default_socket(), ident, facility)?;
+    *SYSLOG.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
+    route_log_records();
+    Ok(())
+}
+
+/// `aura_syslog_remove`.
+pub(crate) fn syslog_remove() {
+    *SYSLOG.lock().unwrap_or_else(|p| p.into_inner()) = None;
+}
 
 /// Longest message passed to a handler, in bytes (the C contract's 256-byte buffer).
 const MAX_MESSAGE: usize = 255;
@@ -25,11 +73,18 @@ const MAX_MESSAGE: usize = 255;
 pub(crate) fn set_handler(handler: aura_log_fn, userdata: *mut c_void) {
     let mut h = HANDLER.lock().unwrap_or_else(|p| p.into_inner());
     *h = (handler, userdata as usize);
+    drop(h);
+    if handler.is_some() {
+        route_log_records();
+    }
 }
 
 /// Passes a NUL-terminated message to the handler, if any. The lock is held during the call,
 /// so handlers are serialised.
 fn deliver(level: c_int, msg: &CStr) {
+    if let Some(s) = SYSLOG.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        s.send(level, &msg.to_string_lossy());
+    }
     let h = HANDLER.lock().unwrap_or_else(|p| p.into_inner());
     if let (Some(f), ud) = *h {
         // SAFETY: the handler was installed by the application for exactly this call shape;

@@ -473,7 +473,7 @@ impl<L: LockMode> Ring<L> {
             }
             Err(e) if transient(&e) => {}
             Err(e) => {
-                fatal.set_if_zero(e.raw_os_error().unwrap_or(libc::EIO) as u64);
+                latch(fatal, &e);
             }
         }
     }
@@ -713,7 +713,7 @@ impl<L: LockMode> Ring<L> {
             Ok(_) => Ok(()),
             Err(e) if transient(&e) => Ok(()),
             Err(e) => {
-                fatal.set_if_zero(e.raw_os_error().unwrap_or(libc::EIO) as u64);
+                latch(fatal, &e);
                 Err(e)
             }
         }
@@ -915,12 +915,25 @@ impl<L: LockMode> Ring<L> {
     }
 }
 
+/// Latches a submit error as the engine's fatal error (the first one wins), and logs it.
+fn latch<C: Counter>(fatal: &C, e: &io::Error) {
+    if fatal.set_if_zero(e.raw_os_error().unwrap_or(libc::EIO) as u64) {
+        log::error!(
+            "auraio: submitting to the kernel failed: {e}; the engine is unusable from now on"
+        );
+    }
+}
+
 impl<L: LockMode> Drop for Ring<L> {
     fn drop(&mut self) {
         // Whatever is still here may be referenced by the kernel until the ring's teardown
         // finishes in the background: leak it rather than free memory the kernel may write.
         let st = &mut *self.state.lock();
         if st.slab.len() > 0 {
+            log::warn!(
+                "auraio: ring dropped with {} requests the kernel may still hold; leaking their memory",
+                st.slab.len()
+            );
             st.slab.leak_all();
         }
     }
