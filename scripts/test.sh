@@ -22,11 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
-# Python's prometheus_client: the OpenMetrics parser the metrics tests check the exposition with.
-if ! python3 -c 'import prometheus_client' 2>/dev/null; then
-  echo "== installing: prometheus_client (PyPI)"
-  python3 -m pip install --quiet prometheus_client 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages prometheus_client
+# Python parsers the metrics tests hold the exporters to: prometheus_client (OpenMetrics text)
+# and opentelemetry-proto (the OTLP protobuf JSON mapping).
+if ! python3 -c 'import prometheus_client, opentelemetry.proto' 2>/dev/null; then
+  echo "== installing: prometheus_client opentelemetry-proto (PyPI)"
+  python3 -m pip install --quiet prometheus_client opentelemetry-proto 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages prometheus_client opentelemetry-proto
 fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is required (install Rust with rustup)" >&2

@@ -74,6 +74,8 @@ pub mod lock;
 pub mod metrics;
 pub mod op;
 pub mod options;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod policy;
 pub mod pool;
 #[cfg(feature = "prometheus")]

@@ -11,6 +11,10 @@
 
 use crate::{BufferStats, Histogram, RingStats, Stats};
 
+/// Version of the metric names and labels; bumped when they change (exported as
+/// `auraio_schema_info{version}` and the `auraio.schema` resource attribute).
+pub const SCHEMA_VERSION: &str = "1";
+
 /// What a metric is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

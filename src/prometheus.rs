@@ -20,8 +20,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::metrics::{latency_buckets, Kind, Read, Scope, Snapshot, METRICS};
 
-/// Version of the metric names and labels; bumped when they change.
-pub const SCHEMA_VERSION: &str = "1";
+pub use crate::metrics::SCHEMA_VERSION;
 
 /// A collector over a snapshot source: each scrape takes a fresh snapshot.
 pub struct EngineCollector {

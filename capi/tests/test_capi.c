@@ -870,6 +870,20 @@ static void test_metrics_prometheus(void) {
     errno = 0;
     CHECK(aura_metrics_prometheus(NULL, buf, size) == -1 && errno == EINVAL);
     free(buf);
+
+    /* OpenTelemetry: same contract */
+    errno = 0;
+    int oneed = aura_metrics_otel(e, NULL, 0);
+    CHECK(oneed < -100 && errno == ENOBUFS);
+    char *obuf = malloc((size_t)-oneed + 64); /* timestamps may grow by a digit */
+    int on = aura_metrics_otel(e, obuf, (size_t)-oneed + 64);
+    CHECK(on > 0 && strlen(obuf) == (size_t)on && obuf[0] == '{' && obuf[on - 1] == '}');
+    CHECK(strstr(obuf, "\"resourceMetrics\"") != NULL && strstr(obuf, "\"auraio.ring.latency\"") != NULL);
+    errno = 0;
+    CHECK(aura_metrics_otel(e, obuf, 10) < 0 && errno == ENOBUFS);
+    errno = 0;
+    CHECK(aura_metrics_otel(NULL, obuf, 10) == -1 && errno == EINVAL);
+    free(obuf);
     close(fd);
     aura_destroy(e);
 }

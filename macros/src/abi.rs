@@ -411,6 +411,9 @@ pub const FUNCS: &[Func] = &[
     f("Observability", "Prometheus text exposition (OpenMetrics) of every metric into buf: the bytes written (without the NUL), or, when buf is NULL or size too small, minus the size needed (NUL included) with errno ENOBUFS; -1 and EINVAL for a NULL engine.",
       "int aura_metrics_prometheus(const aura_engine_t *engine, char *buf, size_t size)"),
 
+    f("Observability", "OpenTelemetry OTLP/JSON metrics document (ExportMetricsServiceRequest) into buf, with the same return contract as aura_metrics_prometheus.",
+      "int aura_metrics_otel(const aura_engine_t *engine, char *buf, size_t size)"),
+
     f("Logging", "Installs the process-wide log handler (NULL: silent).",
       "void aura_set_log_handler(aura_log_fn handler, void *userdata)"),
     Func {

@@ -1518,6 +1518,25 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         }
     }
 
+    /// Writes `text` and a NUL into `buf`: the bytes written, or minus the size needed with
+    /// ENOBUFS when `buf` is NULL or too small.
+    ///
+    /// # Safety
+    ///
+    /// `buf` is NULL or writable for `size` bytes.
+    unsafe fn export(text: &str, buf: *mut c_char, size: usize) -> c_int {
+        let need = text.len() + 1;
+        if buf.is_null() || size < need {
+            return fail(libc::ENOBUFS, -clamp_int(need as u64));
+        }
+        // SAFETY: buf has room for `need` bytes (checked above); the text has no NUL inside.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+            *buf.add(text.len()) = 0;
+        }
+        clamp_int(text.len() as u64)
+    }
+
     /// `aura_metrics_prometheus`.
     ///
     /// # Safety
@@ -1533,16 +1552,27 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
             return fail(libc::EINVAL, -1);
         };
         let text = crate::prometheus::text(&crate::metrics::Snapshot::of(&c.engine));
-        let need = text.len() + 1;
-        if buf.is_null() || size < need {
-            return fail(libc::ENOBUFS, -clamp_int(need as u64));
-        }
-        // SAFETY: buf has room for `need` bytes (checked above); the text has no NUL inside.
-        unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
-            *buf.add(text.len()) = 0;
-        }
-        clamp_int(text.len() as u64)
+        // SAFETY: per the contract.
+        unsafe { Self::export(&text, buf, size) }
+    }
+
+    /// `aura_metrics_otel`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract: `buf` is NULL or writable for `size` bytes.
+    pub unsafe fn metrics_otel(e: *const aura_engine_t, buf: *mut c_char, size: usize) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        let doc = crate::otel::document(
+            &crate::metrics::Snapshot::of(&c.engine),
+            c.started_ns,
+            "auraio",
+        );
+        // SAFETY: per the contract.
+        unsafe { Self::export(&doc.to_string(), buf, size) }
     }
 
     // ---- Logging and version ----

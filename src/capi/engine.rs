@@ -122,6 +122,8 @@ pub(crate) struct CEngine<P: Policy, L: LockMode, T: Tuning> {
     pub(crate) alignment: usize,
     pub(crate) pool_bytes: L::Counter,
     pub(crate) pool_buffers: L::Counter,
+    /// When the engine was made (Unix ns): the start of its cumulative metrics.
+    pub(crate) started_ns: u64,
 }
 
 /// The completion's reference to a handle; letting go of it releases the reference.
@@ -179,6 +181,9 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
             alignment,
             pool_bytes: L::Counter::new(0),
             pool_buffers: L::Counter::new(0),
+            started_ns: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
         }
     }
 
