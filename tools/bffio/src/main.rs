@@ -103,36 +103,34 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         .max()
         .unwrap_or_default();
     let start = Instant::now();
-    let status =
-        |final_line: bool| {
-            if !live {
-                return;
-            }
-            let ios: u64 = progress.iter().map(|p| p.ios.load(Ordering::Relaxed)).sum();
-            let bytes: u64 = progress
-                .iter()
-                .map(|p| p.bytes.load(Ordering::Relaxed))
-                .sum();
-            let depth: u64 = progress
-                .iter()
-                .map(|p| p.depth.load(Ordering::Relaxed))
-                .sum();
-            let running: u64 = progress
-                .iter()
-                .map(|p| p.running.load(Ordering::Relaxed))
-                .sum();
-            let el = start.elapsed().as_secs_f64().max(1e-3);
-            let eta = longest.as_secs_f64() - el;
-            eprint!(
-            "\rJobs: {running} [{:.0}s elapsed{}] [{:.0} MiB/s] [{:.0} IOPS] [depth {depth}]   {}",
-            el,
+    // The rates shown are over the last second, not averages since the start.
+    let last = std::cell::Cell::new((0.0f64, 0u64, 0u64));
+    let status = |final_line: bool| {
+        if !live {
+            return;
+        }
+        let sum = |f: fn(&Progress) -> &std::sync::atomic::AtomicU64| -> u64 {
+            progress.iter().map(|p| f(p).load(Ordering::Relaxed)).sum()
+        };
+        let (ios, bytes) = (sum(|p| &p.ios), sum(|p| &p.bytes));
+        let (depth, running) = (sum(|p| &p.depth), sum(|p| &p.running));
+        let el = start.elapsed().as_secs_f64();
+        let (t0, ios0, bytes0) = last.get();
+        if el - t0 < 1.0 && !final_line {
+            return;
+        }
+        last.set((el, ios, bytes));
+        let dt = (el - t0).max(1e-3);
+        let eta = longest.as_secs_f64() - el;
+        eprint!(
+            "\rJobs: {running} [{el:.0}s elapsed{}] [{:.0} MiB/s] [{:.0} IOPS] [depth {depth}]   {}",
             if eta > 0.0 { format!(", eta {eta:.0}s") } else { String::new() },
-            bytes as f64 / el / 1048576.0,
-            ios as f64 / el,
+            (bytes - bytes0) as f64 / dt / 1048576.0,
+            (ios - ios0) as f64 / dt,
             if final_line { "\n" } else { "" }
         );
-            let _ = std::io::stderr().flush();
-        };
+        let _ = std::io::stderr().flush();
+    };
     let results = runner::run_all(&jobs, &progress, &|| status(false));
     status(true);
 
