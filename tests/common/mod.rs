@@ -163,3 +163,33 @@ impl Drop for Pipe {
         }
     }
 }
+
+/// Runs one of the project's Python checkers (`scripts/NAME`) on `input`, with `args`; fails
+/// the test with the checker's output when it rejects the input.
+#[allow(dead_code)]
+pub fn python_check(script: &str, args: &[String], input: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let path = format!("{}/scripts/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 (scripts/test.sh installs it and the parsers the checkers use)");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(input.as_bytes())
+        .expect("write to the checker");
+    let out = child.wait_with_output().expect("checker runs");
+    assert!(
+        out.status.success(),
+        "{script} rejected the input:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
