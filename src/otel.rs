@@ -1,5 +1,5 @@
 //! OpenTelemetry metrics (feature `otel`): every metric of
-//! [`METRICS`](crate::metrics::METRICS) as an OTLP/JSON `ExportMetricsServiceRequest` (sums
+//! [`METRICS`] as an OTLP/JSON `ExportMetricsServiceRequest` (sums
 //! for counters, gauges, explicit-bucket histograms; per-ring points carry a `ring`
 //! attribute), and a push of it over HTTP to a collector (`POST /v1/metrics`).
 //!

@@ -1,4 +1,4 @@
-//! Prometheus exposition (feature `prometheus`): every metric of [`METRICS`](crate::metrics::METRICS)
+//! Prometheus exposition (feature `prometheus`): every metric of [`METRICS`]
 //! through the `prometheus-client` crate's collector interface, per-ring values labelled
 //! `ring="N"`, latency histograms with cumulative buckets, the exact `_sum` and `_count`, and
 //! an `auraio_schema_info` metric.
