@@ -164,6 +164,8 @@ metrics! {
     engine buffer_pool: Gauge ["bytes"] = (|s| s.buffers.bytes as f64);
     /// Pool buffers handed out and not yet returned.
     engine buffers_out: Gauge [""] = (|s| s.buffers.buffers as f64);
+    /// Free-list shards of the buffer pool.
+    engine buffer_pool_shards: Gauge [""] = (|s| f64::from(s.buffers.shards));
     /// Rings of the engine.
     engine rings: Gauge [""] = (|s| s.stats.rings.len() as f64);
     /// Operations completed by the ring.
@@ -182,6 +184,8 @@ metrics! {
     ring ring_batch_threshold: Gauge [""] = (|r| f64::from(r.batch_threshold));
     /// Submission queue entries of the ring.
     ring ring_queue_depth: Gauge [""] = (|r| f64::from(r.queue_depth));
+    /// Completion queue entries of the ring (the in-flight limit never exceeds them).
+    ring ring_cq_entries: Gauge [""] = (|r| f64::from(r.cq_entries));
     /// io_uring_enter calls made to submit.
     ring ring_submit_calls: Counter [""] = (|r| r.submit_calls as f64);
     /// SQEs those calls submitted.
@@ -204,6 +208,12 @@ metrics! {
     ring ring_reprobes: Counter [""] = (|r| f64::from(r.reprobes));
     /// Time the controller took to first reach STEADY (0: not yet).
     ring ring_time_to_converge: Gauge ["seconds"] = (|r| r.ticks_to_converge as f64 * 0.01);
+    /// Completions per second over the controller's last measurement window.
+    ring ring_window_ops_per_second: Gauge [""] = (|r| r.window_ops_per_sec);
+    /// Mean latency over the controller's last measurement window.
+    ring ring_window_mean_latency: Gauge ["seconds"] = (|r| r.window_mean_ns / 1e9);
+    /// Length of the controller's measurement windows.
+    ring ring_window_length: Gauge ["seconds"] = (|r| ns_to_s(r.window_ns));
     /// Latency of the ring's sampled operations, from submission queue entry to completion.
     ring ring_latency: Histogram ["seconds"] = (histogram);
 }
@@ -264,6 +274,93 @@ mod tests {
                 matches!(m.read, Read::RingHistogram),
                 m.kind == Kind::Histogram
             );
+        }
+    }
+
+    /// Top-level field names of a struct's `Debug` output.
+    fn fields(debug: &str) -> Vec<String> {
+        let body = &debug[debug.find('{').unwrap() + 1..debug.rfind('}').unwrap()];
+        let (mut depth, mut start, mut out) = (0, 0, Vec::new());
+        for (i, c) in body.char_indices() {
+            match c {
+                '{' | '[' | '(' => depth += 1,
+                '}' | ']' | ')' => depth -= 1,
+                ',' if depth == 0 => {
+                    out.push(body[start..i].to_string());
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        out.push(body[start..].to_string());
+        out.iter()
+            .filter_map(|f| f.split(':').next())
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+
+    /// A field added to the stats structs fails this test until it is exported (or said here
+    /// why not): the exporters read the table, so the table must cover the structs.
+    #[test]
+    fn every_stats_field_is_in_the_table() {
+        let exported = |name: &str| METRICS.iter().any(|m| m.name == name);
+        let ring: &[(&str, &str)] = &[
+            ("ops_completed", "ring_ops_completed"),
+            ("bytes_transferred", "ring_transferred"),
+            ("in_flight", "ring_in_flight"),
+            ("backlog", "ring_backlog"),
+            ("in_flight_limit", "ring_in_flight_limit"),
+            ("peak_in_flight", "ring_peak_in_flight"),
+            ("batch_threshold", "ring_batch_threshold"),
+            ("queue_depth", "ring_queue_depth"),
+            ("cq_entries", "ring_cq_entries"),
+            ("submit_calls", "ring_submit_calls"),
+            ("sqes_submitted", "ring_sqes_submitted"),
+            ("phase", "ring_phase"),
+            ("adaptive", "ring_adaptive"),
+            ("p99_ns", "ring_p99_latency"),
+            ("baseline_p99_ns", "ring_baseline_p99_latency"),
+            ("target_p99_ns", "ring_target_p99_latency"),
+            ("ops_per_sec", "ring_ops_per_second"),
+            ("bytes_per_sec", "ring_throughput"),
+            ("reprobes", "ring_reprobes"),
+            ("ticks_to_converge", "ring_time_to_converge"),
+            ("window_ops_per_sec", "ring_window_ops_per_second"),
+            ("window_mean_ns", "ring_window_mean_latency"),
+            ("window_ns", "ring_window_length"),
+            // Setup flags, fixed at creation: configuration, not a measurement.
+            ("features", ""),
+        ];
+        let engine: &[(&str, &str)] = &[
+            ("ops_completed", "ops_completed"),
+            ("bytes_transferred", "transferred"),
+            ("in_flight", "in_flight"),
+            ("backlog", "backlog"),
+            ("adaptive_spills", "adaptive_spills"),
+            // Each ring's figures: the ring_* metrics, labelled by ring.
+            ("rings", "rings"),
+        ];
+        let buffers: &[(&str, &str)] = &[
+            ("bytes", "buffer_pool"),
+            ("buffers", "buffers_out"),
+            ("shards", "buffer_pool_shards"),
+        ];
+        for (debug, table) in [
+            (format!("{:?}", RingStats::default()), ring),
+            (format!("{:?}", Stats::default()), engine),
+            (format!("{:?}", BufferStats::default()), buffers),
+        ] {
+            for f in fields(&debug) {
+                let entry = table.iter().find(|(field, _)| *field == f);
+                let Some((_, metric)) = entry else {
+                    panic!("stats field `{f}` is neither exported nor listed in this test");
+                };
+                assert!(
+                    metric.is_empty() || exported(metric),
+                    "`{f}` maps to missing `{metric}`"
+                );
+            }
         }
     }
 
