@@ -53,6 +53,14 @@
 //!
 //! [`Adaptive`] (CPU-local, spilling when the local ring nears its limit), [`CpuLocal`],
 //! [`RoundRobin`].
+//!
+//! ## Features
+//!
+//! - `tokio`: `auraio::tokio::drive` runs the futures' reactor on tokio.
+//! - `prometheus`: Prometheus exposition of every [`metrics`] entry.
+//! - `otel`: OTLP/JSON metrics and an HTTP push.
+//! - `syslog`: forwarding `log` records to syslog.
+//! - `capi`: the C ABI's implementation, used by the libraries in `capi/`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
