@@ -106,14 +106,15 @@ fn ns_to_s(ns: u64) -> f64 {
     ns as f64 / 1e9
 }
 
-/// Declares the metric table.
+/// Declares the metric table (crate-internal; the table below is its use, and the tests of
+/// this module exercise it).
 ///
 /// Each entry: doc comment (the help text), scope (`engine` or `ring`), name, kind, unit in
 /// brackets, and a reader in parentheses: `(|s| …)` over a [`Snapshot`] for engine metrics,
 /// `(|r| …)` over a [`RingStats`] for ring metrics, or `(histogram)` for the ring's latency
 /// histogram.
 ///
-/// ```ignore
+/// ```text
 /// metrics! {
 ///     /// Operations completed.
 ///     engine ops_completed: Counter [""] = (|s| s.stats.ops_completed as f64);

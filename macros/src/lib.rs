@@ -26,7 +26,9 @@ use syn::{GenericArgument, Path, PathArguments, Token, Type};
 /// use the engine from one thread only), and optionally a tuning (any type implementing
 /// `auraio::Tuning`, for instance one made with `auraio::tuning!`).
 ///
-/// ```ignore
+/// Compiled by the ui-tests (`ui-tests/tests/ui/c_abi/`) and by the crates in `capi/`:
+///
+/// ```text
 /// // lib.rs of a crate built as a staticlib:
 /// auraio_macros::c_abi!(Engine<Adaptive, MultiThread>);
 /// ```
@@ -46,7 +48,9 @@ pub fn c_abi(input: TokenStream) -> TokenStream {
 /// their constants, opaque handles, callback types), with compile-time size checks. Used by
 /// `auraio::capi::types`; takes no input.
 ///
-/// ```ignore
+/// Used by `auraio::capi::types`:
+///
+/// ```text
 /// pub mod types {
 ///     auraio_macros::c_types!();
 /// }
