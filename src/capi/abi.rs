@@ -322,31 +322,18 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         // SAFETY: the buffer obeys the contract (valid until the callback).
         unsafe {
             match (b, write) {
-                (Ok(b), false) => c.submit(
-                    op::Read::new(fd, b, off),
-                    fd,
-                    AURA_OP_READ,
-                    cb,
-                    ud,
-                    false,
-                    nop,
-                ),
-                (Ok(b), true) => c.submit(
-                    op::Write::new(fd, b, off),
-                    fd,
-                    AURA_OP_WRITE,
-                    cb,
-                    ud,
-                    false,
-                    nop,
-                ),
+                (Ok(b), false) => {
+                    c.submit(op::Read::new(fd, b, off), fd, AURA_OP_READ, cb, ud, nop)
+                }
+                (Ok(b), true) => {
+                    c.submit(op::Write::new(fd, b, off), fd, AURA_OP_WRITE, cb, ud, nop)
+                }
                 (Err(b), false) => c.submit(
                     op::ReadFixed::new(fd, b, off),
                     fd,
                     AURA_OP_READ_FIXED,
                     cb,
                     ud,
-                    true,
                     nop,
                 ),
                 (Err(b), true) => c.submit(
@@ -355,7 +342,6 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
                     AURA_OP_WRITE_FIXED,
                     cb,
                     ud,
-                    true,
                     nop,
                 ),
             }
@@ -421,17 +407,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         // SAFETY: fsync points at no memory.
         unsafe {
             if flags & AURA_FSYNC_DATASYNC != 0 {
-                c.submit(
-                    op::Fdatasync::new(fd),
-                    fd,
-                    AURA_OP_FDATASYNC,
-                    cb,
-                    ud,
-                    false,
-                    nop,
-                )
+                c.submit(op::Fdatasync::new(fd), fd, AURA_OP_FDATASYNC, cb, ud, nop)
             } else {
-                c.submit(op::Fsync::new(fd), fd, AURA_OP_FSYNC, cb, ud, false, nop)
+                c.submit(op::Fsync::new(fd), fd, AURA_OP_FSYNC, cb, ud, nop)
             }
         }
     }
@@ -477,7 +455,6 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
                     AURA_OP_WRITEV,
                     cb,
                     ud,
-                    false,
                     nop,
                 )
             } else {
@@ -487,7 +464,6 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
                     AURA_OP_READV,
                     cb,
                     ud,
-                    false,
                     nop,
                 )
             }
@@ -575,7 +551,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         match Self::target_fd(fd, flags).and_then(make) {
             // SAFETY: the op owns its arguments (paths are copied); `finish` writes only
             // memory the caller keeps valid until the callback.
-            Ok(op) => unsafe { c.submit(op, fd, kind, cb, ud, false, finish) },
+            Ok(op) => unsafe { c.submit(op, fd, kind, cb, ud, finish) },
             Err(errno) => fail(errno, std::ptr::null_mut()),
         }
     }

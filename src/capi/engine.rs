@@ -235,7 +235,7 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
     /// Submits `op` for the C caller; returns the handle, or NULL with errno.
     ///
     /// `finish` runs on completion before the C callback, with the result and the op's
-    /// output (a statx copies its result out there).
+    /// output (a statx copies its result out there). `kind` is the op's C type.
     ///
     /// # Safety
     ///
@@ -249,12 +249,16 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
         kind: aura_op_type_t,
         cb: aura_callback_t,
         user_data: *mut c_void,
-        fixed: bool,
         finish: impl FnOnce(&io::Result<usize>, O::Output) + Send + 'static,
     ) -> *mut aura_request_t
     where
         O: Op + Send,
     {
+        // Fixed-buffer requests are counted for the deferred unregister.
+        let fixed = matches!(
+            kind,
+            super::types::AURA_OP_READ_FIXED | super::types::AURA_OP_WRITE_FIXED
+        );
         // Bounded memory: requests beyond the in-flight limits wait in per-ring backlogs, but
         // no more than OUTSTANDING_DEPTHS queue depths per ring in all; past that the caller
         // gets EAGAIN (the contract's "poll, then retry").

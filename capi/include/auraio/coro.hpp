@@ -260,48 +260,48 @@ private:
 
 namespace auraio {
 
+namespace detail {
 // The completion and await_suspend race to settle: whichever comes second resumes (the
 // completion) or does not suspend (await_suspend), so the coroutine resumes exactly once.
-inline bool IoAwaitable::await_suspend(std::coroutine_handle<> h) {
-    handle_ = h;
-    auto on_done = [this](Request &, ssize_t r) {
-        result_ = r;
-        if (settled_.exchange(true, std::memory_order_acq_rel)) {
-            handle_.resume();
+// `submit` takes the completion callback and submits through the callback API.
+template <typename Submit>
+bool suspend_on(std::coroutine_handle<> h, std::coroutine_handle<> &handle, ssize_t &result,
+                std::atomic<bool> &settled, Submit submit) {
+    handle = h;
+    auto on_done = [&handle, &result, &settled](Request &, ssize_t r) {
+        result = r;
+        if (settled.exchange(true, std::memory_order_acq_rel)) {
+            handle.resume();
         }
     };
     try {
+        submit(on_done);
+    } catch (const Error &e) {
+        result = -e.code();
+        return false;
+    }
+    return !settled.exchange(true, std::memory_order_acq_rel);
+}
+} // namespace detail
+
+inline bool IoAwaitable::await_suspend(std::coroutine_handle<> h) {
+    return detail::suspend_on(h, handle_, result_, settled_, [this](auto on_done) {
         if (is_write_) {
             (void)engine_.write(fd_, buf_, len_, offset_, on_done);
         } else {
             (void)engine_.read(fd_, buf_, len_, offset_, on_done);
         }
-    } catch (const Error &e) {
-        result_ = -e.code();
-        return false;
-    }
-    return !settled_.exchange(true, std::memory_order_acq_rel);
+    });
 }
 
 inline bool FsyncAwaitable::await_suspend(std::coroutine_handle<> h) {
-    handle_ = h;
-    auto on_done = [this](Request &, ssize_t r) {
-        result_ = r;
-        if (settled_.exchange(true, std::memory_order_acq_rel)) {
-            handle_.resume();
-        }
-    };
-    try {
+    return detail::suspend_on(h, handle_, result_, settled_, [this](auto on_done) {
         if (datasync_) {
             (void)engine_.fdatasync(fd_, on_done);
         } else {
             (void)engine_.fsync(fd_, on_done);
         }
-    } catch (const Error &e) {
-        result_ = -e.code();
-        return false;
-    }
-    return !settled_.exchange(true, std::memory_order_acq_rel);
+    });
 }
 
 inline IoAwaitable Engine::async_read(int fd, BufferRef buf, size_t len, off_t offset) {
