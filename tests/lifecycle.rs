@@ -226,3 +226,40 @@ fn past_the_drain_bound_kernel_held_buffers_are_leaked_not_freed() {
     // Feeding the pipe now cannot touch freed memory: the leaked buffer is still allocated.
     pipe.feed(b"late");
 }
+
+/// Latency is sampled on 1 in 8 data operations (DefaultTuning's SAMPLE_SHIFT = 3), also when
+/// a queue is refilled in fixed rounds.
+#[test]
+fn latency_sampling_takes_about_one_in_eight() {
+    let f = common::TestFile::new(
+        std::path::Path::new("/dev/shm"),
+        "sampling",
+        64 * 4096,
+        false,
+    );
+    let engine = auraio::LocalEngine::new().unwrap();
+    let rounds = 2000u64;
+    for r in 0..rounds {
+        for i in 0..4u64 {
+            engine
+                .read(
+                    f.fd(),
+                    vec![0u8; 4096],
+                    ((r * 4 + i) % 64) * 4096,
+                    |res, _| {
+                        res.unwrap();
+                    },
+                )
+                .unwrap();
+        }
+        engine.drain(std::time::Duration::from_secs(5)).unwrap();
+    }
+    let (_, all) = engine.histogram(0).unwrap();
+    let expected = rounds * 4 / 8;
+    let n = all.count();
+    // Exactly 1000 with every-8th sampling; within 20% should sampling become random.
+    assert!(
+        n > expected * 8 / 10 && n < expected * 12 / 10,
+        "{n} samples, expected about {expected}"
+    );
+}
