@@ -96,6 +96,8 @@ pub enum Format {
     Normal,
     /// fio's JSON structure plus an "auraio" section.
     Json,
+    /// fio's terse format, version 3.
+    Terse,
 }
 
 /// One job, fully resolved.

@@ -34,7 +34,7 @@ usage: bffio [--option=value ...] [jobfile.fio ...]
 
 fio options: --name (starts a job) --filename --directory --size --filesize --nrfiles
   --file_service_type --rw --rwmixread --bs --iodepth --numjobs --runtime --time_based
-  --ramp_time --direct --fsync --fdatasync --group_reporting --output-format=normal|json
+  --ramp_time --direct --fsync --fdatasync --group_reporting --output-format=normal|json|terse
   --output --percentile_list --verify=crc32c --ioengine (recorded; auraio runs the I/O)
 auraio options:
   --aimd=on|off     on (default): the engine finds the depth, iodepth is the upper bound
@@ -164,6 +164,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let report = match run.format {
         Format::Normal => output::text(&entries),
         Format::Json => serde_json::to_string_pretty(&output::json(&entries))? + "\n",
+        Format::Terse => output::terse(&entries),
     };
     match &run.output {
         Some(p) => std::fs::write(p, report).map_err(|e| format!("{p}: {e}"))?,

@@ -336,6 +336,84 @@ fn classes(counts: &[u64; 7], keys: [&str; 7]) -> Value {
     )
 }
 
+/// One direction's 41 fields of fio's terse format (version 3): KiB, KiB/s, IOPS, runtime,
+/// slat/clat (µs), 20 clat percentiles, lat, bandwidth statistics.
+fn terse_dir(out: &mut Vec<String>, d: &DirStats, runtime_ns: u64, percentiles: &[f64]) {
+    let secs = runtime_ns.max(1) as f64 / 1e9;
+    let (runtime_ms, bw, iops) = if d.ios > 0 {
+        (
+            runtime_ns / 1_000_000,
+            d.bytes as f64 / secs / 1024.0,
+            d.ios as f64 / secs,
+        )
+    } else {
+        (0, 0.0, 0.0)
+    };
+    out.push((d.bytes / 1024).to_string());
+    out.push(format!("{bw:.0}"));
+    out.push(format!("{iops:.0}"));
+    out.push(runtime_ms.to_string());
+    let us = |h: &LatHist, out: &mut Vec<String>| {
+        out.push((h.min_or_zero() / 1000).to_string());
+        out.push((h.max / 1000).to_string());
+        out.push(format!("{:.6}", h.mean() / 1e3));
+        out.push(format!("{:.6}", h.stddev() / 1e3));
+    };
+    us(&d.slat, out);
+    us(&d.clat, out);
+    for i in 0..20 {
+        out.push(match percentiles.get(i) {
+            Some(p) if d.ios > 0 => format!("{p:.6}%={}", d.clat.percentile(*p) / 1000),
+            Some(p) => format!("{p:.6}%=0"),
+            None => "0%=0".into(),
+        });
+    }
+    us(&d.lat, out);
+    let (bmin, bmax, bmean, bdev) = sample_stats(&d.bw_samples);
+    out.push(format!("{:.0}", bmin / 1024.0));
+    out.push(format!("{:.0}", bmax / 1024.0));
+    out.push(format!("{:.6}%", if d.ios > 0 { 100.0 } else { 0.0 }));
+    out.push(format!("{:.6}", bmean / 1024.0));
+    out.push(format!("{:.6}", bdev / 1024.0));
+}
+
+/// fio's terse format, version 3: one `;`-separated line of 121 fields per entry (no disk
+/// utilisation fields: bffio does not read the block layer's statistics).
+pub fn terse(entries: &[Entry<'_>]) -> String {
+    let mut text = String::new();
+    for e in entries {
+        let s = &e.stats;
+        let mut f: Vec<String> = vec![
+            "3".into(),
+            concat!("bffio-", env!("CARGO_PKG_VERSION")).into(),
+            e.job.name.clone(),
+            "0".into(),
+            s.error.to_string(),
+        ];
+        terse_dir(&mut f, &s.read, s.runtime_ns, &e.job.percentiles);
+        terse_dir(&mut f, &s.write, s.runtime_ns, &e.job.percentiles);
+        let run_us = (s.runtime_ns / 1000).max(1) as f64 * f64::from(e.clones);
+        f.push(format!("{:.6}%", s.usr_us as f64 * 100.0 / run_us));
+        f.push(format!("{:.6}%", s.sys_us as f64 * 100.0 / run_us));
+        f.push(s.ctx.to_string());
+        f.push(s.majf.to_string());
+        f.push(s.minf.to_string());
+        let total: u64 = s.depth_levels.iter().sum();
+        f.extend(
+            s.depth_levels
+                .iter()
+                .map(|&c| format!("{:.1}%", pct(c, total))),
+        );
+        let mut lat = s.read.lat.clone();
+        lat.merge(&s.write.lat);
+        let (_, us, ms) = lat_maps(&lat);
+        f.extend(us.iter().chain(ms.iter()).map(|(_, v)| format!("{v:.2}%")));
+        text.push_str(&f.join(";"));
+        text.push('\n');
+    }
+    text
+}
+
 /// fio's JSON document.
 pub fn json(entries: &[Entry<'_>]) -> Value {
     let now = std::time::SystemTime::now()

@@ -246,7 +246,7 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
 
 /// Options of the run rather than of a job.
 const RUN_KEYS: &[(&str, &str)] = &[
-    ("output-format", "normal, json"),
+    ("output-format", "normal, json, terse"),
     ("output", "a file name"),
     ("plot", "an .svg file name"),
 ];
@@ -368,6 +368,7 @@ fn apply(
                 run.format = match v {
                     "normal" => Format::Normal,
                     "json" => Format::Json,
+                    "terse" => Format::Terse,
                     _ => {
                         return Err(ParseError(format!(
                             "{at}: bad value `{v}` for `{key}`; accepted: {accepted}"

@@ -415,3 +415,50 @@ fn every_io_is_recorded_and_the_percentile_list_is_honoured() {
     assert_eq!(keys, ["50.000000", "90.000000", "99.000000", "99.900000"]);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn terse_output_has_fios_version_3_fields() {
+    let d = dir(false, "terse");
+    let f = d.join("t.dat");
+    let common = [
+        "--name=t".to_string(),
+        format!("--filename={}", f.display()),
+        "--size=4m".into(),
+        "--rw=randrw".into(),
+        "--bs=4k".into(),
+        "--output-format=terse".into(),
+    ];
+    let out = Command::new("fio")
+        .args(&common)
+        .arg("--ioengine=io_uring")
+        .output()
+        .expect("fio is installed (scripts/test.sh installs it)");
+    assert!(out.status.success());
+    let fio_fields: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .split(';')
+        .map(String::from)
+        .collect();
+    let args: Vec<&str> = common.iter().map(String::as_str).collect();
+    let out = bffio(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ours: Vec<&str> = text.trim().split(';').collect();
+    assert_eq!(
+        ours.len(),
+        fio_fields.len(),
+        "field count vs fio's:\n{text}"
+    );
+    assert_eq!(ours[0], "3");
+    assert_eq!(ours[2], "t");
+    // Read KiB + write KiB = the job's size; percentile fields keep fio's "P%=V" shape.
+    let kib = |i: usize| ours[i].parse::<u64>().unwrap();
+    assert_eq!(kib(5) + kib(46), 4096);
+    assert!(ours[17].starts_with("1.000000%="), "{}", ours[17]);
+    assert!(fio_fields[17].starts_with("1.000000%="));
+    std::fs::remove_dir_all(&d).unwrap();
+}

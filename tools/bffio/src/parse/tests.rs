@@ -188,7 +188,7 @@ fn errors_name_the_key_the_line_and_what_is_accepted() {
     assert!(e.0.contains("crc32c"), "{e}");
     let mut run = RunOptions::default();
     let e = parse_job_file(
-        "[global]\noutput-format=terse\n",
+        "[global]\noutput-format=xml\n",
         Path::new("t.fio"),
         &Job::default(),
         &mut run,
@@ -196,7 +196,7 @@ fn errors_name_the_key_the_line_and_what_is_accepted() {
         &no_files,
     )
     .unwrap_err();
-    assert!(e.0.contains("normal, json"), "{e}");
+    assert!(e.0.contains("normal, json, terse"), "{e}");
 }
 
 #[test]
