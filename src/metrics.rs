@@ -245,6 +245,22 @@ pub fn latency_buckets(h: &Histogram) -> (Vec<(f64, u64)>, f64, u64) {
     (out, h.sum_ns() as f64 / 1e9, h.count())
 }
 
+/// Per-bucket counts of `h`: one for each of [`LATENCY_BUCKETS`] (samples above the previous
+/// bound, up to this one), then one for the samples past the last bound; with the exact sum in
+/// seconds and the count. What the exporters encode (Prometheus accumulates them itself,
+/// OTLP takes them as they are).
+pub fn latency_bucket_counts(h: &Histogram) -> (Vec<u64>, f64, u64) {
+    let (cumulative, sum, count) = latency_buckets(h);
+    let mut counts = Vec::with_capacity(cumulative.len() + 1);
+    let mut prev = 0;
+    for (_, c) in cumulative {
+        counts.push(c - prev);
+        prev = c;
+    }
+    counts.push(count - prev);
+    (counts, sum, count)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,5 +402,12 @@ mod tests {
         assert!((sum - 20.007_085).abs() < 1e-9, "{sum}");
         // 20 s is past the last bound: only +Inf (the count) holds it.
         assert_eq!(b.last().unwrap().1, 6);
+        let (per, psum, pcount) = latency_bucket_counts(&h);
+        assert_eq!(
+            (per.len(), psum, pcount),
+            (LATENCY_BUCKETS.len() + 1, sum, count)
+        );
+        assert_eq!(per.iter().sum::<u64>(), count);
+        assert_eq!(*per.last().unwrap(), 1);
     }
 }

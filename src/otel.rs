@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::metrics::{latency_buckets, Kind, Read, Snapshot, LATENCY_BUCKETS, METRICS};
+use crate::metrics::{latency_bucket_counts, Kind, Read, Snapshot, LATENCY_BUCKETS, METRICS};
 
 /// Aggregation temporality of every sum and histogram: cumulative since the engine started.
 const CUMULATIVE: u32 = 2;
@@ -84,15 +84,9 @@ pub fn document(s: &Snapshot, start_ns: u64, service: &str) -> Value {
                     .iter()
                     .enumerate()
                     .map(|(i, h)| {
-                        let (cumulative, sum, count) = latency_buckets(h);
                         // OTLP counts per bucket, plus the overflow bucket past the last bound.
-                        let mut counts = Vec::with_capacity(cumulative.len() + 1);
-                        let mut prev = 0;
-                        for (_, c) in &cumulative {
-                            counts.push((c - prev).to_string());
-                            prev = *c;
-                        }
-                        counts.push((count - prev).to_string());
+                        let (per_bucket, sum, count) = latency_bucket_counts(h);
+                        let counts: Vec<String> = per_bucket.iter().map(u64::to_string).collect();
                         json!({
                             "attributes": ring_attr(i),
                             "startTimeUnixNano": start,

@@ -18,7 +18,9 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::metrics::{latency_buckets, Kind, Read, Scope, Snapshot, METRICS};
+use crate::metrics::{
+    latency_bucket_counts, Kind, Read, Scope, Snapshot, LATENCY_BUCKETS, METRICS,
+};
 
 pub use crate::metrics::SCHEMA_VERSION;
 
@@ -116,16 +118,11 @@ pub fn encode(s: &Snapshot, mut encoder: DescriptorEncoder) -> Result<(), fmt::E
                 for (i, h) in s.histograms.iter().enumerate() {
                     let labels = [("ring", i.to_string())];
                     let mut fam = me.encode_family(&labels)?;
-                    let (cumulative, sum, count) = latency_buckets(h);
+                    let (counts, sum, count) = latency_bucket_counts(h);
                     // The encoder takes per-bucket counts and accumulates them itself; its
                     // last bucket, bounded by f64::MAX, is written as +Inf.
-                    let mut b = Vec::with_capacity(cumulative.len() + 1);
-                    let mut prev = 0;
-                    for (le, c) in cumulative {
-                        b.push((le, c - prev));
-                        prev = c;
-                    }
-                    b.push((f64::MAX, count - prev));
+                    let bounds = LATENCY_BUCKETS.iter().copied().chain([f64::MAX]);
+                    let b: Vec<(f64, u64)> = bounds.zip(counts).collect();
                     fam.encode_histogram::<()>(sum, count, &b, None)?;
                 }
             }
