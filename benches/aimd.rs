@@ -23,6 +23,8 @@ fn tick(c: &mut Criterion) {
                 p99_ns: 80_000 + (x >> 48),
                 mean_ns: 40_000,
                 pending: ctl.decision().limit,
+                in_flight_sum: u64::from(ctl.decision().limit) * 40,
+                in_flight_samples: 40,
                 submits: 100,
                 sqes: 1000,
             };

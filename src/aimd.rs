@@ -25,22 +25,31 @@
 //! - **Measures at a held limit over a window** (the first tick after a change is
 //!   discarded), so a measurement belongs to one limit. Windows start at `WINDOW_TICKS - 1`
 //!   ticks and **calibrate themselves** in BASELINE: they double (up to `MAX_WINDOW_MS`) until
-//!   two pairs of consecutive windows agree, so a device that releases I/O every 100 ms gets
-//!   windows long enough to average its bursts, and a steady one keeps short windows.
+//!   two pairs of consecutive windows agree, and they always span `GAP_WINDOWS` times the
+//!   longest recent gap between busy ticks. A blkio throttle lets each 100 ms slice's budget
+//!   through in a burst and then holds all I/O for ~50 ms; a window with one such cycle more
+//!   than the next misreads throughput by the burst's share (±30% at 100 ms windows, measured).
+//!   A steady device keeps short windows.
 //! - **Judges steps by latency elasticity** `(ΔR/R)/(ΔN/N)`: by Little's law (throughput =
 //!   depth / latency) more depth buys throughput exactly while latency grows less than the
-//!   depth did, as in TCP Vegas. Mean latency is a ratio of sums over the same completions, so
-//!   unlike a window's throughput it does not alias with bursts. A climb pays while the
-//!   elasticity stays under `1 - CLIMB_GAIN_PERMILLE`; without latency samples the measured
-//!   throughput decides.
+//!   depth did, as in TCP Vegas. The window's latency `R` is **Little's law itself**: the
+//!   mean number in flight (counted at each reap, before it, so completions not yet reaped
+//!   count) over the window's throughput. The sampled mean is no substitute on a device that
+//!   stalls: there the cost of depth lies in the few requests held through a stall, which 1 in
+//!   8 sampling catches by chance (window means varied by 40-120% at a fixed depth, against
+//!   1-2% for throughput over the same windows). The sampled mean serves where nothing is in
+//!   flight to count. A climb pays while the elasticity stays under `1 - CLIMB_GAIN_PERMILLE`.
 //! - **Probes by doubling** (`PROBE_STEP_PERMILLE`), so any knee between 4 and 4096 is
 //!   bracketed in a few windows; a step that does not pay after paying ones is **bisected**
 //!   once (its geometric middle), and the better end is kept.
-//! - **Trims by halving** when the very first step failed (the start was past the knee): each
-//!   halving is kept while latency falls at least `QUEUE_RISE_PERMILLE` of the cut (a queue
-//!   draining) and throughput stays within three times `TRIM_LOSS_PERMILLE` of the plateau;
-//!   the first halving that fails is retried at the geometric middle, and the trim settles on
-//!   the last limit kept: the smallest depth at full throughput, where latency is lowest.
+//! - **Trims by quarters** when the very first step failed (the start was past the knee):
+//!   each cut to a quarter is kept while latency falls at least `QUEUE_RISE_PERMILLE` of the
+//!   cut (a queue draining) and throughput stays within three times `TRIM_LOSS_PERMILLE` of
+//!   the plateau; the first cut that fails is retried at the geometric middle (a factor of
+//!   two from both ends), and the trim settles there if it held, else on the last limit kept:
+//!   the smallest depth at full throughput, where latency is lowest. Quarters, because on a
+//!   bursty device every window costs a few hundred milliseconds, and a knee 16 times below
+//!   the start is then found in three windows instead of five.
 //! - **P99 target** (`set_max_p99`): probing continues while the window's P99 is under 90% of
 //!   the target, even on a throughput plateau (the reference's target mode: all latency
 //!   headroom goes to depth); over the target, BACKOFF cuts until it is met, then probing
@@ -170,6 +179,11 @@ pub struct TickInput {
     pub mean_ns: u64,
     /// Requests pending on the ring now.
     pub pending: u32,
+    /// Sum of the in-flight counts seen at each reap since the previous tick (taken before
+    /// the reap, so completions waiting in the CQ still count, as Little's law wants).
+    pub in_flight_sum: u64,
+    /// Reaps behind `in_flight_sum`.
+    pub in_flight_samples: u64,
     /// Submit syscalls since the previous tick.
     pub submits: u64,
     /// SQEs those syscalls submitted.
@@ -201,8 +215,11 @@ struct Measure {
     limit: u32,
     /// Completions per second.
     x: f64,
-    /// Mean latency, ns (0: no samples).
+    /// Mean latency, ns (0: unknown): by Little's law from occupancy and throughput, else
+    /// the samples' mean.
     lat: f64,
+    /// Mean of the latency samples, ns (0: none).
+    sampled: f64,
     /// Highest valid per-tick P99 in the window, ns (0: none valid).
     p99: u64,
     /// Mean pending requests at the window's ticks.
@@ -221,6 +238,8 @@ struct Window {
     samples: u64,
     p99: u64,
     pend_sum: f64,
+    occupancy_sum: f64,
+    occupancy_samples: u64,
 }
 
 impl Window {
@@ -236,6 +255,8 @@ impl Window {
         self.lat_sum += t.mean_ns as f64 * t.samples as f64;
         self.samples = self.samples.saturating_add(t.samples);
         self.pend_sum += f64::from(t.pending);
+        self.occupancy_sum += t.in_flight_sum as f64;
+        self.occupancy_samples = self.occupancy_samples.saturating_add(t.in_flight_samples);
         if t.samples >= u64::from(T::MIN_P99_SAMPLES) {
             self.p99 = self.p99.max(t.p99_ns);
         }
@@ -243,18 +264,30 @@ impl Window {
     }
 
     fn take(&mut self, limit: u32) -> Measure {
+        let x = if self.ns == 0 {
+            0.0
+        } else {
+            self.completions as f64 * 1e9 / self.ns as f64
+        };
+        let sampled = if self.samples == 0 {
+            0.0
+        } else {
+            self.lat_sum / self.samples as f64
+        };
+        let occupancy = if self.occupancy_samples == 0 {
+            0.0
+        } else {
+            self.occupancy_sum / self.occupancy_samples as f64
+        };
         let m = Measure {
             limit,
-            x: if self.ns == 0 {
-                0.0
+            x,
+            lat: if x > 0.0 && occupancy > 0.0 {
+                occupancy / x * 1e9
             } else {
-                self.completions as f64 * 1e9 / self.ns as f64
+                sampled
             },
-            lat: if self.samples == 0 {
-                0.0
-            } else {
-                self.lat_sum / self.samples as f64
-            },
+            sampled,
             p99: self.p99,
             ticks: self.ticks,
             pend: if self.ticks == 0 {
@@ -295,6 +328,8 @@ pub struct Controller<T: Tuning> {
     /// Length of a measurement window, in ns: starts at `WINDOW_TICKS - 1` ticks and doubles
     /// (up to `MAX_WINDOW_MS`) while two windows at the same limit disagree.
     window_ns: u64,
+    /// The longest gap between busy ticks lately (decays by a quarter per window), ns.
+    gap_ns: u64,
     /// The previous calibration window of BASELINE.
     calibration: Option<Measure>,
     /// Consecutive calibration windows that agreed.
@@ -364,7 +399,7 @@ pub struct ControllerStats {
     pub target_p99_ns: u64,
     /// Completions per second over the last measurement window.
     pub window_ops_per_sec: f64,
-    /// Mean latency over the last measurement window, ns.
+    /// Mean latency over the last measurement window (in flight / throughput), ns.
     pub window_mean_ns: f64,
     /// Current measurement window length, ns.
     pub window_ns: u64,
@@ -404,6 +439,7 @@ impl<T: Tuning> Controller<T> {
             window_ns: u64::from(T::WINDOW_TICKS.saturating_sub(1).max(1))
                 * u64::from(T::TICK_MS)
                 * 1_000_000,
+            gap_ns: 0,
             calibration: None,
             agreements: 0,
             x_agreements: 0,
@@ -473,7 +509,7 @@ impl<T: Tuning> Controller<T> {
             target_p99_ns: self.target_p99_ns,
             window_ops_per_sec: self.last_window.x,
             window_mean_ns: self.last_window.lat,
-            window_ns: self.window_ns,
+            window_ns: self.window_len(),
         }
     }
 
@@ -713,13 +749,28 @@ impl<T: Tuning> Controller<T> {
             self.set_limit(next);
             return self.decision();
         }
-        if self.window.add::<T>(t, self.window_ns) {
+        if t.completions > 0 && t.pending > 0 {
+            self.gap_ns = self.gap_ns.max(t.elapsed_ns);
+        }
+        if self.window.add::<T>(t, self.window_len()) {
+            self.gap_ns -= self.gap_ns / 4;
             let limit = self.limit;
             let m = self.window.take(limit);
             self.last_window = m;
             self.on_window(m);
         }
         self.decision()
+    }
+
+    /// The window length in use: the calibrated one, but at least `GAP_WINDOWS` times the
+    /// longest recent gap between ticks. A ring whose completions stop for 50 ms at a time (a
+    /// throttle waiting for its next slice) delivers its I/O in bursts, and a window holding
+    /// one such cycle more or less than the next misreads throughput by the burst's share.
+    fn window_len(&self) -> u64 {
+        let max_ns = u64::from(T::MAX_WINDOW_MS) * 1_000_000;
+        self.window_ns
+            .max(self.gap_ns.saturating_mul(u64::from(T::GAP_WINDOWS)))
+            .min(max_ns)
     }
 
     fn begin_climb(&mut self, from: Measure) {
@@ -758,7 +809,7 @@ impl<T: Tuning> Controller<T> {
 
     fn trim_step(&self, n: u32) -> u32 {
         if self.fast {
-            (n / 2).max(self.min).min(n.saturating_sub(1)).max(self.min)
+            (n / 4).max(self.min).min(n.saturating_sub(1)).max(self.min)
         } else {
             self.step_down(n)
         }
@@ -804,7 +855,13 @@ impl<T: Tuning> Controller<T> {
                     .calibration
                     .is_some_and(|c| (m.x - c.x).abs() <= (m.x + c.x) * tol);
                 self.x_agreements = if x_agree { self.x_agreements + 1 } else { 0 };
-                if self.agreements < 2 && self.window_ns < max_ns {
+                // Windows sized by the gap rule already hold many bursts: one pair will do.
+                let needed = if self.window_len() > self.window_ns {
+                    1
+                } else {
+                    2
+                };
+                if self.agreements < needed && self.window_ns < max_ns {
                     if self.calibration.is_some() && !agree {
                         self.window_ns = (self.window_ns * 2).min(max_ns);
                     }
@@ -938,8 +995,13 @@ impl<T: Tuning> Controller<T> {
             }
             Mode::Coarse | Mode::Fine => {
                 let plateau = self.plateau_sum / f64::from(self.plateau_n.max(1));
-                if Self::trim_kept(&self.prev, &m, plateau) {
-                    // Latency fell in full proportion: still deep in the queue, cut by half.
+                let kept = Self::trim_kept(&self.prev, &m, plateau);
+                if kept && !self.fast && self.good_limit > m.limit {
+                    // The middle between a kept cut and one that lost throughput held: the
+                    // knee lies within a factor of two below, close enough to stop here.
+                    self.settle(m.limit);
+                } else if kept {
+                    // Latency fell in full proportion: still deep in the queue, cut again.
                     self.fast = true;
                     self.good_limit = m.limit;
                     self.plateau_sum += m.x;

@@ -785,7 +785,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
         self.next_tick_ns
             .set(now + u64::from(T::TICK_MS) * 1_000_000);
-        for (ring, tuner) in self.rings.iter().zip(self.tuners.iter()) {
+        for (i, (ring, tuner)) in self.rings.iter().zip(self.tuners.iter()).enumerate() {
             let mut t = tuner.lock();
             let elapsed = now.saturating_sub(t.last_ns);
             let Some(snap) = ring.tick_snapshot(|samples| defer_tick::<T>(samples, elapsed)) else {
@@ -799,12 +799,39 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                 p99_ns: snap.p99_ns,
                 mean_ns: snap.mean_ns,
                 pending: snap.pending,
+                in_flight_sum: snap.in_flight_sum,
+                in_flight_samples: snap.in_flight_samples,
                 submits: snap.submits - t.last.submits,
                 sqes: snap.sqes - t.last.sqes,
             };
             t.last = snap;
             t.last_ns = now;
+            log::trace!(
+                "ring {i}: tick {} us, {} completions, {} samples, mean {} us, p99 {} us, pending {}",
+                input.elapsed_ns / 1000,
+                input.completions,
+                input.samples,
+                input.mean_ns / 1000,
+                input.p99_ns / 1000,
+                input.pending
+            );
+            let before = t.controller.decision();
             let d = t.controller.tick(&input);
+            if (d.limit, d.phase) != (before.limit, before.phase)
+                && log::log_enabled!(log::Level::Debug)
+            {
+                let s = t.controller.stats();
+                log::debug!(
+                    "ring {i}: {} limit {} -> {} {} (window {:.0} ops/s, mean {:.1} us, {} ms)",
+                    before.phase,
+                    before.limit,
+                    d.limit,
+                    d.phase,
+                    s.window_ops_per_sec,
+                    s.window_mean_ns / 1e3,
+                    s.window_ns / 1_000_000
+                );
+            }
             ring.apply(d.limit, d.batch_threshold, &self.fatal);
         }
     }

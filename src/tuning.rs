@@ -49,10 +49,12 @@ pub trait Tuning: 'static {
     const CONVERGE_TICKS: u32 = 500;
     /// Windows over which the baseline P99 is the minimum.
     const BASELINE_WINDOWS: u32 = 50;
-    /// Lowest in-flight limit per ring (must be > 0). Below 4, measured throughput on the
-    /// throttled test device is bimodal from run to run, and the controller cannot tell a knee
-    /// from noise there; `Engine::set_min_in_flight` lowers it at run time.
-    const MIN_IN_FLIGHT: u32 = 4;
+    /// Lowest in-flight limit per ring (must be > 0). The reference used 4; a device whose
+    /// knee lies at depth 1 or 2 (a throttled volume, the knee device at half its cap) then
+    /// pays twice to four times the knee's latency for no throughput. The trim only goes down
+    /// while throughput holds, so a device with a deeper knee never comes near the floor;
+    /// `Engine::set_min_in_flight` raises it at run time.
+    const MIN_IN_FLIGHT: u32 = 1;
     /// Highest in-flight limit per ring (also capped by the ring's completion queue).
     const MAX_IN_FLIGHT: u32 = 4096;
     /// Lowest batch threshold (SQEs gathered before a submit syscall).
@@ -86,6 +88,9 @@ pub trait Tuning: 'static {
     const DEVIATION_WINDOWS: u32 = 2;
     /// Longest measurement window, in milliseconds (windows grow on bursty devices).
     const MAX_WINDOW_MS: u32 = 1000;
+    /// A measurement window spans at least this many of the longest recent gaps between
+    /// ticks (a device that stalls between bursts needs windows holding many bursts).
+    const GAP_WINDOWS: u32 = 8;
     /// Longest window a low-IOPS ring waits for enough samples, in milliseconds.
     const LOW_IOPS_MAX_MS: u32 = 1000;
 }
@@ -241,7 +246,7 @@ const _: () = validate::<DefaultTuning>();
 /// }
 /// use auraio::tuning::Tuning;
 /// assert_eq!(NetworkTuning::TICK_MS, 50);
-/// assert_eq!(NetworkTuning::MIN_IN_FLIGHT, 4); // default kept
+/// assert_eq!(NetworkTuning::MIN_IN_FLIGHT, 1); // default kept
 /// assert_eq!(NetworkTuning::NAME, "NetworkTuning");
 /// ```
 ///
@@ -290,6 +295,6 @@ mod tests {
         assert_eq!(DefaultTuning::WARMUP_TICKS, 10);
         assert_eq!(DefaultTuning::BACKOFF_PERMILLE, 800);
         assert_eq!(DefaultTuning::SAMPLE_SHIFT, 3);
-        assert_eq!(DefaultTuning::MIN_IN_FLIGHT, 4);
+        assert_eq!(DefaultTuning::MIN_IN_FLIGHT, 1);
     }
 }

@@ -152,6 +152,7 @@ fn run(
 
 #[test]
 fn adaptive_depth_on_the_knee_device() {
+    common::log_from_env();
     let dev = match setup() {
         Ok(d) => d,
         Err(why) => {
@@ -193,19 +194,19 @@ fn adaptive_depth_on_the_knee_device() {
     let best = sweep.iter().map(|(_, l)| l.iops).fold(0.0, f64::max);
     let (knee_depth, knee) = *sweep.iter().find(|(_, l)| l.iops >= 0.95 * best).unwrap();
     // The knee's latency: its measured mean, or Little's law (depth / IOPS) where that is
-    // higher. At depths of 1-4 this device's measured mean is bimodal from run to run (12 or
-    // 45 µs at depth 2 with the same IOPS), while a queue held at the knee's depth cannot
-    // average less than depth / throughput for long.
+    // higher. The throttle lets a 100 ms slice's budget through in a burst and then holds
+    // every request in flight for ~50 ms, so whether a 2 s run samples three or eight of the
+    // held requests moves its sampled mean by a third; for a queue held at a depth, Little's
+    // law gives the time average exactly.
     let knee_us = knee.mean_us.max(f64::from(knee_depth) / best * 1e6);
     eprintln!(
         "best {best:.0} IOPS; knee at depth {knee_depth}, mean {:.1} µs, latency bound from {knee_us:.1} µs",
         knee.mean_us
     );
 
-    // 2. Adaptive: 256 requests kept submitted; the controller picks the depth. The device is
-    //    noisy at the depths that matter (its throttle releases I/O every 100 ms, and its
-    //    mean latency at depth 2 is 12 or 45 µs from one run to the next), so the adaptive
-    //    run gets a second trial if the first misses.
+    // 2. Adaptive: 256 requests kept submitted; the controller picks the depth. This runs on
+    //    a shared two-core machine next to a throttle that stalls I/O for ~50 ms per 100 ms
+    //    slice, so the adaptive run gets a second trial if the first misses (both printed).
     let adaptive = || {
         let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
         run(
@@ -218,7 +219,9 @@ fn adaptive_depth_on_the_knee_device() {
             None,
         )
     };
-    let ok = |a: &Load| a.stable_at.is_some_and(|t| t <= 5.0) && a.iops >= 0.95 * best;
+    let ok = |a: &Load| {
+        a.stable_at.is_some_and(|t| t <= 5.0) && a.iops >= 0.95 * best && a.mean_us <= 2.0 * knee_us
+    };
     let mut a = adaptive();
     eprintln!("adaptive: {a:?}");
     if !ok(&a) {
@@ -234,13 +237,16 @@ fn adaptive_depth_on_the_knee_device() {
         "adaptive {:.0} IOPS < 95% of best fixed {best:.0}",
         a.iops
     );
-    // Reported, not asserted: this criterion (mean latency within 2x the knee's) holds in
-    // about half the runs on this device; see the issue notes.
     eprintln!(
         "adaptive mean latency {:.1} µs = {:.2}x the knee's {knee_us:.1} µs (limit {})",
         a.mean_us,
         a.mean_us / knee_us,
         a.limit
+    );
+    assert!(
+        a.mean_us <= 2.0 * knee_us,
+        "adaptive mean latency {:.1} µs > 2x the knee's {knee_us:.1} µs",
+        a.mean_us
     );
 
     // 3. A P99 target: P99 at or under it once settled.
@@ -268,8 +274,9 @@ fn adaptive_depth_on_the_knee_device() {
         t.iops
     );
 
-    // 4. The cap halves mid-run: IOPS follow to the new cap, and the controller notices (a
-    //    re-probe). How far latency has come back 2 s later is reported.
+    // 4. The cap halves mid-run (at 5 s, once the controller has settled): from 2 s after
+    //    the change, IOPS run at the new cap and mean latency is within 2x the new knee's
+    //    (the smallest swept depth that reaches 95% of the new cap, by Little's law).
     let half = f64::from(CAP / 2);
     let (new_knee, _) = *sweep.iter().find(|(_, l)| l.iops >= 0.95 * half).unwrap();
     let new_knee_us = f64::from(new_knee) / half * 1e6;
@@ -295,8 +302,10 @@ fn adaptive_depth_on_the_knee_device() {
         "IOPS {:.0} after the cap change",
         c.iops
     );
+    assert!(reprobes >= 1, "the cap change went unnoticed");
     assert!(
-        reprobes >= 1 || c.stable_at.is_some_and(|t| t > 5.0),
-        "the cap change went unnoticed"
+        c.mean_us <= 2.0 * new_knee_us,
+        "2 s after the cap halved, mean latency {:.1} µs > 2x the new knee's {new_knee_us:.1} µs",
+        c.mean_us
     );
 }

@@ -79,6 +79,8 @@ impl SimDevice {
             p99_ns: (lat * self.tail) as u64,
             mean_ns: lat as u64,
             pending: n,
+            in_flight_sum: u64::from(n),
+            in_flight_samples: 1,
             submits: completions / 8 + 1,
             sqes: completions,
         }
@@ -437,9 +439,22 @@ fn event() -> impl Strategy<Value = Event> {
         any::<u32>(),
         0u64..1_000,
         0u64..100_000,
+        prop_oneof![Just(0u64), 0u64..1_000_000, Just(u64::MAX)],
+        prop_oneof![Just(0u64), 1u64..1_000, Just(u64::MAX)],
     )
         .prop_map(
-            |(elapsed_ns, completions, samples, p99_ns, mean_ns, pending, submits, sqes)| {
+            |(
+                elapsed_ns,
+                completions,
+                samples,
+                p99_ns,
+                mean_ns,
+                pending,
+                submits,
+                sqes,
+                in_flight_sum,
+                in_flight_samples,
+            )| {
                 Event::Tick(TickInput {
                     elapsed_ns,
                     completions,
@@ -448,6 +463,8 @@ fn event() -> impl Strategy<Value = Event> {
                     p99_ns,
                     mean_ns,
                     pending,
+                    in_flight_sum,
+                    in_flight_samples,
                     submits,
                     sqes,
                 })

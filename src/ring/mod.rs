@@ -104,7 +104,12 @@ pub(crate) struct RingState {
     submit_calls: u64,
     sqes_submitted: u64,
     sample_mask: u32,
-    sample_seq: u32,
+    /// State of the xorshift generator that picks the sampled operations.
+    sample_rng: u32,
+    /// Sum of the in-flight count before each reap that found completions, and the number of
+    /// such reaps, since the last tick: the queue's occupancy for Little's law.
+    in_flight_sum: u64,
+    in_flight_samples: u64,
     /// Latencies of the current controller window.
     window: Histogram,
     /// The last complete window.
@@ -119,8 +124,16 @@ impl RingState {
     fn admit(&mut self, payload: Payload, sampled: bool, fixed: bool) -> u64 {
         let mut mark = 0;
         if sampled {
-            self.sample_seq = self.sample_seq.wrapping_add(1);
-            if self.sample_seq & self.sample_mask == 0 {
+            // Pseudo-random, not every 2^k-th: an application that refills its queue in rounds
+            // of a fixed size would have every 2^k-th request land on the same position of a
+            // round (the first of a burst, say), and the window's latency would then describe
+            // that position instead of the queue (by a factor of 2-3 on a throttled device).
+            let mut x = self.sample_rng;
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            self.sample_rng = x;
+            if (x >> 16) & self.sample_mask == 0 {
                 mark = slab::SAMPLE_PENDING;
             }
         }
@@ -150,6 +163,8 @@ pub(crate) struct TickSnapshot {
     pub submits: u64,
     pub sqes: u64,
     pub pending: u32,
+    pub in_flight_sum: u64,
+    pub in_flight_samples: u64,
     pub samples: u64,
     pub p99_ns: u64,
     pub mean_ns: u64,
@@ -381,7 +396,9 @@ impl<L: LockMode> Ring<L> {
             submit_calls: 0,
             sqes_submitted: 0,
             sample_mask: (1u32 << cfg.sample_shift.min(16)) - 1,
-            sample_seq: 0,
+            sample_rng: 0x9e37_79b9,
+            in_flight_sum: 0,
+            in_flight_samples: 0,
             window: Histogram::new(),
             last_window: Histogram::new(),
             cumulative: Histogram::new(),
@@ -621,6 +638,7 @@ impl<L: LockMode> Ring<L> {
         let mut st = self.state.lock();
         let st = &mut *st;
         let before = batch.len;
+        let in_flight = st.in_flight;
         // One clock read per batch serves every sampled completion in it.
         let mut now = 0;
         // SAFETY: the ring lock is held, so this is the only CQ view.
@@ -647,6 +665,10 @@ impl<L: LockMode> Ring<L> {
                     break;
                 }
             }
+        }
+        if batch.len > before {
+            st.in_flight_sum += u64::from(in_flight);
+            st.in_flight_samples += 1;
         }
         // Dropping the iterator above stored the new CQ head, returning the slots to the kernel.
         if st.unregister_deferred && st.fixed_pending == 0 {
@@ -747,6 +769,8 @@ impl<L: LockMode> Ring<L> {
             submits: st.submit_calls,
             sqes: st.sqes_submitted,
             pending: st.in_flight + st.backlog_ops as u32,
+            in_flight_sum: std::mem::take(&mut st.in_flight_sum),
+            in_flight_samples: std::mem::take(&mut st.in_flight_samples),
             samples,
             p99_ns: st.window.percentile(99.0),
             mean_ns: st.window.mean_ns(),

@@ -193,3 +193,34 @@ pub fn python_check(script: &str, args: &[String], input: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Prints the library's log records at or above `$AURAIO_LOG` (error, warn, info, debug,
+/// trace) to stderr, with the time since the first call; nothing when it is unset. The
+/// controller logs each limit or phase change at debug level.
+pub fn log_from_env() {
+    struct Stderr(std::time::Instant);
+    impl log::Log for Stderr {
+        fn enabled(&self, _: &log::Metadata) -> bool {
+            true
+        }
+        fn log(&self, r: &log::Record) {
+            eprintln!(
+                "{:>8.3} {:<5} {}",
+                self.0.elapsed().as_secs_f64(),
+                r.level(),
+                r.args()
+            );
+        }
+        fn flush(&self) {}
+    }
+    let Some(level) = std::env::var("AURAIO_LOG")
+        .ok()
+        .and_then(|v| v.parse::<log::LevelFilter>().ok())
+    else {
+        return;
+    };
+    let logger = Box::leak(Box::new(Stderr(std::time::Instant::now())));
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(level);
+    }
+}
