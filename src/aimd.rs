@@ -338,6 +338,8 @@ pub struct Controller<T: Tuning> {
     x_agreements: u32,
     /// The latest window at the held limit in STEADY/CONVERGED.
     held: Measure,
+    /// The last full window at the limit a latency spike cut (limit 0: none).
+    spiked_from: Measure,
     /// A paying step happened in this search.
     climbed: bool,
     /// Measuring the middle of a step that did not pay.
@@ -445,6 +447,7 @@ impl<T: Tuning> Controller<T> {
             x_agreements: 0,
             fast: false,
             held: Measure::default(),
+            spiked_from: Measure::default(),
             climbed: false,
             bisecting: false,
             x_reliable: false,
@@ -740,6 +743,11 @@ impl<T: Tuning> Controller<T> {
             }
             self.mode = Mode::Relieve;
             self.probe_from = 0;
+            self.spiked_from = if self.last_window.limit == self.limit {
+                self.last_window
+            } else {
+                Measure::default()
+            };
             self.enter(Phase::Backoff);
             let next = self.step_down(self.limit);
             self.prev = Measure {
@@ -988,9 +996,17 @@ impl<T: Tuning> Controller<T> {
                         self.set_limit(next);
                     }
                 } else {
-                    // A latency spike without a target: past the knee, so search down from
-                    // here as after a plateau.
-                    self.start_trim(m);
+                    let from = std::mem::take(&mut self.spiked_from);
+                    let loss = 3.0 * f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
+                    if from.limit > m.limit && m.x < from.x * (1.0 - loss) {
+                        // The cut lost throughput: the spike was the device's (a stall), not
+                        // a queue's. Back to the limit it cut.
+                        self.settle(from.limit);
+                    } else {
+                        // A latency spike without a target: past the knee, so search down
+                        // from here as after a plateau.
+                        self.start_trim(m);
+                    }
                 }
             }
             Mode::Coarse | Mode::Fine => {

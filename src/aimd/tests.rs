@@ -309,6 +309,34 @@ fn latency_spike_forces_backoff() {
 }
 
 #[test]
+fn a_stall_spike_whose_cut_costs_throughput_is_undone() {
+    // Converged at the knee, two ticks of a device stall (P99 far over the guard) force a cut;
+    // the window after it shows the lost throughput, and the limit returns.
+    let mut c = C::new(16, 4096);
+    let mut dev = SimDevice::new(100_000.0, 50_000.0);
+    let mut run = Run { trace: Vec::new() };
+    run.drive(&mut c, &mut dev, 300, 0);
+    let before = c.decision().limit;
+    run.check(
+        c.decision().phase.is_stable(),
+        "not stable before the spike",
+    );
+    let spike = TickInput {
+        p99_ns: 10_000_000_000,
+        samples: 1000,
+        ..dev.tick(before)
+    };
+    c.tick(&spike);
+    let cut = c.tick(&spike).limit;
+    run.drive(&mut c, &mut dev, 100, 300);
+    let after = c.decision().limit;
+    run.check(
+        cut < before && dev.model(after).0 >= 0.95 * dev.model(before).0,
+        &format!("limit {before} -> cut {cut} -> {after}: throughput not restored"),
+    );
+}
+
+#[test]
 fn static_mode_holds_and_adaptive_resumes() {
     let mut c = C::new(64, 4096);
     c.set_static(7);
