@@ -7,7 +7,7 @@ auraio::tuning! {
 
 fn main() {
     assert_eq!(Network::TICK_MS, 50);
-    assert_eq!(Network::MIN_IN_FLIGHT, 4);
+    assert_eq!(Network::MIN_IN_FLIGHT, 1);
     let e = auraio::Engine::<auraio::CpuLocal, auraio::SingleThread, Network>::new().unwrap();
     assert_eq!(e.ring_count(), 1);
 }
