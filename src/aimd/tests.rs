@@ -86,6 +86,15 @@ impl SimDevice {
         }
     }
 
+    /// A tick at depth `n` whose P99 is far over any guard (a device stall).
+    fn stalled_tick(&mut self, n: u32) -> TickInput {
+        TickInput {
+            p99_ns: 10_000_000_000,
+            samples: 1000,
+            ..self.tick(n)
+        }
+    }
+
     /// Best throughput of any static depth, and the depth that gives it first.
     fn best_static(&self, max: u32, p99_cap: Option<f64>) -> (u32, f64) {
         (1..=max)
@@ -288,11 +297,7 @@ fn latency_spike_forces_backoff() {
     let mut run = Run { trace: Vec::new() };
     run.drive(&mut c, &mut dev, 300, 0);
     let before = c.decision().limit;
-    let spike = TickInput {
-        p99_ns: 10_000_000_000,
-        samples: 1000,
-        ..dev.tick(before)
-    };
+    let spike = dev.stalled_tick(before);
     let stable = c.decision().phase.is_stable();
     let reprobes = c.stats().reprobes;
     c.tick(&spike);
@@ -321,11 +326,7 @@ fn a_stall_spike_whose_cut_costs_throughput_is_undone() {
         c.decision().phase.is_stable(),
         "not stable before the spike",
     );
-    let spike = TickInput {
-        p99_ns: 10_000_000_000,
-        samples: 1000,
-        ..dev.tick(before)
-    };
+    let spike = dev.stalled_tick(before);
     c.tick(&spike);
     let cut = c.tick(&spike).limit;
     run.drive(&mut c, &mut dev, 100, 300);
