@@ -61,7 +61,7 @@
 //!   mean latency moves more than twice `DEVIATION_PERMILLE` from the converged point (or,
 //!   where calibration found throughput repeatable, whose throughput moves more than
 //!   `DEVIATION_PERMILLE`), counts as a deviation; `DEVIATION_WINDOWS` in a row (one, when
-//!   latency doubled or halved) start a new search (PROBING from the current limit; a lower
+//!   latency moved by half or more) start a new search (PROBING from the current limit; a lower
 //!   capacity is then found as a plateau and trimmed). Every `REPROBE_TICKS` a single window
 //!   probes x1.25: if latency says the step paid, a new search starts in fine steps (capacity
 //!   grew, e.g. a noisy neighbour left), otherwise the limit goes back. Each new search counts
@@ -228,6 +228,31 @@ struct Measure {
     ticks: u32,
 }
 
+impl Measure {
+    /// This window and a later one at the same limit, as one window.
+    fn join(&self, later: &Measure) -> Measure {
+        let (a, b) = (f64::from(self.ticks), f64::from(later.ticks));
+        let mean = |x: f64, y: f64| {
+            if a + b == 0.0 {
+                0.0
+            } else if x == 0.0 || y == 0.0 {
+                x.max(y)
+            } else {
+                (x * a + y * b) / (a + b)
+            }
+        };
+        Measure {
+            limit: self.limit,
+            x: mean(self.x, later.x),
+            lat: mean(self.lat, later.lat),
+            sampled: mean(self.sampled, later.sampled),
+            p99: self.p99.max(later.p99),
+            pend: mean(self.pend, later.pend),
+            ticks: self.ticks.saturating_add(later.ticks),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Window {
     skip: bool,
@@ -344,6 +369,8 @@ pub struct Controller<T: Tuning> {
     climbed: bool,
     /// Measuring the middle of a step that did not pay.
     bisecting: bool,
+    /// A trim window too close to call, to be joined with the next one at the same limit.
+    extending: Option<Measure>,
     /// Calibration found window throughput repeatable.
     x_reliable: bool,
     /// The last step's signal was strong: the next step doubles (x2 up, x0.5 down).
@@ -450,6 +477,7 @@ impl<T: Tuning> Controller<T> {
             spiked_from: Measure::default(),
             climbed: false,
             bisecting: false,
+            extending: None,
             x_reliable: false,
             last_window: Measure::default(),
             prev: Measure::default(),
@@ -573,6 +601,7 @@ impl<T: Tuning> Controller<T> {
     /// A control call restarts the search from BASELINE, whatever the phase (the only way
     /// back to BASELINE).
     fn restart_search(&mut self) {
+        self.extending = None;
         self.phase = Phase::Baseline;
         self.phase_ticks = 0;
         self.mode = Mode::Coarse;
@@ -827,6 +856,7 @@ impl<T: Tuning> Controller<T> {
         // Halving steps: a cut of 50% moves latency far past window noise, where a 20% cut
         // on a bursty device would not; an overshoot is caught by the geometric middle.
         self.fast = true;
+        self.extending = None;
         self.mode = Mode::Coarse;
         self.good_limit = from.limit;
         self.plateau_sum = from.x;
@@ -972,8 +1002,14 @@ impl<T: Tuning> Controller<T> {
             }
             return;
         }
+        // Both limits are on the plateau, so the shallower one is described by the deeper
+        // window's throughput (throughput does not fall with depth) and Little's law: after a
+        // re-probe the shallower window may straddle the change that set it off.
         let mut from = prev;
-        from.x = prev.x.max(m.x);
+        if m.x > 0.0 {
+            from.x = m.x;
+            from.lat = f64::from(from.limit) / m.x * 1e9;
+        }
         self.start_trim(from);
     }
 
@@ -1011,7 +1047,16 @@ impl<T: Tuning> Controller<T> {
             }
             Mode::Coarse | Mode::Fine => {
                 let plateau = self.plateau_sum / f64::from(self.plateau_n.max(1));
+                let joined = self.extending.take().filter(|e| e.limit == m.limit);
+                let m = joined.map_or(m, |e| e.join(&m));
                 let kept = Self::trim_kept(&self.prev, &m, plateau);
+                let loss = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
+                if !kept && joined.is_none() && m.x >= plateau * (1.0 - 6.0 * loss) {
+                    // Lost less throughput than one bursty window can misread: measure the
+                    // same limit once more and judge both windows together.
+                    self.extending = Some(m);
+                    return;
+                }
                 if kept && !self.fast && self.good_limit > m.limit {
                     // The middle between a kept cut and one that lost throughput held: the
                     // knee lies within a factor of two below, close enough to stop here.
@@ -1076,8 +1121,10 @@ impl<T: Tuning> Controller<T> {
         } else {
             x_moved
         };
-        // A latency that doubled or halved at the same depth is no noise: act on one window.
-        let jumped = r.lat > 0.0 && m.lat > 0.0 && (m.lat > 2.0 * r.lat || 2.0 * m.lat < r.lat);
+        // A latency that moved by half at the same depth is no noise (windows at a held depth
+        // agree within ~15% on a throttled device): act on one window. A halved capacity
+        // doubles it, but the window the change fell in shows less.
+        let jumped = r.lat > 0.0 && m.lat > 0.0 && (m.lat > 1.5 * r.lat || 1.5 * m.lat < r.lat);
         if moved || self.over_target(&m, 1000) {
             self.deviation += 1;
             if self.deviation >= T::DEVIATION_WINDOWS || jumped {
