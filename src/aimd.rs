@@ -44,19 +44,28 @@
 //!   once (its geometric middle), and the better end is kept.
 //! - **Trims by quarters** when the very first step failed (the start was past the knee):
 //!   each cut to a quarter is kept while latency falls at least `QUEUE_RISE_PERMILLE` of the
-//!   cut (a queue draining) and throughput stays within three times `TRIM_LOSS_PERMILLE` of
+//!   cut (a queue draining) and throughput stays within twice `TRIM_LOSS_PERMILLE` of
 //!   the plateau; the first cut that fails is retried at the geometric middle (a factor of
 //!   two from both ends), and the trim settles there if it held, else on the last limit kept:
 //!   the smallest depth at full throughput, where latency is lowest. Quarters, because on a
 //!   bursty device every window costs a few hundred milliseconds, and a knee 16 times below
-//!   the start is then found in three windows instead of five.
+//!   the start is then found in three windows instead of five. A cut that loses less than
+//!   six times `TRIM_LOSS_PERMILLE` (more than one bursty window can misread, less than a
+//!   real knee costs) is a **close call**: the limit is measured for a second window and
+//!   judged on both.
+//! - **A climb that loses throughput** (more depth, under `1 - 6 x TRIM_LOSS` of the
+//!   shallower window's throughput) means the device changed under the search: the climb
+//!   turns into a trim from the shallower limit, described by the deeper window's throughput
+//!   and Little's law (a fine climb used to settle back on the old knee).
 //! - **P99 target** (`set_max_p99`): probing continues while the window's P99 is under 90% of
 //!   the target, even on a throughput plateau (the reference's target mode: all latency
 //!   headroom goes to depth); over the target, BACKOFF cuts until it is met, then probing
 //!   resumes in fine steps (+1/16) and stops at the last limit under 90% of the target.
 //! - **Spike guard**: `SPIKE_TICKS` consecutive ticks with a valid P99 over the guard (the
 //!   target, else `LATENCY_GUARD_MULT` x the baseline P99, else `P99_CEILING_US`) force
-//!   BACKOFF at once.
+//!   BACKOFF at once. Without a target, if the window after the cut shows less throughput
+//!   than the last window before it, the spike was a device stall, not a queue, and the
+//!   limit goes back.
 //! - **CONVERGED is not a dead end** (re-probe rule): in STEADY or CONVERGED, a window whose
 //!   mean latency moves more than twice `DEVIATION_PERMILLE` from the converged point (or,
 //!   where calibration found throughput repeatable, whose throughput moves more than
@@ -64,8 +73,10 @@
 //!   latency moved by half or more) start a new search (PROBING from the current limit; a lower
 //!   capacity is then found as a plateau and trimmed). Every `REPROBE_TICKS` a single window
 //!   probes x1.25: if latency says the step paid, a new search starts in fine steps (capacity
-//!   grew, e.g. a noisy neighbour left), otherwise the limit goes back. Each new search counts
-//!   as a re-probe.
+//!   grew, e.g. a noisy neighbour left), otherwise the limit goes back. One window answers
+//!   yes only when latency stayed nearly flat (elasticity under `1 - 2 x CLIMB_GAIN`), else a
+//!   second window at the probed limit decides: the elasticity of a x1.25 step moves by a
+//!   third with window noise alone on a bursty device. Each new search counts as a re-probe.
 //!
 //! Throughput counts every completion (the reference counted sampled ones only); the baseline
 //! P99 only takes windows with at least `MIN_P99_SAMPLES` samples; a ring with too few samples
@@ -697,7 +708,7 @@ impl<T: Tuning> Controller<T> {
     /// Whether cutting from `a` to the smaller limit `b` only drained a queue: latency fell by
     /// at least `QUEUE_RISE_PERMILLE` of the cut (past the knee it falls in proportion; an
     /// ambiguous drop ends the trim on the larger limit, as the knee may lie between), and
-    /// throughput stayed within three times `TRIM_LOSS_PERMILLE` of the plateau's mean over
+    /// throughput stayed within twice `TRIM_LOSS_PERMILLE` of the plateau's mean over
     /// several windows (one window's throughput aliases with bursty devices). Without latency
     /// samples, throughput within `TRIM_LOSS_PERMILLE` of the plateau decides.
     fn trim_kept(a: &Measure, b: &Measure, plateau: f64) -> bool {
@@ -706,7 +717,7 @@ impl<T: Tuning> Controller<T> {
             // Going down, dn < 0 and a draining queue gives a positive elasticity near 1.
             Some(e) => {
                 e >= f64::from(T::QUEUE_RISE_PERMILLE) / 1000.0
-                    && b.x >= plateau * (1.0 - 3.0 * loss)
+                    && b.x >= plateau * (1.0 - 2.0 * loss)
             }
             None => b.x >= plateau * (1.0 - loss),
         }
@@ -983,6 +994,18 @@ impl<T: Tuning> Controller<T> {
             self.set_limit(next);
             return;
         }
+        let loss = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
+        if !paid && self.target_p99_ns == 0 && m.x < prev.x * (1.0 - 6.0 * loss) {
+            // More depth, much less throughput: the device changed under the search (its
+            // capacity fell), so the deeper window's figures describe it. Trim from here.
+            let mut from = prev;
+            from.x = m.x;
+            from.lat = f64::from(from.limit) / m.x.max(1.0) * 1e9;
+            self.climbed = false;
+            self.bisecting = false;
+            self.start_trim(from);
+            return;
+        }
         if paid || self.target_p99_ns > 0 || self.mode == Mode::Fine {
             // At the maximum, or in target mode (the target owns latency): hold here.
             let keep = if paid { m.limit } else { prev.limit };
@@ -1095,12 +1118,23 @@ impl<T: Tuning> Controller<T> {
         let r = self.reference;
         if self.probe_from != 0 {
             let from = self.probe_from;
-            self.probe_from = 0;
+            let joined = self.extending.take().filter(|e| e.limit == m.limit);
+            let m = joined.map_or(m, |e| e.join(&m));
             // Compared with the latest window at the held limit, not the settling reference:
             // the device may have changed since.
             let base = self.held;
             let answered =
                 Self::climb_paid(&base, &m) && !Self::app_limited(&m) && !self.over_target(&m, 900);
+            // A single window of a small step answers yes only on a clear signal (latency
+            // nearly flat, as when capacity grew): window noise alone moves the elasticity of
+            // a x1.25 step by a third on a bursty device. Otherwise a second window decides.
+            let clear = Self::latency_elasticity(&base, &m)
+                .is_some_and(|e| e < 1.0 - 2.0 * f64::from(T::CLIMB_GAIN_PERMILLE) / 1000.0);
+            if answered && !clear && joined.is_none() {
+                self.extending = Some(m);
+                return;
+            }
+            self.probe_from = 0;
             if answered {
                 // The probe found headroom next to the converged point: climb on in fine
                 // steps from the probed limit.

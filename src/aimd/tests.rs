@@ -338,6 +338,33 @@ fn a_stall_spike_whose_cut_costs_throughput_is_undone() {
 }
 
 #[test]
+fn capacity_falling_during_a_climb_turns_it_into_a_trim() {
+    // A fine climb from depth 3 (measured at 110k IOPS) to 4 meets a device whose capacity
+    // just halved: more depth, half the throughput. The climb must not settle back at 3 (the
+    // old knee, now twice the new one's latency) but trim from there.
+    let mut c = C::new(3, 4096);
+    let mut dev = SimDevice::new(50_000.0, 20_000.0);
+    c.phase = Phase::Probing;
+    c.mode = Mode::Fine;
+    c.prev = Measure {
+        limit: 3,
+        x: 110_000.0,
+        lat: 3.0 / 110_000.0 * 1e9,
+        ticks: 10,
+        ..Measure::default()
+    };
+    c.set_limit(4);
+    let mut run = Run { trace: Vec::new() };
+    run.drive(&mut c, &mut dev, 300, 0);
+    let (best_n, best_x) = dev.best_static(4096, None);
+    let limit = c.decision().limit;
+    run.check(
+        limit <= 2 && dev.model(limit).0 >= 0.95 * best_x,
+        &format!("ended at depth {limit}; the new knee is {best_n}"),
+    );
+}
+
+#[test]
 fn static_mode_holds_and_adaptive_resumes() {
     let mut c = C::new(64, 4096);
     c.set_static(7);
