@@ -71,12 +71,13 @@
 //!   where calibration found throughput repeatable, whose throughput moves more than
 //!   `DEVIATION_PERMILLE`), counts as a deviation; `DEVIATION_WINDOWS` in a row (one, when
 //!   latency moved by half or more) start a new search (PROBING from the current limit; a lower
-//!   capacity is then found as a plateau and trimmed). Every `REPROBE_TICKS` a single window
-//!   probes x1.25: if latency says the step paid, a new search starts in fine steps (capacity
-//!   grew, e.g. a noisy neighbour left), otherwise the limit goes back. One window answers
-//!   yes only when latency stayed nearly flat (elasticity under `1 - 2 x CLIMB_GAIN`), else a
-//!   second window at the probed limit decides: the elasticity of a x1.25 step moves by a
-//!   third with window noise alone on a bursty device. Each new search counts as a re-probe.
+//!   capacity is then found as a plateau and trimmed). Every `REPROBE_TICKS` (and at least
+//!   eight windows) a single window probes x1.25: if latency says the step paid, a new search
+//!   starts in fine steps (capacity grew, e.g. a noisy neighbour left), otherwise the limit
+//!   goes back. One window answers yes only when latency stayed nearly flat (elasticity under
+//!   `1 - 2 x CLIMB_GAIN`), else a second window at the probed limit decides: the elasticity
+//!   of a x1.25 step moves by a third with window noise alone on a bursty device. Each new
+//!   search counts as a re-probe.
 //!
 //! Throughput counts every completion (the reference counted sampled ones only); the baseline
 //! P99 only takes windows with at least `MIN_P99_SAMPLES` samples; a ring with too few samples
@@ -1180,7 +1181,11 @@ impl<T: Tuning> Controller<T> {
         if self.phase == Phase::Steady && self.phase_ticks >= T::CONVERGE_TICKS {
             self.enter(Phase::Converged);
         }
-        if self.since_probe >= T::REPROBE_TICKS && self.limit < self.max {
+        // At least eight windows apart: a probe window runs deeper than the knee, and with the
+        // long windows of a bursty device a probe every REPROBE_TICKS would spend a third of
+        // the time there.
+        let interval = T::REPROBE_TICKS.max(m.ticks.saturating_mul(8));
+        if self.since_probe >= interval && self.limit < self.max {
             self.since_probe = 0;
             self.probe_from = self.limit;
             let next = self.step_up(self.limit, 1250);
