@@ -230,8 +230,6 @@ struct Measure {
     /// Mean latency, ns (0: unknown): by Little's law from occupancy and throughput, else
     /// the samples' mean.
     lat: f64,
-    /// Mean of the latency samples, ns (0: none).
-    sampled: f64,
     /// Highest valid per-tick P99 in the window, ns (0: none valid).
     p99: u64,
     /// Mean pending requests at the window's ticks.
@@ -257,7 +255,6 @@ impl Measure {
             limit: self.limit,
             x: mean(self.x, later.x),
             lat: mean(self.lat, later.lat),
-            sampled: mean(self.sampled, later.sampled),
             p99: self.p99.max(later.p99),
             pend: mean(self.pend, later.pend),
             ticks: self.ticks.saturating_add(later.ticks),
@@ -324,7 +321,6 @@ impl Window {
             } else {
                 sampled
             },
-            sampled,
             p99: self.p99,
             ticks: self.ticks,
             pend: if self.ticks == 0 {
@@ -680,6 +676,11 @@ impl<T: Tuning> Controller<T> {
         self.target_p99_ns > 0 && m.p99 > self.target_p99_ns.saturating_mul(permille) / 1000
     }
 
+    /// `TRIM_LOSS_PERMILLE` as a fraction.
+    fn trim_loss() -> f64 {
+        f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0
+    }
+
     /// Latency elasticity between two windows: relative latency change over relative limit
     /// change. `None` without latency samples in both.
     fn latency_elasticity(a: &Measure, b: &Measure) -> Option<f64> {
@@ -713,7 +714,7 @@ impl<T: Tuning> Controller<T> {
     /// several windows (one window's throughput aliases with bursty devices). Without latency
     /// samples, throughput within `TRIM_LOSS_PERMILLE` of the plateau decides.
     fn trim_kept(a: &Measure, b: &Measure, plateau: f64) -> bool {
-        let loss = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
+        let loss = Self::trim_loss();
         match Self::latency_elasticity(a, b) {
             // Going down, dn < 0 and a draining queue gives a positive elasticity near 1.
             Some(e) => {
@@ -890,7 +891,7 @@ impl<T: Tuning> Controller<T> {
                 // the trim tolerance, else the device is too bursty for this window length
                 // (a throttle releasing I/O every 100 ms, say) and the window doubles.
                 // Mean latency is the signal decisions rest on; throughput only without samples.
-                let tol = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
+                let tol = Self::trim_loss();
                 let agree = self.calibration.is_some_and(|c| {
                     if c.lat > 0.0 && m.lat > 0.0 {
                         (m.lat - c.lat).abs() <= (m.lat + c.lat) * 2.5 * tol
@@ -995,16 +996,11 @@ impl<T: Tuning> Controller<T> {
             self.set_limit(next);
             return;
         }
-        let loss = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
+        let loss = Self::trim_loss();
         if !paid && self.target_p99_ns == 0 && m.x < prev.x * (1.0 - 6.0 * loss) {
             // More depth, much less throughput: the device changed under the search (its
             // capacity fell), so the deeper window's figures describe it. Trim from here.
-            let mut from = prev;
-            from.x = m.x;
-            from.lat = f64::from(from.limit) / m.x.max(1.0) * 1e9;
-            self.climbed = false;
-            self.bisecting = false;
-            self.start_trim(from);
+            self.trim_below(prev, &m);
             return;
         }
         if paid || self.target_p99_ns > 0 || self.mode == Mode::Fine {
@@ -1026,9 +1022,14 @@ impl<T: Tuning> Controller<T> {
             }
             return;
         }
-        // Both limits are on the plateau, so the shallower one is described by the deeper
-        // window's throughput (throughput does not fall with depth) and Little's law: after a
-        // re-probe the shallower window may straddle the change that set it off.
+        self.trim_below(prev, &m);
+    }
+
+    /// Starts a trim from the shallower window `prev` of a climb whose deeper window `m` did
+    /// not pay. Both limits are on the plateau, so the shallower one is described by the
+    /// deeper window's throughput (throughput does not fall with depth) and Little's law: the
+    /// shallower window may straddle a change in the device (the one a re-probe noticed).
+    fn trim_below(&mut self, prev: Measure, m: &Measure) {
         let mut from = prev;
         if m.x > 0.0 {
             from.x = m.x;
@@ -1057,7 +1058,7 @@ impl<T: Tuning> Controller<T> {
                     }
                 } else {
                     let from = std::mem::take(&mut self.spiked_from);
-                    let loss = 3.0 * f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
+                    let loss = 3.0 * Self::trim_loss();
                     if from.limit > m.limit && m.x < from.x * (1.0 - loss) {
                         // The cut lost throughput: the spike was the device's (a stall), not
                         // a queue's. Back to the limit it cut.
@@ -1074,7 +1075,7 @@ impl<T: Tuning> Controller<T> {
                 let joined = self.extending.take().filter(|e| e.limit == m.limit);
                 let m = joined.map_or(m, |e| e.join(&m));
                 let kept = Self::trim_kept(&self.prev, &m, plateau);
-                let loss = f64::from(T::TRIM_LOSS_PERMILLE) / 1000.0;
+                let loss = Self::trim_loss();
                 if !kept && joined.is_none() && m.x >= plateau * (1.0 - 6.0 * loss) {
                     // Lost less throughput than one bursty window can misread: measure the
                     // same limit once more and judge both windows together.
