@@ -96,8 +96,8 @@ pub trait Tuning: 'static {
 }
 
 /// The reference constants, tuned for NVMe SSDs (10 ms ticks, 1-in-8 latency sampling, x0.8
-/// on backoff, in-flight limit between 4 and 4096), with the probing rules of
-/// [`aimd`](crate::aimd).
+/// on backoff, in-flight limit up to 4096), with the probing rules of [`aimd`](crate::aimd)
+/// and an in-flight floor of 1 instead of the reference's 4.
 #[derive(Debug)]
 pub enum DefaultTuning {}
 
