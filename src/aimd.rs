@@ -51,13 +51,15 @@
 //!   bursty device every window costs a few hundred milliseconds, and a knee 16 times below
 //!   the start is then found in three windows instead of five. A cut that loses less than
 //!   six times `TRIM_LOSS_PERMILLE` (more than one bursty window can misread, less than a
-//!   real knee costs) is a **close call**: the limit is measured for a second window and
-//!   judged on both.
+//!   real knee costs) is a **close call**: the limit is measured for a second window, which
+//!   decides.
 //! - **A climb that loses throughput** (more depth, under `1 - 6 x TRIM_LOSS` of the
 //!   shallower window's throughput) means the device changed under the search: the climb
 //!   turns into a trim from the shallower limit, described by the deeper window's throughput
 //!   and Little's law (a fine climb used to settle back on the old knee).
-//! - **P99 target** (`set_max_p99`): probing continues while the window's P99 is under 90% of
+//! - **P99 target** (`set_max_p99`): the window's P99 is the 80th percentile of its per-tick
+//!   P99s (a tick's P99 comes from a hundred-odd samples, and one throttle stall fills its
+//!   top 1%); probing continues while the window's P99 is under 90% of
 //!   the target, even on a throughput plateau (the reference's target mode: all latency
 //!   headroom goes to depth); over the target, BACKOFF cuts until it is met, then probing
 //!   resumes in fine steps (+1/16) and stops at the last limit under 90% of the target.
@@ -65,7 +67,7 @@
 //!   target, else `LATENCY_GUARD_MULT` x the baseline P99, else `P99_CEILING_US`) force
 //!   BACKOFF at once. Without a target, if the window after the cut shows less throughput
 //!   than the last window before it, the spike was a device stall, not a queue, and the
-//!   limit goes back.
+//!   limit goes back; later spikes at that limit or below are ignored until a new search.
 //! - **CONVERGED is not a dead end** (re-probe rule): in STEADY or CONVERGED, a window whose
 //!   mean latency moves more than twice `DEVIATION_PERMILLE` from the converged point (or,
 //!   where calibration found throughput repeatable, whose throughput moves more than
@@ -230,7 +232,7 @@ struct Measure {
     /// Mean latency, ns (0: unknown): by Little's law from occupancy and throughput, else
     /// the samples' mean.
     lat: f64,
-    /// Highest valid per-tick P99 in the window, ns (0: none valid).
+    /// 80th percentile of the window's valid per-tick P99s, ns (0: none valid).
     p99: u64,
     /// Mean pending requests at the window's ticks.
     pend: f64,
@@ -238,31 +240,10 @@ struct Measure {
     ticks: u32,
 }
 
-impl Measure {
-    /// This window and a later one at the same limit, as one window.
-    fn join(&self, later: &Measure) -> Measure {
-        let (a, b) = (f64::from(self.ticks), f64::from(later.ticks));
-        let mean = |x: f64, y: f64| {
-            if a + b == 0.0 {
-                0.0
-            } else if x == 0.0 || y == 0.0 {
-                x.max(y)
-            } else {
-                (x * a + y * b) / (a + b)
-            }
-        };
-        Measure {
-            limit: self.limit,
-            x: mean(self.x, later.x),
-            lat: mean(self.lat, later.lat),
-            p99: self.p99.max(later.p99),
-            pend: mean(self.pend, later.pend),
-            ticks: self.ticks.saturating_add(later.ticks),
-        }
-    }
-}
+/// Per-tick P99s a window keeps for its median (the latest, when it has more ticks).
+const WINDOW_P99S: usize = 64;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Window {
     skip: bool,
     ticks: u32,
@@ -270,10 +251,30 @@ struct Window {
     completions: u64,
     lat_sum: f64,
     samples: u64,
-    p99: u64,
+    /// Valid per-tick P99s, a ring of the latest `WINDOW_P99S`.
+    p99s: [u64; WINDOW_P99S],
+    p99_count: usize,
     pend_sum: f64,
     occupancy_sum: f64,
     occupancy_samples: u64,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            skip: false,
+            ticks: 0,
+            ns: 0,
+            completions: 0,
+            lat_sum: 0.0,
+            samples: 0,
+            p99s: [0; WINDOW_P99S],
+            p99_count: 0,
+            pend_sum: 0.0,
+            occupancy_sum: 0.0,
+            occupancy_samples: 0,
+        }
+    }
 }
 
 impl Window {
@@ -292,9 +293,24 @@ impl Window {
         self.occupancy_sum += t.in_flight_sum as f64;
         self.occupancy_samples = self.occupancy_samples.saturating_add(t.in_flight_samples);
         if t.samples >= u64::from(T::MIN_P99_SAMPLES) {
-            self.p99 = self.p99.max(t.p99_ns);
+            self.p99s[self.p99_count % WINDOW_P99S] = t.p99_ns;
+            self.p99_count += 1;
         }
         self.ns >= len_ns && self.ticks >= 1
+    }
+
+    /// The 80th percentile of the valid per-tick P99s: the window's P99, where one tick's P99
+    /// from a hundred-odd samples is whatever a device stall put in it (a throttle holding a
+    /// few requests for 50 ms puts them in the top 1% of their tick, not of the window; on
+    /// the knee device about one tick in ten), while the median of the ticks reads lower than
+    /// the window's P99 (a 300 µs target ran at 352 µs).
+    fn p99_of_ticks(&self) -> u64 {
+        let n = self.p99_count.min(WINDOW_P99S);
+        if n == 0 {
+            return 0;
+        }
+        let mut p99s = self.p99s;
+        *p99s[..n].select_nth_unstable(n * 4 / 5).1
     }
 
     fn take(&mut self, limit: u32) -> Measure {
@@ -321,7 +337,7 @@ impl Window {
             } else {
                 sampled
             },
-            p99: self.p99,
+            p99: self.p99_of_ticks(),
             ticks: self.ticks,
             pend: if self.ticks == 0 {
                 0.0
@@ -373,12 +389,17 @@ pub struct Controller<T: Tuning> {
     held: Measure,
     /// The last full window at the limit a latency spike cut (limit 0: none).
     spiked_from: Measure,
+    /// A spike cut from this limit lost throughput and was undone: spikes at or below it are
+    /// the device's stalls, not a queue (0: none; a new search clears it).
+    stall_limit: u32,
     /// A paying step happened in this search.
     climbed: bool,
     /// Measuring the middle of a step that did not pay.
     bisecting: bool,
-    /// A trim window too close to call, to be joined with the next one at the same limit.
-    extending: Option<Measure>,
+    /// Throughput the search measured at the limit being settled (0: unknown).
+    expect_x: f64,
+    /// The limit of a window too close to call: the next window at that limit decides.
+    extending: Option<u32>,
     /// Calibration found window throughput repeatable.
     x_reliable: bool,
     /// The last step's signal was strong: the next step doubles (x2 up, x0.5 down).
@@ -483,9 +504,11 @@ impl<T: Tuning> Controller<T> {
             fast: false,
             held: Measure::default(),
             spiked_from: Measure::default(),
+            stall_limit: 0,
             climbed: false,
             bisecting: false,
             extending: None,
+            expect_x: 0.0,
             x_reliable: false,
             last_window: Measure::default(),
             prev: Measure::default(),
@@ -610,6 +633,7 @@ impl<T: Tuning> Controller<T> {
     /// back to BASELINE).
     fn restart_search(&mut self) {
         self.extending = None;
+        self.stall_limit = 0;
         self.phase = Phase::Baseline;
         self.phase_ticks = 0;
         self.mode = Mode::Coarse;
@@ -777,6 +801,9 @@ impl<T: Tuning> Controller<T> {
                 self.spike = 0;
             }
         }
+        if self.spike >= T::SPIKE_TICKS && self.limit <= self.stall_limit {
+            self.spike = 0;
+        }
         if self.spike >= T::SPIKE_TICKS && self.phase != Phase::Backoff {
             self.spike = 0;
             if self.phase.is_stable() {
@@ -785,11 +812,12 @@ impl<T: Tuning> Controller<T> {
             }
             self.mode = Mode::Relieve;
             self.probe_from = 0;
-            self.spiked_from = if self.last_window.limit == self.limit {
-                self.last_window
-            } else {
-                Measure::default()
-            };
+            // The last full window at this limit: the latest one, or, right after a periodic
+            // probe went back, the latest window held there.
+            self.spiked_from = [self.last_window, self.held]
+                .into_iter()
+                .find(|w| w.limit == self.limit)
+                .unwrap_or_default();
             self.enter(Phase::Backoff);
             let next = self.step_down(self.limit);
             self.prev = Measure {
@@ -828,6 +856,7 @@ impl<T: Tuning> Controller<T> {
     }
 
     fn begin_climb_in(&mut self, from: Measure, mode: Mode) {
+        self.stall_limit = 0;
         let next = match mode {
             Mode::Fine => self.step_fine(from.limit),
             _ => self.step_up(from.limit, T::PROBE_STEP_PERMILLE),
@@ -847,6 +876,7 @@ impl<T: Tuning> Controller<T> {
     }
 
     fn settle(&mut self, limit: u32) {
+        self.expect_x = 0.0;
         self.probe_from = 0;
         self.deviation = 0;
         self.since_probe = 0;
@@ -936,7 +966,19 @@ impl<T: Tuning> Controller<T> {
             Phase::Probing => self.on_probe(m),
             Phase::Backoff => self.on_backoff(m),
             Phase::Settling => {
-                if self.phase_ticks >= T::SETTLE_TICKS {
+                // The reference window starts SETTLE_TICKS after the limit settled: a throttle
+                // that was under-used at a lower limit first releases its saved budget in a
+                // burst (150k IOPS on a 100k cap), and a reference taken then would make the
+                // next ordinary window look like a 1.5x latency jump.
+                if self.phase_ticks >= T::SETTLE_TICKS + m.ticks {
+                    if self.expect_x > 0.0 && 1.5 * m.x < self.expect_x {
+                        // A third of the throughput the search measured here is gone: the
+                        // device lost capacity while the limit settled (a reference taken now
+                        // would hide it from the deviation check). Trim from here.
+                        self.reprobes = self.reprobes.saturating_add(1);
+                        self.start_trim(m);
+                        return;
+                    }
                     self.reference = m;
                     self.held = m;
                     self.enter(Phase::Steady);
@@ -1063,6 +1105,8 @@ impl<T: Tuning> Controller<T> {
                         // The cut lost throughput: the spike was the device's (a stall), not
                         // a queue's. Back to the limit it cut.
                         self.settle(from.limit);
+                        self.expect_x = from.x;
+                        self.stall_limit = from.limit;
                     } else {
                         // A latency spike without a target: past the knee, so search down
                         // from here as after a plateau.
@@ -1072,20 +1116,21 @@ impl<T: Tuning> Controller<T> {
             }
             Mode::Coarse | Mode::Fine => {
                 let plateau = self.plateau_sum / f64::from(self.plateau_n.max(1));
-                let joined = self.extending.take().filter(|e| e.limit == m.limit);
-                let m = joined.map_or(m, |e| e.join(&m));
+                let again = self.extending.take() == Some(m.limit);
                 let kept = Self::trim_kept(&self.prev, &m, plateau);
                 let loss = Self::trim_loss();
-                if !kept && joined.is_none() && m.x >= plateau * (1.0 - 6.0 * loss) {
+                if !kept && !again && m.x >= plateau * (1.0 - 6.0 * loss) {
                     // Lost less throughput than one bursty window can misread: measure the
-                    // same limit once more and judge both windows together.
-                    self.extending = Some(m);
+                    // same limit once more and let the second window decide (the first after
+                    // a cut can also hold the tail of the deeper queue's stalls).
+                    self.extending = Some(m.limit);
                     return;
                 }
                 if kept && !self.fast && self.good_limit > m.limit {
                     // The middle between a kept cut and one that lost throughput held: the
                     // knee lies within a factor of two below, close enough to stop here.
                     self.settle(m.limit);
+                    self.expect_x = plateau;
                 } else if kept {
                     // Latency fell in full proportion: still deep in the queue, cut again.
                     self.fast = true;
@@ -1096,6 +1141,7 @@ impl<T: Tuning> Controller<T> {
                     let next = self.trim_step(m.limit);
                     if next == m.limit {
                         self.settle(m.limit);
+                        self.expect_x = plateau;
                     } else {
                         self.set_limit(next);
                     }
@@ -1107,9 +1153,11 @@ impl<T: Tuning> Controller<T> {
                         self.set_limit(mid);
                     } else {
                         self.settle(self.good_limit.max(self.min));
+                        self.expect_x = plateau;
                     }
                 } else {
                     self.settle(self.good_limit.max(self.min));
+                    self.expect_x = plateau;
                 }
             }
         }
@@ -1120,8 +1168,7 @@ impl<T: Tuning> Controller<T> {
         let r = self.reference;
         if self.probe_from != 0 {
             let from = self.probe_from;
-            let joined = self.extending.take().filter(|e| e.limit == m.limit);
-            let m = joined.map_or(m, |e| e.join(&m));
+            let again = self.extending.take() == Some(m.limit);
             // Compared with the latest window at the held limit, not the settling reference:
             // the device may have changed since.
             let base = self.held;
@@ -1132,8 +1179,8 @@ impl<T: Tuning> Controller<T> {
             // a x1.25 step by a third on a bursty device. Otherwise a second window decides.
             let clear = Self::latency_elasticity(&base, &m)
                 .is_some_and(|e| e < 1.0 - 2.0 * f64::from(T::CLIMB_GAIN_PERMILLE) / 1000.0);
-            if answered && !clear && joined.is_none() {
-                self.extending = Some(m);
+            if answered && !clear && !again {
+                self.extending = Some(m.limit);
                 return;
             }
             self.probe_from = 0;

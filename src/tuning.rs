@@ -31,8 +31,10 @@ pub trait Tuning: 'static {
     const EFFICIENCY_EPSILON_PERMILLE: u32 = 10;
     /// Consecutive flat ticks that confirm a plateau.
     const PLATEAU_TICKS: u32 = 3;
-    /// Consecutive ticks over the latency guard that confirm a spike.
-    const SPIKE_TICKS: u32 = 2;
+    /// Consecutive ticks over the latency guard that confirm a spike. The reference used 2;
+    /// the requests a blkio throttle holds through one ~50 ms stall complete in a burst that
+    /// can straddle a tick boundary, so two ticks can both show the same stall.
+    const SPIKE_TICKS: u32 = 3;
     /// The latency guard is this multiple of the baseline P99 when no target is set.
     const LATENCY_GUARD_MULT: u32 = 10;
     /// Latency guard used before a baseline exists, in microseconds.

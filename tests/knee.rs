@@ -182,6 +182,39 @@ fn p99_between(before: &auraio::Histogram, after: &auraio::Histogram) -> u64 {
     0
 }
 
+/// Fixed-depth runs: the same load as the adaptive runs (256 submitted, the in-flight limit
+/// pinned), so both measure device latency at a full queue of exactly `depth`.
+fn sweep(fd: i32, blocks: u64, depths: &[u32]) -> Vec<(u32, Load)> {
+    depths
+        .iter()
+        .map(|&depth| {
+            let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
+            e.set_in_flight_limit(depth).unwrap();
+            let l = run(
+                &e,
+                fd,
+                blocks,
+                256,
+                Duration::from_millis(2500),
+                Duration::from_millis(500),
+                None,
+            );
+            eprintln!(
+                "fixed depth {depth:>3}: {:>7.0} IOPS, mean {:>7.1} µs (sampled {:>7.1} µs)",
+                l.iops, l.little_us, l.mean_us
+            );
+            (depth, l)
+        })
+        .collect()
+}
+
+/// The best IOPS of a sweep, and its knee: the smallest depth within 5% of them.
+fn knee_of(sweep: &[(u32, Load)]) -> (f64, u32, Load) {
+    let best = sweep.iter().map(|(_, l)| l.iops).fold(0.0, f64::max);
+    let (depth, load) = *sweep.iter().find(|(_, l)| l.iops >= 0.95 * best).unwrap();
+    (best, depth, load)
+}
+
 #[test]
 fn adaptive_depth_on_the_knee_device() {
     common::log_from_env();
@@ -202,29 +235,8 @@ fn adaptive_depth_on_the_knee_device() {
     let blocks = unsafe { libc::lseek(fd, 0, libc::SEEK_END) } as u64 / 4096;
 
     // 1. Fixed-depth sweep: the best IOPS, and the knee (smallest depth within 5% of it).
-    //    Same load as the adaptive run (256 submitted, the in-flight limit pinned), so both
-    //    measure device latency at a full queue of exactly `depth`.
-    let mut sweep = Vec::new();
-    for depth in [1u32, 2, 4, 8, 16, 32] {
-        let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
-        e.set_in_flight_limit(depth).unwrap();
-        let l = run(
-            &e,
-            fd,
-            blocks,
-            256,
-            Duration::from_millis(2500),
-            Duration::from_millis(500),
-            None,
-        );
-        eprintln!(
-            "fixed depth {depth:>3}: {:>7.0} IOPS, mean {:>7.1} µs (sampled {:>7.1} µs)",
-            l.iops, l.little_us, l.mean_us
-        );
-        sweep.push((depth, l));
-    }
-    let best = sweep.iter().map(|(_, l)| l.iops).fold(0.0, f64::max);
-    let (knee_depth, knee) = *sweep.iter().find(|(_, l)| l.iops >= 0.95 * best).unwrap();
+    let full_sweep = sweep(fd, blocks, &[1, 2, 4, 8, 16, 32]);
+    let (best, knee_depth, knee) = knee_of(&full_sweep);
     // Latencies are compared by Little's law (mean in flight over throughput): the mean of
     // every request, where the sampled mean is noisy on this device. Its throttle lets each
     // 100 ms slice's budget through in a burst and then holds everything in flight for
@@ -309,14 +321,24 @@ fn adaptive_depth_on_the_knee_device() {
         t.iops
     );
 
-    // 4. The cap halves mid-run (at 5 s, once the controller has settled): from 2 s after
-    //    the change, IOPS run at the new cap and mean latency is within 2x the new knee's
-    //    (the smallest swept depth that reaches 95% of the new cap, by Little's law).
-    let half = f64::from(CAP / 2);
-    let (new_knee, _) = *sweep.iter().find(|(_, l)| l.iops >= 0.95 * half).unwrap();
-    let new_knee_us = f64::from(new_knee) / half * 1e6;
+    // 4. A noisy neighbour takes three quarters of the cap mid-run (at 5 s, once the
+    //    controller has settled): from 2 s after the change, IOPS run at the new cap and mean
+    //    latency is within 2x the new knee's, swept under the new cap. A quarter, not a half:
+    //    under a 50k cap depth 1 (55k IOPS unthrottled) only just reaches the cap through the
+    //    throttle's stalls (42-51k in sweeps), so the knee there flips between depths 1 and 2
+    //    from one minute to the next, and depth 2 is exactly 2x depth 1's latency by Little's
+    //    law: a coin toss, not a measurement. Under 25k the knee is depth 1 every time.
+    let quarter = CAP / 4;
+    set_cap(quarter);
+    let low_sweep = sweep(fd, blocks, &[1, 2, 4]);
+    set_cap(CAP);
+    let (best_low, new_knee, at_new_knee) = knee_of(&low_sweep);
+    let new_knee_us = at_new_knee.little_us;
+    eprintln!(
+        "cap {quarter}: best {best_low:.0} IOPS; knee at depth {new_knee}: {new_knee_us:.1} µs"
+    );
     let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
-    let halve = || set_cap(CAP / 2);
+    let lower = || set_cap(quarter);
     let c = run(
         &e,
         fd,
@@ -324,23 +346,23 @@ fn adaptive_depth_on_the_knee_device() {
         256,
         Duration::from_secs(9),
         Duration::from_secs(7),
-        Some((Duration::from_secs(5), &halve)),
+        Some((Duration::from_secs(5), &lower)),
     );
     set_cap(CAP);
     let reprobes = e.ring_stats(0).unwrap().reprobes;
     eprintln!(
-        "after the cap halved: {c:?}, re-probes {reprobes}; latency {:.2}x the new knee's {new_knee_us:.1} µs",
+        "after the cap change: {c:?}, re-probes {reprobes}; latency {:.2}x the new knee's {new_knee_us:.1} µs",
         c.little_us / new_knee_us
     );
     assert!(
-        c.iops >= 0.9 * half,
-        "IOPS {:.0} after the cap change",
+        c.iops >= 0.9 * best_low,
+        "IOPS {:.0} after the cap change, best fixed {best_low:.0}",
         c.iops
     );
     assert!(reprobes >= 1, "the cap change went unnoticed");
     assert!(
         c.little_us <= 2.0 * new_knee_us,
-        "2 s after the cap halved, mean latency {:.1} µs > 2x the new knee's {new_knee_us:.1} µs",
+        "2 s after the cap change, mean latency {:.1} µs > 2x the new knee's {new_knee_us:.1} µs",
         c.little_us
     );
 }

@@ -300,7 +300,13 @@ fn latency_spike_forces_backoff() {
     let spike = dev.stalled_tick(before);
     let stable = c.decision().phase.is_stable();
     let reprobes = c.stats().reprobes;
-    c.tick(&spike);
+    for _ in 1..DefaultTuning::SPIKE_TICKS {
+        assert_ne!(
+            c.tick(&spike).phase,
+            Phase::Backoff,
+            "acted before confirmation"
+        );
+    }
     let d = c.tick(&spike);
     assert_eq!(d.phase, Phase::Backoff);
     if stable {
@@ -327,7 +333,9 @@ fn a_stall_spike_whose_cut_costs_throughput_is_undone() {
         "not stable before the spike",
     );
     let spike = dev.stalled_tick(before);
-    c.tick(&spike);
+    for _ in 1..DefaultTuning::SPIKE_TICKS {
+        c.tick(&spike);
+    }
     let cut = c.tick(&spike).limit;
     run.drive(&mut c, &mut dev, 100, 300);
     let after = c.decision().limit;
@@ -360,6 +368,27 @@ fn capacity_falling_during_a_climb_turns_it_into_a_trim() {
     let limit = c.decision().limit;
     run.check(
         limit <= 2 && dev.model(limit).0 >= 0.95 * best_x,
+        &format!("ended at depth {limit}; the new knee is {best_n}"),
+    );
+}
+
+#[test]
+fn capacity_falling_while_settling_is_not_taken_as_the_reference() {
+    // A trim settled at depth 20, where it measured 200k IOPS; the capacity halves before the
+    // settling window. That window must not become the reference of STEADY (a deviation check
+    // against it would never fire): the controller trims to the new knee.
+    let mut c = C::new(20, 4096);
+    let mut dev = SimDevice::new(100_000.0, 50_000.0);
+    c.phase = Phase::Backoff;
+    c.settle(20);
+    c.expect_x = 200_000.0;
+    let mut run = Run { trace: Vec::new() };
+    run.drive(&mut c, &mut dev, 300, 0);
+    let (best_n, best_x) = dev.best_static(4096, None);
+    let limit = c.decision().limit;
+    let (x, lat) = dev.model(limit);
+    run.check(
+        x >= 0.95 * best_x && lat <= 2.0 * dev.model(best_n).1,
         &format!("ended at depth {limit}; the new knee is {best_n}"),
     );
 }
