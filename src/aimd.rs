@@ -11,7 +11,8 @@
 //! ```text
 //! BASELINE ──> PROBING ──plateau──> BACKOFF (trim) ──> SETTLING ──> STEADY ──5 s──> CONVERGED
 //!                 ^  └──P99 over target / spike──> BACKOFF             │              │
-//!                 └────────── re-probe (deviation, or periodic probe found headroom) ─┘
+//!                 ├────────── re-probe (deviation, or periodic probe found headroom) ─┘
+//!                 └────────── settling window far below what the search measured there
 //! ```
 //!
 //! # The rules, and why they differ from the reference
@@ -156,6 +157,7 @@ impl Phase {
                 | (Backoff, Probing)
                 | (Settling, Steady)
                 | (Settling, Backoff)
+                | (Settling, Probing)
                 | (Steady, Converged)
                 | (Steady, Probing)
                 | (Steady, Backoff)
@@ -973,10 +975,12 @@ impl<T: Tuning> Controller<T> {
                 if self.phase_ticks >= T::SETTLE_TICKS + m.ticks {
                     if self.expect_x > 0.0 && 1.5 * m.x < self.expect_x {
                         // A third of the throughput the search measured here is gone: the
-                        // device lost capacity while the limit settled (a reference taken now
-                        // would hide it from the deviation check). Trim from here.
+                        // device changed while the limit settled (a reference taken now would
+                        // hide it from the deviation check). Search again from here: a climb
+                        // that pays finds a knee that moved up (a slower device), one that
+                        // does not turns into a trim (less capacity).
                         self.reprobes = self.reprobes.saturating_add(1);
-                        self.start_trim(m);
+                        self.begin_climb(m);
                         return;
                     }
                     self.reference = m;
