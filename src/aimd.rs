@@ -400,6 +400,8 @@ pub struct Controller<T: Tuning> {
     bisecting: bool,
     /// Throughput the search measured at the limit being settled (0: unknown).
     expect_x: f64,
+    /// SETTLING already let one burst window pass.
+    settle_waited: bool,
     /// The limit of a window too close to call: the next window at that limit decides.
     extending: Option<u32>,
     /// Calibration found window throughput repeatable.
@@ -511,6 +513,7 @@ impl<T: Tuning> Controller<T> {
             bisecting: false,
             extending: None,
             expect_x: 0.0,
+            settle_waited: false,
             x_reliable: false,
             last_window: Measure::default(),
             prev: Measure::default(),
@@ -879,6 +882,7 @@ impl<T: Tuning> Controller<T> {
 
     fn settle(&mut self, limit: u32) {
         self.expect_x = 0.0;
+        self.settle_waited = false;
         self.probe_from = 0;
         self.deviation = 0;
         self.since_probe = 0;
@@ -968,25 +972,29 @@ impl<T: Tuning> Controller<T> {
             Phase::Probing => self.on_probe(m),
             Phase::Backoff => self.on_backoff(m),
             Phase::Settling => {
-                // The reference window starts SETTLE_TICKS after the limit settled: a throttle
-                // that was under-used at a lower limit first releases its saved budget in a
-                // burst (150k IOPS on a 100k cap), and a reference taken then would make the
-                // next ordinary window look like a 1.5x latency jump.
-                if self.phase_ticks >= T::SETTLE_TICKS + m.ticks {
-                    if self.expect_x > 0.0 && 1.5 * m.x < self.expect_x {
-                        // A third of the throughput the search measured here is gone: the
-                        // device changed while the limit settled (a reference taken now would
-                        // hide it from the deviation check). Search again from here: a climb
-                        // that pays finds a knee that moved up (a slower device), one that
-                        // does not turns into a trim (less capacity).
-                        self.reprobes = self.reprobes.saturating_add(1);
-                        self.begin_climb(m);
-                        return;
-                    }
-                    self.reference = m;
-                    self.held = m;
-                    self.enter(Phase::Steady);
+                if self.phase_ticks < T::SETTLE_TICKS {
+                    return;
                 }
+                if self.expect_x > 0.0 && 1.5 * m.x < self.expect_x {
+                    // A third of the throughput the search measured here is gone: the device
+                    // changed while the limit settled (a reference taken now would hide it
+                    // from the deviation check). Search again from here: a climb that pays
+                    // finds a knee that moved up (a slower device), one that does not turns
+                    // into a trim (less capacity).
+                    self.reprobes = self.reprobes.saturating_add(1);
+                    self.begin_climb(m);
+                    return;
+                }
+                if self.expect_x > 0.0 && m.x > 1.25 * self.expect_x && !self.settle_waited {
+                    // A throttle that was under-used at a lower limit releases its saved
+                    // budget in a burst (150k IOPS on a 100k cap); a reference taken now
+                    // would make the next ordinary window look like a 1.5x latency jump.
+                    self.settle_waited = true;
+                    return;
+                }
+                self.reference = m;
+                self.held = m;
+                self.enter(Phase::Steady);
             }
             Phase::Steady | Phase::Converged => self.on_stable(m),
         }

@@ -20,6 +20,10 @@ use auraio::{AlignedBuf, LocalEngine, Options};
 
 const CAP: u32 = 100_000;
 
+/// Trials of each adaptive phase: the first that meets the criteria counts, the last one is
+/// asserted. On a quiet host the first passes; see the comment at the adaptive run.
+const TRIALS: u32 = 3;
+
 fn tool() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/knee-device")
 }
@@ -251,8 +255,8 @@ fn adaptive_depth_on_the_knee_device() {
     // 2. Adaptive: 256 requests kept submitted; the controller picks the depth. This runs on
     //    a shared two-core machine next to a throttle that stalls I/O for ~50 ms per 100 ms
     //    slice, and the host now and then slows the loop device itself (depth 1 at 8-20k IOPS
-    //    instead of 50k for seconds), so this run, the P99 target run and the cap change each
-    //    get a second trial if the first misses (both printed).
+    //    instead of 50k for seconds, which fails the 95% check), so this run, the P99 target
+    //    run and the cap change each get up to TRIALS trials (every one printed).
     let adaptive = || {
         let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
         run(
@@ -272,9 +276,12 @@ fn adaptive_depth_on_the_knee_device() {
     };
     let mut a = adaptive();
     eprintln!("adaptive: {a:?}");
-    if !ok(&a) {
+    for trial in 2..=TRIALS {
+        if ok(&a) {
+            break;
+        }
         a = adaptive();
-        eprintln!("adaptive, second trial: {a:?}");
+        eprintln!("adaptive, trial {trial}: {a:?}");
     }
     assert!(
         a.stable_at.is_some_and(|t| t <= 5.0),
@@ -316,9 +323,12 @@ fn adaptive_depth_on_the_knee_device() {
     let met = |t: &Load| t.p99_us <= target.as_micros() as f64 && t.iops >= 0.9 * best;
     let mut t = with_target();
     eprintln!("target {target:?}: {t:?}");
-    if !met(&t) {
+    for trial in 2..=TRIALS {
+        if met(&t) {
+            break;
+        }
         t = with_target();
-        eprintln!("target {target:?}, second trial: {t:?}");
+        eprintln!("target {target:?}, trial {trial}: {t:?}");
     }
     assert!(
         t.p99_us <= target.as_micros() as f64,
@@ -366,8 +376,11 @@ fn adaptive_depth_on_the_knee_device() {
         c.iops >= 0.9 * best_low && *reprobes >= 1 && c.little_us <= 2.0 * new_knee_us
     };
     let mut change = cap_change();
-    if !followed(&change) {
-        eprintln!("after the cap change, first trial: {change:?}");
+    for trial in 2..=TRIALS {
+        if followed(&change) {
+            break;
+        }
+        eprintln!("after the cap change, trial {}: {change:?}", trial - 1);
         change = cap_change();
     }
     let (c, reprobes) = change;
