@@ -219,6 +219,42 @@ fn knee_of(sweep: &[(u32, Load)]) -> (f64, u32, Load) {
     (best, depth, load)
 }
 
+/// An adaptive run of 8 s with 256 requests kept submitted (the last 3 s measured), under a
+/// P99 target if given.
+fn adaptive_run(fd: i32, blocks: u64, target: Option<Duration>) -> Load {
+    let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
+    if target.is_some() {
+        e.set_max_p99(target).unwrap();
+    }
+    run(
+        &e,
+        fd,
+        blocks,
+        256,
+        Duration::from_secs(8),
+        Duration::from_secs(5),
+        None,
+    )
+}
+
+/// Up to `TRIALS` attempts, each printed; returns the first that is `good`, else the last.
+fn trials<R: std::fmt::Debug>(
+    what: &str,
+    mut attempt: impl FnMut() -> R,
+    good: impl Fn(&R) -> bool,
+) -> R {
+    let mut r = attempt();
+    eprintln!("{what}, trial 1: {r:?}");
+    for trial in 2..=TRIALS {
+        if good(&r) {
+            break;
+        }
+        r = attempt();
+        eprintln!("{what}, trial {trial}: {r:?}");
+    }
+    r
+}
+
 #[test]
 fn adaptive_depth_on_the_knee_device() {
     common::log_from_env();
@@ -257,32 +293,12 @@ fn adaptive_depth_on_the_knee_device() {
     //    slice, and the host now and then slows the loop device itself (depth 1 at 8-20k IOPS
     //    instead of 50k for seconds, which fails the 95% check), so this run, the P99 target
     //    run and the cap change each get up to TRIALS trials (every one printed).
-    let adaptive = || {
-        let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
-        run(
-            &e,
-            fd,
-            blocks,
-            256,
-            Duration::from_secs(8),
-            Duration::from_secs(5),
-            None,
-        )
-    };
     let ok = |a: &Load| {
         a.stable_at.is_some_and(|t| t <= 5.0)
             && a.iops >= 0.95 * best
             && a.little_us <= 2.0 * knee_us
     };
-    let mut a = adaptive();
-    eprintln!("adaptive: {a:?}");
-    for trial in 2..=TRIALS {
-        if ok(&a) {
-            break;
-        }
-        a = adaptive();
-        eprintln!("adaptive, trial {trial}: {a:?}");
-    }
+    let a = trials("adaptive", || adaptive_run(fd, blocks, None), ok);
     assert!(
         a.stable_at.is_some_and(|t| t <= 5.0),
         "STEADY/CONVERGED within 5 s: {a:?}"
@@ -307,29 +323,12 @@ fn adaptive_depth_on_the_knee_device() {
     // 3. A P99 target: P99 at or under it once settled, over the measured 3 s (a single
     //    10 ms tick's P99 from ~100 samples is whatever a throttle stall put in it).
     let target = Duration::from_micros(300);
-    let with_target = || {
-        let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
-        e.set_max_p99(Some(target)).unwrap();
-        run(
-            &e,
-            fd,
-            blocks,
-            256,
-            Duration::from_secs(8),
-            Duration::from_secs(5),
-            None,
-        )
-    };
     let met = |t: &Load| t.p99_us <= target.as_micros() as f64 && t.iops >= 0.9 * best;
-    let mut t = with_target();
-    eprintln!("target {target:?}: {t:?}");
-    for trial in 2..=TRIALS {
-        if met(&t) {
-            break;
-        }
-        t = with_target();
-        eprintln!("target {target:?}, trial {trial}: {t:?}");
-    }
+    let t = trials(
+        &format!("target {target:?}"),
+        || adaptive_run(fd, blocks, Some(target)),
+        met,
+    );
     assert!(
         t.p99_us <= target.as_micros() as f64,
         "P99 {:.1} µs over the {target:?} target",
@@ -375,14 +374,7 @@ fn adaptive_depth_on_the_knee_device() {
     let followed = |(c, reprobes): &(Load, u32)| {
         c.iops >= 0.9 * best_low && *reprobes >= 1 && c.little_us <= 2.0 * new_knee_us
     };
-    let mut change = cap_change();
-    for trial in 2..=TRIALS {
-        if followed(&change) {
-            break;
-        }
-        eprintln!("after the cap change, trial {}: {change:?}", trial - 1);
-        change = cap_change();
-    }
+    let change = trials("cap change", cap_change, followed);
     let (c, reprobes) = change;
     eprintln!(
         "after the cap change: {c:?}, re-probes {reprobes}; latency {:.2}x the new knee's {new_knee_us:.1} µs",
