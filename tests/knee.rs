@@ -186,22 +186,34 @@ fn p99_between(before: &auraio::Histogram, after: &auraio::Histogram) -> u64 {
     0
 }
 
+/// One run on a fresh engine (queue depth 256, 256 requests kept submitted), set up by
+/// `setup` first.
+fn engine_run(
+    fd: i32,
+    blocks: u64,
+    setup: impl FnOnce(&LocalEngine),
+    total: Duration,
+    warmup: Duration,
+) -> Load {
+    let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
+    setup(&e);
+    run(&e, fd, blocks, 256, total, warmup, None)
+}
+
 /// Fixed-depth runs: the same load as the adaptive runs (256 submitted, the in-flight limit
 /// pinned), so both measure device latency at a full queue of exactly `depth`.
 fn sweep(fd: i32, blocks: u64, depths: &[u32]) -> Vec<(u32, Load)> {
     depths
         .iter()
         .map(|&depth| {
-            let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
-            e.set_in_flight_limit(depth).unwrap();
-            let l = run(
-                &e,
+            let l = engine_run(
                 fd,
                 blocks,
-                256,
+                |e| {
+                    e.set_in_flight_limit(depth).unwrap();
+                },
                 Duration::from_millis(2500),
                 Duration::from_millis(500),
-                None,
             );
             eprintln!(
                 "fixed depth {depth:>3}: {:>7.0} IOPS, mean {:>7.1} µs (sampled {:>7.1} µs)",
@@ -222,18 +234,16 @@ fn knee_of(sweep: &[(u32, Load)]) -> (f64, u32, Load) {
 /// An adaptive run of 8 s with 256 requests kept submitted (the last 3 s measured), under a
 /// P99 target if given.
 fn adaptive_run(fd: i32, blocks: u64, target: Option<Duration>) -> Load {
-    let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
-    if target.is_some() {
-        e.set_max_p99(target).unwrap();
-    }
-    run(
-        &e,
+    engine_run(
         fd,
         blocks,
-        256,
+        |e| {
+            if target.is_some() {
+                e.set_max_p99(target).unwrap();
+            }
+        },
         Duration::from_secs(8),
         Duration::from_secs(5),
-        None,
     )
 }
 
