@@ -48,8 +48,9 @@ impl<'e, P: Policy, L: LockMode, T: Tuning> Chain<'e, P, L, T> {
     ///
     /// # Errors
     ///
-    /// Hands the operation's buffers back: `E2BIG` past [`MAX_CHAIN`] links, `EOPNOTSUPP`
-    /// for an opcode the kernel lacks.
+    /// Hands the operation's buffers back: `E2BIG` past [`Engine::max_chain`] links
+    /// ([`MAX_CHAIN`], or fewer on an engine whose queue depth is smaller), `EOPNOTSUPP` for an
+    /// opcode the kernel lacks.
     pub fn push<O, F>(
         &mut self,
         mut op: O,
@@ -59,7 +60,7 @@ impl<'e, P: Policy, L: LockMode, T: Tuning> Chain<'e, P, L, T> {
         O: Op + Sendable<L>,
         F: FnOnce(io::Result<usize>, O::Output) + Sendable<L> + 'static,
     {
-        if self.links.len() >= MAX_CHAIN {
+        if self.links.len() >= self.engine.max_chain() {
             return Err(SubmitError::new(libc::E2BIG, op.into_output()));
         }
         if !self.engine.supported(O::OPCODE) {

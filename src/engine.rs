@@ -31,6 +31,8 @@ const DROP_STALL: Duration = Duration::from_millis(250);
 /// names a later request that reuses the slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RequestId {
+    /// The engine's identity: an id never cancels or names another engine's request.
+    engine: u32,
     ring: u32,
     user_data: u64,
 }
@@ -41,16 +43,23 @@ impl RequestId {
         self.ring as usize
     }
 
-    /// The id as two integers (ring, slot id), for storage in atomics.
+    /// The id as two integers (engine and ring, slot id), for storage in atomics.
     #[cfg(feature = "capi")]
-    pub(crate) fn to_parts(self) -> (u32, u64) {
-        (self.ring, self.user_data)
+    pub(crate) fn to_parts(self) -> (u64, u64) {
+        (
+            u64::from(self.engine) << 32 | u64::from(self.ring),
+            self.user_data,
+        )
     }
 
     /// The inverse of `to_parts`.
     #[cfg(feature = "capi")]
-    pub(crate) fn from_parts(ring: u32, user_data: u64) -> Self {
-        RequestId { ring, user_data }
+    pub(crate) fn from_parts(engine_ring: u64, user_data: u64) -> Self {
+        RequestId {
+            engine: (engine_ring >> 32) as u32,
+            ring: engine_ring as u32,
+            user_data,
+        }
     }
 }
 
@@ -107,6 +116,30 @@ struct Tuner<T: Tuning> {
 thread_local! {
     /// Address of the engine whose callbacks this thread is running (0: none).
     static IN_CALLBACKS: Cell<usize> = const { Cell::new(0) };
+    /// A byte whose address names this thread among the live threads (never 0).
+    static THREAD_TOKEN: u8 = const { 0 };
+}
+
+/// This thread's token: the owner recorded in an engine's poll lock.
+fn thread_token() -> u64 {
+    THREAD_TOKEN.with(|t| t as *const u8 as u64)
+}
+
+/// Source of engine identities for [`RequestId`]s.
+static NEXT_ENGINE_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+/// The poll lock, held: records the owning thread (so a nested poll, wait, drain or run on this
+/// thread is refused with `Deadlock` instead of blocking on itself) until dropped.
+struct PollGuard<'a, L: LockMode> {
+    _lock: <L::Lock<()> as RingLock<()>>::Guard<'a>,
+    owner: &'a L::Counter,
+}
+
+impl<L: LockMode> Drop for PollGuard<'_, L> {
+    fn drop(&mut self) {
+        // Cleared before the lock itself (a field) is released.
+        self.owner.set(0);
+    }
 }
 
 /// Marks the current thread as running `addr`'s callbacks while alive; nests.
@@ -127,7 +160,8 @@ impl Drop for CallbackScope {
 fn deadlock() -> io::Error {
     io::Error::new(
         io::ErrorKind::Deadlock,
-        "auraio: poll/wait/run/drain called from inside one of this engine's callbacks",
+        "auraio: poll/wait/run/drain called on a thread that is already polling this engine \
+         (from inside one of its callbacks, directly or through another engine's)",
     )
 }
 
@@ -156,6 +190,16 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     /// The poller is blocked in the kernel (multi-thread mode only).
     blocked: L::Flag,
     poll_lock: L::Lock<()>,
+    /// Thread token of the poll lock's holder (0: none).
+    poll_owner: L::Counter,
+    /// A poll found the poll lock taken: its holder polls once more before leaving.
+    repoll: L::Flag,
+    /// Waits that need the eventfd signalled (besides a reactor, when `notify` is set).
+    eventfd_waiters: L::Lock<u32>,
+    /// Identity carried by this engine's request ids.
+    id: u32,
+    /// Longest chain every ring can take: the SQ and the in-flight maximum bound it.
+    max_chain: usize,
     eventfd: OwnedFd,
     drain_timeout: Duration,
     alignment: usize,
@@ -258,7 +302,18 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             })
             .collect();
         let supported = rings[0].probe();
+        let max_chain = rings
+            .iter()
+            .map(|r| r.max_chain())
+            .min()
+            .unwrap_or(1)
+            .min(crate::ring::MAX_CHAIN);
         Ok(Engine {
+            poll_owner: L::Counter::new(0),
+            repoll: L::Flag::new(),
+            eventfd_waiters: L::Lock::new(0),
+            id: NEXT_ENGINE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            max_chain,
             fixed: L::Lock::new(None),
             fixed_draining: L::Flag::new(),
             files: L::Lock::new(std::collections::HashMap::new()),
@@ -348,6 +403,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             self.after_push(&self.rings[ring]);
         }
         Ok(RequestId {
+            engine: self.id,
             ring: ring as u32,
             user_data,
         })
@@ -619,9 +675,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// [`poll`](Self::poll) when it becomes readable. The `tokio` feature's driver does this.
     pub fn set_notifications(&self, on: bool) {
         self.notify.store(on);
-        for ring in self.rings.iter() {
-            ring.set_eventfd(on);
-        }
+        self.update_eventfd(0);
     }
 
     /// The engine's eventfd (IORING_REGISTER_EVENTFD on every ring), for reactors: readable
@@ -685,16 +739,18 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         Ok(ids
             .into_iter()
             .map(|user_data| RequestId {
+                engine: self.id,
                 ring: ring as u32,
                 user_data,
             })
             .collect())
     }
 
-    /// Multi-thread submissions: a poller blocked in the kernel does not see SQEs pushed after
-    /// it entered, so the submitter flushes them itself; a poller idle in `run` is woken.
-    /// The fence pairs with the one the poller makes after raising `blocked`: one of the two
-    /// sides always sees the other (the SQE in the poller's submit, or the flag here).
+    /// Multi-thread submissions: a poller blocked in the kernel or on the eventfd does not see
+    /// SQEs pushed after it flushed, so the submitter flushes them itself; a poller idle in
+    /// `run` is woken. The fence pairs with the one the poller makes after raising `blocked`
+    /// (or `idle`) and before it flushes (or looks at `pending`): of the two, at least one
+    /// sees the other's write (the SQE in the poller's flush, or the flag here).
     #[inline]
     fn after_push(&self, ring: &Ring<L>) {
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
@@ -719,41 +775,101 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         };
     }
 
+    /// Whether this thread holds the poll lock (it is running one of this engine's callbacks,
+    /// possibly through other engines' callbacks).
+    #[inline]
+    fn is_poller(&self) -> bool {
+        self.poll_owner.get() == thread_token()
+    }
+
+    fn own_poll<'a>(&'a self, lock: <L::Lock<()> as RingLock<()>>::Guard<'a>) -> PollGuard<'a, L> {
+        self.poll_owner.set(thread_token());
+        PollGuard {
+            _lock: lock,
+            owner: &self.poll_owner,
+        }
+    }
+
+    /// Takes the poll lock, blocking; `Deadlock` if this thread holds it already.
+    fn lock_poll(&self) -> io::Result<PollGuard<'_, L>> {
+        if self.is_poller() {
+            return Err(deadlock());
+        }
+        Ok(self.own_poll(self.poll_lock.lock()))
+    }
+
     /// Processes the completions that are ready, without blocking; submits queued SQEs.
     /// Returns the number of callbacks run.
     ///
-    /// In multi-thread mode, if another thread is polling this returns `Ok(0)` at once.
+    /// In multi-thread mode, if another thread is polling this returns `Ok(0)` at once, after
+    /// asking that poller to poll once more before it lets go of the engine: so a completion
+    /// that made this call's caller poll (a reactor's eventfd wake-up, say) is never left in a
+    /// completion queue with nobody to reap it.
     ///
     /// # Errors
     ///
     /// The engine's latched fatal error, once the requests the kernel holds have completed;
-    /// `Deadlock` when called from one of this engine's callbacks.
+    /// `Deadlock` when called on a thread that is running this engine's callbacks.
+    ///
+    /// # Panics
+    ///
+    /// A panicking callback's panic is resumed here, after every other completion of its batch
+    /// was delivered.
     pub fn poll(&self) -> io::Result<usize> {
-        if self.in_own_callback() {
+        if self.is_poller() {
             return Err(deadlock());
         }
-        let Some(_g) = self.poll_lock.try_lock() else {
-            // Another thread is polling, and may already be past its flush: submit what waits
-            // in the SQs ourselves (submission needs only the ring lock), or it could sit
-            // there until that poller's next round.
+        let mut n = 0;
+        loop {
+            let lock = match self.poll_lock.try_lock() {
+                Some(g) => g,
+                None => {
+                    // Only another thread can hold it (this one was checked above), so only
+                    // multi-thread engines get here. Ask the holder to poll again, then try once
+                    // more in case it left before seeing the request.
+                    self.repoll.raise();
+                    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+                    match self.poll_lock.try_lock() {
+                        Some(g) => g,
+                        None => {
+                            // The holder may be past its flush: submit what waits in the SQs
+                            // (submission needs only the ring locks).
+                            self.flush();
+                            return Ok(n);
+                        }
+                    }
+                }
+            };
+            let guard = self.own_poll(lock);
+            // Acquires what every raiser saw (the completion that made it poll), so the round
+            // below reaps it.
+            self.repoll.take_raised();
             for ring in self.rings.iter() {
                 if ring.needs_enter() {
                     ring.kick(&self.fatal);
                 }
+                n += self.reap(ring);
             }
-            return Ok(0);
-        };
-        let mut n = 0;
-        for ring in self.rings.iter() {
-            if ring.needs_enter() {
-                ring.kick(&self.fatal);
+            self.after_round();
+            drop(guard);
+            if !L::MULTI_THREAD {
+                break;
             }
-            n += self.reap(ring);
+            // Pairs with the raiser's fence: it either sees the lock free, or this sees the flag.
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+            if !self.repoll.is_set() {
+                break;
+            }
         }
+        self.check_fatal(n)
+    }
+
+    /// What every poll round ends with: submits what reaping left queued, ticks the
+    /// controllers, finishes a deferred unregister.
+    fn after_round(&self) {
         self.flush();
         self.maybe_tick();
         self.finish_unregister();
-        self.check_fatal(n)
     }
 
     /// Submits what reaping left in the SQs: requests refilled from a backlog and those that
@@ -843,11 +959,23 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     ///
     /// As for [`poll`](Self::poll).
     pub fn wait(&self, timeout: Option<Duration>) -> io::Result<usize> {
-        if self.in_own_callback() {
-            return Err(deadlock());
+        let g = self.lock_poll()?;
+        let n = self.wait_locked(timeout);
+        self.release_poll(g, n)
+    }
+
+    /// Lets go of the poll lock; then, if a poll found it taken meanwhile, polls for it (the
+    /// completion that made it poll may have been posted after this holder's last reap).
+    fn release_poll(&self, guard: PollGuard<'_, L>, n: io::Result<usize>) -> io::Result<usize> {
+        drop(guard);
+        if L::MULTI_THREAD {
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+            if self.repoll.is_set() {
+                let more = self.poll()?;
+                return n.map(|n| n + more);
+            }
         }
-        let _g = self.poll_lock.lock();
-        self.wait_locked(timeout)
+        n
     }
 
     fn wait_locked(&self, timeout: Option<Duration>) -> io::Result<usize> {
@@ -856,9 +984,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             n += self.reap(ring);
         }
         if n > 0 {
-            self.flush();
-            self.maybe_tick();
-            self.finish_unregister();
+            self.after_round();
             return self.check_fatal(n);
         }
         let mut busy = 0;
@@ -869,9 +995,13 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                 only = i;
             }
         }
+        // A multi-thread engine with several rings always waits on the eventfd they share:
+        // another thread may submit to a ring that was idle when this wait began, and a wait in
+        // one ring's io_uring_enter would not wake for it.
+        let one_ring = self.rings.len() == 1 || (!L::MULTI_THREAD && busy == 1);
         match busy {
             0 => return self.check_fatal(0),
-            1 => {
+            _ if one_ring => {
                 self.set_blocked(true);
                 self.wait_one(&self.rings[only], timeout);
                 self.set_blocked(false);
@@ -886,9 +1016,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         for ring in self.rings.iter() {
             n += self.reap(ring);
         }
-        self.flush();
-        self.maybe_tick();
-        self.finish_unregister();
+        self.after_round();
         self.check_fatal(n)
     }
 
@@ -933,26 +1061,30 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
     }
 
+    /// Turns the rings' eventfd signalling on or off to match who needs it: a reactor
+    /// (`notify`) or a waiter in `wait_any`. One lock orders every change, so a waiter that
+    /// leaves never turns off what a reactor just turned on.
+    fn update_eventfd(&self, waiters_delta: i32) {
+        let mut w = self.eventfd_waiters.lock();
+        *w = w.saturating_add_signed(waiters_delta);
+        let on = *w > 0 || self.notify.is_set();
+        for ring in self.rings.iter() {
+            ring.set_eventfd(on);
+        }
+    }
+
     /// Blocks until any ring posts a completion, through the eventfd all rings share.
     fn wait_any(&self, timeout: Option<Duration>) -> io::Result<()> {
-        for ring in self.rings.iter() {
-            if ring.needs_enter() {
-                ring.kick(&self.fatal);
-            }
-            ring.set_eventfd(true);
-        }
+        self.update_eventfd(1);
+        self.flush();
         // A completion posted before notifications were on did not signal: look once more.
-        let ready = self.rings.iter().any(|r| r.has_completions());
+        let ready = self.rings.iter().any(|r| r.ready());
         let r = if ready {
             Ok(true)
         } else {
             sys::wait_readable(&self.eventfd, timeout)
         };
-        if !self.notify.is_set() {
-            for ring in self.rings.iter() {
-                ring.set_eventfd(false);
-            }
-        }
+        self.update_eventfd(-1);
         sys::eventfd_drain(&self.eventfd);
         r.map(drop)
     }
@@ -964,26 +1096,27 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     ///
     /// As for [`poll`](Self::poll).
     pub fn run(&self) -> io::Result<()> {
-        if self.in_own_callback() {
-            return Err(deadlock());
-        }
+        let g = self.lock_poll()?;
         let tick = Duration::from_millis(u64::from(T::TICK_MS));
-        let _g = self.poll_lock.lock();
-        while !self.stop.is_set() {
-            if self.pending() == 0 {
-                self.idle.store(true);
-                // A submission racing with the flag store may miss the wake-up; the tick bounds
-                // that delay.
-                if self.pending() == 0 && !self.stop.is_set() {
-                    let _ = sys::wait_readable(&self.eventfd, Some(tick));
-                    sys::eventfd_drain(&self.eventfd);
+        let r = (|| {
+            while !self.stop.is_set() {
+                if self.pending() == 0 {
+                    self.idle.store(true);
+                    // Pairs with `after_push`: a submitter either sees `idle` and wakes this
+                    // thread, or this sees its request in `pending`.
+                    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+                    if self.pending() == 0 && !self.stop.is_set() {
+                        let _ = sys::wait_readable(&self.eventfd, Some(tick));
+                        sys::eventfd_drain(&self.eventfd);
+                    }
+                    self.idle.store(false);
                 }
-                self.idle.store(false);
+                self.wait_locked(Some(tick))?;
             }
-            self.wait_locked(Some(tick))?;
-        }
+            Ok(0)
+        })();
         self.stop.store(false);
-        Ok(())
+        self.release_poll(g, r).map(drop)
     }
 
     /// Makes [`run`](Self::run) return after its current round; callable from a callback or,
@@ -994,32 +1127,34 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     }
 
     /// Processes completions until nothing is pending or `timeout` passes. Returns the number
-    /// of callbacks run.
+    /// of callbacks run. `Duration::MAX` (or any timeout past the clock's range) waits
+    /// without a bound.
     ///
     /// # Errors
     ///
     /// `TimedOut` if requests remain after `timeout`; otherwise as for [`poll`](Self::poll).
     pub fn drain(&self, timeout: Duration) -> io::Result<usize> {
-        if self.in_own_callback() {
-            return Err(deadlock());
-        }
-        let deadline = Instant::now() + timeout;
-        let _g = self.poll_lock.lock();
-        let mut n = 0;
-        while self.pending() > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "auraio: {} requests still pending after drain timeout",
-                        self.pending()
-                    ),
-                ));
+        let g = self.lock_poll()?;
+        let deadline = Instant::now().checked_add(timeout);
+        let r = (|| {
+            let mut n = 0;
+            while self.pending() > 0 {
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                if left.is_some_and(|l| l.is_zero()) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "auraio: {} requests still pending after drain timeout",
+                            self.pending()
+                        ),
+                    ));
+                }
+                let step = Duration::from_millis(100);
+                n += self.wait_locked(Some(left.map_or(step, |l| l.min(step))))?;
             }
-            n += self.wait_locked(Some(left.min(Duration::from_millis(100))))?;
-        }
-        Ok(n)
+            Ok(n)
+        })();
+        self.release_poll(g, r)
     }
 
     /// Requests accepted and not yet completed, all rings (including backlogs).
@@ -1033,6 +1168,13 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     #[inline]
     pub fn in_flight_limit(&self) -> u64 {
         self.rings.iter().map(|r| r.limit.get()).sum()
+    }
+
+    /// Most links a [`Chain`](crate::Chain) may have on this engine: [`MAX_CHAIN`](crate::MAX_CHAIN),
+    /// or fewer when a ring's submission queue or in-flight maximum is smaller (a chain enters
+    /// the SQ whole and counts whole against the in-flight limit).
+    pub fn max_chain(&self) -> usize {
+        self.max_chain
     }
 
     /// Number of rings.
@@ -1066,6 +1208,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// the ring's reserve for cancels is full (retry after a poll); `InvalidInput` for a ring
     /// index out of range.
     pub fn cancel(&self, id: RequestId) -> io::Result<()> {
+        if id.engine != self.id {
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        }
         let ring = self.ring(id.ring())?;
         let mut batch = Batch::new();
         let r = ring.cancel(id.user_data, &mut batch, &self.fatal);
@@ -1078,9 +1223,11 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
 
     /// Whether `id` names a request not yet completed.
     pub fn is_pending(&self, id: RequestId) -> bool {
-        self.rings
-            .get(id.ring())
-            .is_some_and(|r| r.is_live(id.user_data))
+        id.engine == self.id
+            && self
+                .rings
+                .get(id.ring())
+                .is_some_and(|r| r.is_live(id.user_data))
     }
 
     /// Static mode: sets every ring's in-flight limit and turns adaptation off (until
@@ -1257,12 +1404,30 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
     }
 
-    fn addr(&self) -> usize {
-        self as *const Self as usize
+    /// A multi-line description of the engine's state: per ring the requests in flight and in
+    /// the backlog, the SQ and CQ occupancy and flags (pending task work, overflow, eventfd),
+    /// and the engine's flags. For a program that detects a hang and reports it; never blocks
+    /// (a lock held elsewhere is reported as such).
+    pub fn state_dump(&self) -> String {
+        let mut out = format!(
+            "auraio engine {}: pending {}, fatal {}, shutdown {}, poller blocked {}, run idle {}, notifications {}, poll lock {}\n",
+            Self::preset_name(),
+            self.pending(),
+            self.fatal.get(),
+            self.shutdown.is_set(),
+            self.blocked.is_set(),
+            self.idle.is_set(),
+            self.notify.is_set(),
+            if self.poll_lock.try_lock().is_some() { "free" } else { "held" },
+        );
+        for (i, ring) in self.rings.iter().enumerate() {
+            out.push_str(&format!("  ring {i}: {}\n", ring.dump()));
+        }
+        out
     }
 
-    fn in_own_callback(&self) -> bool {
-        IN_CALLBACKS.with(|c| c.get()) == self.addr()
+    fn addr(&self) -> usize {
+        self as *const Self as usize
     }
 
     /// Runs a batch's callbacks with this thread marked as inside this engine's callbacks.
@@ -1304,11 +1469,12 @@ impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
         self.shutdown.store(true);
         let _g = self.poll_lock.lock();
         let start = Instant::now();
-        let deadline = start + self.drain_timeout;
+        // A timeout past the clock's range (Duration::MAX) means no bound.
+        let deadline = start.checked_add(self.drain_timeout);
         let mut progress = start;
         while self.pending() > 0 {
             let now = Instant::now();
-            if now >= deadline {
+            if deadline.is_some_and(|d| now >= d) {
                 log::warn!(
                     "auraio: engine dropped with {} requests pending after the {:?} drain timeout",
                     self.pending(),
@@ -1332,7 +1498,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
                     ring.cancel_in_kernel();
                 }
             }
-            let step = (deadline - now).min(Duration::from_millis(50));
+            let step = deadline.map_or(Duration::from_millis(50), |d| {
+                (d - now).min(Duration::from_millis(50))
+            });
             if let Ok(n) = self.wait_locked(Some(step)) {
                 if n > 0 {
                     progress = Instant::now();

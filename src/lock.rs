@@ -274,6 +274,11 @@ pub trait Flag {
     fn is_set(&self) -> bool;
     /// Sets or clears the flag without taking it.
     fn store(&self, v: bool);
+    /// Sets the flag as a read-modify-write (so every raise joins one release sequence: the
+    /// thread that [`take_raised`](Flag::take_raised)s it sees what each raiser saw).
+    fn raise(&self);
+    /// Clears the flag, returning whether it was set (acquiring what the raisers released).
+    fn take_raised(&self) -> bool;
 }
 
 impl Flag for Cell<bool> {
@@ -294,6 +299,12 @@ impl Flag for Cell<bool> {
     }
     fn store(&self, v: bool) {
         self.set(v)
+    }
+    fn raise(&self) {
+        self.set(true)
+    }
+    fn take_raised(&self) -> bool {
+        self.replace(false)
     }
 }
 
@@ -316,6 +327,12 @@ impl Flag for AtomicBool {
     }
     fn store(&self, v: bool) {
         AtomicBool::store(self, v, Ordering::Release)
+    }
+    fn raise(&self) {
+        self.swap(true, Ordering::AcqRel);
+    }
+    fn take_raised(&self) -> bool {
+        self.swap(false, Ordering::AcqRel)
     }
 }
 

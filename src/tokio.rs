@@ -4,17 +4,19 @@
 //! ```no_run
 //! # async fn f() -> std::io::Result<()> {
 //! let engine = std::sync::Arc::new(auraio::SharedEngine::new()?);
-//! let driver = tokio::spawn({
-//!     let e = engine.clone();
-//!     async move { auraio::tokio::drive(&e).await }
-//! });
+//! // Runs until dropped.
+//! let _driver = auraio::tokio::Driver::spawn(engine.clone());
 //! let file = std::fs::File::open("/etc/hostname")?;
 //! use std::os::fd::AsRawFd;
 //! let (res, buf) = engine.read_at(file.as_raw_fd(), vec![0u8; 64], 0).await;
 //! println!("{} bytes: {:?}", res?, &buf[..8]);
-//! driver.abort();
 //! # Ok(()) }
 //! ```
+//!
+//! The driver is the engine's only reactor; futures also poll the engine themselves when they
+//! are polled. Whoever finds another thread polling asks it to poll once more before it lets
+//! go (see [`Engine::poll`]), so a completion whose eventfd wake-up reached the driver while a
+//! future's task was polling is reaped by that task's poll, not lost.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -23,7 +25,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 use crate::engine::Engine;
-use crate::lock::LockMode;
+use crate::lock::{LockMode, MultiThread, SingleThread};
 use crate::policy::Policy;
 use crate::tuning::Tuning;
 
@@ -74,5 +76,49 @@ pub async fn drive<P: Policy, L: LockMode, T: Tuning>(engine: &Engine<P, L, T>) 
             )
         };
         ready.clear_ready();
+    }
+}
+
+/// A running [`drive`] task that stops when dropped.
+#[derive(Debug)]
+#[must_use = "dropping the driver stops it"]
+pub struct Driver {
+    task: tokio::task::JoinHandle<io::Result<()>>,
+}
+
+impl Driver {
+    /// Spawns [`drive`] for a multi-thread engine on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (as `tokio::spawn`).
+    pub fn spawn<P: Policy, T: Tuning>(engine: std::sync::Arc<Engine<P, MultiThread, T>>) -> Self {
+        Driver {
+            task: tokio::spawn(async move { drive(&engine).await }),
+        }
+    }
+
+    /// Spawns [`drive`] for a single-thread engine on the current `LocalSet`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a `LocalSet` (as `tokio::task::spawn_local`).
+    pub fn spawn_local<P: Policy, T: Tuning>(
+        engine: std::rc::Rc<Engine<P, SingleThread, T>>,
+    ) -> Self {
+        Driver {
+            task: tokio::task::spawn_local(async move { drive(&engine).await }),
+        }
+    }
+
+    /// Whether the driver stopped (on the engine's fatal error or the reactor's).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

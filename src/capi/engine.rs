@@ -95,7 +95,7 @@ pub(crate) struct Req<L: LockMode> {
 impl<L: LockMode> Req<L> {
     /// The engine's id of the request (meaningful once the submission stored it).
     pub(crate) fn id(&self) -> RequestId {
-        RequestId::from_parts(self.ring.get() as u32, self.id.get())
+        RequestId::from_parts(self.ring.get(), self.id.get())
     }
 }
 
@@ -289,7 +289,7 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
                 let (ring, user_data) = id.to_parts();
                 // SAFETY: our reference keeps the handle live.
                 let h = unsafe { req.as_ref() };
-                h.ring.set(u64::from(ring));
+                h.ring.set(ring);
                 h.id.set(user_data);
                 req.as_ptr().cast()
             }

@@ -334,7 +334,7 @@ impl<L: LockMode> Ring<L> {
         // and, with several rings, would hide completions from the shared eventfd wait.
         let want = RingFeatures {
             sqpoll: cfg.sqpoll.is_some(),
-            coop_taskrun: true,
+            coop_taskrun: cfg.single_issuer,
             single_issuer: cfg.single_issuer,
             defer_taskrun: cfg.single_issuer && cfg.only_ring && cfg.sqpoll.is_none(),
         };
@@ -376,9 +376,10 @@ impl<L: LockMode> Ring<L> {
         // SAFETY: the ring is not shared yet; no other completion view exists.
         unsafe { uring.completion_shared() }.disable_eventfd();
         let cq_entries = uring.params().cq_entries();
-        // An eighth of the completion queue stays free for the engine's own requests (cancels),
-        // so user requests plus those never exceed it.
-        let max_limit = cfg.max_limit.min(cq_entries - cq_entries / 8).max(1);
+        // An eighth of the completion queue (at least one entry) stays free for the engine's
+        // own requests (cancels), so user requests plus those never exceed it.
+        let reserve = (cq_entries / 8).max(1);
+        let max_limit = cfg.max_limit.min(cq_entries - reserve).max(1);
         let limit = cfg.initial_limit.clamp(1, max_limit);
         let state = RingState {
             slab: Slab::with_capacity(cfg.queue_depth as usize),
@@ -566,6 +567,12 @@ impl<L: LockMode> Ring<L> {
             let Some(item) = st.backlog.pop_front() else {
                 break;
             };
+            if let Pending::Chain(c) = &item {
+                if !fits(st, c.len()) {
+                    st.backlog.push_front(item);
+                    break;
+                }
+            }
             let (ok, n) = match &item {
                 Pending::One(sqe) => (self.enqueue(st, sqe, fatal), 1),
                 Pending::Chain(c) => (self.enqueue_chain(st, c, fatal), c.len()),
@@ -622,10 +629,7 @@ impl<L: LockMode> Ring<L> {
             sqes.push(sqe);
         }
         let chain = sqes.into_boxed_slice();
-        if st.in_flight >= st.limit
-            || !st.backlog.is_empty()
-            || !self.enqueue_chain(&mut st, &chain, fatal)
-        {
+        if !fits(&st, n) || !st.backlog.is_empty() || !self.enqueue_chain(&mut st, &chain, fatal) {
             st.backlog_ops += n;
             st.backlog.push_back(Pending::Chain(chain));
         }
@@ -708,15 +712,14 @@ impl<L: LockMode> Ring<L> {
         taskrun || !unsafe { self.uring.completion_shared() }.is_empty()
     }
 
-    /// Whether completions are waiting in the CQ.
-    pub(crate) fn has_completions(&self) -> bool {
-        let _st = self.state.lock();
-        // SAFETY: the ring lock is held, so this is the only CQ view.
-        !unsafe { self.uring.completion_shared() }.is_empty()
-    }
-
     /// Submits what the SQ holds and blocks until `want` completions are posted or `timeout`
-    /// passes. Runs without the ring lock, so other threads keep submitting meanwhile.
+    /// passes.
+    ///
+    /// Single-thread rings submit and wait in one syscall (no other thread touches their SQ).
+    /// Multi-thread rings submit under the ring lock first, then wait with nothing to submit
+    /// and no lock held, so other threads keep submitting meanwhile: an enter that computed
+    /// its submission count without the lock could stop part-way into a chain another thread
+    /// queued, and the chain's tail would then run unlinked.
     pub(crate) fn enter_wait(
         &self,
         want: usize,
@@ -724,11 +727,37 @@ impl<L: LockMode> Ring<L> {
         fatal: &L::Counter,
     ) -> io::Result<()> {
         let submitter = self.uring.submitter();
-        let r = match timeout {
-            None => submitter.submit_and_wait(want),
-            Some(t) => {
-                let ts = Timespec::from(t);
-                submitter.submit_with_args(want, &SubmitArgs::new().timespec(&ts))
+        let r = if L::MULTI_THREAD {
+            if self.needs_enter() {
+                self.kick(fatal);
+            }
+            let flags = io_uring::EnterFlags::GETEVENTS.bits();
+            match timeout {
+                // SAFETY: to_submit 0 reads no SQE; no argument is passed.
+                None => unsafe { submitter.enter::<libc::sigset_t>(0, want as u32, flags, None) },
+                Some(t) => {
+                    let ts = Timespec::from(t);
+                    let args = SubmitArgs::new().timespec(&ts);
+                    // SAFETY: to_submit 0 reads no SQE; EXT_ARG says the argument is the
+                    // io_uring_getevents_arg that `SubmitArgs` wraps (`repr(transparent)`), valid for
+                    // the call.
+                    unsafe {
+                        submitter.enter(
+                            0,
+                            want as u32,
+                            flags | io_uring::EnterFlags::EXT_ARG.bits(),
+                            Some(&args),
+                        )
+                    }
+                }
+            }
+        } else {
+            match timeout {
+                None => submitter.submit_and_wait(want),
+                Some(t) => {
+                    let ts = Timespec::from(t);
+                    submitter.submit_with_args(want, &SubmitArgs::new().timespec(&ts))
+                }
             }
         };
         match r {
@@ -815,6 +844,12 @@ impl<L: LockMode> Ring<L> {
     /// Highest in-flight limit this ring accepts.
     pub(crate) fn max_limit(&self) -> u32 {
         self.max_limit
+    }
+
+    /// Longest chain this ring can take: it must fit the SQ at once and stay within the
+    /// in-flight maximum (so the completion queue cannot overflow).
+    pub(crate) fn max_chain(&self) -> usize {
+        (self.uring.params().sq_entries().min(self.max_limit)) as usize
     }
 
     /// Requests accepted and not yet completed (SQ, kernel and backlog).
@@ -933,10 +968,45 @@ impl<L: LockMode> Ring<L> {
         }
     }
 
+    /// One line describing the ring's state, for a hung program's report. Never blocks: a
+    /// ring whose lock is held says so instead.
+    pub(crate) fn dump(&self) -> String {
+        let Some(st) = self.state.try_lock() else {
+            return format!("ring lock held; load {}", self.load.get());
+        };
+        // SAFETY: the ring lock is held (`st`), so these are the only SQ and CQ views.
+        let sq = unsafe { self.uring.submission_shared() };
+        // SAFETY: as above.
+        let cq = unsafe { self.uring.completion_shared() };
+        format!(
+            "in flight {} (internal {}), backlog {}, limit {}, slab {}, SQ {} queued (taskrun {}, cq_overflow {}, dropped {}), CQ {} ready (overflow {}, eventfd {}), features {:?}",
+            st.in_flight,
+            st.internal,
+            st.backlog_ops,
+            st.limit,
+            st.slab.len(),
+            sq.len(),
+            sq.taskrun(),
+            sq.cq_overflow(),
+            sq.dropped(),
+            cq.len(),
+            cq.overflow(),
+            if cq.eventfd_disabled() { "off" } else { "on" },
+            self.features,
+        )
+    }
+
     /// Whether `user_data` names a request of this ring still in flight.
     pub(crate) fn is_live(&self, user_data: u64) -> bool {
         self.state.lock().slab.contains(user_data)
     }
+}
+
+/// Whether a chain of `n` links may enter the SQ now: all of it under the in-flight limit, or
+/// (so a chain longer than the current limit still gets its turn) alone on an idle ring. The
+/// engine refuses chains longer than the ring's maximum, so in-flight never passes it.
+fn fits(st: &RingState, n: usize) -> bool {
+    st.in_flight as usize + n <= st.limit as usize || st.in_flight == 0
 }
 
 /// Latches a submit error as the engine's fatal error (the first one wins), and logs it.
