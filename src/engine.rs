@@ -864,6 +864,25 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         self.check_fatal(n)
     }
 
+    /// Poll for a future awaited on the thread that is already polling this engine (inside
+    /// one of its callbacks): reaps and runs completions nested in the running callback, so the
+    /// future can still resolve instead of waiting for a poller that is waiting for it. Returns
+    /// `None` when this thread is not the poller (poll normally then).
+    pub(crate) fn poll_nested(&self) -> Option<usize> {
+        if !self.is_poller() {
+            return None;
+        }
+        let mut n = 0;
+        for ring in self.rings.iter() {
+            if ring.needs_enter() {
+                ring.kick(&self.fatal);
+            }
+            n += self.reap(ring);
+        }
+        self.flush();
+        Some(n)
+    }
+
     /// What every poll round ends with: submits what reaping left queued, ticks the
     /// controllers, finishes a deferred unregister.
     fn after_round(&self) {
@@ -1454,13 +1473,28 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         total
     }
 
-    /// Reports the latched fatal error once the kernel holds nothing more of ours.
+    /// Reports the latched fatal error once the kernel holds nothing more of ours; first
+    /// completes, with that error, every request the kernel never got (queued in an SQ that
+    /// will not be submitted again, or backlogged), so no callback or future waits forever.
     fn check_fatal(&self, n: usize) -> io::Result<usize> {
         let fatal = self.fatal.get();
         if fatal != 0 && self.rings.iter().all(|r| r.in_kernel() == 0) {
+            self.abandon_all(fatal as i32);
             return Err(io::Error::from_raw_os_error(fatal as i32));
         }
         Ok(n)
+    }
+
+    fn abandon_all(&self, errno: i32) {
+        for ring in self.rings.iter() {
+            loop {
+                let mut batch = Batch::new();
+                if ring.abandon(&mut batch, errno) == 0 {
+                    break;
+                }
+                self.run_callbacks(&mut batch);
+            }
+        }
     }
 }
 
@@ -1472,6 +1506,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
         // A timeout past the clock's range (Duration::MAX) means no bound.
         let deadline = start.checked_add(self.drain_timeout);
         let mut progress = start;
+        // A callback that panics while the engine drains must not cost the remaining requests
+        // their callbacks: the drain goes on, and the first panic is resumed at the end.
+        let mut panic = None;
         while self.pending() > 0 {
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
@@ -1501,21 +1538,39 @@ impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
             let step = deadline.map_or(Duration::from_millis(50), |d| {
                 (d - now).min(Duration::from_millis(50))
             });
-            if let Ok(n) = self.wait_locked(Some(step)) {
-                if n > 0 {
-                    progress = Instant::now();
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.wait_locked(Some(step))
+            })) {
+                Ok(Ok(n)) if n > 0 => progress = Instant::now(),
+                Ok(_) => {}
+                Err(p) => {
+                    panic.get_or_insert(p);
                 }
             }
         }
         // Requests the kernel never saw are safe to complete; the rings then leak whatever the
         // kernel still holds, never freeing memory under it.
+        if self.fatal.get() != 0 && self.rings.iter().all(|r| r.in_kernel() == 0) {
+            self.abandon_all(self.fatal.get() as i32);
+        }
         for ring in self.rings.iter() {
             loop {
                 let mut batch = Batch::new();
                 ring.cancel_backlog(&mut batch);
-                if self.run_callbacks(&mut batch) == 0 {
-                    break;
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.run_callbacks(&mut batch)
+                })) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(p) => {
+                        panic.get_or_insert(p);
+                    }
                 }
+            }
+        }
+        if let Some(p) = panic {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(p);
             }
         }
     }

@@ -141,18 +141,25 @@ impl<P: Policy, L: LockMode, T: Tuning, Out: 'static> Future for OpFuture<'_, P,
                         _ => c.waker = Some(cx.waker().clone()),
                     }
                 }
-                // Drive the engine: reap what is ready, flush what is queued. From inside one
-                // of the engine's callbacks (a future polled by a callback) this is refused,
-                // which is fine: that poll is already running.
-                let _ = this.engine.poll();
+                // Drive the engine: reap what is ready, flush what is queued. On the thread
+                // that is running this engine's callbacks (a future awaited inside one), the
+                // running poll cannot return to reap for us: reap nested instead.
+                let nested = this.engine.poll_nested().is_some();
+                if !nested {
+                    // A fatal error is not this future's to report: the poll that returns it
+                    // has completed every request the kernel never got with it (this one's
+                    // result is then in the cell), and the rest complete from the kernel.
+                    let _ = this.engine.poll();
+                }
                 if let State::Submitted { cell, .. } = &this.state {
                     if let Some(r) = ready(cell) {
                         this.state = State::Done;
                         return Poll::Ready(r);
                     }
                 }
-                if !this.engine.notifications() {
-                    // No reactor will wake us: ask to be polled again.
+                if nested || !this.engine.notifications() {
+                    // No reactor will wake us (or it is the poller this thread is running
+                    // inside): ask to be polled again.
                     cx.waker().wake_by_ref();
                 }
                 Poll::Pending

@@ -205,21 +205,31 @@ impl Batch {
         self.len += 1;
     }
 
-    /// Runs the callbacks in completion order; returns how many ran. If one panics, the rest
-    /// are dropped uncalled as the panic unwinds (their buffers freed: the kernel is done with
-    /// them).
+    /// Runs the callbacks in completion order; returns how many ran. A callback that panics
+    /// does not cost the others their completion: every callback of the batch runs, then the
+    /// first panic is resumed (its buffer was dropped with the unwinding closure; the kernel
+    /// was done with it).
     pub(crate) fn run(&mut self) -> usize {
         let n = self.len - self.done;
+        let mut panic = None;
         while self.done < self.len {
             // SAFETY: slots `done..len` were written by `push` and not read since; advancing
-            // `done` first means the slot is never read (or dropped) twice, even if the
-            // callback panics.
+            // `done` first means the slot is never read (or dropped) twice.
             let (payload, res) = unsafe { self.items[self.done].assume_init_read() };
             self.done += 1;
-            payload.complete(res);
+            // The closure owns the payload, so a panic drops it during the unwind; nothing of
+            // the batch is observed in a broken state afterwards (slots are consumed).
+            if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                payload.complete(res)
+            })) {
+                panic.get_or_insert(p);
+            }
         }
         self.len = 0;
         self.done = 0;
+        if let Some(p) = panic {
+            std::panic::resume_unwind(p);
+        }
         n
     }
 }
@@ -484,6 +494,12 @@ impl<L: LockMode> Ring<L> {
 
     /// Submits what the SQ holds; a non-transient failure is latched in `fatal`.
     fn submit_now(&self, st: &mut RingState, fatal: &L::Counter) {
+        // After a fatal error nothing more is submitted: what is left in the SQ is completed
+        // by `abandon` with the error, its buffers handed back, so the kernel must never read
+        // those entries.
+        if fatal.get() != 0 {
+            return;
+        }
         match self.uring.submitter().submit() {
             Ok(n) => {
                 st.submit_calls += 1;
@@ -727,8 +743,8 @@ impl<L: LockMode> Ring<L> {
         fatal: &L::Counter,
     ) -> io::Result<()> {
         let submitter = self.uring.submitter();
-        let r = if L::MULTI_THREAD {
-            if self.needs_enter() {
+        let r = if L::MULTI_THREAD || fatal.get() != 0 {
+            if fatal.get() == 0 && self.needs_enter() {
                 self.kick(fatal);
             }
             let flags = io_uring::EnterFlags::GETEVENTS.bits();
@@ -929,6 +945,30 @@ impl<L: LockMode> Ring<L> {
             Some(Timespec::new().nsec(100_000_000)),
             CancelBuilder::any(),
         );
+    }
+
+    /// After a fatal error, once the kernel holds none of this ring's requests: completes every
+    /// request left (in the SQ, never to be submitted, or in the backlog) with `-errno`, up to
+    /// a batch at a time. Returns how many went into `batch`.
+    pub(crate) fn abandon(&self, batch: &mut Batch, errno: i32) -> usize {
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        let before = batch.len;
+        for u in st.slab.live() {
+            if batch.is_full() {
+                break;
+            }
+            if let Some((p, _)) = st.take(u) {
+                batch.push(p, -errno);
+            }
+        }
+        if st.slab.len() == 0 {
+            st.backlog.clear();
+            st.backlog_ops = 0;
+            st.in_flight = 0;
+        }
+        self.publish(st);
+        batch.len - before
     }
 
     /// Completes backlogged requests (never seen by the kernel) with ECANCELED.
