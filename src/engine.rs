@@ -121,7 +121,7 @@ thread_local! {
 }
 
 /// This thread's token: the owner recorded in an engine's poll lock.
-fn thread_token() -> u64 {
+pub(crate) fn thread_token() -> u64 {
     THREAD_TOKEN.with(|t| t as *const u8 as u64)
 }
 
@@ -1445,6 +1445,13 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         out
     }
 
+    /// Whether this thread is running this engine's callbacks (inside its poll, or inside a
+    /// cancel or refused chain that completes requests itself).
+    #[cfg(feature = "capi")]
+    pub(crate) fn in_own_callbacks(&self) -> bool {
+        self.is_poller() || IN_CALLBACKS.with(|c| c.get()) == self.addr()
+    }
+
     fn addr(&self) -> usize {
         self as *const Self as usize
     }
@@ -1500,6 +1507,16 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
 
 impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
     fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
+    /// What dropping the engine does, through a shared reference: refuses new submissions,
+    /// drains (cancelling what stalls), completes the backlog with ECANCELED. The C ABI's
+    /// destroy calls it before freeing, so that callbacks run while only shared references to
+    /// the engine exist. Idempotent.
+    pub(crate) fn shut_down(&self) {
         self.shutdown.store(true);
         let _g = self.poll_lock.lock();
         let start = Instant::now();

@@ -201,6 +201,10 @@ pub trait Counter {
     fn sub(&self, v: u64) -> u64;
     /// Stores `v` if the counter holds 0; returns whether it did.
     fn set_if_zero(&self, v: u64) -> bool;
+    /// Drops one reference of a reference count; returns whether it was the last. Release on
+    /// every decrement and acquire on the last (multi-thread mode), so the holder that frees
+    /// or recycles the object sees every other holder's writes to it.
+    fn release_ref(&self) -> bool;
 }
 
 impl Counter for Cell<u64> {
@@ -234,6 +238,9 @@ impl Counter for Cell<u64> {
         }
         zero
     }
+    fn release_ref(&self) -> bool {
+        self.sub(1) == 1
+    }
 }
 
 impl Counter for AtomicU64 {
@@ -259,6 +266,13 @@ impl Counter for AtomicU64 {
     fn set_if_zero(&self, v: u64) -> bool {
         self.compare_exchange(0, v, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+    fn release_ref(&self) -> bool {
+        if self.fetch_sub(1, Ordering::Release) != 1 {
+            return false;
+        }
+        std::sync::atomic::fence(Ordering::Acquire);
+        true
     }
 }
 

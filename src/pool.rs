@@ -178,9 +178,7 @@ impl<L: LockMode> Pool<L> {
                 "auraio: buffer pool allocation failed",
             ));
         }
-        self.totals
-            .bytes
-            .fetch_add(class_bytes(class) as u64, Ordering::Relaxed);
+        self.add_bytes(class_bytes(class) as i64);
         Ok(p as Block)
     }
 
@@ -256,9 +254,24 @@ impl<L: LockMode> Pool<L> {
         } else {
             drop(shard);
             dealloc_block(block, class, self.align);
-            self.totals
-                .bytes
-                .fetch_sub(class_bytes(class) as u64, Ordering::Relaxed);
+            self.add_bytes(-(class_bytes(class) as i64));
+        }
+    }
+}
+
+impl<L: LockMode> Pool<L> {
+    /// Moves the byte total. Single-thread pools are only ever touched by their own thread
+    /// (their blocks never go to a thread cache), so a load and a store do: the lock mode
+    /// promises no atomic read-modify-write.
+    fn add_bytes(&self, delta: i64) {
+        let b = &self.totals.bytes;
+        if L::MULTI_THREAD {
+            b.fetch_add(delta as u64, Ordering::Relaxed);
+        } else {
+            b.store(
+                b.load(Ordering::Relaxed).wrapping_add(delta as u64),
+                Ordering::Relaxed,
+            );
         }
     }
 }
@@ -271,9 +284,7 @@ impl<L: LockMode> Drop for Pool<L> {
             for (class, list) in s.free.iter_mut().enumerate() {
                 for block in list.drain(..) {
                     dealloc_block(block, class, self.align);
-                    self.totals
-                        .bytes
-                        .fetch_sub(class_bytes(class) as u64, Ordering::Relaxed);
+                    self.add_bytes(-(class_bytes(class) as i64));
                 }
             }
         }

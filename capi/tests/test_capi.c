@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -989,6 +990,117 @@ static void test_destroy_drains(void) {
     close(fd);
 }
 
+/* destroy from inside one of the engine's callbacks is refused with EDEADLK (the engine stays
+ * usable and is destroyed afterwards); nothing is freed under the running poll. */
+static int destroy_errno;
+static void destroy_in_cb(aura_request_t *req, ssize_t result, void *ud) {
+    (void)req;
+    (void)result;
+    errno = 0;
+    aura_destroy((aura_engine_t *)ud);
+    destroy_errno = errno;
+}
+
+static void test_destroy_in_callback(void) {
+    aura_engine_t *e = small_engine();
+    int fd = make_file("/dev/shm", 0);
+    char mem[BLOCK] = {0}; /* valgrind does not see the kernel's writes */
+    CHECK(aura_read(e, fd, aura_buf(mem), BLOCK, 0, destroy_in_cb, e) != NULL);
+    CHECK(aura_drain(e, 5000) >= 0);
+    CHECK(destroy_errno == EDEADLK);
+    done_t d = {0};
+    CHECK(aura_read(e, fd, aura_buf(mem), BLOCK, BLOCK, on_done, &d) != NULL);
+    wait_for(e, &d.calls, 1);
+    CHECK(d.calls == 1 && d.result == BLOCK && block_ok((unsigned char *)mem, 1));
+    aura_destroy(e);
+    close(fd);
+}
+
+/* A log handler that logs, and one that replaces the handler, do not deadlock. */
+static int reentrant_calls;
+static void handler_b(int level, const char *msg, void *ud);
+static void handler_logs(int level, const char *msg, void *ud) {
+    (void)level;
+    (void)msg;
+    (void)ud;
+    reentrant_calls++;
+    aura_log_emit(AURA_LOG_INFO, "from inside the handler");
+}
+static void handler_swaps(int level, const char *msg, void *ud) {
+    (void)level;
+    (void)msg;
+    (void)ud;
+    reentrant_calls++;
+    aura_set_log_handler(handler_b, NULL);
+}
+static void handler_b(int level, const char *msg, void *ud) {
+    (void)level;
+    (void)msg;
+    (void)ud;
+    reentrant_calls += 100;
+}
+
+static void test_log_handler_reentry(void) {
+    reentrant_calls = 0;
+    aura_set_log_handler(handler_logs, NULL);
+    aura_log_emit(AURA_LOG_WARN, "outer");
+    CHECK(reentrant_calls == 1); /* the inner record is not delivered to the handler again */
+    aura_set_log_handler(handler_swaps, NULL);
+    aura_log_emit(AURA_LOG_WARN, "swap");
+    aura_log_emit(AURA_LOG_WARN, "after the swap");
+    CHECK(reentrant_calls == 102);
+    aura_set_log_handler(NULL, NULL);
+}
+
+/* Out-of-range controls are EINVAL, not a caught panic (EIO). */
+static void test_control_ranges(void) {
+    aura_engine_t *e = small_engine();
+    errno = 0;
+    CHECK(aura_set_max_p99_latency(e, 1e300) == -1 && errno == EINVAL);
+    CHECK(aura_set_max_p99_latency(e, 5.0) == 0);
+    CHECK(aura_set_max_p99_latency(e, 0.0) == 0);
+    aura_destroy(e);
+}
+
+/* An engine used from a thread other than its creator: libauraio accepts it; libauraio_local
+ * (SINGLE_ISSUER rings) refuses it at the call with EPERM instead of latching an error later. */
+static aura_engine_t *other_engine;
+static int other_errno;
+static void *use_from_other_thread(void *arg) {
+    (void)arg;
+    static char mem[64];
+    errno = 0;
+    aura_request_t *r = aura_read(other_engine, 0, aura_buf(mem), sizeof mem, 0, NULL, NULL);
+    other_errno = r == NULL ? errno : 0;
+    return NULL;
+}
+
+static void test_other_thread(void) {
+    aura_options_t o;
+    aura_options_init(&o);
+    o.ring_count = 1;
+    other_engine = aura_create_with_options(&o);
+    CHECK(other_engine != NULL);
+    int fd = make_file("/dev/shm", 0);
+    int saved = dup(0);
+    CHECK(dup2(fd, 0) == 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, use_from_other_thread, NULL) == 0);
+    pthread_join(t, NULL);
+    const char *single = getenv("AURAIO_TEST_SINGLE_THREAD");
+    if (single != NULL && single[0] == '1') {
+        CHECK(other_errno == EPERM);
+    } else {
+        CHECK(other_errno == 0);
+    }
+    CHECK(aura_drain(other_engine, 5000) >= 0);
+    CHECK(aura_get_fatal_error(other_engine) == 0);
+    aura_destroy(other_engine);
+    dup2(saved, 0);
+    close(saved);
+    close(fd);
+}
+
 int main(void) {
     test_version_and_options();
     test_create_errors();
@@ -1008,6 +1120,10 @@ int main(void) {
     test_logging();
     test_syslog();
     test_destroy_drains();
+    test_destroy_in_callback();
+    test_log_handler_reentry();
+    test_control_ranges();
+    test_other_thread();
     printf("test_capi: %d checks, %d failures\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

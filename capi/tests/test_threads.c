@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define THREADS 4
@@ -67,7 +68,86 @@ static void *submitter(void *arg) {
     return NULL;
 }
 
+/* While one thread sits in aura_run, another unregisters the registered buffers: the
+ * unregister completes (it does not wait for aura_stop), and so does a deferred one. */
+static atomic_int fixed_done;
+static void on_fixed(aura_request_t *req, ssize_t result, void *ud) {
+    (void)req;
+    (void)ud;
+    if (result != BLOCK) {
+        atomic_fetch_add(&bad_data, 1);
+    }
+    atomic_fetch_add(&fixed_done, 1);
+}
+
+static void *runner(void *arg) {
+    aura_run((aura_engine_t *)arg);
+    return NULL;
+}
+
+static int unregister_while_running(void) {
+    aura_options_t o;
+    aura_options_init(&o);
+    o.ring_count = 1;
+    aura_engine_t *e = aura_create_with_options(&o);
+    static unsigned char mem[4 * BLOCK] __attribute__((aligned(4096)));
+    struct iovec iov = {mem, sizeof mem};
+    int failures = 0;
+    if (e == NULL || aura_register_buffers(e, &iov, 1) != 0) {
+        perror("register");
+        return 1;
+    }
+    pthread_t t;
+    pthread_create(&t, NULL, runner, e);
+    for (int i = 0; i < 4; i++) {
+        while (aura_read(e, fd, aura_buf_fixed(0, (size_t)i * BLOCK), BLOCK, 0, on_fixed,
+                         NULL) == NULL) {
+            usleep(100);
+        }
+    }
+    /* Synchronous unregister from this thread while the runner polls. */
+    if (aura_unregister_buffers(e) != 0) {
+        perror("aura_unregister_buffers");
+        failures++;
+    }
+    if (atomic_load(&fixed_done) != 4) {
+        fprintf(stderr, "unregister returned with %d of 4 fixed reads done\n",
+                atomic_load(&fixed_done));
+        failures++;
+    }
+    /* Deferred: requested while a fixed read is in flight, done by the runner's completion. */
+    if (aura_register_buffers(e, &iov, 1) != 0) {
+        perror("register again");
+        failures++;
+    }
+    while (aura_read(e, fd, aura_buf_fixed(0, 0), BLOCK, 0, on_fixed, NULL) == NULL) {
+        usleep(100);
+    }
+    if (aura_request_unregister_buffers(e) != 0) {
+        failures++;
+    }
+    int registered_again = -1;
+    for (int i = 0; i < 5000; i++) {
+        registered_again = aura_register_buffers(e, &iov, 1);
+        if (registered_again == 0) {
+            break;
+        }
+        usleep(1000);
+    }
+    if (registered_again != 0) {
+        fprintf(stderr, "the deferred unregister never completed under aura_run\n");
+        failures++;
+    }
+    aura_unregister_buffers(e);
+    aura_stop(e);
+    pthread_join(t, NULL);
+    aura_destroy(e);
+    return failures;
+}
+
 int main(void) {
+    /* Every wait below is bounded; a hang fails the test instead of the CI run. */
+    alarm(120);
     char path[] = "/dev/shm/auraio-threads-XXXXXX";
     fd = mkstemp(path);
     unlink(path);
@@ -122,6 +202,7 @@ int main(void) {
         aura_buffer_free(engine, bufs[t], 16 * BLOCK);
     }
     aura_destroy(engine);
+    failures += unregister_while_running();
     close(fd);
     printf("test_threads: %d completions, %d failures\n", atomic_load(&total), failures);
     return failures == 0 ? 0 : 1;

@@ -31,8 +31,18 @@ const IOV_MAX: c_int = 1024;
 /// Default queue depth of the C contract.
 const DEFAULT_QUEUE_DEPTH: c_int = 256;
 
+thread_local! {
+    /// The last engine lookup on this thread refused a single-thread engine used from a
+    /// thread other than its creator: the failure it causes reports EPERM.
+    static WRONG_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 fn fail<R>(e: c_int, r: R) -> R {
-    set_errno(e);
+    set_errno(if WRONG_THREAD.with(|w| w.replace(false)) {
+        libc::EPERM
+    } else {
+        e
+    });
     r
 }
 
@@ -85,9 +95,25 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
     /// # Safety
     ///
     /// `e` is NULL or a live handle from this preset's `create`.
+    ///
+    /// A single-thread engine used from a thread other than the one that made it is refused
+    /// here (as if NULL, with errno EPERM and a logged error): its rings accept submissions
+    /// from their creator only.
     unsafe fn eng<'a>(e: *const aura_engine_t) -> Option<&'a CEngine<P, L, T>> {
         // SAFETY: per the caller, a non-null handle points at our CEngine.
-        unsafe { e.cast::<CEngine<P, L, T>>().as_ref() }
+        let c = unsafe { e.cast::<CEngine<P, L, T>>().as_ref() }?;
+        if !L::MULTI_THREAD && c.creator != crate::engine::thread_token() {
+            WRONG_THREAD.with(|w| w.set(true));
+            set_errno(libc::EPERM);
+            log::emit(
+                log::ERR,
+                "auraio: a libauraio_local engine was used from a thread other than the one \
+                 that created it; refused (EPERM)",
+            );
+            return None;
+        }
+        WRONG_THREAD.with(|w| w.set(false));
+        Some(c)
     }
 
     /// # Safety
@@ -228,10 +254,28 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
     ///
     /// The C contract: `e` is NULL or live, and not used afterwards.
     pub unsafe fn destroy(e: *mut aura_engine_t) {
-        if !e.is_null() {
-            // SAFETY: made by Box::into_raw in create; the caller gives it up.
-            drop(unsafe { Box::from_raw(e.cast::<CEngine<P, L, T>>()) });
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return;
+        };
+        if c.engine.in_own_callbacks() {
+            // Freeing here would free the engine under the poll that runs this callback.
+            log::emit(
+                log::ERR,
+                "auraio: aura_destroy called from one of the engine's own callbacks; refused \
+                 (EDEADLK), the engine is left as it was",
+            );
+            set_errno(libc::EDEADLK);
+            return;
         }
+        // Drain through a shared reference first: the callbacks it runs reach the engine
+        // through shared references too (their completions' owner pointers), which a `&mut`
+        // from Box::from_raw would invalidate.
+        c.engine.shut_down();
+        c.finish_unregister();
+        // SAFETY: made by Box::into_raw in create; the caller gives it up, and the drain above
+        // left no callback that could still reach it.
+        drop(unsafe { Box::from_raw(e.cast::<CEngine<P, L, T>>()) });
     }
 
     // ---- I/O submission ----
@@ -1087,9 +1131,14 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         }
         // SAFETY: non-null, checked by request_unregister_buffers.
         let c = unsafe { Self::eng(e) }.expect("checked above");
+        // Polls instead of waiting: another thread may be the engine's poller (`aura_run`),
+        // and a wait would block on it until it stops; its completions finish the unregister
+        // (the last fixed-buffer completion does it), and so do this loop's polls.
         while !c.registered.lock().iovs.is_empty() {
-            if let Err(err) = c.engine.wait(Some(Duration::from_millis(100))) {
-                return fail(errno_of(&err), -1);
+            match c.engine.poll() {
+                Ok(0) => std::thread::sleep(Duration::from_millis(1)),
+                Ok(_) => {}
+                Err(err) => return fail(errno_of(&err), -1),
             }
             c.finish_unregister();
         }
@@ -1216,7 +1265,15 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         if !latency_ms.is_finite() || latency_ms < 0.0 {
             return fail(libc::EINVAL, -1);
         }
-        let target = (latency_ms > 0.0).then(|| Duration::from_secs_f64(latency_ms / 1e3));
+        let target = if latency_ms == 0.0 {
+            None
+        } else {
+            match Duration::try_from_secs_f64(latency_ms / 1e3) {
+                Ok(d) => Some(d),
+                // Past what a Duration holds (about 5.8e11 years): no meaningful ceiling.
+                Err(_) => return fail(libc::EINVAL, -1),
+            }
+        };
         match c.engine.set_max_p99(target) {
             Ok(()) => 0,
             Err(err) => fail(errno_of(&err), -1),

@@ -124,6 +124,9 @@ pub(crate) struct CEngine<P: Policy, L: LockMode, T: Tuning> {
     pub(crate) pool_buffers: L::Counter,
     /// When the engine was made (Unix ns): the start of its cumulative metrics.
     pub(crate) started_ns: u64,
+    /// The thread that made it: the only one a single-thread engine may be used from (its
+    /// rings are SINGLE_ISSUER; another thread's submission would fail later, latched).
+    pub(crate) creator: u64,
 }
 
 /// The completion's reference to a handle; letting go of it releases the reference.
@@ -155,8 +158,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Drop for Completion<P, L, T> {
         // SAFETY: the engine outlives every completion (its Rust engine drains first).
         let owner = unsafe { self.owner.as_ref() };
         // SAFETY: we still hold our reference.
-        if unsafe { self.req.as_ref() }.fixed {
-            owner.fixed_in_flight.sub(1);
+        if unsafe { self.req.as_ref() }.fixed && owner.fixed_in_flight.sub(1) == 1 {
+            // The last fixed-buffer request is back: a requested unregister completes here, on
+            // the polling thread, even while `aura_run` keeps the loop from returning.
+            owner.finish_unregister();
         }
         owner.release(self.req);
     }
@@ -181,6 +186,7 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
             alignment,
             pool_bytes: L::Counter::new(0),
             pool_buffers: L::Counter::new(0),
+            creator: crate::engine::thread_token(),
             started_ns: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64),
@@ -190,7 +196,7 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
     /// Drops one reference to a handle; the last one returns it to the free list.
     fn release(&self, req: NonNull<Req<L>>) {
         // SAFETY: the caller holds a reference, so the handle is live.
-        if unsafe { req.as_ref() }.refs.sub(1) == 1 {
+        if unsafe { req.as_ref() }.refs.release_ref() {
             // SAFETY: no reference is left: we own the allocation made by Box::into_raw.
             let b = unsafe { Box::from_raw(req.as_ptr()) };
             self.free.lock().push(b);

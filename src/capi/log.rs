@@ -79,14 +79,32 @@ pub(crate) fn set_handler(handler: aura_log_fn, userdata: *mut c_void) {
     }
 }
 
-/// Passes a NUL-terminated message to the handler, if any. The lock is held during the call,
-/// so handlers are serialised.
+thread_local! {
+    /// This thread is inside the log handler.
+    static IN_HANDLER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Passes a NUL-terminated message to the handler, if any. No lock is held during the call,
+/// so a handler may log, or set or clear the handler, without deadlocking; a record a handler
+/// emits from inside itself goes to syslog only (delivering it to the handler would recurse
+/// without end for a handler that logs every record).
 fn deliver(level: c_int, msg: &CStr) {
     if let Some(s) = SYSLOG.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
         s.send(level, &msg.to_string_lossy());
     }
-    let h = HANDLER.lock().unwrap_or_else(|p| p.into_inner());
-    if let (Some(f), ud) = *h {
+    if IN_HANDLER.with(|h| h.get()) {
+        return;
+    }
+    let (f, ud) = *HANDLER.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(f) = f {
+        IN_HANDLER.with(|h| h.set(true));
+        struct Leave;
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                IN_HANDLER.with(|h| h.set(false));
+            }
+        }
+        let _leave = Leave;
         // SAFETY: the handler was installed by the application for exactly this call shape;
         // msg is NUL-terminated and outlives the call.
         unsafe { f(level, msg.as_ptr(), ud as *mut c_void) };

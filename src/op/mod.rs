@@ -297,7 +297,15 @@ macro_rules! __op_table {
                 sqe(op) = opcode::OpenAt::new(types::Fd(op.dirfd), op.path.as_ptr())
                     .flags(op.flags & !libc::O_CLOEXEC)
                     .mode(op.mode)
-                    .file_index(types::DestinationSlot::try_from_slot_target(op.slot).ok())
+                    // A slot the SQE cannot carry (u32::MAX - 1 and up) must not fall back to
+                    // a plain open, whose fd nobody would close: it asks for slot
+                    // u32::MAX - 2 instead, past any file table (the kernel caps them at 2^20),
+                    // which the kernel refuses.
+                    .file_index(Some(
+                        types::DestinationSlot::try_from_slot_target(op.slot)
+                            .or_else(|_| types::DestinationSlot::try_from_slot_target(u32::MAX - 2))
+                            .expect("u32::MAX - 2 is a valid slot target"),
+                    ))
                     .build();
                 output(op) = op.path;
             }

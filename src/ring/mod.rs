@@ -96,6 +96,9 @@ pub(crate) struct RingState {
     fixed_pending: u32,
     /// Files are to be unregistered once `fixed_pending` reaches 0.
     unregister_deferred: bool,
+    /// Every request in the kernel is being cancelled (the engine is dropped): an ECANCELED is
+    /// final.
+    cancelling_all: bool,
     limit: u32,
     batch_threshold: u32,
     peak_in_flight: u32,
@@ -399,6 +402,7 @@ impl<L: LockMode> Ring<L> {
             internal: 0,
             fixed_pending: 0,
             unregister_deferred: false,
+            cancelling_all: false,
             limit,
             batch_threshold: cfg.batch_threshold.max(1),
             peak_in_flight: 0,
@@ -615,6 +619,9 @@ impl<L: LockMode> Ring<L> {
         let mut st = self.state.lock();
         let user_data = st.admit(payload, sampled, fixed);
         let sqe = sqe.user_data(user_data);
+        if L::MULTI_THREAD {
+            st.slab.keep_sqe(user_data, &sqe);
+        }
         if st.in_flight >= st.limit || !st.backlog.is_empty() || !self.enqueue(&mut st, &sqe, fatal)
         {
             st.backlog_ops += 1;
@@ -637,6 +644,7 @@ impl<L: LockMode> Ring<L> {
         let mut ids = Vec::with_capacity(n);
         for (i, (sqe, payload, sampled, fixed)) in links.into_iter().enumerate() {
             let user_data = st.admit(payload, sampled, fixed);
+            st.slab.mark_cancel_final(user_data);
             ids.push(user_data);
             let mut sqe = sqe.user_data(user_data);
             if i + 1 < n {
@@ -670,6 +678,17 @@ impl<L: LockMode> Ring<L> {
                 continue;
             }
             let res = cqe.result();
+            if L::MULTI_THREAD && res == -libc::ECANCELED && !st.cancelling_all {
+                if let Some(sqe) = st.slab.resubmission(user_data) {
+                    // Nobody asked to cancel it: the kernel did, because the thread whose enter
+                    // submitted it exited (its io-wq queue and armed polls go with it). It never
+                    // ran; this thread's flush submits it again.
+                    st.in_flight -= 1;
+                    st.backlog_ops += 1;
+                    st.backlog.push_front(Pending::One(sqe));
+                    continue;
+                }
+            }
             if let Some((payload, submit_ns)) = st.take(user_data) {
                 if submit_ns > slab::SAMPLE_PENDING {
                     if now == 0 {
@@ -915,6 +934,7 @@ impl<L: LockMode> Ring<L> {
         if st.internal >= reserve {
             return Err(io::Error::from_raw_os_error(libc::EAGAIN));
         }
+        st.slab.mark_cancel_final(user_data);
         let sqe = io_uring::opcode::AsyncCancel::new(user_data)
             .build()
             .user_data(INTERNAL_USER_DATA);
@@ -941,6 +961,7 @@ impl<L: LockMode> Ring<L> {
     /// result if they finished first); backlogged requests then move up as usual. For
     /// shutdown; needs kernel 6.0 (sync cancel) and ignores "nothing to cancel".
     pub(crate) fn cancel_in_kernel(&self) {
+        self.state.lock().cancelling_all = true;
         let _ = self.uring.submitter().register_sync_cancel(
             Some(Timespec::new().nsec(100_000_000)),
             CancelBuilder::any(),

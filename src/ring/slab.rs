@@ -130,10 +130,22 @@ pub(crate) fn pack(index: u32, generation: u32) -> u64 {
     (u64::from(generation) << 32) | u64::from(index)
 }
 
+/// Times a request cancelled by the kernel itself (its submitting thread exited) is submitted
+/// again before its ECANCELED is delivered.
+pub(crate) const MAX_RESUBMITS: u8 = 3;
+
 struct Slot {
     generation: u32,
     /// The request uses a registered (fixed) file slot.
     fixed: bool,
+    /// The engine asked for this request's cancellation, or it is a chain link (whose
+    /// ECANCELED the kernel gives when an earlier link failed): an ECANCELED is final.
+    cancel_final: bool,
+    /// Resubmissions so far (see [`MAX_RESUBMITS`]).
+    resubmits: u8,
+    /// The request's SQE, kept (multi-thread rings only) so a kernel-side cancellation at the
+    /// exit of the thread that happened to submit it can be undone by submitting it again.
+    sqe: Option<crate::op::Sqe>,
     /// Submission time in ns of the engine clock for a latency-sampled request, else 0.
     submit_ns: u64,
     payload: Option<Payload>,
@@ -165,17 +177,55 @@ impl Slab {
             slot.payload = Some(payload);
             slot.submit_ns = submit_ns;
             slot.fixed = false;
+            slot.cancel_final = false;
+            slot.resubmits = 0;
+            slot.sqe = None;
             pack(index, slot.generation)
         } else {
             let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 requests");
             self.slots.push(Slot {
                 generation: 0,
                 fixed: false,
+                cancel_final: false,
+                resubmits: 0,
+                sqe: None,
                 submit_ns,
                 payload: Some(payload),
             });
             pack(index, 0)
         }
+    }
+
+    /// Keeps a live request's SQE for a possible resubmission.
+    #[inline]
+    pub(crate) fn keep_sqe(&mut self, user_data: u64, sqe: &crate::op::Sqe) {
+        if let Some(slot) = self.slots.get_mut(user_data as u32 as usize) {
+            slot.sqe = Some(sqe.clone());
+        }
+    }
+
+    /// Marks a live request's ECANCELED as final (the engine cancels it, or it is linked).
+    pub(crate) fn mark_cancel_final(&mut self, user_data: u64) {
+        if let Some(slot) = self.slots.get_mut(user_data as u32 as usize) {
+            if slot.generation == (user_data >> 32) as u32 {
+                slot.cancel_final = true;
+            }
+        }
+    }
+
+    /// For a live request that completed with ECANCELED nobody asked for: its SQE to submit
+    /// again, while resubmissions remain.
+    pub(crate) fn resubmission(&mut self, user_data: u64) -> Option<crate::op::Sqe> {
+        let slot = self.slots.get_mut(user_data as u32 as usize)?;
+        if slot.generation != (user_data >> 32) as u32
+            || slot.payload.is_none()
+            || slot.cancel_final
+            || slot.resubmits >= MAX_RESUBMITS
+        {
+            return None;
+        }
+        slot.resubmits += 1;
+        slot.sqe.clone()
     }
 
     /// Marks a live request as using a registered file slot.
