@@ -27,7 +27,8 @@ pub struct Done {
 }
 
 // SAFETY: each job thread owns its engine and its queue, and callbacks only run inside that
-// thread's own wait/drain calls, so the queue is never touched by two threads.
+// thread's own wait calls and its engine's drop, so the queue is never touched by two threads;
+// the queue is declared before the engine, so it is alive for every callback.
 unsafe impl Send for Done {}
 
 impl Done {

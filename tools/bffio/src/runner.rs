@@ -173,17 +173,25 @@ where
     if !job.aimd {
         opts = opts.initial_in_flight(depth.min(depth.clamp(64, 32768) * 2));
     }
+    // Completions land here; room for every slot and as many syncs (at most one per write).
+    // Declared before the engine, so it is dropped after it: the callbacks the engine's drop
+    // still runs (after an error or a panic in the loop) find it alive.
+    let queue = std::cell::UnsafeCell::new(Vec::with_capacity(2 * depth as usize + 1));
     let engine = Engine::<P, L>::with_options(&opts)?;
     if job.aimd {
         engine.set_max_p99(job.target_p99)?;
     } else {
         engine.set_in_flight_limit(depth)?;
     }
-    run_loop(&engine, job, clone, progress)
+    run_loop(&engine, queue.get(), job, clone, progress)
 }
 
+/// The job loop. `sink` is the completion queue, which outlives `engine`; it is only ever
+/// reached through that pointer: by callbacks inside the engine's waits, and by this loop
+/// between them.
 fn run_loop<E: JobEngine>(
     engine: &E,
+    sink: *mut Vec<Completion>,
     job: &Job,
     clone: u32,
     progress: &Progress,
@@ -209,12 +217,9 @@ fn run_loop<E: JobEngine>(
         })
         .collect::<io::Result<_>>()?;
     let mut free: Vec<u32> = (0..depth as u32).rev().collect();
-    // Completions land here; room for every slot and as many syncs (at most one per write).
-    let mut queue: Vec<Completion> = Vec::with_capacity(2 * depth + 1);
     // Syncs are identified by SYNC_BIT | index into their start times.
     let mut sync_start: Vec<u64> = vec![0; depth + 1];
     let mut sync_free: Vec<u32> = (0..=depth as u32).rev().collect();
-    let sink: *mut Vec<Completion> = &mut queue;
 
     let mut st = ThreadStats::default();
     let mut rng = Rng(seed | 1);
@@ -346,10 +351,14 @@ fn run_loop<E: JobEngine>(
         }
         // One timestamp for the whole batch of completions.
         let t = now();
-        if !queue.is_empty() {
-            st.complete_batches[batch_class(queue.len() as u64)] += 1;
+        // SAFETY: between waits no callback runs, so this is the only reference to the queue
+        // (callbacks reach it through `sink` only inside `wait_for`); it is taken out whole, so
+        // no borrow of it outlives this statement.
+        let mut batch = std::mem::take(unsafe { &mut *sink });
+        if !batch.is_empty() {
+            st.complete_batches[batch_class(batch.len() as u64)] += 1;
         }
-        for c in queue.drain(..) {
+        for c in batch.drain(..) {
             if c.slot & SYNC_BIT != 0 {
                 let id = c.slot & !SYNC_BIT;
                 sync_free.push(id);
@@ -402,6 +411,9 @@ fn run_loop<E: JobEngine>(
             slot.buf = Some(buf);
             free.push(c.slot);
         }
+        // Hand the emptied queue (its capacity) back for the next wait's callbacks.
+        // SAFETY: as above: no callback runs between the waits.
+        std::mem::swap(unsafe { &mut *sink }, &mut batch);
         if !measuring && t >= ramp_ns {
             measuring = true;
             measure_start = t;
