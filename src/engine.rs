@@ -11,6 +11,7 @@ use crate::aimd::{defer_tick, Controller, Phase, TickInput};
 use crate::buffer::{AlignedBuf, IoBuf, IoBufMut};
 use crate::error::SubmitError;
 use crate::fixed::{FixedBuf, FixedIo, Registry};
+use crate::handoff;
 use crate::histogram::Histogram;
 use crate::lock::{Counter, Flag, LockMode, MultiThread, RingLock, Sendable, SingleThread};
 use crate::op::{self, Op};
@@ -753,8 +754,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// sees the other's write (the SQE in the poller's flush, or the flag here).
     #[inline]
     fn after_push(&self, ring: &Ring<L>) {
-        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        if self.blocked.is_set() {
+        if handoff::announced::<L>(&self.blocked) {
             ring.kick(&self.fatal);
         }
         if self.idle.is_set() {
@@ -820,46 +820,24 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             return Err(deadlock());
         }
         let mut n = 0;
-        loop {
-            let lock = match self.poll_lock.try_lock() {
-                Some(g) => g,
-                None => {
-                    // Only another thread can hold it (this one was checked above), so only
-                    // multi-thread engines get here. Ask the holder to poll again, then try once
-                    // more in case it left before seeing the request.
-                    self.repoll.raise();
-                    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-                    match self.poll_lock.try_lock() {
-                        Some(g) => g,
-                        None => {
-                            // The holder may be past its flush: submit what waits in the SQs
-                            // (submission needs only the ring locks).
-                            self.flush();
-                            return Ok(n);
-                        }
+        let polled = handoff::poll::<L, _>(
+            &self.repoll,
+            || self.poll_lock.try_lock().map(|g| self.own_poll(g)),
+            || {
+                for ring in self.rings.iter() {
+                    if ring.needs_enter() {
+                        ring.kick(&self.fatal);
                     }
+                    n += self.reap(ring);
                 }
-            };
-            let guard = self.own_poll(lock);
-            // Acquires what every raiser saw (the completion that made it poll), so the round
-            // below reaps it.
-            self.repoll.take_raised();
-            for ring in self.rings.iter() {
-                if ring.needs_enter() {
-                    ring.kick(&self.fatal);
-                }
-                n += self.reap(ring);
-            }
-            self.after_round();
-            drop(guard);
-            if !L::MULTI_THREAD {
-                break;
-            }
-            // Pairs with the raiser's fence: it either sees the lock free, or this sees the flag.
-            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-            if !self.repoll.is_set() {
-                break;
-            }
+                self.after_round();
+            },
+        );
+        if !polled {
+            // Another thread polls, and may be past its flush: submit what waits in the SQs
+            // (submission needs only the ring locks).
+            self.flush();
+            return Ok(0);
         }
         self.check_fatal(n)
     }
@@ -905,8 +883,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// Marks the poller as (about to be) blocked in the kernel; see `after_push`.
     fn set_blocked(&self, on: bool) {
         if L::MULTI_THREAD {
-            self.blocked.store(on);
-            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+            handoff::announce::<L>(&self.blocked, on);
         }
     }
 
@@ -987,12 +964,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// completion that made it poll may have been posted after this holder's last reap).
     fn release_poll(&self, guard: PollGuard<'_, L>, n: io::Result<usize>) -> io::Result<usize> {
         drop(guard);
-        if L::MULTI_THREAD {
-            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-            if self.repoll.is_set() {
-                let more = self.poll()?;
-                return n.map(|n| n + more);
-            }
+        if handoff::must_repoll::<L>(&self.repoll) {
+            let more = self.poll()?;
+            return n.map(|n| n + more);
         }
         n
     }
@@ -1120,10 +1094,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         let r = (|| {
             while !self.stop.is_set() {
                 if self.pending() == 0 {
-                    self.idle.store(true);
                     // Pairs with `after_push`: a submitter either sees `idle` and wakes this
                     // thread, or this sees its request in `pending`.
-                    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+                    handoff::announce::<L>(&self.idle, true);
                     if self.pending() == 0 && !self.stop.is_set() {
                         let _ = sys::wait_readable(&self.eventfd, Some(tick));
                         sys::eventfd_drain(&self.eventfd);

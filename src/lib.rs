@@ -77,6 +77,7 @@ mod engine;
 mod error;
 pub mod fixed;
 pub mod future;
+mod handoff;
 pub mod histogram;
 pub mod lock;
 pub mod metrics;
@@ -89,6 +90,7 @@ pub mod pool;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 mod ring;
+mod sync;
 mod sys;
 #[cfg(feature = "syslog")]
 pub mod syslog;

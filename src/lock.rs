@@ -15,8 +15,9 @@
 use core::cell::{Cell, UnsafeCell};
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
+
+use crate::sync::{AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering};
 
 mod sealed {
     pub trait Sealed {}
@@ -271,7 +272,7 @@ impl Counter for AtomicU64 {
         if self.fetch_sub(1, Ordering::Release) != 1 {
             return false;
         }
-        std::sync::atomic::fence(Ordering::Acquire);
+        crate::sync::fence(Ordering::Acquire);
         true
     }
 }
