@@ -1196,9 +1196,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// # Errors
     ///
     /// `ENOENT` if `id` names no pending request (it completed, or was never this engine's:
-    /// ids are generation-checked, so a stale id cannot cancel a newer request); `EAGAIN` if
-    /// the ring's reserve for cancels is full (retry after a poll); `InvalidInput` for a ring
-    /// index out of range.
+    /// ids are generation-checked and carry their engine, so a stale id or another engine's
+    /// cannot cancel anything here); `InvalidInput` for a ring index out of range. When the
+    /// ring's reserve of completion-queue room for cancels is in use, the cancel waits and
+    /// goes out as earlier cancels complete: it is never refused or lost.
     pub fn cancel(&self, id: RequestId) -> io::Result<()> {
         if id.engine != self.id {
             return Err(io::Error::from_raw_os_error(libc::ENOENT));

@@ -6,7 +6,6 @@ mod common;
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -384,7 +383,6 @@ fn tokio_multi_thread_readers_do_not_hang() {
         });
         assert_eq!(total, 40_000);
         assert_eq!(engine.pending(), 0);
-        let _ = f.file.as_raw_fd();
     }
 }
 

@@ -99,6 +99,8 @@ pub(crate) struct RingState {
     /// Every request in the kernel is being cancelled (the engine is dropped): an ECANCELED is
     /// final.
     cancelling_all: bool,
+    /// Cancels waiting for room in the cancel reserve.
+    deferred_cancels: VecDeque<u64>,
     limit: u32,
     batch_threshold: u32,
     peak_in_flight: u32,
@@ -403,6 +405,7 @@ impl<L: LockMode> Ring<L> {
             fixed_pending: 0,
             unregister_deferred: false,
             cancelling_all: false,
+            deferred_cancels: VecDeque::new(),
             limit,
             batch_threshold: cfg.batch_threshold.max(1),
             peak_in_flight: 0,
@@ -717,6 +720,9 @@ impl<L: LockMode> Ring<L> {
         if !st.backlog.is_empty() {
             self.refill(st, fatal);
         }
+        if !st.deferred_cancels.is_empty() {
+            self.issue_deferred_cancels(st, fatal);
+        }
         self.publish(st);
         batch.len - before
     }
@@ -930,31 +936,56 @@ impl<L: LockMode> Ring<L> {
             self.publish(&st);
             return Ok(());
         }
+        st.slab.mark_cancel_final(user_data);
+        if !self.issue_cancel(&mut st, user_data, fatal) {
+            // The reserve of completion-queue room for cancels is in use: the cancel waits
+            // and goes out as those complete (at the next reap), so it is never lost.
+            st.deferred_cancels.push_back(user_data);
+        }
+        Ok(())
+    }
+
+    /// Puts an ASYNC_CANCEL for `user_data` in the SQ and submits it, if the cancel reserve
+    /// and the SQ have room; returns whether it did.
+    fn issue_cancel(&self, st: &mut RingState, user_data: u64, fatal: &L::Counter) -> bool {
         let reserve = self.cq_entries - self.max_limit;
         if st.internal >= reserve {
-            return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+            return false;
         }
-        st.slab.mark_cancel_final(user_data);
         let sqe = io_uring::opcode::AsyncCancel::new(user_data)
             .build()
             .user_data(INTERNAL_USER_DATA);
-        // SAFETY: the ring lock is held (we have `st`), so this is the only SQ view.
+        // SAFETY: the ring lock is held (the caller has `st`), so this is the only SQ view.
         let mut sq = unsafe { self.uring.submission_shared() };
         if sq.is_full() {
             drop(sq);
-            self.submit_now(&mut st, fatal);
+            self.submit_now(st, fatal);
             // SAFETY: as above; the previous view was dropped.
             sq = unsafe { self.uring.submission_shared() };
         }
         // SAFETY: an ASYNC_CANCEL entry points at no memory.
         if unsafe { sq.push(&sqe) }.is_err() {
-            return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+            return false;
         }
         drop(sq);
         st.internal += 1;
         // Cancels go out at once: waiting for the batch threshold would defeat their purpose.
-        self.submit_now(&mut st, fatal);
-        Ok(())
+        self.submit_now(st, fatal);
+        true
+    }
+
+    /// Issues the cancels that waited for room, for requests still pending.
+    fn issue_deferred_cancels(&self, st: &mut RingState, fatal: &L::Counter) {
+        while let Some(&u) = st.deferred_cancels.front() {
+            if !st.slab.contains(u) {
+                st.deferred_cancels.pop_front();
+                continue;
+            }
+            if !self.issue_cancel(st, u, fatal) {
+                break;
+            }
+            st.deferred_cancels.pop_front();
+        }
     }
 
     /// Cancels every request the kernel holds (they complete with ECANCELED, or with their
