@@ -142,6 +142,7 @@ fn per_op(c: &mut Criterion) {
         .initial_in_flight(DEPTH as u32);
     let local = auraio::LocalEngine::with_options(&opts).unwrap();
     let shared = auraio::SharedEngine::with_options(&opts).unwrap();
+    let shared_coop = auraio::SharedEngine::with_options(&opts.clone().coop_taskrun(true)).unwrap();
     let mut g = c.benchmark_group("read_4k_tmpfs_depth32");
     g.throughput(Throughput::Elements(1));
     g.bench_function(BenchmarkId::from_parameter("plain_io_uring"), |b| {
@@ -157,8 +158,14 @@ fn per_op(c: &mut Criterion) {
     g.bench_function(BenchmarkId::from_parameter("auraio_multi_thread"), |b| {
         b.iter_custom(|n| shared_loop(&shared, fd, n))
     });
+    // The opt-in of Options::coop_taskrun: cheaper, but a completion may wait for a busy
+    // submitter's next kernel entry.
+    g.bench_function(
+        BenchmarkId::from_parameter("auraio_multi_thread_coop"),
+        |b| b.iter_custom(|n| shared_loop(&shared_coop, fd, n)),
+    );
     g.finish();
-    drop((local, shared));
+    drop((local, shared, shared_coop));
     let _ = std::fs::remove_file(path);
 }
 

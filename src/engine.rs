@@ -282,6 +282,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             single_issuer: !L::MULTI_THREAD,
             only_ring: count == 1,
             sample_shift: T::SAMPLE_SHIFT,
+            coop_taskrun: opts.coop_taskrun.unwrap_or(!L::MULTI_THREAD),
         };
         let eventfd = sys::eventfd()?;
         let rings = (0..count)

@@ -48,6 +48,8 @@ pub(crate) struct RingConfig {
     pub only_ring: bool,
     /// Latency is sampled on 1 in 2^`sample_shift` data operations.
     pub sample_shift: u32,
+    /// Ask for COOP_TASKRUN (see `Options::coop_taskrun`).
+    pub coop_taskrun: bool,
 }
 
 /// Setup flags a ring ended up with after probing the kernel.
@@ -343,13 +345,14 @@ impl<L: LockMode> Ring<L> {
     pub(crate) fn new(cfg: &RingConfig, eventfd: &OwnedFd) -> io::Result<Self> {
         // COOP_TASKRUN: completion task work is not delivered by interrupting the submitting
         // thread (measured: per-op cost halves on tmpfs reads). A sleeping thread is still woken
-        // to run it; a thread spinning in user space runs it at its next kernel entry, so the
-        // poller enters the kernel whenever TASKRUN_FLAG says work is pending, and single-issuer
-        // engines (submitter = poller) never wait a timer tick. DEFER_TASKRUN needs one issuer
-        // and, with several rings, would hide completions from the shared eventfd wait.
+        // to run it; a thread busy in user space runs it at its next kernel entry (a timer tick
+        // at worst, none on nohz_full). Single-issuer engines (submitter = poller) enter the
+        // kernel whenever TASKRUN_FLAG says work is pending, so they lose nothing; multi-thread
+        // engines leave it off by default (crate::handoff, "task work"). DEFER_TASKRUN needs one
+        // issuer and, with several rings, would hide completions from the shared eventfd wait.
         let want = RingFeatures {
             sqpoll: cfg.sqpoll.is_some(),
-            coop_taskrun: cfg.single_issuer,
+            coop_taskrun: cfg.coop_taskrun,
             single_issuer: cfg.single_issuer,
             defer_taskrun: cfg.single_issuer && cfg.only_ring && cfg.sqpoll.is_none(),
         };
