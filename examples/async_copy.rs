@@ -40,10 +40,7 @@ async fn main() -> std::io::Result<()> {
     let len = input.metadata()?.len();
 
     let engine = Arc::new(auraio::SharedEngine::new()?);
-    let driver = tokio::spawn({
-        let e = engine.clone();
-        async move { auraio::tokio::drive(&e).await }
-    });
+    let driver = auraio::tokio::Driver::spawn(engine.clone());
 
     let start = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -73,7 +70,7 @@ async fn main() -> std::io::Result<()> {
     let (r, ()) = engine.sync_all(output.as_raw_fd()).await;
     r?;
     let secs = start.elapsed().as_secs_f64();
-    driver.abort();
+    drop(driver);
 
     let (a, b) = (checksum(&src)?, checksum(&dst)?);
     assert_eq!(a, b, "checksums differ");

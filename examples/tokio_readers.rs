@@ -1,5 +1,5 @@
 //! What tokio users write first: a multi-thread runtime, one shared engine driven by
-//! `auraio::tokio::drive`, and several tasks each reading 4 KiB at random offsets.
+//! `auraio::tokio::Driver`, and several tasks each reading 4 KiB at random offsets.
 //!
 //! `cargo run --release --features tokio --example tokio_readers [TASKS] [SECONDS] [FILE]`
 //! (defaults: 4 tasks, 3 s, a 256 MiB file it makes in $TMPDIR). A watchdog exits with the

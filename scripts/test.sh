@@ -40,21 +40,28 @@ done
 echo "== fmt";     cargo fmt --all -- --check
 echo "== clippy";  cargo clippy --workspace --all-targets --all-features -- -D warnings
 echo "== docs";    RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --all-features --quiet
-echo "== tests";   cargo test --workspace --all-features -- \
+# Every step that runs tests or programs has a deadline: a hang fails CI instead of stalling
+# it (the tests that could hang also carry their own deadlines, which print the engine's state).
+echo "== tests";   timeout 1200 cargo test --workspace --all-features -- \
   --skip adaptive_depth_on_the_knee_device --skip bffio_target_p99_on_the_knee_device
+# loom: every interleaving (up to three preemptions) of the multi-thread wake-up protocols and
+# the C request refcount, over the same code the engine runs (src/handoff.rs).
+echo "== loom models"; CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg auraio_loom" \
+  timeout 900 cargo test --release --lib handoff::loom_models
 # The knee-device tests measure a device at 100k IOPS: they run optimised, one at a time.
-echo "== knee-device test (release)"; cargo test --release --test knee -- --nocapture
-echo "== bffio on the knee device (release)"; cargo test --release -p bffio --test knee -- --nocapture
-echo "== main job: bffio's default run"; cargo run --release -p bffio
+echo "== knee-device test (release)"; timeout 900 cargo test --release --test knee -- --nocapture
+echo "== bffio on the knee device (release)"; timeout 900 cargo test --release -p bffio --test knee -- --nocapture
+echo "== main job: bffio's default run"; timeout 600 cargo run --release -p bffio
 echo "== benches build"; cargo bench --workspace --all-features --no-run --quiet
 echo "== examples"
-for ex in quickstart simple_read custom_config vectored_io write_modes file_copy registered_buffers cancel_request bulk_reader async_quickstart async_copy; do
+cargo build --quiet --release --all-features --examples
+for ex in quickstart simple_read custom_config vectored_io write_modes file_copy registered_buffers cancel_request bulk_reader async_quickstart async_copy tokio_readers; do
   echo "-- example $ex"
-  cargo run --quiet --release --all-features --example "$ex"
+  timeout 300 cargo run --quiet --release --all-features --example "$ex"
 done
 echo "-- example prometheus_server (scraped once, parsed by prometheus_client)"
 AURAIO_SERVE_SECONDS=15 AURAIO_METRICS_ADDR=127.0.0.1:9091 \
-  cargo run --quiet --release --all-features --example prometheus_server &
+  timeout 120 cargo run --quiet --release --all-features --example prometheus_server &
 server=$!
 for _ in $(seq 100); do
   python3 scripts/check_metrics.py http://127.0.0.1:9091/metrics \
@@ -65,5 +72,5 @@ done
 python3 scripts/check_metrics.py http://127.0.0.1:9091/metrics auraio_ops_completed:counter
 wait "$server"
 echo "== C and C++ libraries: build, install to a staging prefix, tests (valgrind), examples"
-make -C capi check VALGRIND=1
+timeout 1200 make -C capi check VALGRIND=1
 echo "== all checks passed"

@@ -47,7 +47,11 @@
 //! kernel has them.
 //!
 //! [`MultiThread`]: `Send + Sync`; share it in an `Arc`. Any thread submits; one thread at a
-//! time polls, and runs callbacks with no lock held.
+//! time polls, and runs callbacks with no lock held. A poll that finds another thread polling
+//! hands its wake-up to it, so no completion is left unreaped; rings are set up without
+//! COOP_TASKRUN unless [`Options::coop_taskrun`] says otherwise, so a completion never waits
+//! for a submitting thread that is busy elsewhere. The argument, with its loom models, is in
+//! the source of the engine's `handoff` module.
 //!
 //! ## Policies
 //!
@@ -56,7 +60,7 @@
 //!
 //! ## Features
 //!
-//! - `tokio`: `auraio::tokio::drive` runs the futures' reactor on tokio.
+//! - `tokio`: `auraio::tokio::Driver` runs the futures' reactor on tokio (stops when dropped).
 //! - `prometheus`: Prometheus exposition of every [`metrics`] entry.
 //! - `otel`: OTLP/JSON metrics and an HTTP push.
 //! - `syslog`: forwarding `log` records to syslog.
