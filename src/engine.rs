@@ -143,6 +143,28 @@ impl<L: LockMode> Drop for PollGuard<'_, L> {
     }
 }
 
+thread_local! {
+    /// The batches whose callbacks this thread is running, innermost last, with their engine.
+    static RUNNING_BATCHES: std::cell::RefCell<Vec<(usize, *mut Batch)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Names a batch as being run by this thread, while alive.
+struct RunningBatch;
+
+impl RunningBatch {
+    fn enter(engine: usize, batch: *mut Batch) -> Self {
+        RUNNING_BATCHES.with(|r| r.borrow_mut().push((engine, batch)));
+        RunningBatch
+    }
+}
+
+impl Drop for RunningBatch {
+    fn drop(&mut self) {
+        RUNNING_BATCHES.with(|r| r.borrow_mut().pop());
+    }
+}
+
 /// Marks the current thread as running `addr`'s callbacks while alive; nests.
 struct CallbackScope(usize);
 
@@ -825,19 +847,32 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             &self.repoll,
             || self.poll_lock.try_lock().map(|g| self.own_poll(g)),
             || {
-                for ring in self.rings.iter() {
-                    if ring.needs_enter() {
-                        ring.kick(&self.fatal);
+                // A panicking callback still gets the round finished (what earlier callbacks
+                // submitted is flushed) before its panic goes on.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    for ring in self.rings.iter() {
+                        if ring.needs_enter() {
+                            ring.kick(&self.fatal);
+                        }
+                        n += self.reap(ring);
                     }
-                    n += self.reap(ring);
-                }
+                }));
                 self.after_round();
+                if let Err(p) = r {
+                    std::panic::resume_unwind(p);
+                }
             },
         );
         if !polled {
             // Another thread polls, and may be past its flush: submit what waits in the SQs
-            // (submission needs only the ring locks).
+            // (submission needs only the ring locks). If that poller sleeps on the eventfd,
+            // this thread may have drained the very signal that would wake it (a reactor):
+            // wake it (announce/announced pairing: it sees the completion, or this sees it
+            // blocked).
             self.flush();
+            if handoff::announced::<L>(&self.blocked) {
+                self.wake();
+            }
             return Ok(0);
         }
         self.check_fatal(n)
@@ -852,6 +887,22 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             return None;
         }
         let mut n = 0;
+        // First the rest of the batches of this engine being run up this thread's stack: the
+        // awaited completion may have left the CQ already, in one of them.
+        let running: Vec<*mut Batch> = RUNNING_BATCHES.with(|r| {
+            r.borrow()
+                .iter()
+                .rev()
+                .filter(|(e, _)| *e == self.addr())
+                .map(|&(_, b)| b)
+                .collect()
+        });
+        for b in running {
+            // SAFETY: each batch is a live local of a `run_callbacks` further up this thread's
+            // stack (it is removed from the list before that call returns), reached there only
+            // through the same pointer, never through a reference held across this call.
+            n += unsafe { Batch::run_raw(b) };
+        }
         for ring in self.rings.iter() {
             if ring.needs_enter() {
                 ring.kick(&self.fatal);
@@ -868,6 +919,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         self.flush();
         self.maybe_tick();
         self.finish_unregister();
+        let fatal = self.fatal.get();
+        if fatal != 0 {
+            self.abandon_all(fatal as i32);
+        }
     }
 
     /// Submits what reaping left in the SQs: requests refilled from a backlog and those that
@@ -956,9 +1011,22 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     ///
     /// As for [`poll`](Self::poll).
     pub fn wait(&self, timeout: Option<Duration>) -> io::Result<usize> {
+        self.holding_poll(|| self.wait_locked(timeout))
+    }
+
+    /// Runs `f` holding the poll lock, then lets go through `release_poll`, also when a
+    /// callback inside `f` panics (what it left queued is flushed, and a poll refused
+    /// meanwhile still happens), after which the panic goes on.
+    fn holding_poll(&self, f: impl FnOnce() -> io::Result<usize>) -> io::Result<usize> {
         let g = self.lock_poll()?;
-        let n = self.wait_locked(timeout);
-        self.release_poll(g, n)
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(n) => self.release_poll(g, n),
+            Err(p) => {
+                self.flush();
+                let _ = self.release_poll(g, Ok(0));
+                std::panic::resume_unwind(p)
+            }
+        }
     }
 
     /// Lets go of the poll lock; then, if a poll found it taken meanwhile, polls for it (the
@@ -980,6 +1048,14 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         if n > 0 {
             self.after_round();
             return self.check_fatal(n);
+        }
+        if self.fatal.get() != 0 {
+            // Only what the kernel holds can still complete; a wait with nothing there would
+            // never return.
+            self.abandon_all(self.fatal.get() as i32);
+            if self.rings.iter().all(|r| r.in_kernel() == 0) {
+                return self.check_fatal(n);
+            }
         }
         let mut busy = 0;
         let mut only = 0;
@@ -1090,9 +1166,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     ///
     /// As for [`poll`](Self::poll).
     pub fn run(&self) -> io::Result<()> {
-        let g = self.lock_poll()?;
         let tick = Duration::from_millis(u64::from(T::TICK_MS));
-        let r = (|| {
+        let r = self.holding_poll(|| {
             while !self.stop.is_set() {
                 if self.pending() == 0 {
                     // Pairs with `after_push`: a submitter either sees `idle` and wakes this
@@ -1104,12 +1179,15 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                     }
                     self.idle.store(false);
                 }
-                self.wait_locked(Some(tick))?;
+                if let Err(e) = self.wait_locked(Some(tick)) {
+                    self.stop.store(false);
+                    return Err(e);
+                }
             }
+            self.stop.store(false);
             Ok(0)
-        })();
-        self.stop.store(false);
-        self.release_poll(g, r).map(drop)
+        });
+        r.map(drop)
     }
 
     /// Makes [`run`](Self::run) return after its current round; callable from a callback or,
@@ -1127,9 +1205,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     ///
     /// `TimedOut` if requests remain after `timeout`; otherwise as for [`poll`](Self::poll).
     pub fn drain(&self, timeout: Duration) -> io::Result<usize> {
-        let g = self.lock_poll()?;
         let deadline = Instant::now().checked_add(timeout);
-        let r = (|| {
+        self.holding_poll(|| {
             let mut n = 0;
             while self.pending() > 0 {
                 let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -1146,8 +1223,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                 n += self.wait_locked(Some(left.map_or(step, |l| l.min(step))))?;
             }
             Ok(n)
-        })();
-        self.release_poll(g, r)
+        })
     }
 
     /// Requests accepted and not yet completed, all rings (including backlogs).
@@ -1434,7 +1510,12 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// Runs a batch's callbacks with this thread marked as inside this engine's callbacks.
     fn run_callbacks(&self, batch: &mut Batch) -> usize {
         let _scope = CallbackScope::enter(self.addr());
-        batch.run()
+        let this: *mut Batch = batch;
+        let _running = RunningBatch::enter(self.addr(), this);
+        // SAFETY: `batch` is live and exclusively ours for this call; from here on it is only
+        // reached through `this` (here, or by `poll_nested` from one of its callbacks on this
+        // thread, while `_running` names it).
+        unsafe { Batch::run_raw(this) }
     }
 
     /// Reaps a ring's completions batch by batch, running callbacks between batches.
@@ -1455,18 +1536,19 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         total
     }
 
-    /// Reports the latched fatal error once the kernel holds nothing more of ours; first
-    /// completes, with that error, every request the kernel never got (queued in an SQ that
-    /// will not be submitted again, or backlogged), so no callback or future waits forever.
+    /// Reports the latched fatal error once the kernel holds nothing more of ours (the
+    /// requests it never got were completed with it by `after_round`).
     fn check_fatal(&self, n: usize) -> io::Result<usize> {
         let fatal = self.fatal.get();
         if fatal != 0 && self.rings.iter().all(|r| r.in_kernel() == 0) {
-            self.abandon_all(fatal as i32);
             return Err(io::Error::from_raw_os_error(fatal as i32));
         }
         Ok(n)
     }
 
+    /// After a fatal error: completes, with that error, every request the kernel never got
+    /// (queued in an SQ that will not be submitted again, or backlogged), so no callback or
+    /// future waits forever. Runs under the poll lock, like every other completion.
     fn abandon_all(&self, errno: i32) {
         for ring in self.rings.iter() {
             loop {
@@ -1493,7 +1575,12 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// the engine exist. Idempotent.
     pub(crate) fn shut_down(&self) {
         self.shutdown.store(true);
-        let _g = self.poll_lock.lock();
+        if self.is_poller() {
+            // Only the C ABI can get here (a callback destroying its engine), and it refuses
+            // that before; never block on this thread's own lock.
+            return;
+        }
+        let _g = self.own_poll(self.poll_lock.lock());
         let start = Instant::now();
         // A timeout past the clock's range (Duration::MAX) means no bound.
         let deadline = start.checked_add(self.drain_timeout);
@@ -1542,8 +1629,12 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
         // Requests the kernel never saw are safe to complete; the rings then leak whatever the
         // kernel still holds, never freeing memory under it.
-        if self.fatal.get() != 0 && self.rings.iter().all(|r| r.in_kernel() == 0) {
-            self.abandon_all(self.fatal.get() as i32);
+        if self.fatal.get() != 0 {
+            if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.abandon_all(self.fatal.get() as i32)
+            })) {
+                panic.get_or_insert(p);
+            }
         }
         for ring in self.rings.iter() {
             loop {

@@ -43,7 +43,9 @@ use crate::sync::{fence, Ordering};
 
 /// Polls through the hand-off: runs `round` while holding what `try_lock` gives, as many
 /// times as other threads asked for a poll meanwhile. Returns whether this thread polled
-/// (`false`: another thread holds the lock and will poll once more on its behalf).
+/// (`false`: another thread holds the lock and will poll once more on its behalf). A panic
+/// in `round` does not skip the hand-off: the lock is let go and a refused poller is served
+/// first, then the panic goes on.
 #[inline]
 pub(crate) fn poll<L: LockMode, G>(
     repoll: &L::Flag,
@@ -51,27 +53,35 @@ pub(crate) fn poll<L: LockMode, G>(
     mut round: impl FnMut(),
 ) -> bool {
     let mut polled = false;
+    let mut panic = None;
     loop {
         let guard = match try_lock() {
             Some(g) => g,
-            None if !L::MULTI_THREAD => return polled,
+            None if !L::MULTI_THREAD => break,
             None => {
                 repoll.raise();
                 fence(Ordering::SeqCst);
                 match try_lock() {
                     Some(g) => g,
-                    None => return polled,
+                    None => break,
                 }
             }
         };
         repoll.take_raised();
-        round();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut round));
         polled = true;
         drop(guard);
+        if let Err(p) = r {
+            panic.get_or_insert(p);
+        }
         if !must_repoll::<L>(repoll) {
-            return polled;
+            break;
         }
     }
+    if let Some(p) = panic {
+        std::panic::resume_unwind(p);
+    }
+    polled
 }
 
 /// After the poll lock was let go by a holder that did not go through [`poll`] (a wait, a

@@ -74,12 +74,13 @@ fn tokio_multi_thread_ten_thousand_concurrent_reads() {
         .build()
         .unwrap();
     let engine = Arc::new(SharedEngine::new().unwrap());
+    let _deadline = common::Deadline::new("tokio multi-thread reads", 60, {
+        let e = engine.clone();
+        move || e.state_dump()
+    });
     let f = Arc::new(TestFile::new(&locations()[0].1, "tokio", FILE_LEN, false));
     rt.block_on(async {
-        let driver = tokio::spawn({
-            let e = engine.clone();
-            async move { auraio::tokio::drive(&e).await }
-        });
+        let driver = auraio::tokio::Driver::spawn(engine.clone());
         let tasks: Vec<_> = (0..READS)
             .map(|i| {
                 let (e, f) = (engine.clone(), f.clone());
@@ -97,7 +98,7 @@ fn tokio_multi_thread_ten_thousand_concurrent_reads() {
                 .expect("read stalled")
                 .unwrap();
         }
-        driver.abort();
+        drop(driver);
     });
     assert_eq!(engine.stats().ops_completed, READS as u64);
 }

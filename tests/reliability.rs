@@ -421,3 +421,36 @@ fn request_flushed_by_an_exiting_thread_still_completes() {
     assert_eq!(r, Ok(3));
     assert_eq!(&buf[..3], b"abc");
 }
+
+/// A future awaited inside a callback, whose own completion was reaped into the same batch
+/// as that callback (after it): the nested reap runs the rest of the batch, so it resolves.
+#[test]
+fn future_completed_later_in_the_same_batch_resolves() {
+    let _d = Deadline::plain("future later in the batch", 30);
+    let f = Rc::new(TestFile::new(
+        &locations()[0].1,
+        "samebatch",
+        1 << 16,
+        false,
+    ));
+    let slot: Rc<RefCell<Option<auraio::OpFuture<'static, _, _, _, Vec<u8>>>>> =
+        Rc::new(RefCell::new(None));
+    // The future borrows its engine and is moved into a callback ('static): the engine is
+    // leaked for that, once, in this test.
+    let e: &'static LocalEngine = Box::leak(Box::new(LocalEngine::new().unwrap()));
+    let got = Rc::new(Cell::new(0usize));
+    {
+        let (slot2, got2) = (slot.clone(), got.clone());
+        e.read(f.fd(), vec![0u8; 8], 0, move |r, _| {
+            r.unwrap();
+            let fut = slot2.borrow_mut().take().expect("the future was made");
+            let (r, _) = futures::executor::block_on(fut);
+            got2.set(r.unwrap());
+        })
+        .unwrap();
+    }
+    *slot.borrow_mut() = Some(e.read_at(f.fd(), vec![0u8; 32], 8));
+    // Both tmpfs reads complete at submission: one reap takes both into one batch.
+    e.drain(Duration::from_secs(10)).unwrap();
+    assert_eq!(got.get(), 32);
+}

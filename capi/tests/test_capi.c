@@ -979,13 +979,27 @@ static void resubmit_cb(aura_request_t *req, ssize_t result, void *ud) {
     }
 }
 
+/* A callback run by destroy's drain that waits on the engine gets EDEADLK, not a deadlock. */
+static int wait_in_destroy_errno;
+static void wait_cb(aura_request_t *req, ssize_t result, void *ud) {
+    (void)req;
+    (void)result;
+    errno = 0;
+    if (aura_wait((aura_engine_t *)ud, 0) < 0) {
+        wait_in_destroy_errno = errno;
+    }
+}
+
 static void test_destroy_drains(void) {
     aura_engine_t *e = small_engine();
     int fd = make_file("/dev/shm", 0);
     char mem[BLOCK] = {0};
+    char mem2[BLOCK] = {0};
     CHECK(aura_read(e, fd, aura_buf(mem), BLOCK, 0, resubmit_cb, e) != NULL);
+    CHECK(aura_read(e, fd, aura_buf(mem2), BLOCK, BLOCK, wait_cb, e) != NULL);
     aura_destroy(e);
     CHECK(shutdown_errno == ESHUTDOWN);
+    CHECK(wait_in_destroy_errno == EDEADLK);
     CHECK(block_ok((unsigned char *)mem, 0));
     close(fd);
 }

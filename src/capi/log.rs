@@ -69,25 +69,66 @@ pub(crate) fn syslog_remove() {
 /// Longest message passed to a handler, in bytes (the C contract's 256-byte buffer).
 const MAX_MESSAGE: usize = 255;
 
-/// Installs (or with `None` removes) the handler.
-pub(crate) fn set_handler(handler: aura_log_fn, userdata: *mut c_void) {
-    let mut h = HANDLER.lock().unwrap_or_else(|p| p.into_inner());
-    *h = (handler, userdata as usize);
-    drop(h);
-    if handler.is_some() {
-        route_log_records();
-    }
-}
-
 thread_local! {
     /// This thread is inside the log handler.
     static IN_HANDLER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Passes a NUL-terminated message to the handler, if any. No lock is held during the call,
-/// so a handler may log, or set or clear the handler, without deadlocking; a record a handler
-/// emits from inside itself goes to syslog only (delivering it to the handler would recurse
-/// without end for a handler that logs every record).
+/// Serialises handler calls and handler changes across threads, re-entrantly for the thread
+/// that holds it: a handler may log or set the handler without deadlocking, and
+/// `aura_set_log_handler` returns only when no other thread is inside the old handler (so its
+/// userdata may be freed).
+struct CallLock {
+    /// Thread token of the holder (0: free) and its depth.
+    state: Mutex<(u64, u32)>,
+    free: std::sync::Condvar,
+}
+
+static CALL: CallLock = CallLock {
+    state: Mutex::new((0, 0)),
+    free: std::sync::Condvar::new(),
+};
+
+struct CallGuard;
+
+impl CallLock {
+    fn enter(&'static self) -> CallGuard {
+        let me = crate::engine::thread_token();
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while st.0 != 0 && st.0 != me {
+            st = self.free.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        st.0 = me;
+        st.1 += 1;
+        CallGuard
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        let mut st = CALL.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.1 -= 1;
+        if st.1 == 0 {
+            st.0 = 0;
+            CALL.free.notify_all();
+        }
+    }
+}
+
+/// Installs (or with `None` removes) the handler, once no other thread is inside the old one.
+pub(crate) fn set_handler(handler: aura_log_fn, userdata: *mut c_void) {
+    let _call = CALL.enter();
+    *HANDLER.lock().unwrap_or_else(|p| p.into_inner()) = (handler, userdata as usize);
+    if handler.is_some() {
+        route_log_records();
+    }
+}
+
+/// Passes a NUL-terminated message to the handler, if any. Calls are serialised (one thread
+/// in the handler at a time) by a re-entrant lock, and no mutex is held during the call, so a
+/// handler may log, or set or clear the handler, without deadlocking; a record a handler emits
+/// from inside itself goes to syslog only (delivering it to the handler would recurse without
+/// end for a handler that logs every record).
 fn deliver(level: c_int, msg: &CStr) {
     if let Some(s) = SYSLOG.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
         s.send(level, &msg.to_string_lossy());
@@ -95,6 +136,7 @@ fn deliver(level: c_int, msg: &CStr) {
     if IN_HANDLER.with(|h| h.get()) {
         return;
     }
+    let _call = CALL.enter();
     let (f, ud) = *HANDLER.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(f) = f {
         IN_HANDLER.with(|h| h.set(true));

@@ -103,6 +103,9 @@ pub(crate) struct RingState {
     cancelling_all: bool,
     /// Cancels waiting for room in the cancel reserve.
     deferred_cancels: VecDeque<u64>,
+    /// user_data of the entries pushed into the SQ, oldest first; its last `sq.len()` are the
+    /// ones the kernel has not consumed (it consumes in order). Trimmed as entries are pushed.
+    sq_ids: VecDeque<u64>,
     limit: u32,
     batch_threshold: u32,
     peak_in_flight: u32,
@@ -212,18 +215,39 @@ impl Batch {
         self.len += 1;
     }
 
-    /// Runs the callbacks in completion order; returns how many ran. A callback that panics
-    /// does not cost the others their completion: every callback of the batch runs, then the
-    /// first panic is resumed (its buffer was dropped with the unwinding closure; the kernel
-    /// was done with it).
-    pub(crate) fn run(&mut self) -> usize {
-        let n = self.len - self.done;
+    /// Runs the callbacks in completion order through a pointer; returns how many ran. A
+    /// callback that panics does not cost the others their completion: every callback of the
+    /// batch runs, then the first panic is resumed (its buffer was dropped with the unwinding
+    /// closure; the kernel was done with it).
+    ///
+    /// Through a pointer so that a callback may run the rest of the same batch (a future
+    /// awaited inside a callback whose completion sits later in the batch): no reference to the batch is held while a callback runs, and each entry is taken out
+    /// (`done` advanced) before its callback is called, so every entry runs exactly once,
+    /// whichever of the nested calls reaches it.
+    ///
+    /// # Safety
+    ///
+    /// `this` points at a live batch, only ever accessed through this function (or the
+    /// `&mut` the outermost call came from, not used meanwhile), on this thread.
+    pub(crate) unsafe fn run_raw(this: *mut Batch) -> usize {
+        let mut ran = 0;
         let mut panic = None;
-        while self.done < self.len {
-            // SAFETY: slots `done..len` were written by `push` and not read since; advancing
-            // `done` first means the slot is never read (or dropped) twice.
-            let (payload, res) = unsafe { self.items[self.done].assume_init_read() };
-            self.done += 1;
+        loop {
+            // SAFETY: per the contract `this` is live and nothing else borrows it now; the
+            // borrow ends before the callback runs. Slots `done..len` were written by `push`
+            // and not read since; advancing `done` first means a slot is never read twice.
+            let next = unsafe {
+                let b = &mut *this;
+                if b.done < b.len {
+                    let item = b.items[b.done].assume_init_read();
+                    b.done += 1;
+                    Some(item)
+                } else {
+                    None
+                }
+            };
+            let Some((payload, res)) = next else { break };
+            ran += 1;
             // The closure owns the payload, so a panic drops it during the unwind; nothing of
             // the batch is observed in a broken state afterwards (slots are consumed).
             if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
@@ -232,12 +256,16 @@ impl Batch {
                 panic.get_or_insert(p);
             }
         }
-        self.len = 0;
-        self.done = 0;
+        // SAFETY: as above; every slot was consumed, so the batch can be reused.
+        unsafe {
+            let b = &mut *this;
+            b.len = 0;
+            b.done = 0;
+        }
         if let Some(p) = panic {
             std::panic::resume_unwind(p);
         }
-        n
+        ran
     }
 }
 
@@ -409,6 +437,7 @@ impl<L: LockMode> Ring<L> {
             unregister_deferred: false,
             cancelling_all: false,
             deferred_cancels: VecDeque::new(),
+            sq_ids: VecDeque::with_capacity(cfg.queue_depth as usize * 2),
             limit,
             batch_threshold: cfg.batch_threshold.max(1),
             peak_in_flight: 0,
@@ -508,6 +537,20 @@ impl<L: LockMode> Ring<L> {
         // by `abandon` with the error, its buffers handed back, so the kernel must never read
         // those entries.
         if fatal.get() != 0 {
+            // Task work and overflowed completions still need an enter (DEFER_TASKRUN rings
+            // post completions only then); one that submits nothing is safe.
+            // SAFETY: the ring lock is held (the caller has `st`), so this is the only SQ view.
+            let sq = unsafe { self.uring.submission_shared() };
+            if sq.taskrun() || sq.cq_overflow() {
+                drop(sq);
+                let flags = io_uring::EnterFlags::GETEVENTS.bits();
+                // SAFETY: to_submit 0 reads no SQE; no argument is passed.
+                let _ = unsafe {
+                    self.uring
+                        .submitter()
+                        .enter::<libc::sigset_t>(0, 0, flags, None)
+                };
+            }
             return;
         }
         match self.uring.submitter().submit() {
@@ -543,6 +586,7 @@ impl<L: LockMode> Ring<L> {
         st.slab.stamp(sqe.get_user_data(), sys::now_ns);
         let queued = sq.len();
         drop(sq);
+        track_sq(st, sqe.get_user_data(), queued);
         st.in_flight += 1;
         st.peak_in_flight = st.peak_in_flight.max(st.in_flight);
         if queued >= st.batch_threshold as usize {
@@ -576,6 +620,10 @@ impl<L: LockMode> Ring<L> {
         debug_assert!(pushed, "SQ had room for the chain");
         let queued = sq.len();
         drop(sq);
+        for e in chain {
+            st.sq_ids.push_back(e.get_user_data());
+        }
+        trim_sq(st, queued);
         for e in chain {
             st.slab.stamp(e.get_user_data(), sys::now_ns);
         }
@@ -904,9 +952,25 @@ impl<L: LockMode> Ring<L> {
     /// Requests the kernel still holds (submitted, not reaped); excludes SQ and backlog.
     pub(crate) fn in_kernel(&self) -> u32 {
         let st = self.state.lock();
-        // SAFETY: the ring lock is held, so this is the only SQ view.
-        let queued = unsafe { self.uring.submission_shared() }.len() as u32;
-        st.in_flight.saturating_sub(queued)
+        st.in_flight
+            .saturating_sub(self.unsubmitted(&st).count() as u32)
+    }
+
+    /// The live user requests in the SQ that the kernel has not consumed. With SQPOLL the
+    /// kernel's thread may still consume any of them, so none counts as unsubmitted.
+    fn unsubmitted<'a>(&self, st: &'a RingState) -> impl Iterator<Item = u64> + 'a {
+        let queued = if self.features.sqpoll {
+            0
+        } else {
+            // SAFETY: the ring lock is held (the caller has `st`), so this is the only SQ view.
+            unsafe { self.uring.submission_shared() }.len()
+        };
+        let skip = st.sq_ids.len().saturating_sub(queued);
+        st.sq_ids
+            .iter()
+            .skip(skip)
+            .copied()
+            .filter(move |&u| u != INTERNAL_USER_DATA && st.slab.contains(u))
     }
 
     /// Cancels one request. A backlogged one (the kernel never saw it) is completed with
@@ -951,6 +1015,11 @@ impl<L: LockMode> Ring<L> {
     /// Puts an ASYNC_CANCEL for `user_data` in the SQ and submits it, if the cancel reserve
     /// and the SQ have room; returns whether it did.
     fn issue_cancel(&self, st: &mut RingState, user_data: u64, fatal: &L::Counter) -> bool {
+        if fatal.get() != 0 {
+            // Nothing is submitted any more: the request completes from the kernel, or, if
+            // the kernel never got it, is completed by `abandon`.
+            return true;
+        }
         let reserve = self.cq_entries - self.max_limit;
         if st.internal >= reserve {
             return false;
@@ -970,7 +1039,9 @@ impl<L: LockMode> Ring<L> {
         if unsafe { sq.push(&sqe) }.is_err() {
             return false;
         }
+        let queued = sq.len();
         drop(sq);
+        track_sq(st, INTERNAL_USER_DATA, queued);
         st.internal += 1;
         // Cancels go out at once: waiting for the batch threshold would defeat their purpose.
         self.submit_now(st, fatal);
@@ -1007,22 +1078,29 @@ impl<L: LockMode> Ring<L> {
     /// a batch at a time. Returns how many went into `batch`.
     pub(crate) fn abandon(&self, batch: &mut Batch, errno: i32) -> usize {
         let mut st = self.state.lock();
-        let st = &mut *st;
         let before = batch.len;
-        for u in st.slab.live() {
+        let queued: Vec<u64> = self.unsubmitted(&st).take(BATCH).collect();
+        for u in queued {
             if batch.is_full() {
                 break;
             }
             if let Some((p, _)) = st.take(u) {
+                st.in_flight -= 1;
                 batch.push(p, -errno);
             }
         }
-        if st.slab.len() == 0 {
-            st.backlog.clear();
-            st.backlog_ops = 0;
-            st.in_flight = 0;
+        while batch.len + MAX_CHAIN <= BATCH || batch.is_empty() {
+            let Some(item) = st.backlog.pop_front() else {
+                break;
+            };
+            for u in item.user_data() {
+                if let Some((p, _)) = st.take(u) {
+                    st.backlog_ops -= 1;
+                    batch.push(p, -errno);
+                }
+            }
         }
-        self.publish(st);
+        self.publish(&st);
         batch.len - before
     }
 
@@ -1094,6 +1172,21 @@ impl<L: LockMode> Ring<L> {
     /// Whether `user_data` names a request of this ring still in flight.
     pub(crate) fn is_live(&self, user_data: u64) -> bool {
         self.state.lock().slab.contains(user_data)
+    }
+}
+
+/// Records an entry pushed into the SQ (`queued` entries there now, the new one included) and
+/// forgets those the kernel has consumed.
+#[inline]
+fn track_sq(st: &mut RingState, user_data: u64, queued: usize) {
+    st.sq_ids.push_back(user_data);
+    trim_sq(st, queued);
+}
+
+#[inline]
+fn trim_sq(st: &mut RingState, queued: usize) {
+    while st.sq_ids.len() > queued {
+        st.sq_ids.pop_front();
     }
 }
 

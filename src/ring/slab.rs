@@ -272,16 +272,6 @@ impl Slab {
             .is_some_and(|s| s.generation == generation && s.payload.is_some())
     }
 
-    /// The user_data of every live request.
-    pub(crate) fn live(&self) -> Vec<u64> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.payload.is_some())
-            .map(|(i, s)| pack(i as u32, s.generation))
-            .collect()
-    }
-
     /// Requests in flight.
     pub(crate) fn len(&self) -> usize {
         self.occupied
