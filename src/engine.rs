@@ -1222,7 +1222,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                 let step = Duration::from_millis(100);
                 n += self.wait_locked(Some(left.map_or(step, |l| l.min(step))))?;
             }
-            Ok(n)
+            self.check_fatal(n)
         })
     }
 

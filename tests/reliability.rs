@@ -454,3 +454,63 @@ fn future_completed_later_in_the_same_batch_resolves() {
     e.drain(Duration::from_secs(10)).unwrap();
     assert_eq!(got.get(), 32);
 }
+
+/// After a fatal submit error, requests the kernel never got complete with that error (their
+/// buffers handed back) instead of waiting forever, and the engine reports it.
+///
+/// The error is provoked the way a C caller does it: a single-thread engine (SINGLE_ISSUER
+/// rings) used from a second thread, whose submit the kernel refuses with EEXIST. The engine
+/// is moved there by force (it is not `Send`); the threads never use it at the same time.
+#[test]
+fn requests_left_after_a_fatal_error_complete_with_it() {
+    struct Smuggle(LocalEngine);
+    // SAFETY: the engine is used by one thread at a time (the spawning thread waits on
+    // `join`), so its `Cell`s are never raced; the point is the kernel's SINGLE_ISSUER check.
+    unsafe impl Send for Smuggle {}
+    let _d = Deadline::plain("fatal error", 30);
+    let f = TestFile::new(&locations()[0].1, "fatal", 1 << 16, false);
+    let engine = Smuggle(LocalEngine::new().unwrap());
+    assert!(
+        engine.0.ring_features(0).single_issuer,
+        "the test needs SINGLE_ISSUER"
+    );
+    let results: Arc<std::sync::Mutex<Vec<Option<i32>>>> = Arc::default();
+    let fd = f.fd();
+    let (engine, fut_result, accepted) = std::thread::spawn(move || {
+        let e = engine;
+        let mut accepted = 0;
+        for i in 0..4u64 {
+            let r = results.clone();
+            // Refused once the error is latched (a submit at the batch threshold may latch it).
+            if e.0
+                .read(fd, vec![0u8; 64], i * 64, move |res, _| {
+                    r.lock()
+                        .unwrap()
+                        .push(res.err().and_then(|e| e.raw_os_error()));
+                })
+                .is_ok()
+            {
+                accepted += 1;
+            }
+        }
+        // This thread's enter is refused: the fatal error is latched with the reads queued.
+        let _ = e.0.poll();
+        (e, results, accepted)
+    })
+    .join()
+    .unwrap();
+    assert!(accepted >= 1);
+    let e = engine.0;
+    let fatal = e
+        .fatal_error()
+        .expect("the foreign submit latched a fatal error");
+    let errno = fatal.raw_os_error().unwrap();
+    let err = e.drain(Duration::from_secs(10)).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(errno));
+    assert_eq!(e.pending(), 0, "nothing left waiting");
+    assert_eq!(*fut_result.lock().unwrap(), vec![Some(errno); accepted]);
+    // New submissions are refused with it, and a future resolves at once.
+    let (r, buf) = futures::executor::block_on(e.read_at(fd, vec![0u8; 8], 0));
+    assert_eq!(r.unwrap_err().raw_os_error(), Some(errno));
+    assert_eq!(buf.len(), 8);
+}
