@@ -514,3 +514,29 @@ fn requests_left_after_a_fatal_error_complete_with_it() {
     assert_eq!(r.unwrap_err().raw_os_error(), Some(errno));
     assert_eq!(buf.len(), 8);
 }
+
+/// An `openat_direct` slot the SQE cannot carry (u32::MAX - 1 and up) is refused by the
+/// kernel; it never falls back to a plain open whose fd nobody would close.
+#[test]
+fn openat_direct_with_an_unencodable_slot_opens_no_fd() {
+    use std::os::unix::ffi::OsStrExt;
+    let open_fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let engine = LocalEngine::new().unwrap();
+    let f = TestFile::new(&locations()[0].1, "directslot", 4096, false);
+    engine.register_files(&[-1; 2]).unwrap();
+    for slot in [u32::MAX - 1, u32::MAX] {
+        let before = open_fds();
+        let path = std::ffi::CString::new(f.path.as_os_str().as_bytes()).unwrap();
+        let res = Rc::new(Cell::new(None));
+        let r2 = res.clone();
+        engine
+            .openat_direct(libc::AT_FDCWD, path, libc::O_RDONLY, 0, slot, move |r, _| {
+                r2.set(Some(r.map_err(|e| e.raw_os_error())));
+            })
+            .unwrap();
+        engine.drain(Duration::from_secs(10)).unwrap();
+        let r = res.get().expect("the callback ran");
+        assert!(r.is_err(), "slot {slot}: refused, got {r:?}");
+        assert_eq!(open_fds(), before, "slot {slot}: no fd was opened");
+    }
+}
