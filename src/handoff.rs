@@ -35,8 +35,10 @@
 //! ring, DEFER_TASKRUN): the submitter is the only thread that polls or waits, and it enters
 //! the kernel whenever the SQ ring's TASKRUN flag says work is pending. When a submitting
 //! thread exits, the kernel cancels what it still queued (its io-wq backlog, its armed polls);
-//! a multi-thread ring submits such a request again from the reaping thread instead of
-//! reporting an ECANCELED nobody asked for (up to three times).
+//! a multi-thread ring records which thread's enter consumed each entry, and a request that
+//! completes with an ECANCELED nobody asked for, after that thread exited (or while it is
+//! exiting), is submitted again from the reaping thread (up to three times). A genuine
+//! ECANCELED (a file system's, a chain link's, a cancel's) is delivered as it is.
 
 use crate::lock::{Flag, LockMode};
 use crate::sync::{fence, Ordering};

@@ -84,6 +84,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_joined_thread_is_gone_and_this_one_is_not() {
+        assert!(!thread_gone(thread_id()));
+        let tid = std::thread::spawn(thread_id).join().unwrap();
+        assert_ne!(tid, thread_id());
+        assert!(thread_gone(tid));
+    }
+
+    #[test]
     fn eventfd_round_trip() {
         let fd = eventfd().unwrap();
         assert!(!wait_readable(&fd, Some(Duration::from_millis(1))).unwrap());
@@ -101,4 +109,36 @@ mod tests {
         assert!(online_cpus() >= 1);
         assert!(current_cpu() < 4096);
     }
+}
+
+thread_local! {
+    /// This thread's kernel thread id, asked once.
+    static TID: u32 = {
+        // SAFETY: gettid has no preconditions.
+        (unsafe { libc::gettid() }) as u32
+    };
+}
+
+/// The calling thread's kernel thread id.
+#[inline]
+pub(crate) fn thread_id() -> u32 {
+    TID.with(|t| *t)
+}
+
+/// Whether thread `tid` of this process has exited or is exiting (its `/proc/self/task`
+/// entry is gone, or its flags show PF_EXITING: the kernel cancels a thread's requests during
+/// its exit, before the entry goes). Asked only on the rare path of a kernel-side cancel.
+pub(crate) fn thread_gone(tid: u32) -> bool {
+    /// PF_EXITING of include/linux/sched.h.
+    const PF_EXITING: u64 = 0x4;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return true;
+    };
+    // Fields after the command name (which may hold spaces, hence the last ')'): state,
+    // ppid, pgrp, session, tty_nr, tpgid, flags.
+    let flags = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(6))
+        .and_then(|f| f.parse::<u64>().ok());
+    flags.is_none_or(|f| f & PF_EXITING != 0)
 }

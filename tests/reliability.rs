@@ -530,9 +530,16 @@ fn openat_direct_with_an_unencodable_slot_opens_no_fd() {
         let res = Rc::new(Cell::new(None));
         let r2 = res.clone();
         engine
-            .openat_direct(libc::AT_FDCWD, path, libc::O_RDONLY, 0, slot, move |r, _| {
-                r2.set(Some(r.map_err(|e| e.raw_os_error())));
-            })
+            .openat_direct(
+                libc::AT_FDCWD,
+                path,
+                libc::O_RDONLY,
+                0,
+                slot,
+                move |r, _| {
+                    r2.set(Some(r.map_err(|e| e.raw_os_error())));
+                },
+            )
             .unwrap();
         engine.drain(Duration::from_secs(10)).unwrap();
         let r = res.get().expect("the callback ran");

@@ -557,10 +557,30 @@ impl<L: LockMode> Ring<L> {
             Ok(n) => {
                 st.submit_calls += 1;
                 st.sqes_submitted += n as u64;
+                if L::MULTI_THREAD && !self.features.sqpoll {
+                    self.record_submitter(st);
+                }
             }
             Err(e) if transient(&e) => {}
             Err(e) => {
                 latch(fatal, &e);
+            }
+        }
+    }
+
+    /// Notes this thread as the submitter of the entries the kernel just consumed (the front
+    /// of `sq_ids`: on a multi-thread ring every consuming enter is this function's, under the
+    /// ring lock), so a later ECANCELED can be told apart: the kernel's, because this thread
+    /// exited, or a genuine one.
+    fn record_submitter(&self, st: &mut RingState) {
+        // SAFETY: the ring lock is held (the caller has `st`), so this is the only SQ view.
+        let queued = unsafe { self.uring.submission_shared() }.len();
+        let tid = sys::thread_id();
+        while st.sq_ids.len() > queued {
+            if let Some(u) = st.sq_ids.pop_front() {
+                if u != INTERNAL_USER_DATA {
+                    st.slab.set_submitter(u, tid);
+                }
             }
         }
     }
@@ -733,10 +753,10 @@ impl<L: LockMode> Ring<L> {
             }
             let res = cqe.result();
             if L::MULTI_THREAD && res == -libc::ECANCELED && !st.cancelling_all {
-                if let Some(sqe) = st.slab.resubmission(user_data) {
-                    // Nobody asked to cancel it: the kernel did, because the thread whose enter
-                    // submitted it exited (its io-wq queue and armed polls go with it). It never
-                    // ran; this thread's flush submits it again.
+                if let Some(sqe) = st.slab.resubmission(user_data, sys::thread_gone) {
+                    // Nobody asked to cancel it and the thread whose enter submitted it has
+                    // exited: the kernel cancelled it for that (its io-wq queue and armed polls
+                    // go with it), and it never ran. This thread's flush submits it again.
                     st.in_flight -= 1;
                     st.backlog_ops += 1;
                     st.backlog.push_front(Pending::One(sqe));

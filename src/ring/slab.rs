@@ -143,6 +143,8 @@ struct Slot {
     cancel_final: bool,
     /// Resubmissions so far (see [`MAX_RESUBMITS`]).
     resubmits: u8,
+    /// Kernel thread id of the thread whose enter submitted the request (0: unknown).
+    submitter: u32,
     /// The request's SQE, kept (multi-thread rings only) so a kernel-side cancellation at the
     /// exit of the thread that happened to submit it can be undone by submitting it again.
     sqe: Option<crate::op::Sqe>,
@@ -179,6 +181,7 @@ impl Slab {
             slot.fixed = false;
             slot.cancel_final = false;
             slot.resubmits = 0;
+            slot.submitter = 0;
             slot.sqe = None;
             pack(index, slot.generation)
         } else {
@@ -188,6 +191,7 @@ impl Slab {
                 fixed: false,
                 cancel_final: false,
                 resubmits: 0,
+                submitter: 0,
                 sqe: None,
                 submit_ns,
                 payload: Some(payload),
@@ -213,14 +217,28 @@ impl Slab {
         }
     }
 
-    /// For a live request that completed with ECANCELED nobody asked for: its SQE to submit
-    /// again, while resubmissions remain.
-    pub(crate) fn resubmission(&mut self, user_data: u64) -> Option<crate::op::Sqe> {
+    /// Records the thread that submitted a live request.
+    #[inline]
+    pub(crate) fn set_submitter(&mut self, user_data: u64, tid: u32) {
+        if let Some(slot) = self.slots.get_mut(user_data as u32 as usize) {
+            slot.submitter = tid;
+        }
+    }
+
+    /// For a live request that completed with ECANCELED nobody asked for, whose submitter
+    /// `gone` says has exited: its SQE to submit again, while resubmissions remain.
+    pub(crate) fn resubmission(
+        &mut self,
+        user_data: u64,
+        gone: impl FnOnce(u32) -> bool,
+    ) -> Option<crate::op::Sqe> {
         let slot = self.slots.get_mut(user_data as u32 as usize)?;
         if slot.generation != (user_data >> 32) as u32
             || slot.payload.is_none()
             || slot.cancel_final
             || slot.resubmits >= MAX_RESUBMITS
+            || slot.submitter == 0
+            || !gone(slot.submitter)
         {
             return None;
         }
