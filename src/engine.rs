@@ -143,25 +143,27 @@ impl<L: LockMode> Drop for PollGuard<'_, L> {
     }
 }
 
+/// One batch whose callbacks this thread is running: a node of a list threaded through the
+/// stack frames of the `run_callbacks` calls, innermost first.
+struct RunningBatch {
+    engine: usize,
+    batch: *mut Batch,
+    outer: *const RunningBatch,
+}
+
 thread_local! {
-    /// The batches whose callbacks this thread is running, innermost last, with their engine.
-    static RUNNING_BATCHES: std::cell::RefCell<Vec<(usize, *mut Batch)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    /// The innermost running batch (null: none). A `Cell` of a pointer has no destructor, so
+    /// it stays usable while the thread's other thread-locals (an engine among them, whose
+    /// drop runs callbacks) are destroyed.
+    static RUNNING_BATCH: Cell<*const RunningBatch> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Names a batch as being run by this thread, while alive.
-struct RunningBatch;
+/// Unlinks a [`RunningBatch`] node when its `run_callbacks` returns or unwinds.
+struct Unlink(*const RunningBatch);
 
-impl RunningBatch {
-    fn enter(engine: usize, batch: *mut Batch) -> Self {
-        RUNNING_BATCHES.with(|r| r.borrow_mut().push((engine, batch)));
-        RunningBatch
-    }
-}
-
-impl Drop for RunningBatch {
+impl Drop for Unlink {
     fn drop(&mut self) {
-        RUNNING_BATCHES.with(|r| r.borrow_mut().pop());
+        RUNNING_BATCH.with(|r| r.set(self.0));
     }
 }
 
@@ -178,6 +180,19 @@ impl Drop for CallbackScope {
     fn drop(&mut self) {
         IN_CALLBACKS.with(|c| c.set(self.0));
     }
+}
+
+/// Adds one to an eventfd of the engine's.
+fn write_one(fd: &OwnedFd) {
+    let one = 1u64;
+    // SAFETY: writes one u64 from a valid location to an eventfd the engine owns.
+    let _ = unsafe {
+        libc::write(
+            fd.as_raw_fd(),
+            (&one as *const u64).cast(),
+            std::mem::size_of::<u64>(),
+        )
+    };
 }
 
 fn deadlock() -> io::Error {
@@ -212,6 +227,11 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     idle: L::Flag,
     /// The poller is blocked in the kernel (multi-thread mode only).
     blocked: L::Flag,
+    /// The poller sleeps on the eventfd (`wait_any`): a refused poll wakes it through
+    /// `waiter_fd`, which no reactor watches (waking it through the shared eventfd would wake
+    /// the reactor that refused poll too, and the two would ping-pong).
+    eventfd_sleeper: L::Flag,
+    waiter_fd: OwnedFd,
     poll_lock: L::Lock<()>,
     /// Thread token of the poll lock's holder (0: none).
     poll_owner: L::Counter,
@@ -356,6 +376,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             stop: L::Flag::new(),
             idle: L::Flag::new(),
             blocked: L::Flag::new(),
+            eventfd_sleeper: L::Flag::new(),
+            waiter_fd: sys::eventfd()?,
             poll_lock: L::Lock::new(()),
             eventfd,
             drain_timeout: opts.drain_timeout,
@@ -787,15 +809,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
 
     /// Wakes a poller sleeping in [`run`](Self::run) with nothing in flight.
     fn wake(&self) {
-        let one = 1u64;
-        // SAFETY: writes one u64 from a valid location to our own eventfd.
-        let _ = unsafe {
-            libc::write(
-                self.eventfd.as_raw_fd(),
-                (&one as *const u64).cast(),
-                std::mem::size_of::<u64>(),
-            )
-        };
+        write_one(&self.eventfd);
     }
 
     /// Whether this thread holds the poll lock (it is running one of this engine's callbacks,
@@ -870,8 +884,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             // wake it (announce/announced pairing: it sees the completion, or this sees it
             // blocked).
             self.flush();
-            if handoff::announced::<L>(&self.blocked) {
-                self.wake();
+            if handoff::announced::<L>(&self.eventfd_sleeper) {
+                write_one(&self.waiter_fd);
             }
             return Ok(0);
         }
@@ -889,19 +903,17 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         let mut n = 0;
         // First the rest of the batches of this engine being run up this thread's stack: the
         // awaited completion may have left the CQ already, in one of them.
-        let running: Vec<*mut Batch> = RUNNING_BATCHES.with(|r| {
-            r.borrow()
-                .iter()
-                .rev()
-                .filter(|(e, _)| *e == self.addr())
-                .map(|&(_, b)| b)
-                .collect()
-        });
-        for b in running {
-            // SAFETY: each batch is a live local of a `run_callbacks` further up this thread's
-            // stack (it is removed from the list before that call returns), reached there only
-            // through the same pointer, never through a reference held across this call.
-            n += unsafe { Batch::run_raw(b) };
+        let mut node = RUNNING_BATCH.with(|r| r.get());
+        while !node.is_null() {
+            // SAFETY: a linked node lives in the frame of a `run_callbacks` further up this
+            // thread's stack (it is unlinked before that frame ends), so it is valid here.
+            let n_ref = unsafe { &*node };
+            if n_ref.engine == self.addr() {
+                // SAFETY: the node's batch is a live local of that same frame, reached there
+                // only through this pointer, never through a reference held across this call.
+                n += unsafe { Batch::run_raw(n_ref.batch) };
+            }
+            node = n_ref.outer;
         }
         for ring in self.rings.iter() {
             if ring.needs_enter() {
@@ -1052,9 +1064,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         if self.fatal.get() != 0 {
             // Only what the kernel holds can still complete; a wait with nothing there would
             // never return.
-            self.abandon_all(self.fatal.get() as i32);
-            if self.rings.iter().all(|r| r.in_kernel() == 0) {
-                return self.check_fatal(n);
+            let k = self.abandon_all(self.fatal.get() as i32);
+            if k > 0 || self.rings.iter().all(|r| r.in_kernel() == 0) {
+                return self.check_fatal(n + k);
             }
         }
         let mut busy = 0;
@@ -1146,16 +1158,19 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// Blocks until any ring posts a completion, through the eventfd all rings share.
     fn wait_any(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.update_eventfd(1);
+        handoff::announce::<L>(&self.eventfd_sleeper, true);
         self.flush();
         // A completion posted before notifications were on did not signal: look once more.
         let ready = self.rings.iter().any(|r| r.ready());
         let r = if ready {
             Ok(true)
         } else {
-            sys::wait_readable(&self.eventfd, timeout)
+            sys::wait_readable_any(&[&self.eventfd, &self.waiter_fd], timeout)
         };
+        handoff::announce::<L>(&self.eventfd_sleeper, false);
         self.update_eventfd(-1);
         sys::eventfd_drain(&self.eventfd);
+        sys::eventfd_drain(&self.waiter_fd);
         r.map(drop)
     }
 
@@ -1511,10 +1526,16 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     fn run_callbacks(&self, batch: &mut Batch) -> usize {
         let _scope = CallbackScope::enter(self.addr());
         let this: *mut Batch = batch;
-        let _running = RunningBatch::enter(self.addr(), this);
+        let node = RunningBatch {
+            engine: self.addr(),
+            batch: this,
+            outer: RUNNING_BATCH.with(|r| r.get()),
+        };
+        RUNNING_BATCH.with(|r| r.set(&node));
+        let _unlink = Unlink(node.outer);
         // SAFETY: `batch` is live and exclusively ours for this call; from here on it is only
         // reached through `this` (here, or by `poll_nested` from one of its callbacks on this
-        // thread, while `_running` names it).
+        // thread, while `node` is linked: it is unlinked before this frame ends).
         unsafe { Batch::run_raw(this) }
     }
 
@@ -1549,16 +1570,18 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// After a fatal error: completes, with that error, every request the kernel never got
     /// (queued in an SQ that will not be submitted again, or backlogged), so no callback or
     /// future waits forever. Runs under the poll lock, like every other completion.
-    fn abandon_all(&self, errno: i32) {
+    fn abandon_all(&self, errno: i32) -> usize {
+        let mut n = 0;
         for ring in self.rings.iter() {
             loop {
                 let mut batch = Batch::new();
                 if ring.abandon(&mut batch, errno) == 0 {
                     break;
                 }
-                self.run_callbacks(&mut batch);
+                n += self.run_callbacks(&mut batch);
             }
         }
+        n
     }
 }
 
@@ -1640,14 +1663,15 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             loop {
                 let mut batch = Batch::new();
                 ring.cancel_backlog(&mut batch);
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                if batch.is_empty() {
+                    break;
+                }
+                // Every entry of the batch is consumed whether or not a callback panics, so
+                // this loop always progresses.
+                if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     self.run_callbacks(&mut batch)
                 })) {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(p) => {
-                        panic.get_or_insert(p);
-                    }
+                    panic.get_or_insert(p);
                 }
             }
         }

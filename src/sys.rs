@@ -57,17 +57,26 @@ pub(crate) fn eventfd_drain(fd: &OwnedFd) {
 /// Waits until `fd` is readable or `timeout` passes; `None` waits without bound.
 /// Returns whether it became readable; EINTR counts as "not yet".
 pub(crate) fn wait_readable(fd: &OwnedFd, timeout: Option<Duration>) -> io::Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
+    wait_readable_any(&[fd], timeout)
+}
+
+/// As [`wait_readable`], for whichever of `fds` becomes readable first.
+pub(crate) fn wait_readable_any(fds: &[&OwnedFd], timeout: Option<Duration>) -> io::Result<bool> {
+    let mut pfds = [libc::pollfd {
+        fd: -1,
         events: libc::POLLIN,
         revents: 0,
-    };
+    }; 2];
+    let n = fds.len().min(2);
+    for (p, fd) in pfds.iter_mut().zip(fds) {
+        p.fd = fd.as_raw_fd();
+    }
     let ms = match timeout {
         None => -1,
         Some(t) => i32::try_from(t.as_millis().max(u128::from(!t.is_zero()))).unwrap_or(i32::MAX),
     };
-    // SAFETY: `pfd` is one valid pollfd and we pass a count of 1.
-    let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+    // SAFETY: `pfds` holds `n` (at most 2) valid pollfds.
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, ms) };
     if r < 0 {
         let e = io::Error::last_os_error();
         return if e.raw_os_error() == Some(libc::EINTR) {

@@ -74,61 +74,45 @@ thread_local! {
     static IN_HANDLER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Serialises handler calls and handler changes across threads, re-entrantly for the thread
-/// that holds it: a handler may log or set the handler without deadlocking, and
-/// `aura_set_log_handler` returns only when no other thread is inside the old handler (so its
-/// userdata may be freed).
-struct CallLock {
-    /// Thread token of the holder (0: free) and its depth.
-    state: Mutex<(u64, u32)>,
-    free: std::sync::Condvar,
+/// Handler calls in progress, by whether they began before the latest handler change, so
+/// that a change can wait for the calls of the handler it replaced (and only those).
+struct Calls {
+    /// (generation of the current handler, calls of it in progress, older calls in progress)
+    state: Mutex<(u64, u32, u32)>,
+    idle: std::sync::Condvar,
 }
 
-static CALL: CallLock = CallLock {
-    state: Mutex::new((0, 0)),
-    free: std::sync::Condvar::new(),
+static CALLS: Calls = Calls {
+    state: Mutex::new((0, 0, 0)),
+    idle: std::sync::Condvar::new(),
 };
 
-struct CallGuard;
-
-impl CallLock {
-    fn enter(&'static self) -> CallGuard {
-        let me = crate::engine::thread_token();
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        while st.0 != 0 && st.0 != me {
-            st = self.free.wait(st).unwrap_or_else(|p| p.into_inner());
-        }
-        st.0 = me;
-        st.1 += 1;
-        CallGuard
-    }
-}
-
-impl Drop for CallGuard {
-    fn drop(&mut self) {
-        let mut st = CALL.state.lock().unwrap_or_else(|p| p.into_inner());
-        st.1 -= 1;
-        if st.1 == 0 {
-            st.0 = 0;
-            CALL.free.notify_all();
-        }
-    }
-}
-
-/// Installs (or with `None` removes) the handler, once no other thread is inside the old one.
+/// Installs (or with `None` removes) the handler. Returns once no other thread is inside a
+/// handler installed before (so the old userdata may be freed), except when called from
+/// inside a handler, which must not wait for itself or for a peer doing the same.
 pub(crate) fn set_handler(handler: aura_log_fn, userdata: *mut c_void) {
-    let _call = CALL.enter();
-    *HANDLER.lock().unwrap_or_else(|p| p.into_inner()) = (handler, userdata as usize);
+    {
+        let mut st = CALLS.state.lock().unwrap_or_else(|p| p.into_inner());
+        *HANDLER.lock().unwrap_or_else(|p| p.into_inner()) = (handler, userdata as usize);
+        st.0 += 1;
+        st.2 += st.1;
+        st.1 = 0;
+        if !IN_HANDLER.with(|h| h.get()) {
+            while st.2 > 0 {
+                st = CALLS.idle.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+    }
     if handler.is_some() {
         route_log_records();
     }
 }
 
-/// Passes a NUL-terminated message to the handler, if any. Calls are serialised (one thread
-/// in the handler at a time) by a re-entrant lock, and no mutex is held during the call, so a
-/// handler may log, or set or clear the handler, without deadlocking; a record a handler emits
-/// from inside itself goes to syslog only (delivering it to the handler would recurse without
-/// end for a handler that logs every record).
+/// Passes a NUL-terminated message to the handler, if any. No lock is held during the call,
+/// so a handler may log, set or clear the handler, or call into the library without
+/// deadlocking; a record a handler emits from inside itself goes to syslog only (delivering it
+/// to the handler would recurse without end for a handler that logs every record). Calls from
+/// several threads may run at once.
 fn deliver(level: c_int, msg: &CStr) {
     if let Some(s) = SYSLOG.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
         s.send(level, &msg.to_string_lossy());
@@ -136,17 +120,33 @@ fn deliver(level: c_int, msg: &CStr) {
     if IN_HANDLER.with(|h| h.get()) {
         return;
     }
-    let _call = CALL.enter();
-    let (f, ud) = *HANDLER.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(f) = f {
-        IN_HANDLER.with(|h| h.set(true));
-        struct Leave;
-        impl Drop for Leave {
-            fn drop(&mut self) {
-                IN_HANDLER.with(|h| h.set(false));
+    let (generation, f, ud) = {
+        let mut st = CALLS.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (f, ud) = *HANDLER.lock().unwrap_or_else(|p| p.into_inner());
+        if f.is_none() {
+            return;
+        }
+        st.1 += 1;
+        (st.0, f, ud)
+    };
+    struct Leave(u64);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            IN_HANDLER.with(|h| h.set(false));
+            let mut st = CALLS.state.lock().unwrap_or_else(|p| p.into_inner());
+            if st.0 == self.0 {
+                st.1 -= 1;
+            } else {
+                st.2 -= 1;
+                if st.2 == 0 {
+                    CALLS.idle.notify_all();
+                }
             }
         }
-        let _leave = Leave;
+    }
+    IN_HANDLER.with(|h| h.set(true));
+    let _leave = Leave(generation);
+    if let Some(f) = f {
         // SAFETY: the handler was installed by the application for exactly this call shape;
         // msg is NUL-terminated and outlives the call.
         unsafe { f(level, msg.as_ptr(), ud as *mut c_void) };

@@ -541,9 +541,15 @@ impl<L: LockMode> Ring<L> {
             // post completions only then); one that submits nothing is safe.
             // SAFETY: the ring lock is held (the caller has `st`), so this is the only SQ view.
             let sq = unsafe { self.uring.submission_shared() };
-            if sq.taskrun() || sq.cq_overflow() {
+            // An SQPOLL ring's thread still consumes its SQ (those entries are not abandoned):
+            // wake it if it sleeps.
+            let wakeup = self.features.sqpoll && !sq.is_empty() && sq.need_wakeup();
+            if sq.taskrun() || sq.cq_overflow() || wakeup {
                 drop(sq);
-                let flags = io_uring::EnterFlags::GETEVENTS.bits();
+                let mut flags = io_uring::EnterFlags::GETEVENTS.bits();
+                if wakeup {
+                    flags |= io_uring::EnterFlags::SQ_WAKEUP.bits();
+                }
                 // SAFETY: to_submit 0 reads no SQE; no argument is passed.
                 let _ = unsafe {
                     self.uring
@@ -1036,8 +1042,12 @@ impl<L: LockMode> Ring<L> {
     /// and the SQ have room; returns whether it did.
     fn issue_cancel(&self, st: &mut RingState, user_data: u64, fatal: &L::Counter) -> bool {
         if fatal.get() != 0 {
-            // Nothing is submitted any more: the request completes from the kernel, or, if
-            // the kernel never got it, is completed by `abandon`.
+            // Nothing is submitted any more. A request the kernel never got is completed by
+            // `abandon`; one it holds is cancelled synchronously (a register call, no SQE).
+            let _ = self.uring.submitter().register_sync_cancel(
+                Some(Timespec::new().nsec(100_000_000)),
+                CancelBuilder::user_data(user_data),
+            );
             return true;
         }
         let reserve = self.cq_entries - self.max_limit;
