@@ -547,3 +547,59 @@ fn openat_direct_with_an_unencodable_slot_opens_no_fd() {
         assert_eq!(open_fds(), before, "slot {slot}: no fd was opened");
     }
 }
+
+/// Close-and-reopen while a write waits in the backlog: a request that owns its file
+/// (`WithFile`) writes to the file it named, even though the caller closed its handle and an
+/// `open` meanwhile got the lowest free fd number.
+#[test]
+fn a_backlogged_write_that_owns_its_file_never_lands_in_a_reopened_one() {
+    use auraio::op::{WithFile, Write};
+    use std::os::fd::AsRawFd;
+    let dir = &locations()[0].1;
+    let engine = LocalEngine::new().unwrap();
+    engine.set_in_flight_limit(1).unwrap();
+    // The one in-flight slot is taken by a read that waits for the pipe.
+    let pipe = Pipe::new();
+    engine
+        .read(pipe.read, vec![0u8; 1], 0, |r, _| assert_eq!(r.unwrap(), 1))
+        .unwrap();
+    for round in 0..20 {
+        let a_path = dir.join(format!("auraio-reopen-a-{}-{round}", std::process::id()));
+        let b_path = dir.join(format!("auraio-reopen-b-{}-{round}", std::process::id()));
+        let a = Arc::new(std::fs::File::create(&a_path).unwrap());
+        let a_fd = a.as_raw_fd();
+        let done = Rc::new(Cell::new(false));
+        let d = done.clone();
+        let op = WithFile::new(a.clone(), |fd| Write::new(fd, b"for A".to_vec(), 0));
+        engine
+            .submit(op, move |r, _| {
+                assert_eq!(r.unwrap(), 5);
+                d.set(true);
+            })
+            .unwrap();
+        assert_eq!(engine.stats().backlog, 1, "the write waits in the backlog");
+        // The caller closes its handle and opens another file.
+        drop(a);
+        let b = std::fs::File::create(&b_path).unwrap();
+        assert_ne!(
+            b.as_raw_fd(),
+            a_fd,
+            "the request still holds A's fd, so B cannot get its number"
+        );
+        // Let the write out: free the in-flight slot, then a new pipe read takes it again.
+        pipe.feed(b"x");
+        while !done.get() {
+            engine.wait(Some(Duration::from_secs(5))).unwrap();
+        }
+        engine
+            .read(pipe.read, vec![0u8; 1], 0, |r, _| assert_eq!(r.unwrap(), 1))
+            .unwrap();
+        assert_eq!(std::fs::read(&a_path).unwrap(), b"for A");
+        assert_eq!(std::fs::read(&b_path).unwrap(), b"", "B untouched");
+        drop(b);
+        let _ = std::fs::remove_file(&a_path);
+        let _ = std::fs::remove_file(&b_path);
+    }
+    pipe.feed(b"x");
+    engine.drain(Duration::from_secs(10)).unwrap();
+}

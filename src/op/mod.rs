@@ -9,8 +9,10 @@
 pub use io_uring::squeue::Entry as Sqe;
 
 mod iovec;
+mod with_file;
 
 pub(crate) use iovec::{IoVecArray, StatxBuf};
+pub use with_file::WithFile;
 
 /// Which way data moves, for statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
