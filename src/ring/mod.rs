@@ -1103,9 +1103,9 @@ impl<L: LockMode> Ring<L> {
         );
     }
 
-    /// After a fatal error, once the kernel holds none of this ring's requests: completes every
-    /// request left (in the SQ, never to be submitted, or in the backlog) with `-errno`, up to
-    /// a batch at a time. Returns how many went into `batch`.
+    /// After a fatal error: completes with `-errno` the requests the kernel never got (in the
+    /// SQ, never to be submitted, or in the backlog), up to a batch at a time. Returns how many
+    /// went into `batch`.
     pub(crate) fn abandon(&self, batch: &mut Batch, errno: i32) -> usize {
         let mut st = self.state.lock();
         let before = batch.len;
@@ -1119,17 +1119,7 @@ impl<L: LockMode> Ring<L> {
                 batch.push(p, -errno);
             }
         }
-        while batch.len + MAX_CHAIN <= BATCH || batch.is_empty() {
-            let Some(item) = st.backlog.pop_front() else {
-                break;
-            };
-            for u in item.user_data() {
-                if let Some((p, _)) = st.take(u) {
-                    st.backlog_ops -= 1;
-                    batch.push(p, -errno);
-                }
-            }
-        }
+        complete_backlog(&mut st, batch, errno);
         self.publish(&st);
         batch.len - before
     }
@@ -1137,18 +1127,7 @@ impl<L: LockMode> Ring<L> {
     /// Completes backlogged requests (never seen by the kernel) with ECANCELED.
     pub(crate) fn cancel_backlog(&self, batch: &mut Batch) {
         let mut st = self.state.lock();
-        // A batch holds BATCH completions; a chain is at most MAX_CHAIN links.
-        while batch.len + MAX_CHAIN <= BATCH || batch.is_empty() {
-            let Some(item) = st.backlog.pop_front() else {
-                break;
-            };
-            for u in item.user_data() {
-                if let Some((p, _)) = st.take(u) {
-                    st.backlog_ops -= 1;
-                    batch.push(p, -libc::ECANCELED);
-                }
-            }
-        }
+        complete_backlog(&mut st, batch, libc::ECANCELED);
         self.publish(&st);
     }
 
@@ -1202,6 +1181,22 @@ impl<L: LockMode> Ring<L> {
     /// Whether `user_data` names a request of this ring still in flight.
     pub(crate) fn is_live(&self, user_data: u64) -> bool {
         self.state.lock().slab.contains(user_data)
+    }
+}
+
+/// Moves backlogged requests into `batch` with `-errno`, whole chains at a time, while the
+/// batch has room for one (a batch holds BATCH completions; a chain is at most MAX_CHAIN).
+fn complete_backlog(st: &mut RingState, batch: &mut Batch, errno: i32) {
+    while batch.len + MAX_CHAIN <= BATCH || batch.is_empty() {
+        let Some(item) = st.backlog.pop_front() else {
+            break;
+        };
+        for u in item.user_data() {
+            if let Some((p, _)) = st.take(u) {
+                st.backlog_ops -= 1;
+                batch.push(p, -errno);
+            }
+        }
     }
 }
 
