@@ -41,9 +41,9 @@ impl AsRawFd for Notify {
 /// Drives `engine` from tokio's reactor until an error: turns
 /// [notifications](Engine::set_notifications) on, then each time the eventfd becomes readable
 /// drains it and [polls](Engine::poll) the engine, which runs callbacks and wakes futures.
-/// Spawn it (`tokio::spawn` for a shared engine, `spawn_local` in a `LocalSet` for a
-/// single-thread one) and abort it when done; notifications are turned off again when the
-/// driver is dropped.
+/// [`Driver::spawn`] / [`Driver::spawn_local`] run it as a task that stops when the `Driver`
+/// is dropped; spawned by hand, abort it when done. Notifications are turned off again when
+/// the future is dropped.
 ///
 /// # Errors
 ///
