@@ -670,7 +670,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     #[cfg(feature = "capi")]
     pub(crate) fn unregister_raw_buffers(&self) {
         for ring in self.rings.iter() {
-            let _ = ring.unregister_buffers();
+            if let Err(e) = ring.unregister_buffers() {
+                log::warn!("auraio: unregistering buffers failed: {e}");
+            }
         }
     }
 
@@ -682,7 +684,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         let mut slot = self.fixed.lock();
         if slot.as_ref().is_some_and(|r| r.leases() == 0) {
             for ring in self.rings.iter() {
-                let _ = ring.unregister_buffers();
+                if let Err(e) = ring.unregister_buffers() {
+                    log::warn!("auraio: unregistering buffers failed: {e}");
+                }
             }
             *slot = None;
             self.fixed_draining.store(false);

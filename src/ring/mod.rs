@@ -792,7 +792,9 @@ impl<L: LockMode> Ring<L> {
         // Dropping the iterator above stored the new CQ head, returning the slots to the kernel.
         if st.unregister_deferred && st.fixed_pending == 0 {
             st.unregister_deferred = false;
-            let _ = self.uring.submitter().unregister_files();
+            if let Err(e) = self.uring.submitter().unregister_files() {
+                log::warn!("auraio: the deferred unregister of files failed: {e}");
+            }
         }
         if !st.backlog.is_empty() {
             self.refill(st, fatal);
