@@ -868,12 +868,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                 // A panicking callback still gets the round finished (what earlier callbacks
                 // submitted is flushed) before its panic goes on.
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    for ring in self.rings.iter() {
-                        if ring.needs_enter() {
-                            ring.kick(&self.fatal);
-                        }
-                        n += self.reap(ring);
-                    }
+                    n += self.kick_and_reap();
                 }));
                 self.after_round();
                 if let Err(p) = r {
@@ -919,14 +914,22 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             }
             node = n_ref.outer;
         }
+        n += self.kick_and_reap();
+        self.flush();
+        Some(n)
+    }
+
+    /// Enters the kernel on every ring that needs it (queued SQEs, pending task work), and
+    /// reaps every ring. Returns the callbacks run.
+    fn kick_and_reap(&self) -> usize {
+        let mut n = 0;
         for ring in self.rings.iter() {
             if ring.needs_enter() {
                 ring.kick(&self.fatal);
             }
             n += self.reap(ring);
         }
-        self.flush();
-        Some(n)
+        n
     }
 
     /// What every poll round ends with: submits what reaping left queued, ticks the
@@ -1258,8 +1261,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         self.rings.iter().map(|r| r.limit.get()).sum()
     }
 
-    /// Most links a [`Chain`](crate::Chain) may have on this engine: [`MAX_CHAIN`](crate::MAX_CHAIN),
-    /// or fewer when a ring's submission queue or in-flight maximum is smaller (a chain enters
+    /// Most links a [`Chain`](crate::Chain) may have on this engine:
+    /// [`MAX_CHAIN`](crate::MAX_CHAIN), or fewer when a ring's submission queue or in-flight maximum is smaller (a chain enters
     /// the SQ whole and counts whole against the in-flight limit).
     pub fn max_chain(&self) -> usize {
         self.max_chain

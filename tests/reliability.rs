@@ -359,13 +359,10 @@ fn tokio_multi_thread_readers_do_not_hang() {
                 .map(|t| {
                     let (e, f) = (engine.clone(), f.clone());
                     tokio::spawn(async move {
-                        let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (t + 1);
+                        let mut rng = common::Rng::new(0x9e37_79b9_7f4a_7c15u64 ^ (t + 1));
                         let mut buf = vec![0u8; BLOCK];
                         for _ in 0..5_000 {
-                            x ^= x << 13;
-                            x ^= x >> 7;
-                            x ^= x << 17;
-                            let off = (x % (f.data.len() / BLOCK) as u64) as usize * BLOCK;
+                            let off = (rng.next() % (f.data.len() / BLOCK) as u64) as usize * BLOCK;
                             let (r, b) = e.read_at(f.fd(), buf, off as u64).await;
                             assert_eq!(r.unwrap(), BLOCK);
                             assert!(b[..] == f.data[off..off + BLOCK], "read at {off} differs");

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use auraio::op::{Fsync, Read, Write};
 use auraio::{Options, RoundRobinEngine, SharedEngine};
-use common::{locations, Deadline, Pipe, TestFile, Tracked};
+use common::{locations, Deadline, Pipe, Rng, TestFile, Tracked};
 
 const BLOCK: usize = 4096;
 const FILE_LEN: usize = 4 << 20;
@@ -27,16 +27,6 @@ const TASKS: usize = 6;
 /// Rounds, alternating tmpfs and disk, each with its own seed.
 const ROUNDS: usize = 4;
 const OPS_PER_TASK: usize = 8_000;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 /// Completions seen per request id: each must end at exactly 1.
 struct Ledger {
@@ -125,7 +115,7 @@ fn threads_and_tasks_lose_and_duplicate_nothing() {
                 );
                 std::thread::spawn(move || {
                     let mut rng =
-                        Rng((seed ^ (t as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1);
+                        Rng::new(seed ^ (t as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
                     let pipe = Pipe::new();
                     let new_buf = || {
                         created.fetch_add(1, Ordering::Relaxed);
@@ -260,7 +250,7 @@ fn threads_and_tasks_lose_and_duplicate_nothing() {
                     );
                     tokio::spawn(async move {
                         let mut rng =
-                            Rng((seed ^ (t as u64 + 101).wrapping_mul(0x2545_f491_4f6c_dd1d)) | 1);
+                            Rng::new(seed ^ (t as u64 + 101).wrapping_mul(0x2545_f491_4f6c_dd1d));
                         for _ in 0..OPS_PER_TASK {
                             let off = (rng.next() % READ_BLOCKS) * BLOCK as u64;
                             created.fetch_add(1, Ordering::Relaxed);

@@ -221,9 +221,10 @@ impl Batch {
     /// closure; the kernel was done with it).
     ///
     /// Through a pointer so that a callback may run the rest of the same batch (a future
-    /// awaited inside a callback whose completion sits later in the batch): no reference to the batch is held while a callback runs, and each entry is taken out
-    /// (`done` advanced) before its callback is called, so every entry runs exactly once,
-    /// whichever of the nested calls reaches it.
+    /// awaited inside a callback whose completion sits later in the batch): no reference to
+    /// the batch is held while a callback runs, and each entry is taken out (`done` advanced)
+    /// before its callback is called, so every entry runs exactly once, whichever of the
+    /// nested calls reaches it.
     ///
     /// # Safety
     ///
@@ -859,8 +860,8 @@ impl<L: LockMode> Ring<L> {
                     let ts = Timespec::from(t);
                     let args = SubmitArgs::new().timespec(&ts);
                     // SAFETY: to_submit 0 reads no SQE; EXT_ARG says the argument is the
-                    // io_uring_getevents_arg that `SubmitArgs` wraps (`repr(transparent)`), valid for
-                    // the call.
+                    // io_uring_getevents_arg that `SubmitArgs` wraps (`repr(transparent)`),
+                    // valid for the call.
                     unsafe {
                         submitter.enter(
                             0,

@@ -21,17 +21,27 @@ pub fn locations() -> Vec<(&'static str, PathBuf)> {
     ]
 }
 
+/// A seeded xorshift generator: reproducible offsets and choices for the tests.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed` (any value: a zero state is avoided).
+    pub fn new(seed: u64) -> Self {
+        Rng(seed | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
 /// Deterministic pseudo-random bytes.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    let mut rng = Rng::new(seed);
+    (0..len).map(|_| rng.next() as u8).collect()
 }
 
 /// A file filled with `pattern(len, seed)`, removed on drop.
