@@ -700,7 +700,9 @@ impl<L: LockMode> Ring<L> {
         let mut st = self.state.lock();
         let user_data = st.admit(payload, sampled, fixed);
         let sqe = sqe.user_data(user_data);
-        if L::MULTI_THREAD {
+        // Kept for a resubmission, which needs the submitting thread recorded: multi-thread
+        // rings without SQPOLL only (see `record_submitter`).
+        if L::MULTI_THREAD && !self.features.sqpoll {
             st.slab.keep_sqe(user_data, &sqe);
         }
         if st.in_flight >= st.limit || !st.backlog.is_empty() || !self.enqueue(&mut st, &sqe, fatal)
