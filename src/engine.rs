@@ -1188,28 +1188,33 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     ///
     /// As for [`poll`](Self::poll).
     pub fn run(&self) -> io::Result<()> {
-        let tick = Duration::from_millis(u64::from(T::TICK_MS));
-        let r = self.holding_poll(|| {
-            while !self.stop.is_set() {
-                if self.pending() == 0 {
-                    // Pairs with `after_push`: a submitter either sees `idle` and wakes this
-                    // thread, or this sees its request in `pending`.
-                    handoff::announce::<L>(&self.idle, true);
-                    if self.pending() == 0 && !self.stop.is_set() {
-                        let _ = sys::wait_readable(&self.eventfd, Some(tick));
-                        sys::eventfd_drain(&self.eventfd);
-                    }
-                    self.idle.store(false);
-                }
-                if let Err(e) = self.wait_locked(Some(tick)) {
-                    self.stop.store(false);
-                    return Err(e);
-                }
-            }
+        // `stop` is taken down before the poll lock is let go, so a `stop` meant for a later
+        // `run` is never lost to this one.
+        self.holding_poll(|| {
+            let r = self.run_rounds();
             self.stop.store(false);
-            Ok(0)
-        });
-        r.map(drop)
+            r
+        })
+        .map(drop)
+    }
+
+    /// The rounds of [`run`](Self::run), until `stop` or an error.
+    fn run_rounds(&self) -> io::Result<usize> {
+        let tick = Duration::from_millis(u64::from(T::TICK_MS));
+        while !self.stop.is_set() {
+            if self.pending() == 0 {
+                // Pairs with `after_push`: a submitter either sees `idle` and wakes this
+                // thread, or this sees its request in `pending`.
+                handoff::announce::<L>(&self.idle, true);
+                if self.pending() == 0 && !self.stop.is_set() {
+                    let _ = sys::wait_readable(&self.eventfd, Some(tick));
+                    sys::eventfd_drain(&self.eventfd);
+                }
+                self.idle.store(false);
+            }
+            self.wait_locked(Some(tick))?;
+        }
+        Ok(0)
     }
 
     /// Makes [`run`](Self::run) return after its current round; callable from a callback or,
@@ -1262,8 +1267,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     }
 
     /// Most links a [`Chain`](crate::Chain) may have on this engine:
-    /// [`MAX_CHAIN`](crate::MAX_CHAIN), or fewer when a ring's submission queue or in-flight maximum is smaller (a chain enters
-    /// the SQ whole and counts whole against the in-flight limit).
+    /// [`MAX_CHAIN`](crate::MAX_CHAIN), or fewer when a ring's submission queue or in-flight
+    /// maximum is smaller (a chain enters the SQ whole and counts whole against the in-flight
+    /// limit).
     pub fn max_chain(&self) -> usize {
         self.max_chain
     }

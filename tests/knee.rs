@@ -23,7 +23,7 @@ use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use auraio::{AlignedBuf, LocalEngine, Options};
+use auraio::{AlignedBuf, LocalEngine, Options, RingStats};
 
 const CAP: u32 = 100_000;
 
@@ -190,17 +190,19 @@ fn p99_between(before: &auraio::Histogram, after: &auraio::Histogram) -> u64 {
 }
 
 /// One run on a fresh engine (queue depth 256, 256 requests kept submitted), set up by
-/// `setup` first.
+/// `setup` first; `at` as for [`run`]. Returns the load and the ring's stats after the run.
 fn engine_run(
     fd: i32,
     blocks: u64,
     setup: impl FnOnce(&LocalEngine),
     total: Duration,
     warmup: Duration,
-) -> Load {
+    at: Option<(Duration, &dyn Fn())>,
+) -> (Load, RingStats) {
     let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
     setup(&e);
-    run(&e, fd, blocks, 256, total, warmup, None)
+    let load = run(&e, fd, blocks, 256, total, warmup, at);
+    (load, e.ring_stats(0).unwrap())
 }
 
 /// Fixed-depth runs: the same load as the adaptive runs (256 submitted, the in-flight limit
@@ -217,7 +219,9 @@ fn sweep(fd: i32, blocks: u64, depths: &[u32]) -> Vec<(u32, Load)> {
                 },
                 Duration::from_millis(2500),
                 Duration::from_millis(500),
-            );
+                None,
+            )
+            .0;
             eprintln!(
                 "fixed depth {depth:>3}: {:>7.0} IOPS, mean {:>7.1} µs (sampled {:>7.1} µs)",
                 l.iops, l.little_us, l.mean_us
@@ -232,22 +236,6 @@ fn knee_of(sweep: &[(u32, Load)]) -> (f64, u32, Load) {
     let best = sweep.iter().map(|(_, l)| l.iops).fold(0.0, f64::max);
     let (depth, load) = *sweep.iter().find(|(_, l)| l.iops >= 0.95 * best).unwrap();
     (best, depth, load)
-}
-
-/// An adaptive run of 8 s with 256 requests kept submitted (the last 3 s measured), under a
-/// P99 target if given.
-fn adaptive_run(fd: i32, blocks: u64, target: Option<Duration>) -> Load {
-    engine_run(
-        fd,
-        blocks,
-        |e| {
-            if target.is_some() {
-                e.set_max_p99(target).unwrap();
-            }
-        },
-        Duration::from_secs(8),
-        Duration::from_secs(5),
-    )
 }
 
 /// The limit bounds every adaptive run must keep: the controller's floor and the ring's
@@ -281,7 +269,14 @@ fn adaptive_depth_on_the_knee_device() {
     eprintln!("best {best:.0} IOPS; knee at depth {knee_depth}: {knee_us:.1} µs (Little's law)");
 
     // 2. Adaptive: 256 requests kept submitted; the controller picks the depth.
-    let a = adaptive_run(fd, blocks, None);
+    let (a, _) = engine_run(
+        fd,
+        blocks,
+        |_| {},
+        Duration::from_secs(8),
+        Duration::from_secs(5),
+        None,
+    );
     eprintln!(
         "adaptive: {:.3}x the best IOPS, {:.2}x the knee's latency, stable after {:?} s (limit {})",
         a.iops / best,
@@ -294,18 +289,15 @@ fn adaptive_depth_on_the_knee_device() {
 
     // 3. A P99 target: the controller carries it and reports it.
     let target = Duration::from_micros(300);
-    let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
-    e.set_max_p99(Some(target)).unwrap();
-    let t = run(
-        &e,
+    let (t, stats) = engine_run(
         fd,
         blocks,
-        256,
+        |e| e.set_max_p99(Some(target)).unwrap(),
         Duration::from_secs(4),
         Duration::from_secs(2),
         None,
     );
-    let reported = e.ring_stats(0).unwrap().target_p99_ns;
+    let reported = stats.target_p99_ns;
     eprintln!(
         "target {target:?}: P99 {:.1} µs, {:.3}x the best IOPS (limit {})",
         t.p99_us,
@@ -314,24 +306,21 @@ fn adaptive_depth_on_the_knee_device() {
     );
     assert_eq!(reported, target.as_nanos() as u64, "the target is reported");
     assert_bounded("target", &t);
-    drop(e);
 
     // 4. A noisy neighbour takes three quarters of the cap mid-run: the controller notices
     //    (a re-probe: its operating point no longer holds), whatever depth it then picks.
     let quarter = CAP / 4;
     let lower = || set_cap(quarter);
-    let e = LocalEngine::with_options(&Options::new().queue_depth(256)).unwrap();
-    let c = run(
-        &e,
+    let (c, stats) = engine_run(
         fd,
         blocks,
-        256,
+        |_| {},
         Duration::from_secs(9),
         Duration::from_secs(7),
         Some((Duration::from_secs(5), &lower)),
     );
     set_cap(CAP);
-    let reprobes = e.ring_stats(0).unwrap().reprobes;
+    let reprobes = stats.reprobes;
     eprintln!(
         "after the cap change to {quarter}: {:.3}x the new cap, mean {:.1} µs, re-probes {reprobes} (limit {})",
         c.iops / f64::from(quarter),

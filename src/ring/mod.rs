@@ -649,11 +649,9 @@ impl<L: LockMode> Ring<L> {
         drop(sq);
         for e in chain {
             st.sq_ids.push_back(e.get_user_data());
-        }
-        trim_sq(st, queued);
-        for e in chain {
             st.slab.stamp(e.get_user_data(), sys::now_ns);
         }
+        trim_sq(st, queued);
         st.in_flight += chain.len() as u32;
         st.peak_in_flight = st.peak_in_flight.max(st.in_flight);
         if queued >= st.batch_threshold as usize {

@@ -200,27 +200,41 @@ impl Slab {
         }
     }
 
+    /// The slot of a live request (`None` for a stale or unknown id).
+    #[inline]
+    fn live(&self, user_data: u64) -> Option<&Slot> {
+        self.slots
+            .get(user_data as u32 as usize)
+            .filter(|s| s.generation == (user_data >> 32) as u32 && s.payload.is_some())
+    }
+
+    /// As [`live`](Self::live), mutably.
+    #[inline]
+    fn live_mut(&mut self, user_data: u64) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(user_data as u32 as usize)
+            .filter(|s| s.generation == (user_data >> 32) as u32 && s.payload.is_some())
+    }
+
     /// Keeps a live request's SQE for a possible resubmission.
     #[inline]
     pub(crate) fn keep_sqe(&mut self, user_data: u64, sqe: &crate::op::Sqe) {
-        if let Some(slot) = self.slots.get_mut(user_data as u32 as usize) {
+        if let Some(slot) = self.live_mut(user_data) {
             slot.sqe = Some(sqe.clone());
         }
     }
 
     /// Marks a live request's ECANCELED as final (the engine cancels it, or it is linked).
     pub(crate) fn mark_cancel_final(&mut self, user_data: u64) {
-        if let Some(slot) = self.slots.get_mut(user_data as u32 as usize) {
-            if slot.generation == (user_data >> 32) as u32 {
-                slot.cancel_final = true;
-            }
+        if let Some(slot) = self.live_mut(user_data) {
+            slot.cancel_final = true;
         }
     }
 
     /// Records the thread that submitted a live request.
     #[inline]
     pub(crate) fn set_submitter(&mut self, user_data: u64, tid: u32) {
-        if let Some(slot) = self.slots.get_mut(user_data as u32 as usize) {
+        if let Some(slot) = self.live_mut(user_data) {
             slot.submitter = tid;
         }
     }
@@ -232,10 +246,8 @@ impl Slab {
         user_data: u64,
         gone: impl FnOnce(u32) -> bool,
     ) -> Option<crate::op::Sqe> {
-        let slot = self.slots.get_mut(user_data as u32 as usize)?;
-        if slot.generation != (user_data >> 32) as u32
-            || slot.payload.is_none()
-            || slot.cancel_final
+        let slot = self.live_mut(user_data)?;
+        if slot.cancel_final
             || slot.resubmits >= MAX_RESUBMITS
             || slot.submitter == 0
             || !gone(slot.submitter)
@@ -248,7 +260,7 @@ impl Slab {
 
     /// Marks a live request as using a registered file slot.
     pub(crate) fn mark_fixed(&mut self, user_data: u64) {
-        if let Some(slot) = self.slots.get_mut(user_data as u32 as usize) {
+        if let Some(slot) = self.live_mut(user_data) {
             slot.fixed = true;
         }
     }
@@ -274,7 +286,7 @@ impl Slab {
     /// spent in the backlog is the engine's, not the device's). Unsampled requests hold 0.
     #[inline]
     pub(crate) fn stamp(&mut self, user_data: u64, now_ns: impl FnOnce() -> u64) {
-        if let Some(slot) = self.slots.get_mut(user_data as u32 as usize) {
+        if let Some(slot) = self.live_mut(user_data) {
             if slot.submit_ns == SAMPLE_PENDING {
                 slot.submit_ns = now_ns();
             }
@@ -283,11 +295,7 @@ impl Slab {
 
     /// Whether `user_data` names a request still in flight.
     pub(crate) fn contains(&self, user_data: u64) -> bool {
-        let index = user_data as u32;
-        let generation = (user_data >> 32) as u32;
-        self.slots
-            .get(index as usize)
-            .is_some_and(|s| s.generation == generation && s.payload.is_some())
+        self.live(user_data).is_some()
     }
 
     /// Requests in flight.
