@@ -600,3 +600,69 @@ fn a_backlogged_write_that_owns_its_file_never_lands_in_a_reopened_one() {
     pipe.feed(b"x");
     engine.drain(Duration::from_secs(10)).unwrap();
 }
+
+/// A linked chain is never split, however many threads submit and wait on one multi-thread
+/// ring at once: the kernel only stops part-way into a chain when a flush hands it a count that
+/// ends inside one, and the rest would then run unlinked. Every chain here is [read of a bad
+/// fd -> read of a good file]; the failing head cancels its link, so the second read must end
+/// with ECANCELED every time. A split chain shows as a second read that succeeded.
+#[test]
+fn chains_are_never_split_by_concurrent_submitters() {
+    const THREADS: usize = 4;
+    const CHAINS: usize = 1500;
+    let engine = Arc::new(
+        SharedEngine::with_options(&Options::new().ring_count(1).queue_depth(64)).unwrap(),
+    );
+    let _d = Deadline::new("chain split", 120, {
+        let e = engine.clone();
+        move || e.state_dump()
+    });
+    let f = TestFile::new(&locations()[0].1, "chainsplit", 1 << 16, false);
+    let fd = f.fd();
+    let split = Arc::new(AtomicUsize::new(0));
+    let linked = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (e, split, linked) = (engine.clone(), split.clone(), linked.clone());
+            std::thread::spawn(move || {
+                for i in 0..CHAINS {
+                    let (s, l) = (split.clone(), linked.clone());
+                    let mut chain = e.chain();
+                    chain
+                        .push(auraio::op::Read::new(-1, vec![0u8; 64], 0), |r, _| {
+                            assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EBADF));
+                        })
+                        .unwrap()
+                        .push(auraio::op::Read::new(fd, vec![0u8; 64], 0), move |r, _| {
+                            match r {
+                                Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => {
+                                    l.fetch_add(1, Ordering::Relaxed)
+                                }
+                                _ => s.fetch_add(1, Ordering::Relaxed),
+                            };
+                        })
+                        .unwrap();
+                    chain.submit().unwrap();
+                    // Single reads between the chains give every flush count a chance to
+                    // end inside the next chain; waiting and polling alternate so flushes,
+                    // kicks and blocked waits from different threads interleave on the ring.
+                    for _ in 0..i % 3 {
+                        e.read(fd, vec![0u8; 64], 64, |r, _| assert_eq!(r.unwrap(), 64))
+                            .unwrap();
+                    }
+                    if i % 2 == 0 {
+                        e.wait(Some(Duration::from_millis(5))).unwrap();
+                    } else {
+                        e.poll().unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    engine.drain(Duration::from_secs(30)).unwrap();
+    assert_eq!(split.load(Ordering::Relaxed), 0, "chains were split");
+    assert_eq!(linked.load(Ordering::Relaxed), THREADS * CHAINS);
+}

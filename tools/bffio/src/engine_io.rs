@@ -1,6 +1,7 @@
 //! The engine operations a job thread uses, for every preset: one trait, implemented for both
 //! lock modes, so the job loop is written once and monomorphized per preset.
 
+use std::cell::UnsafeCell;
 use std::io;
 use std::time::Duration;
 
@@ -20,15 +21,47 @@ pub struct Completion {
     pub buf: Option<AlignedBuf>,
 }
 
+/// A job thread's engine together with the queue its callbacks fill, so the queue cannot be
+/// freed while the engine may still deliver into it. Fields drop in declaration order: the
+/// engine first (its drop runs the callbacks still pending after an error or a panic in the
+/// job loop, and they push into the queue), then the queue.
+pub struct JobIo<E> {
+    /// The job's engine.
+    pub engine: E,
+    queue: Box<UnsafeCell<Vec<Completion>>>,
+}
+
+impl<E> JobIo<E> {
+    /// `engine` with a queue that has room for `capacity` completions.
+    pub fn new(engine: E, capacity: usize) -> Self {
+        JobIo {
+            engine,
+            queue: Box::new(UnsafeCell::new(Vec::with_capacity(capacity))),
+        }
+    }
+
+    /// The queue, for [`Done`]s and the job loop; valid for as long as `self` is.
+    pub fn sink(&self) -> *mut Vec<Completion> {
+        self.queue.get()
+    }
+
+    /// Drops the engine, then returns every completion queued and not yet taken, including
+    /// those the engine's drop delivered.
+    pub fn close(self) -> Vec<Completion> {
+        drop(self.engine);
+        self.queue.into_inner()
+    }
+}
+
 /// Where a callback puts its completion: the job thread's pre-allocated queue.
 pub struct Done {
     sink: *mut Vec<Completion>,
     slot: u32,
 }
 
-// SAFETY: each job thread owns its engine and its queue, and callbacks only run inside that
-// thread's own wait calls and its engine's drop, so the queue is never touched by two threads;
-// the queue is declared before the engine, so it is alive for every callback.
+// SAFETY: each job thread owns its `JobIo` (engine and queue), and callbacks only run inside
+// that thread's own wait calls and its engine's drop, so the queue is never touched by two
+// threads; `JobIo` drops the engine before the queue, so the queue is alive for every callback.
 unsafe impl Send for Done {}
 
 impl Done {
@@ -120,3 +153,31 @@ macro_rules! job_engine_for {
 
 job_engine_for!(SingleThread);
 job_engine_for!(MultiThread);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auraio::policy::CpuLocal;
+
+    /// A read still in flight when the job loop bails out is delivered by the engine's drop,
+    /// into a queue that is still alive.
+    #[test]
+    fn completions_from_the_engine_drop_land_in_the_live_queue() {
+        let mut fds = [0i32; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let io = JobIo::new(Engine::<CpuLocal, SingleThread>::new().unwrap(), 4);
+        let buf = AlignedBuf::new(4096, 4096).unwrap();
+        // An empty pipe: the read stays in flight until the engine cancels it.
+        JobEngine::read(&io.engine, fds[0], buf, 0, Done::new(io.sink(), 7)).unwrap();
+        let left = io.close();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].slot, 7);
+        assert_eq!(left[0].result, -i64::from(libc::ECANCELED));
+        assert!(left[0].buf.is_some(), "the buffer comes back");
+        for fd in fds {
+            // SAFETY: both descriptors came from pipe(2) above and are closed once.
+            unsafe { libc::close(fd) };
+        }
+    }
+}

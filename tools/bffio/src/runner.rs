@@ -14,7 +14,7 @@ use auraio::lock::{LockMode, MultiThread, SingleThread};
 use auraio::policy::Policy;
 use auraio::{Adaptive, AlignedBuf, CpuLocal, Engine, Options, RoundRobin};
 
-use crate::engine_io::{Completion, Done, JobEngine};
+use crate::engine_io::{Completion, Done, JobEngine, JobIo};
 use crate::job::{FileService, Job, Preset};
 use crate::stats::{batch_class, depth_level, thread_usage, DirStats, ThreadStats, TimePoint};
 use crate::verify;
@@ -173,17 +173,14 @@ where
     if !job.aimd {
         opts = opts.initial_in_flight(depth.min(depth.clamp(64, 32768) * 2));
     }
-    // Completions land here; room for every slot and as many syncs (at most one per write).
-    // Declared before the engine, so it is dropped after it: the callbacks the engine's drop
-    // still runs (after an error or a panic in the loop) find it alive.
-    let queue = std::cell::UnsafeCell::new(Vec::with_capacity(2 * depth as usize + 1));
-    let engine = Engine::<P, L>::with_options(&opts)?;
+    // Room for every slot and as many syncs (at most one per write).
+    let io = JobIo::new(Engine::<P, L>::with_options(&opts)?, 2 * depth as usize + 1);
     if job.aimd {
-        engine.set_max_p99(job.target_p99)?;
+        io.engine.set_max_p99(job.target_p99)?;
     } else {
-        engine.set_in_flight_limit(depth)?;
+        io.engine.set_in_flight_limit(depth)?;
     }
-    run_loop(&engine, queue.get(), job, clone, progress)
+    run_loop(&io.engine, io.sink(), job, clone, progress)
 }
 
 /// The job loop. `sink` is the completion queue, which outlives `engine`; it is only ever
