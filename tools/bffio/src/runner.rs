@@ -180,7 +180,11 @@ where
     } else {
         io.engine.set_in_flight_limit(depth)?;
     }
-    run_loop(&io.engine, io.sink(), job, clone, progress)
+    let r = run_loop(&io.engine, io.sink(), job, clone, progress);
+    // What the engine's drop still delivers (requests left in flight when the loop bailed out
+    // with an error) is only released: the run has failed already.
+    drop(io.close());
+    r
 }
 
 /// The job loop. `sink` is the completion queue, which outlives `engine`; it is only ever
