@@ -317,7 +317,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         });
         let cfg = RingConfig {
             queue_depth: opts.queue_depth,
-            initial_limit: opts.resolved_initial(T::MIN_IN_FLIGHT),
+            initial_limit: opts.resolved_initial(T::START_IN_FLIGHT),
             max_limit: T::MAX_IN_FLIGHT,
             batch_threshold: T::BATCH_INITIAL,
             sqpoll: opts.sqpoll_idle_ms,
@@ -975,7 +975,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         for (i, (ring, tuner)) in self.rings.iter().zip(self.tuners.iter()).enumerate() {
             let mut t = tuner.lock();
             let elapsed = now.saturating_sub(t.last_ns);
-            let Some(snap) = ring.tick_snapshot(|samples| defer_tick::<T>(samples, elapsed)) else {
+            let last_ops = t.last.ops;
+            let Some(snap) = ring.tick_snapshot(|samples, ops, pending| {
+                defer_tick::<T>(samples, elapsed, ops == last_ops && pending > 0)
+            }) else {
                 continue;
             };
             let input = TickInput {

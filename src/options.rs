@@ -66,8 +66,8 @@ fn invalid(msg: String) -> io::Error {
 
 impl Options {
     /// The defaults: one ring per online CPU (multi-thread) or one ring (single-thread), 256
-    /// SQ entries per ring, initial in-flight limit a quarter of the queue depth (at least the
-    /// tuning's minimum), no SQPOLL, 4 KiB buffer alignment, 10 s drain bound on drop, 50 µs
+    /// SQ entries per ring, initial in-flight limit the tuning's `START_IN_FLIGHT` (1 for
+    /// [`DefaultTuning`](crate::DefaultTuning): the search climbs from it), no SQPOLL, 4 KiB buffer alignment, 10 s drain bound on drop, 50 µs
     /// adaptive spin before a wait sleeps.
     pub fn new() -> Self {
         Self::default()
@@ -195,14 +195,11 @@ impl Options {
         Ok(())
     }
 
-    /// Initial in-flight limit for tuning minimum `min`: as given, else queue_depth / 16
-    /// clamped to [min, queue_depth] (16 for the default depth: the geometric middle of 1 and
-    /// 256, so the search reaches a knee anywhere in that range in the fewest steps; the
-    /// reference started at a quarter of the queue depth).
-    pub(crate) fn resolved_initial(&self, min: u32) -> u32 {
-        self.initial_in_flight.unwrap_or_else(|| {
-            (self.queue_depth / 16).clamp(min.min(self.queue_depth), self.queue_depth)
-        })
+    /// Initial in-flight limit: as given, else the preset's `START_IN_FLIGHT` (at most the
+    /// queue depth). The search climbs from there.
+    pub(crate) fn resolved_initial(&self, start: u32) -> u32 {
+        self.initial_in_flight
+            .unwrap_or_else(|| start.clamp(1, self.queue_depth.max(1)))
     }
 }
 
@@ -233,8 +230,8 @@ mod tests {
     #[test]
     fn defaults_validate() {
         Options::new().validate().unwrap();
-        assert_eq!(Options::new().resolved_initial(4), 16);
-        assert_eq!(Options::new().queue_depth(8).resolved_initial(4), 4);
-        assert_eq!(Options::new().queue_depth(2).resolved_initial(4), 2);
+        assert_eq!(Options::new().resolved_initial(1), 1);
+        assert_eq!(Options::new().queue_depth(8).resolved_initial(16), 8);
+        assert_eq!(Options::new().initial_in_flight(5).resolved_initial(1), 5);
     }
 }

@@ -1,7 +1,7 @@
 //! Tuning presets: the constants of the adaptive controller, fixed at compile time.
 //!
-//! A preset is a zero-sized type implementing [`Tuning`]. Every constant has a default (the
-//! reference NVMe values, as in [`DefaultTuning`]); a preset overrides only what it changes.
+//! A preset is a zero-sized type implementing [`Tuning`]. Every constant has a default (as in
+//! [`DefaultTuning`]); a preset overrides only what it changes.
 //! Define presets with the [`tuning!`](crate::tuning!) macro, which checks the constants at
 //! compile time. An engine checks its preset again when it is instantiated, so a hand-written
 //! `impl Tuning` cannot slip a bad constant past either.
@@ -13,93 +13,114 @@
 
 /// Constants of the adaptive controller and the sampling machinery.
 ///
-/// All values are `u32` and carry their unit in their name.
+/// All values are `u32` and carry their unit in their name. The controller's rules, and which
+/// constant each one uses, are in the table of [`aimd`](crate::aimd)'s module docs.
 pub trait Tuning: 'static {
     /// Preset name, as shown in stats and benchmark output.
     const NAME: &'static str = "custom";
-    /// Interval between controller ticks, in milliseconds (must be > 0).
+    /// Interval between controller ticks, in milliseconds (must be > 0). Ten milliseconds
+    /// resolve a throttle's time slices (100 ms on the block layer's) and cost a tick every
+    /// few thousand completions on a fast device.
     const TICK_MS: u32 = 10;
-    /// Latency is sampled on 1 in 2^`SAMPLE_SHIFT` completions (at most 16).
+    /// Latency is sampled on 1 in 2^`SAMPLE_SHIFT` completions (at most 16): enough samples
+    /// for a tick's P99 at 20k IOPS, two clock reads per eight requests.
     const SAMPLE_SHIFT: u32 = 3;
-    /// Ticks spent measuring the baseline before probing.
-    const WARMUP_TICKS: u32 = 10;
-    /// Additive increase of the in-flight limit per probing tick (must be > 0).
-    const ADDITIVE_INCREASE: u32 = 1;
-    /// Multiplicative decrease on backoff, in permille, strictly between 0 and 1000.
-    const BACKOFF_PERMILLE: u32 = 800;
-    /// Throughput gain per unit of limit still counted as improvement, in permille.
-    const EFFICIENCY_EPSILON_PERMILLE: u32 = 10;
-    /// Consecutive flat ticks that confirm a plateau.
-    const PLATEAU_TICKS: u32 = 3;
-    /// Consecutive ticks over the latency guard that confirm a spike. The reference used 2;
-    /// the requests a blkio throttle holds through one ~50 ms stall complete in a burst that
-    /// can straddle a tick boundary, so two ticks can both show the same stall.
-    const SPIKE_TICKS: u32 = 3;
-    /// The latency guard is this multiple of the baseline P99 when no target is set.
-    const LATENCY_GUARD_MULT: u32 = 10;
-    /// Latency guard used before a baseline exists, in microseconds.
-    const P99_CEILING_US: u32 = 50_000;
-    /// Samples a window needs for its P99 to count.
+    /// Samples a tick needs for its P99 to count: fewer say nothing about the top percent.
     const MIN_P99_SAMPLES: u32 = 20;
     /// A tick with too few samples is deferred until this much time passed, in milliseconds.
     const LOW_IOPS_WINDOW_MS: u32 = 100;
-    /// Ticks spent settling after a change.
-    const SETTLE_TICKS: u32 = 10;
-    /// Ticks in STEADY after a backoff before probing again.
-    const REPROBE_TICKS: u32 = 100;
-    /// Ticks in STEADY after a plateau before declaring convergence.
-    const CONVERGE_TICKS: u32 = 500;
-    /// Windows over which the baseline P99 is the minimum.
-    const BASELINE_WINDOWS: u32 = 50;
+    /// Longest a low-IOPS ring waits for enough samples, in milliseconds.
+    const LOW_IOPS_MAX_MS: u32 = 1000;
     /// Lowest in-flight limit per ring (must be > 0). The reference used 4; a device whose
-    /// knee lies at depth 1 or 2 (a throttled volume, the knee device at half its cap) then
-    /// pays twice to four times the knee's latency for no throughput. The trim only goes down
-    /// while throughput holds, so a device with a deeper knee never comes near the floor;
-    /// `Engine::set_min_in_flight` raises it at run time.
+    /// knee lies at depth 1 (a bandwidth-capped volume with large blocks) then pays four times
+    /// the knee's latency for nothing. `Engine::set_min_in_flight` raises it at run time.
     const MIN_IN_FLIGHT: u32 = 1;
     /// Highest in-flight limit per ring (also capped by the ring's completion queue).
     const MAX_IN_FLIGHT: u32 = 4096;
+    /// Limit a search starts from when the options name none. A search climbs, so it starts
+    /// low: a start above the knee of a slow device spends its first window deep in the queue,
+    /// and that window alone can be more than the run's top percent of latency.
+    const START_IN_FLIGHT: u32 = 1;
+    /// Shortest measurement window, in milliseconds: five ticks after the left-out one, which
+    /// a steady device measures to about 2%.
+    const WINDOW_MIN_MS: u32 = 30;
+    /// Longest measurement window, in milliseconds.
+    const WINDOW_MAX_MS: u32 = 1000;
+    /// A window spans at least this many times the longest recent hold (requests pending,
+    /// no completion), and starts and ends in a hold: a throttle holding for half its 100 ms
+    /// slice is then measured over whole slices, which it fills with the same budget each.
+    const HOLD_WINDOW_MULT: u32 = 2;
+    /// Two windows at one held limit whose throughputs differ by more than this, in permille,
+    /// double the window length (the device is noisier than the windows are long), up to
+    /// eight times `WINDOW_MIN_MS`; eight
+    /// that agree halve it again.
+    const WINDOW_AGREE_PERMILLE: u32 = 100;
+    /// Growth of the search's steps while each paid well, in permille (x2: a knee anywhere
+    /// between 1 and 4096 is bracketed in at most twelve windows).
+    const STARTUP_GAIN_PERMILLE: u32 = 2000;
+    /// Growth of the gentle steps near the knee and of the periodic probe, in permille (BBR's
+    /// 1.25: a step past the knee queues only a quarter more, never a doubling into a throttle).
+    const PROBE_GAIN_PERMILLE: u32 = 1250;
+    /// A step pays while its throughput elasticity (relative throughput gain over relative
+    /// depth gain) is at least this, in permille: 70 is a 5% gain for a doubling, so the
+    /// search stops where doubling the depth no longer buys 5%.
+    const PAY_ELASTICITY_PERMILLE: u32 = 70;
+    /// Steps stay x2 while every step's elasticity is at least this, in permille; below it
+    /// the device is bending towards its knee and the steps become gentle.
+    const STRONG_ELASTICITY_PERMILLE: u32 = 500;
+    /// The periodic probe up pays at this elasticity, in permille: higher than a search step,
+    /// because a x1.25 probe's gain is close to window noise (200: 4.6% for the probe).
+    const PROBE_PAY_ELASTICITY_PERMILLE: u32 = 200;
+    /// The operating point is the shallowest measured depth whose throughput is at least this
+    /// share of the best, in permille (the goal is 95% over a whole run, search included; 98% leaves room for the search and for window noise).
+    const KNEE_SHARE_PERMILLE: u32 = 980;
+    /// A drain probe goes down to this share of the operating depth, in permille (BBR drains
+    /// at 0.75 and re-measures its base latency with nothing queued; one step down is the
+    /// storage analogue, bounded below by the model's fill depth).
+    const DRAIN_PERMILLE: u32 = 800;
+    /// Windows at the operating point between two probes (alternately up and down): a
+    /// probe's extra latency then costs about 3% of the mean.
+    const PROBE_INTERVAL_WINDOWS: u32 = 8;
+    /// Throughput this far under the reference, in permille, is a capacity drop (window noise
+    /// is a few percent; a neighbour taking a share, or a halved cap, is far more).
+    const DROP_PERMILLE: u32 = 150;
+    /// Throughput this far over the reference, in permille, is a capacity rise.
+    const RISE_PERMILLE: u32 = 150;
+    /// Consecutive deviating windows that confirm a change.
+    const DEVIATION_WINDOWS: u32 = 2;
+    /// Mean bytes per completion changing by this factor, in permille, is a new workload: the
+    /// model is forgotten and the search starts again.
+    const SIZE_CHANGE_PERMILLE: u32 = 1500;
+    /// A window whose mean occupancy is under this share of the limit, in permille, is
+    /// application-limited: it says nothing about deeper limits.
+    const APP_LIMITED_PERMILLE: u32 = 750;
+    /// Cut factor while P99 is over the target, in permille, strictly between 0 and 1000 (the
+    /// reference's x0.8).
+    const BACKOFF_PERMILLE: u32 = 800;
+    /// Climbs and probes stop where a window's P99 reaches this share of the target, in
+    /// permille: the next step would likely cross it.
+    const TARGET_HEADROOM_PERMILLE: u32 = 900;
+    /// Consecutive ticks over the P99 target that cut at once, without waiting for the
+    /// window. Three: the requests a throttle holds through one stall complete in a burst
+    /// that can straddle a tick boundary.
+    const SPIKE_TICKS: u32 = 3;
+    /// Milliseconds at one operating point before STEADY becomes CONVERGED.
+    const CONVERGE_MS: u32 = 5000;
     /// Lowest batch threshold (SQEs gathered before a submit syscall).
     const BATCH_MIN: u32 = 2;
     /// Highest batch threshold.
     const BATCH_MAX: u32 = 64;
     /// Batch threshold a ring starts with.
     const BATCH_INITIAL: u32 = 8;
-    /// Ticks per measurement window; the first tick after a limit change is not counted.
-    const WINDOW_TICKS: u32 = 11;
-    /// Growth factor of a coarse probing step, in permille (2000: x2; a step that does not pay
-    /// is bisected once).
-    const PROBE_STEP_PERMILLE: u32 = 2000;
-    /// A probing step continues while throughput grows by at least this share of the limit's
-    /// growth (throughput elasticity; judged through latency by Little's law), in permille.
-    const CLIMB_GAIN_PERMILLE: u32 = 300;
-    /// A backoff step keeps its lower limit while latency falls by at least this share of the
-    /// cut (a queue was draining), in permille.
-    const QUEUE_RISE_PERMILLE: u32 = 800;
-    /// A step whose latency elasticity is past this (cutting) or under 1 minus this
-    /// (climbing), in permille, makes the next step double (x0.5 / x2).
-    const FAST_STEP_PERMILLE: u32 = 850;
-    /// Throughput tolerance, in permille: two calibration windows agree within twice this; a
-    /// backoff step without latency samples keeps its limit within this loss of the plateau
-    /// (with samples, within ten times this).
-    const TRIM_LOSS_PERMILLE: u32 = 30;
-    /// Throughput or latency moving this far from the converged point is a deviation, in
-    /// permille.
-    const DEVIATION_PERMILLE: u32 = 200;
-    /// Consecutive deviating windows that trigger a re-probe.
-    const DEVIATION_WINDOWS: u32 = 2;
-    /// Longest measurement window, in milliseconds (windows grow on bursty devices).
-    const MAX_WINDOW_MS: u32 = 1000;
-    /// A measurement window spans at least this many of the longest recent gaps between
-    /// ticks (a device that stalls between bursts needs windows holding many bursts).
-    const GAP_WINDOWS: u32 = 8;
-    /// Longest window a low-IOPS ring waits for enough samples, in milliseconds.
-    const LOW_IOPS_MAX_MS: u32 = 1000;
+    /// Fewer SQEs than this per submit syscall raise the batch threshold.
+    const BATCH_LOW_SQES: u32 = 8;
+    /// More SQEs than this per submit syscall lower it.
+    const BATCH_HIGH_SQES: u32 = 12;
 }
 
-/// The reference constants, tuned for NVMe SSDs (10 ms ticks, 1-in-8 latency sampling, x0.8
-/// on backoff, in-flight limit up to 4096), with the probing rules of [`aimd`](crate::aimd)
-/// and an in-flight floor of 1 instead of the reference's 4.
+/// The default constants: the reference's tick, sampling and limits (10 ms ticks, 1-in-8
+/// latency sampling, x0.8 on a missed P99 target, in-flight limit up to 4096, with a floor of
+/// 1 instead of 4), and the search and probe constants of [`aimd`](crate::aimd).
 #[derive(Debug)]
 pub enum DefaultTuning {}
 
@@ -131,36 +152,16 @@ pub const fn validate<T: Tuning>() {
         "auraio tuning: BACKOFF_PERMILLE must lie strictly between 0 and 1000 (a decrease factor in (0, 1))"
     );
     assert!(
-        T::ADDITIVE_INCREASE > 0,
-        "auraio tuning: ADDITIVE_INCREASE must be greater than zero"
-    );
-    assert!(
-        T::EFFICIENCY_EPSILON_PERMILLE < 1000,
-        "auraio tuning: EFFICIENCY_EPSILON_PERMILLE must be below 1000"
-    );
-    assert!(
-        T::PLATEAU_TICKS > 0,
-        "auraio tuning: PLATEAU_TICKS must be greater than zero"
+        T::DRAIN_PERMILLE > 0 && T::DRAIN_PERMILLE < 1000,
+        "auraio tuning: DRAIN_PERMILLE must lie strictly between 0 and 1000"
     );
     assert!(
         T::SPIKE_TICKS > 0,
         "auraio tuning: SPIKE_TICKS must be greater than zero"
     );
     assert!(
-        T::LATENCY_GUARD_MULT > 1,
-        "auraio tuning: LATENCY_GUARD_MULT must be at least 2"
-    );
-    assert!(
-        T::P99_CEILING_US > 0,
-        "auraio tuning: P99_CEILING_US must be greater than zero"
-    );
-    assert!(
         T::MIN_P99_SAMPLES > 0,
         "auraio tuning: MIN_P99_SAMPLES must be greater than zero"
-    );
-    assert!(
-        T::BASELINE_WINDOWS > 0,
-        "auraio tuning: BASELINE_WINDOWS must be greater than zero"
     );
     assert!(
         T::MIN_IN_FLIGHT > 0,
@@ -175,6 +176,10 @@ pub const fn validate<T: Tuning>() {
         "auraio tuning: MAX_IN_FLIGHT must be at most 65536 (twice the largest ring)"
     );
     assert!(
+        check_range(T::START_IN_FLIGHT, T::MIN_IN_FLIGHT, T::MAX_IN_FLIGHT),
+        "auraio tuning: START_IN_FLIGHT must lie within MIN_IN_FLIGHT..=MAX_IN_FLIGHT"
+    );
+    assert!(
         T::BATCH_MIN > 0 && T::BATCH_MIN <= T::BATCH_MAX,
         "auraio tuning: BATCH_MIN must be greater than zero and not exceed BATCH_MAX"
     );
@@ -183,40 +188,69 @@ pub const fn validate<T: Tuning>() {
         "auraio tuning: BATCH_INITIAL must lie within BATCH_MIN..=BATCH_MAX"
     );
     assert!(
-        T::WINDOW_TICKS >= 2,
-        "auraio tuning: WINDOW_TICKS must be at least 2"
+        T::BATCH_LOW_SQES <= T::BATCH_HIGH_SQES,
+        "auraio tuning: BATCH_LOW_SQES must not exceed BATCH_HIGH_SQES"
     );
     assert!(
-        T::PROBE_STEP_PERMILLE > 1000 && T::PROBE_STEP_PERMILLE <= 4000,
-        "auraio tuning: PROBE_STEP_PERMILLE must lie in (1000, 4000] (a growth factor in (1, 4])"
+        T::WINDOW_MIN_MS > 0 && T::WINDOW_MIN_MS <= T::WINDOW_MAX_MS,
+        "auraio tuning: WINDOW_MIN_MS must be greater than zero and not exceed WINDOW_MAX_MS"
     );
     assert!(
-        T::TRIM_LOSS_PERMILLE < 100,
-        "auraio tuning: TRIM_LOSS_PERMILLE must be below 100"
+        T::WINDOW_AGREE_PERMILLE > 0 && T::WINDOW_AGREE_PERMILLE < 1000,
+        "auraio tuning: WINDOW_AGREE_PERMILLE must lie strictly between 0 and 1000"
     );
     assert!(
-        T::CLIMB_GAIN_PERMILLE > 0 && T::CLIMB_GAIN_PERMILLE < 1000,
-        "auraio tuning: CLIMB_GAIN_PERMILLE must lie strictly between 0 and 1000"
+        T::HOLD_WINDOW_MULT > 0,
+        "auraio tuning: HOLD_WINDOW_MULT must be greater than zero"
     );
     assert!(
-        T::FAST_STEP_PERMILLE > 500 && T::FAST_STEP_PERMILLE < 1000,
-        "auraio tuning: FAST_STEP_PERMILLE must lie strictly between 500 and 1000"
+        T::STARTUP_GAIN_PERMILLE > 1000 && T::STARTUP_GAIN_PERMILLE <= 4000,
+        "auraio tuning: STARTUP_GAIN_PERMILLE must lie in (1000, 4000] (a growth factor in (1, 4])"
     );
     assert!(
-        T::QUEUE_RISE_PERMILLE > 0 && T::QUEUE_RISE_PERMILLE < 1000,
-        "auraio tuning: QUEUE_RISE_PERMILLE must lie strictly between 0 and 1000"
+        T::PROBE_GAIN_PERMILLE > 1000 && T::PROBE_GAIN_PERMILLE <= T::STARTUP_GAIN_PERMILLE,
+        "auraio tuning: PROBE_GAIN_PERMILLE must lie in (1000, STARTUP_GAIN_PERMILLE]"
     );
     assert!(
-        T::DEVIATION_PERMILLE > 0 && T::DEVIATION_PERMILLE < 1000,
-        "auraio tuning: DEVIATION_PERMILLE must lie strictly between 0 and 1000"
+        T::PAY_ELASTICITY_PERMILLE < T::STRONG_ELASTICITY_PERMILLE
+            && T::STRONG_ELASTICITY_PERMILLE <= 1000,
+        "auraio tuning: PAY_ELASTICITY_PERMILLE must be below STRONG_ELASTICITY_PERMILLE, itself at most 1000"
+    );
+    assert!(
+        T::PROBE_PAY_ELASTICITY_PERMILLE <= 1000,
+        "auraio tuning: PROBE_PAY_ELASTICITY_PERMILLE must be at most 1000"
+    );
+    assert!(
+        T::KNEE_SHARE_PERMILLE > 500 && T::KNEE_SHARE_PERMILLE <= 1000,
+        "auraio tuning: KNEE_SHARE_PERMILLE must lie in (500, 1000]"
+    );
+    assert!(
+        T::DROP_PERMILLE > 0 && T::DROP_PERMILLE < 500,
+        "auraio tuning: DROP_PERMILLE must lie strictly between 0 and 500"
+    );
+    assert!(
+        T::RISE_PERMILLE > 0,
+        "auraio tuning: RISE_PERMILLE must be greater than zero"
     );
     assert!(
         T::DEVIATION_WINDOWS > 0,
         "auraio tuning: DEVIATION_WINDOWS must be greater than zero"
     );
     assert!(
-        T::BASELINE_WINDOWS <= 64,
-        "auraio tuning: BASELINE_WINDOWS must be at most 64"
+        T::PROBE_INTERVAL_WINDOWS > 0,
+        "auraio tuning: PROBE_INTERVAL_WINDOWS must be greater than zero"
+    );
+    assert!(
+        T::SIZE_CHANGE_PERMILLE > 1000,
+        "auraio tuning: SIZE_CHANGE_PERMILLE must be above 1000 (a factor above 1)"
+    );
+    assert!(
+        T::APP_LIMITED_PERMILLE <= 1000,
+        "auraio tuning: APP_LIMITED_PERMILLE must be at most 1000"
+    );
+    assert!(
+        T::TARGET_HEADROOM_PERMILLE > 0 && T::TARGET_HEADROOM_PERMILLE <= 1000,
+        "auraio tuning: TARGET_HEADROOM_PERMILLE must lie in (0, 1000]"
     );
     assert!(
         T::LOW_IOPS_MAX_MS >= T::LOW_IOPS_WINDOW_MS,
@@ -294,7 +328,6 @@ mod tests {
     #[test]
     fn default_tuning_matches_reference() {
         assert_eq!(DefaultTuning::TICK_MS, 10);
-        assert_eq!(DefaultTuning::WARMUP_TICKS, 10);
         assert_eq!(DefaultTuning::BACKOFF_PERMILLE, 800);
         assert_eq!(DefaultTuning::SAMPLE_SHIFT, 3);
         assert_eq!(DefaultTuning::MIN_IN_FLIGHT, 1);

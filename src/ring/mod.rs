@@ -906,11 +906,19 @@ impl<L: LockMode> Ring<L> {
     /// Counters for a controller tick. Unless `defer` says to keep gathering (given the
     /// window's sample count), closes the latency window: it becomes the last window and joins
     /// the cumulative histogram. Returns `None` when deferred.
-    pub(crate) fn tick_snapshot(&self, defer: impl FnOnce(u64) -> bool) -> Option<TickSnapshot> {
+    /// `defer` gets the window's sample count, the completions so far and the pending count.
+    pub(crate) fn tick_snapshot(
+        &self,
+        defer: impl FnOnce(u64, u64, u32) -> bool,
+    ) -> Option<TickSnapshot> {
         let mut st = self.state.lock();
         let st = &mut *st;
         let samples = st.window.count();
-        if defer(samples) {
+        if defer(
+            samples,
+            st.ops_completed,
+            st.in_flight + st.backlog_ops as u32,
+        ) {
             return None;
         }
         let snap = TickSnapshot {

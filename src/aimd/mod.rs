@@ -1,0 +1,809 @@
+//! The adaptive controller: a pure state machine that moves one ring's in-flight limit to the
+//! depth where the device delivers its capacity with the least queueing.
+//!
+//! Pure: the engine feeds it one [`TickInput`] per tick (elapsed time, completions, bytes,
+//! latency samples, occupancy, submit counts) and applies the [`Decision`]. No clock, no I/O,
+//! no allocation: the same inputs give the same outputs, which is what lets a simulator in
+//! virtual time drive it through every device model deterministically (`sim`, `tests`).
+//!
+//! # The model
+//!
+//! A device is a pipe with a **capacity** (completions per second) and a **base latency** (the
+//! latency with nothing queued). By Little's law (depth = throughput x latency) the depth that
+//! fills it is capacity x base latency; every request beyond that waits in a queue and adds
+//! latency, nothing else. That is the structure of TCP BBR (a windowed max of delivery rate, a
+//! windowed min of round-trip time, in-flight sized from their product, gentle periodic
+//! probes), and brpc's and Netflix's concurrency limiters use the same two signals. Storage
+//! bends the pure pipe: a multi-queue SSD (or the loop device) gains throughput slowly up to
+//! several times the product, a CPU-bound tmpfs barely gains at all, a token-bucket throttle
+//! passes each time slice's budget in a burst and then holds requests. So the depth is not
+//! computed from the product alone: a **search** measures the curve itself, in windows at
+//! held limits, and the operating point is the shallowest measured depth within
+//! `KNEE_SHARE_PERMILLE` of the best throughput. The estimates (`estimators`) bound what the
+//! search and the probes may do: no cut goes below the fill depth.
+//!
+//! Each window holds one limit for at least `WINDOW_MIN_MS` (the first tick after a change
+//! is left out) and at least `HOLD_WINDOW_MULT` times the longest recent hold (ticks with
+//! requests pending and no completion): a throttle that alternates bursts and holds is then
+//! measured over whole cycles, while a steady device keeps short windows. Throughput counts
+//! every completion; latency is Little's law on counted occupancy (`window`).
+//!
+//! # The state machine
+//!
+//! ```text
+//!          ┌──────────── paid: x2, or x1.25 once a step paid less than STRONG ─┐
+//!          v                                                                    │
+//! BASELINE/PROBING  Climb ─── step did not pay / P99 near target ──> choose on the curve
+//!          ^                                                            │
+//!          │ capacity rose, probe paid, size changed            SETTLING Settle (one window)
+//!          │                                                            v
+//!          └──────────────────────────────── STEADY/CONVERGED  Hold <───┘
+//!                    probe x1.25 (PROBING) / x0.8 (BACKOFF) every PROBE_INTERVAL_WINDOWS
+//!                    capacity fell: Settle at depth x fall (Little's law)
+//!                    P99 over target: Relieve (BACKOFF) x BACKOFF_PERMILLE until met
+//! ```
+//!
+//! [`Phase`] is derived from [`State`]; every change of state goes through one checked
+//! function (`Controller::go`), which asserts the phase transition is in
+//! [`Phase::can_become`]'s table (in debug builds and in every test build).
+//!
+//! # The rules
+//!
+//! | rule | trigger | action | constants | test |
+//! |---|---|---|---|---|
+//! | climb | a window of the search, its step's throughput elasticity at least `PAY` | next step: x`STARTUP_GAIN` while every step paid at least `STRONG`, then x`PROBE_GAIN` | `STARTUP_GAIN_PERMILLE`, `PROBE_GAIN_PERMILLE`, `PAY_ELASTICITY_PERMILLE`, `STRONG_ELASTICITY_PERMILLE` | `zoo_devices_meet_the_goals`, `climb_steps_shrink_near_the_knee` |
+//! | choose | a step paid less than `PAY`, the max limit, or the curve is full | settle on the shallowest point within `KNEE_SHARE` of the best | `KNEE_SHARE_PERMILLE` | `zoo_devices_meet_the_goals` |
+//! | app-limited | occupancy under `APP_LIMITED` of the limit | the climb stops there; STEADY judges nothing | `APP_LIMITED_PERMILLE` | `an_application_limited_ring_does_not_climb` |
+//! | capacity fell | `DEVIATION_WINDOWS` windows under (1 - `DROP`) x reference (one, if twice that) | settle at depth x fall ratio, not below the fill depth | `DROP_PERMILLE`, `DEVIATION_WINDOWS` | `capacity_changes_are_followed` |
+//! | capacity rose | the same, over (1 + `RISE`) x reference | climb from the current depth | `RISE_PERMILLE`, `DEVIATION_WINDOWS` | `capacity_changes_are_followed` |
+//! | probe up | every `PROBE_INTERVAL` windows of STEADY, alternating with the drain probe | one window at x`PROBE_GAIN`; elasticity at least `PROBE_PAY` starts a climb, else back | `PROBE_INTERVAL_WINDOWS`, `PROBE_PAY_ELASTICITY_PERMILLE` | `a_noisy_neighbour_leaving_is_noticed` |
+//! | probe down | the same, alternating | one window at x`DRAIN`, not below the fill depth; kept if throughput stays within `KNEE_SHARE` | `DRAIN_PERMILLE` | `a_drain_probe_finds_a_shallower_knee` |
+//! | size change | mean bytes per op moves by a factor of `SIZE_CHANGE` | forget the model, search again from the current depth | `SIZE_CHANGE_PERMILLE` | `a_block_size_change_starts_a_new_search` |
+//! | P99 target | a window's P99 over the target (or `SPIKE_TICKS` ticks in a row) | cut x`BACKOFF` until met; climbs stop at `TARGET_HEADROOM` of it; a x2 step that broke it is retried in x1.25 steps | `BACKOFF_PERMILLE`, `SPIKE_TICKS`, `TARGET_HEADROOM_PERMILLE` | `p99_target_is_met_near_the_best_depth` |
+//! | converged | STEADY for `CONVERGE_MS` without a new operating point | CONVERGED (still watching) | `CONVERGE_MS` | `zoo_devices_meet_the_goals` |
+//! | low IOPS | a tick with fewer than `MIN_P99_SAMPLES` samples | deferred until `LOW_IOPS_MAX_MS` ([`defer_tick`]) | `MIN_P99_SAMPLES`, `LOW_IOPS_WINDOW_MS`, `LOW_IOPS_MAX_MS` | `low_iops_gate` |
+//!
+//! The batch threshold has its own small rule (`batch`).
+
+#![forbid(unsafe_code)]
+
+mod batch;
+mod curve;
+mod estimators;
+mod phase;
+mod window;
+
+#[cfg(test)]
+pub(crate) mod sim;
+#[cfg(test)]
+mod tests;
+
+use std::marker::PhantomData;
+
+use crate::tuning::Tuning;
+use batch::Batch;
+use curve::Curve;
+use estimators::{Filter, Model};
+pub use phase::Phase;
+use window::{Measure, Window};
+
+/// What happened on a ring since the previous tick.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickInput {
+    /// Time since the previous tick, in nanoseconds.
+    pub elapsed_ns: u64,
+    /// Completions (all of them, not only sampled ones).
+    pub completions: u64,
+    /// Bytes those completions moved.
+    pub bytes: u64,
+    /// Latency samples behind `p99_ns` and `mean_ns`.
+    pub samples: u64,
+    /// P99 of the samples, in nanoseconds.
+    pub p99_ns: u64,
+    /// Mean of the samples, in nanoseconds.
+    pub mean_ns: u64,
+    /// Requests pending on the ring now.
+    pub pending: u32,
+    /// Sum of the in-flight counts seen at each reap since the previous tick (taken before
+    /// the reap, so completions waiting in the CQ still count, as Little's law wants).
+    pub in_flight_sum: u64,
+    /// Reaps behind `in_flight_sum`.
+    pub in_flight_samples: u64,
+    /// Submit syscalls since the previous tick.
+    pub submits: u64,
+    /// SQEs those syscalls submitted.
+    pub sqes: u64,
+}
+
+/// What the ring should do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// In-flight limit.
+    pub limit: u32,
+    /// SQEs gathered before a submit syscall.
+    pub batch_threshold: u32,
+    /// Phase after this tick.
+    pub phase: Phase,
+}
+
+/// Whether a tick with `samples` latency samples after `elapsed_ns` should wait for more (the
+/// low-IOPS gate): too few samples for a P99, and the window may still grow. A tick in which
+/// requests were pending and none completed (`held`) is never deferred: merged into the next
+/// one, a throttle's hold would be invisible, and the windows could not align to its cycles.
+pub fn defer_tick<T: Tuning>(samples: u64, elapsed_ns: u64, held: bool) -> bool {
+    !held
+        && samples < u64::from(T::MIN_P99_SAMPLES)
+        && elapsed_ns < u64::from(T::LOW_IOPS_MAX_MS) * 1_000_000
+        && (elapsed_ns < u64::from(T::LOW_IOPS_WINDOW_MS) * 1_000_000 || samples > 0)
+}
+
+/// The operating point held in STEADY, and what STEADY counts about it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Held {
+    /// The operating point's measure; its throughput follows the held windows (a running
+    /// average, a quarter per window) while they deviate by less than the thresholds.
+    reference: Measure,
+    /// The best throughput of the search that chose the point (or the reference's, after a
+    /// change): a drain probe must keep `KNEE_SHARE` of it, so successive probes cannot
+    /// each lose a little and drift down the curve.
+    best_x: f64,
+    /// The previous window's throughput at this point (0: none).
+    prev_x: f64,
+    /// Windows since the last probe.
+    windows: u32,
+    /// Consecutive windows under (`drops`) or over (`rises`) the reference.
+    drops: u32,
+    rises: u32,
+    /// Time at this operating point, ns.
+    held_ns: u64,
+    /// The next probe goes down (else up).
+    probe_down: bool,
+}
+
+impl Held {
+    fn at(reference: Measure, best_x: f64) -> Self {
+        Held {
+            reference,
+            best_x: best_x.max(reference.x),
+            prev_x: 0.0,
+            windows: 0,
+            drops: 0,
+            rises: 0,
+            held_ns: 0,
+            probe_down: false,
+        }
+    }
+}
+
+/// The controller's state; each variant carries exactly what its phase needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    /// A search climbing the curve; its latest point is the previous window (none: the
+    /// first window is at the starting limit). `gentle` once a step paid less than
+    /// `STRONG_ELASTICITY_PERMILLE`; `first` for the search a start or a control call began
+    /// (BASELINE).
+    Climb {
+        curve: Curve,
+        gentle: bool,
+        first: bool,
+    },
+    /// A search whose first step up did not pay: halving while throughput holds (the knee
+    /// may lie below the start: a new block size, a device that got slower).
+    Descend { curve: Curve },
+    /// One window at a newly chosen operating point, which becomes the reference.
+    Settle,
+    /// Holding the operating point.
+    Hold(Held),
+    /// One window above the operating point `from`.
+    ProbeUp(Held),
+    /// One window below it.
+    ProbeDown(Held),
+    /// Cutting while P99 is over the target.
+    Relieve,
+}
+
+impl State {
+    fn phase<T: Tuning>(&self) -> Phase {
+        match self {
+            State::Climb { first: true, .. } => Phase::Baseline,
+            State::Climb { .. } | State::ProbeUp(_) => Phase::Probing,
+            State::Settle => Phase::Settling,
+            State::Hold(h) if h.held_ns >= u64::from(T::CONVERGE_MS) * 1_000_000 => {
+                Phase::Converged
+            }
+            State::Hold(_) => Phase::Steady,
+            State::Descend { .. } | State::ProbeDown(_) | State::Relieve => Phase::Backoff,
+        }
+    }
+
+    fn search() -> Self {
+        State::Climb {
+            curve: Curve::default(),
+            gentle: false,
+            first: true,
+        }
+    }
+}
+
+/// The per-ring controller, generic over its constants.
+#[derive(Debug, Clone)]
+pub struct Controller<T: Tuning> {
+    state: State,
+    phase: Phase,
+    limit: u32,
+    min: u32,
+    max: u32,
+    adaptive: bool,
+    target_p99_ns: u64,
+    batch: Batch,
+    window: Window,
+    /// The longest recent hold (decays by a quarter per window without a longer one), ns.
+    hold_ns: u64,
+    /// Windows are `WINDOW_MIN_MS << window_shift` long at least.
+    window_shift: u32,
+    /// Consecutive held windows that agreed (see `WINDOW_AGREE_PERMILLE`).
+    agreed: u32,
+    model: Model,
+    baseline_p99: Filter<{ BASELINE_P99_WINDOWS }>,
+    last_window: Measure,
+    spike: u32,
+    last_p99: u64,
+    last_x: f64,
+    last_bytes_per_s: f64,
+    peak: u32,
+    reprobes: u32,
+    converge_ticks: u64,
+    ticks: u64,
+    _tuning: PhantomData<fn() -> T>,
+}
+
+/// Doublings of the window length noise may cause (50 ms to 1.6 s, capped by
+/// `WINDOW_MAX_MS`).
+const MAX_WINDOW_SHIFT: u32 = 3;
+/// Agreeing windows after which the window length halves again.
+const AGREED_TO_SHORTEN: u32 = 8;
+
+/// Windows over which the baseline P99 (a statistic; no rule uses it) is the minimum.
+const BASELINE_P99_WINDOWS: usize = 50;
+
+/// A snapshot of a controller's state, for statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ControllerStats {
+    /// Current phase.
+    pub phase: Option<Phase>,
+    /// In-flight limit.
+    pub limit: u32,
+    /// Batch threshold.
+    pub batch_threshold: u32,
+    /// P99 of the last tick with enough samples, ns.
+    pub p99_ns: u64,
+    /// Baseline P99 (minimum over recent windows), ns.
+    pub baseline_p99_ns: u64,
+    /// Completions per second over the last tick.
+    pub ops_per_sec: f64,
+    /// Bytes per second over the last tick.
+    pub bytes_per_sec: f64,
+    /// Highest pending count seen.
+    pub peak_in_flight: u32,
+    /// Searches started from STEADY or CONVERGED.
+    pub reprobes: u32,
+    /// Ticks from start until the first STEADY (0: not yet).
+    pub ticks_to_converge: u64,
+    /// Whether the controller moves the limit.
+    pub adaptive: bool,
+    /// P99 target, ns (0: none).
+    pub target_p99_ns: u64,
+    /// Completions per second over the last measurement window.
+    pub window_ops_per_sec: f64,
+    /// Mean latency over the last measurement window (in flight / throughput), ns.
+    pub window_mean_ns: f64,
+    /// Current measurement window length, ns.
+    pub window_ns: u64,
+    /// Capacity estimate (windowed max of window throughput), completions per second.
+    pub capacity_ops_per_sec: f64,
+    /// Base latency estimate (windowed min of window latency), ns.
+    pub base_latency_ns: f64,
+}
+
+fn permille(p: u32) -> f64 {
+    f64::from(p) / 1000.0
+}
+
+/// Throughput elasticity of the step from (`a_limit`, `a_x`) to `b`: relative throughput
+/// change over relative depth change, in logarithms so that a x2 step and its inverse weigh
+/// the same. By Little's law it is 1 while the device is below its knee (latency flat) and 0
+/// on a plateau (latency grows with depth). `None` when either window delivered nothing.
+fn elasticity((a_limit, a_x): (u32, f64), b: &Measure) -> Option<f64> {
+    let dn = (f64::from(b.limit) / f64::from(a_limit)).ln();
+    (a_x > 0.0 && b.x > 0.0 && dn != 0.0).then(|| (b.x / a_x).ln() / dn)
+}
+
+impl<T: Tuning> Controller<T> {
+    /// A controller starting at `initial` (clamped to `[T::MIN_IN_FLIGHT, max]`), never above
+    /// `max` (at least 1).
+    pub fn new(initial: u32, max: u32) -> Self {
+        const { crate::tuning::validate::<T>() };
+        let max = max.max(1);
+        let min = T::MIN_IN_FLIGHT.min(max);
+        Controller {
+            state: State::search(),
+            phase: Phase::Baseline,
+            limit: initial.clamp(min, max),
+            min,
+            max,
+            adaptive: true,
+            target_p99_ns: 0,
+            batch: Batch::new::<T>(),
+            window: Window::after_change(),
+            hold_ns: 0,
+            window_shift: 0,
+            agreed: 0,
+            model: Model::default(),
+            baseline_p99: Filter::default(),
+            last_window: Measure::default(),
+            spike: 0,
+            last_p99: 0,
+            last_x: 0.0,
+            last_bytes_per_s: 0.0,
+            peak: 0,
+            reprobes: 0,
+            converge_ticks: 0,
+            ticks: 0,
+            _tuning: PhantomData,
+        }
+    }
+
+    /// Current decision.
+    pub fn decision(&self) -> Decision {
+        Decision {
+            limit: self.limit,
+            batch_threshold: self.batch.at(self.limit),
+            phase: self.phase,
+        }
+    }
+
+    /// Lowest limit the controller uses.
+    pub fn min_limit(&self) -> u32 {
+        self.min
+    }
+
+    /// Highest limit the controller uses.
+    pub fn max_limit(&self) -> u32 {
+        self.max
+    }
+
+    /// Statistics.
+    pub fn stats(&self) -> ControllerStats {
+        ControllerStats {
+            phase: Some(self.phase),
+            limit: self.limit,
+            batch_threshold: self.batch.at(self.limit),
+            p99_ns: self.last_p99,
+            baseline_p99_ns: self.baseline_p99(),
+            ops_per_sec: self.last_x,
+            bytes_per_sec: self.last_bytes_per_s,
+            peak_in_flight: self.peak,
+            reprobes: self.reprobes,
+            ticks_to_converge: self.converge_ticks,
+            adaptive: self.adaptive,
+            target_p99_ns: self.target_p99_ns,
+            window_ops_per_sec: self.last_window.x,
+            window_mean_ns: self.last_window.lat,
+            window_ns: self.window_len(),
+            capacity_ops_per_sec: self.model.capacity(),
+            base_latency_ns: self.model.base_latency_ns(),
+        }
+    }
+
+    /// Minimum P99 over the recent valid windows (0 before any).
+    pub fn baseline_p99(&self) -> u64 {
+        self.baseline_p99.min() as u64
+    }
+
+    /// Sets (or clears, with 0) the P99 target in nanoseconds, and starts a new search.
+    pub fn set_target_p99(&mut self, ns: u64) {
+        self.target_p99_ns = ns;
+        if self.adaptive && self.phase != Phase::Baseline {
+            self.restart_search();
+        }
+    }
+
+    /// Sets the lowest limit (clamped to `1..=max`); raises the limit to it if needed.
+    pub fn set_min_limit(&mut self, n: u32) {
+        self.min = n.clamp(1, self.max);
+        self.limit = self.limit.max(self.min);
+    }
+
+    /// Pins the batch threshold (`Some`), or returns it to tuning from its current value.
+    pub fn pin_batch(&mut self, threshold: Option<u32>) {
+        self.batch.pin::<T>(threshold);
+    }
+
+    /// Static mode: holds `n` (clamped to `1..=max`), adaptation off.
+    pub fn set_static(&mut self, n: u32) {
+        self.adaptive = false;
+        self.limit = n.clamp(1, self.max);
+    }
+
+    /// Turns adaptation on (a new search from the current limit) or off (holding it).
+    pub fn set_adaptive(&mut self, on: bool) {
+        if on && !self.adaptive {
+            self.adaptive = true;
+            self.limit = self.limit.clamp(self.min, self.max);
+            self.restart_search();
+        } else if !on {
+            self.adaptive = false;
+        }
+    }
+
+    /// A control call starts a new search at the current limit, whatever the state.
+    fn restart_search(&mut self) {
+        self.model.clear();
+        let limit = self.limit;
+        self.go(State::search(), limit);
+        self.window = Window::after_change();
+    }
+
+    /// The one way the state changes: to `next` at `limit` (clamped to `[min, max]`). A new
+    /// limit starts a new window without its first tick.
+    fn go(&mut self, next: State, limit: u32) {
+        let phase = next.phase::<T>();
+        // Checked on every transition in debug builds and in the unit tests of any profile
+        // (the property tests rely on it, `cargo test --release` included).
+        if cfg!(any(debug_assertions, test)) {
+            assert!(
+                self.phase.can_become(phase),
+                "illegal phase transition {} -> {} ({:?})",
+                self.phase,
+                phase,
+                next
+            );
+        }
+        if phase.is_stable() && self.converge_ticks == 0 {
+            self.converge_ticks = self.ticks;
+        }
+        if phase == Phase::Probing && self.phase.is_stable() {
+            if let State::Climb { .. } = next {
+                self.reprobes = self.reprobes.saturating_add(1);
+            }
+        }
+        self.phase = phase;
+        self.state = next;
+        let limit = limit.clamp(self.min, self.max);
+        if limit != self.limit {
+            self.limit = limit;
+            self.window = Window::after_change();
+        }
+    }
+
+    /// `n` grown by `gain_permille`, at least by one, at most `max`.
+    fn grown(&self, n: u32, gain_permille: u32) -> u32 {
+        let g = (u64::from(n) * u64::from(gain_permille)).div_ceil(1000);
+        (g.min(u64::from(u32::MAX)) as u32)
+            .max(n.saturating_add(1))
+            .min(self.max)
+    }
+
+    /// `n` cut to `factor_permille`, by at least one, not below `floor`.
+    fn cut(&self, n: u32, factor_permille: u32, floor: u32) -> u32 {
+        let c = (u64::from(n) * u64::from(factor_permille) / 1000) as u32;
+        c.min(n.saturating_sub(1)).max(floor).max(self.min)
+    }
+
+    /// The lowest depth a cut may reach: the model's fill depth.
+    fn floor(&self) -> u32 {
+        self.model.fill_depth().max(self.min)
+    }
+
+    fn over_target(&self, m: &Measure, share_permille: u32) -> bool {
+        self.target_p99_ns > 0
+            && m.p99 > 0
+            && m.p99 as f64 > self.target_p99_ns as f64 * permille(share_permille)
+    }
+
+    fn window_len(&self) -> u64 {
+        let min = u64::from(T::WINDOW_MIN_MS) * 1_000_000 << self.window_shift;
+        let max = u64::from(T::WINDOW_MAX_MS) * 1_000_000;
+        self.hold_ns
+            .saturating_mul(u64::from(T::HOLD_WINDOW_MULT))
+            .max(min)
+            .min(max)
+    }
+
+    /// Advances one tick.
+    pub fn tick(&mut self, t: &TickInput) -> Decision {
+        self.ticks = self.ticks.saturating_add(1);
+        self.peak = self.peak.max(t.pending);
+        self.batch.tune::<T>(t);
+        let valid = t.samples >= u64::from(T::MIN_P99_SAMPLES);
+        if t.elapsed_ns > 0 {
+            self.last_x = t.completions as f64 * 1e9 / t.elapsed_ns as f64;
+            self.last_bytes_per_s = t.bytes as f64 * 1e9 / t.elapsed_ns as f64;
+        }
+        if valid {
+            self.last_p99 = t.p99_ns;
+        }
+        if !self.adaptive {
+            return self.decision();
+        }
+        if let State::Hold(h) = &mut self.state {
+            h.held_ns = h.held_ns.saturating_add(t.elapsed_ns);
+            let phase = self.state.phase::<T>();
+            if phase != self.phase {
+                let (state, limit) = (self.state, self.limit);
+                self.go(state, limit);
+            }
+        }
+        // The spike rule: a P99 target missed tick after tick is relieved at once, without
+        // waiting for the window.
+        if self.target_p99_ns > 0 && valid {
+            self.spike = if t.p99_ns > self.target_p99_ns {
+                self.spike + 1
+            } else {
+                0
+            };
+            if self.spike >= T::SPIKE_TICKS && self.state != State::Relieve {
+                self.spike = 0;
+                let n = self.cut(self.limit, T::BACKOFF_PERMILLE, self.min);
+                self.go(State::Relieve, n);
+                return self.decision();
+            }
+        }
+        if self.window.add::<T>(t, self.window_len(), self.hold_ns > 0) {
+            let longest = self.window.longest_hold_ns;
+            let discovered = self.hold_ns == 0 && longest > 0;
+            let m = self.window.take(self.limit);
+            self.hold_ns = if longest > self.hold_ns {
+                longest
+            } else {
+                self.hold_ns - self.hold_ns / 4
+            };
+            if !m.app_limited::<T>() {
+                self.model.observe(m.x, m.lat);
+            }
+            if m.p99 > 0 {
+                self.baseline_p99.push(m.p99 as f64);
+            }
+            self.last_window = m;
+            if cfg!(test) && std::env::var_os("AIMD_TRACE").is_some() {
+                eprintln!(
+                    "window {:?} discovered {discovered} state {:?}",
+                    m, self.phase
+                );
+            }
+            self.on_window(m, discovered);
+        }
+        self.decision()
+    }
+
+    /// A complete window `m`; `discovered` when it showed the first hold in a while, so it
+    /// and the window before it were not aligned to the device's cycles.
+    fn on_window(&mut self, m: Measure, discovered: bool) {
+        match self.state {
+            State::Climb {
+                mut curve, gentle, ..
+            } if discovered => {
+                // The previous point may have been a burst read as throughput: measure it
+                // again, in windows of whole cycles.
+                let again = curve.last().map_or(m.limit, |p| p.0);
+                curve.pop();
+                let first = curve.last().is_none() && self.phase == Phase::Baseline;
+                self.go(
+                    State::Climb {
+                        curve,
+                        gentle,
+                        first,
+                    },
+                    again,
+                );
+            }
+            State::Climb { curve, gentle, .. } => self.on_climb(m, curve, gentle),
+            State::Descend { mut curve } => {
+                let room = curve.push(&m);
+                let best = curve.choose(1.0, 0).map_or(0.0, |c| c.1);
+                let next = self.cut(m.limit, 500, self.min);
+                if room
+                    && next < m.limit
+                    && !m.app_limited::<T>()
+                    && m.x >= best * permille(T::KNEE_SHARE_PERMILLE)
+                {
+                    self.go(State::Descend { curve }, next);
+                } else {
+                    self.settle_on(&curve, m);
+                }
+            }
+            State::Hold(_) if discovered => self.go(State::Settle, m.limit),
+            State::Settle => {
+                if self.over_target(&m, 1000) {
+                    self.relieve();
+                } else {
+                    self.go(State::Hold(Held::at(m, m.x)), m.limit);
+                }
+            }
+            State::Hold(h) => self.on_hold(m, h),
+            State::ProbeUp(h) => {
+                let paid = elasticity((h.reference.limit, h.reference.x), &m)
+                    .is_some_and(|e| e >= permille(T::PROBE_PAY_ELASTICITY_PERMILLE));
+                if paid && !self.over_target(&m, T::TARGET_HEADROOM_PERMILLE) {
+                    self.climb_on(m, Curve::of(&h.reference), true);
+                } else {
+                    self.go(State::Hold(Held { windows: 0, ..h }), h.reference.limit);
+                }
+            }
+            State::ProbeDown(h) => {
+                let kept = !m.app_limited::<T>()
+                    && m.x >= h.best_x * permille(T::KNEE_SHARE_PERMILLE)
+                    && !self.over_target(&m, 1000);
+                if kept {
+                    self.go(State::Hold(Held::at(m, h.best_x)), m.limit);
+                } else {
+                    self.go(State::Hold(Held { windows: 0, ..h }), h.reference.limit);
+                }
+            }
+            State::Relieve => {
+                if self.over_target(&m, 1000) && m.limit > self.min {
+                    self.relieve();
+                } else {
+                    self.go(State::Hold(Held::at(m, m.x)), m.limit);
+                }
+            }
+        }
+    }
+
+    fn relieve(&mut self) {
+        let n = self.cut(self.limit, T::BACKOFF_PERMILLE, self.min);
+        self.go(State::Relieve, n);
+    }
+
+    /// Continues a climb from `m` (its latest point) with the next step.
+    fn climb_on(&mut self, m: Measure, mut curve: Curve, gentle: bool) {
+        let room = curve.push(&m);
+        let gain = if gentle {
+            T::PROBE_GAIN_PERMILLE
+        } else {
+            T::STARTUP_GAIN_PERMILLE
+        };
+        let next = self.grown(m.limit, gain);
+        if !room || next == m.limit {
+            return self.settle_on(&curve, m);
+        }
+        let state = State::Climb {
+            curve,
+            gentle,
+            first: false,
+        };
+        self.go(state, next);
+    }
+
+    fn on_climb(&mut self, m: Measure, curve: Curve, gentle: bool) {
+        let Some(prev) = curve.last() else {
+            return self.climb_on(m, curve, gentle);
+        };
+        let mut curve = curve;
+        if m.app_limited::<T>() {
+            // Nobody fills this limit: a deeper one cannot be measured, and is not tried.
+            curve.push(&m);
+            return self.settle_on(&curve, m);
+        }
+        if self.over_target(&m, 1000) && !gentle {
+            // A doubling broke the target: retry the stretch above the last good point in
+            // gentle steps (the broken point is left out; its P99 rules it out anyway).
+            let state = State::Climb {
+                curve,
+                gentle: true,
+                first: false,
+            };
+            let next = self.grown(prev.0, T::PROBE_GAIN_PERMILLE);
+            return self.go(state, next);
+        }
+        let e = elasticity(prev, &m).unwrap_or(0.0);
+        if e >= permille(T::PAY_ELASTICITY_PERMILLE)
+            && !self.over_target(&m, T::TARGET_HEADROOM_PERMILLE)
+        {
+            let gentle = gentle || e < permille(T::STRONG_ELASTICITY_PERMILLE);
+            return self.climb_on(m, curve, gentle);
+        }
+        curve.push(&m);
+        let start = curve.choose(1.0, 0).map_or(m.limit, |c| c.0.limit);
+        let down = self.cut(prev.0, 500, self.min);
+        if curve.len() == 2 && start == prev.0 && down < prev.0 {
+            // The first step up did not pay: the knee may lie below the start.
+            return self.go(State::Descend { curve }, down);
+        }
+        self.settle_on(&curve, m)
+    }
+
+    /// Ends a search: holds the curve's operating point. Its measure (when the search's
+    /// latest window was elsewhere, from a window at most a few steps old) is the reference.
+    fn settle_on(&mut self, curve: &Curve, last: Measure) {
+        match curve.choose(permille(T::KNEE_SHARE_PERMILLE), self.target_p99_ns) {
+            Some((point, best)) if point.limit != last.limit || !self.over_target(&last, 1000) => {
+                self.go(State::Hold(Held::at(point, best)), point.limit)
+            }
+            _ => {
+                let n = self.min;
+                self.go(State::Settle, n)
+            }
+        }
+    }
+
+    fn on_hold(&mut self, m: Measure, mut h: Held) {
+        if self.over_target(&m, 1000) {
+            return self.relieve();
+        }
+        if m.app_limited::<T>() {
+            h.windows = h.windows.saturating_add(1);
+            return self.go(State::Hold(h), m.limit);
+        }
+        let r = &h.reference;
+        let size = permille(T::SIZE_CHANGE_PERMILLE);
+        if r.op_bytes > 0.0
+            && m.op_bytes > 0.0
+            && (m.op_bytes > r.op_bytes * size || m.op_bytes * size < r.op_bytes)
+        {
+            // A new block size is a new device: forget the model and search again, from here.
+            self.model.clear();
+            self.model.observe(m.x, m.lat);
+            return self.climb_on(m, Curve::default(), false);
+        }
+        // Two windows at one limit that disagree mean the windows are too short for this
+        // device's noise (a throttle whose holds are shorter than a tick): longer windows.
+        let agree = h.prev_x > 0.0
+            && (m.x - h.prev_x).abs() / m.x.max(h.prev_x) <= permille(T::WINDOW_AGREE_PERMILLE);
+        if h.prev_x > 0.0 {
+            if !agree {
+                self.window_shift = (self.window_shift + 1).min(MAX_WINDOW_SHIFT);
+                self.agreed = 0;
+            } else {
+                self.agreed += 1;
+                if self.agreed >= AGREED_TO_SHORTEN {
+                    self.window_shift = self.window_shift.saturating_sub(1);
+                    self.agreed = 0;
+                }
+            }
+        }
+        h.prev_x = m.x;
+        let ratio = if r.x > 0.0 { m.x / r.x } else { 1.0 };
+        let (drop, rise) = (permille(T::DROP_PERMILLE), permille(T::RISE_PERMILLE));
+        let windows = T::DEVIATION_WINDOWS;
+        h.drops = if ratio < 1.0 - drop { h.drops + 1 } else { 0 };
+        h.rises = if ratio > 1.0 + rise { h.rises + 1 } else { 0 };
+        // A change is acted on once it has settled: the latest windows agree, so the ratio
+        // is the new level's, not a window that straddled the change.
+        if h.drops >= windows && agree {
+            // Capacity fell. At the same latency per request, Little's law fills the lower
+            // capacity with proportionally fewer requests; a probe climbs back if the
+            // device's curve disagrees.
+            self.reprobes = self.reprobes.saturating_add(1);
+            let n = ((f64::from(m.limit) * ratio).round() as u32)
+                .max(self.floor())
+                .min(m.limit);
+            if n == m.limit {
+                return self.go(State::Hold(Held::at(m, m.x)), n);
+            }
+            return self.go(State::Settle, n);
+        }
+        if h.rises >= windows && agree {
+            return self.climb_on(m, Curve::default(), true);
+        }
+        if h.drops == 0 && h.rises == 0 {
+            h.reference.x += (m.x - h.reference.x) / 4.0;
+        }
+        h.windows = h.windows.saturating_add(1);
+        if h.windows < T::PROBE_INTERVAL_WINDOWS {
+            return self.go(State::Hold(h), m.limit);
+        }
+        h.windows = 0;
+        let go_down = h.probe_down;
+        h.probe_down = !go_down;
+        let down = self.cut(m.limit, T::DRAIN_PERMILLE, self.floor());
+        if go_down && down < m.limit {
+            self.go(State::ProbeDown(h), down)
+        } else if m.limit < self.max {
+            let up = self.grown(m.limit, T::PROBE_GAIN_PERMILLE);
+            self.go(State::ProbeUp(h), up)
+        } else {
+            self.go(State::Hold(h), m.limit)
+        }
+    }
+}
