@@ -27,6 +27,7 @@ fn tick(c: &mut Criterion) {
                 in_flight_samples: 40,
                 submits: 100,
                 sqes: 1000,
+                hold_ns: 0,
             };
             black_box(ctl.tick(black_box(&input)))
         })

@@ -112,6 +112,12 @@ struct Tuner<T: Tuning> {
     controller: Controller<T>,
     last: TickSnapshot,
     last_ns: u64,
+    /// Completions and time at the previous tick interval (delivered or deferred), for the
+    /// per-interval hold accounting of `TickInput::hold_ns`.
+    check_ops: u64,
+    check_ns: u64,
+    /// Hold time accumulated since the last delivered tick, ns.
+    hold_ns: u64,
 }
 
 thread_local! {
@@ -342,6 +348,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                     controller,
                     last: TickSnapshot::default(),
                     last_ns: now,
+                    check_ops: 0,
+                    check_ns: now,
+                    hold_ns: 0,
                 })
             })
             .collect();
@@ -975,9 +984,15 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         for (i, (ring, tuner)) in self.rings.iter().zip(self.tuners.iter()).enumerate() {
             let mut t = tuner.lock();
             let elapsed = now.saturating_sub(t.last_ns);
-            let last_ops = t.last.ops;
+            let t = &mut *t;
             let Some(snap) = ring.tick_snapshot(|samples, ops, pending| {
-                defer_tick::<T>(samples, elapsed, ops == last_ops && pending > 0)
+                let held = ops == t.check_ops && pending > 0;
+                if held {
+                    t.hold_ns += now.saturating_sub(t.check_ns);
+                }
+                t.check_ops = ops;
+                t.check_ns = now;
+                defer_tick::<T>(samples, elapsed, held)
             }) else {
                 continue;
             };
@@ -993,6 +1008,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                 in_flight_samples: snap.in_flight_samples,
                 submits: snap.submits - t.last.submits,
                 sqes: snap.sqes - t.last.sqes,
+                hold_ns: std::mem::take(&mut t.hold_ns),
             };
             t.last = snap;
             t.last_ns = now;

@@ -23,27 +23,35 @@
 //! search and the probes may do: no cut goes below the fill depth.
 //!
 //! Each window holds one limit for at least `WINDOW_MIN_MS` (the first tick after a change
-//! is left out) and at least `HOLD_WINDOW_MULT` times the longest recent hold (ticks with
-//! requests pending and no completion): a throttle that alternates bursts and holds is then
-//! measured over whole cycles, while a steady device keeps short windows. Throughput counts
-//! every completion; latency is Little's law on counted occupancy (`window`).
+//! is left out). A throttle passes each time slice's budget in a burst and then holds every
+//! request until the next slice; a window cut at an arbitrary tick misreads it by up to a
+//! burst. So once holds show up (ticks with requests pending and nothing completed; the
+//! engine counts them per tick interval and never defers such a tick), windows span at least
+//! the longest recent cycle (hold start to hold start) and `HOLD_WINDOW_MULT` holds, and they
+//! begin and end on the first tick of a hold: whole cycles, which the throttle fills with
+//! the same budget each. Two held windows that disagree by more than
+//! `WINDOW_AGREE_PERMILLE` while the level holds double the window (a throttle whose holds
+//! are shorter than a tick); agreeing windows halve it again. A steady device keeps short
+//! windows. Throughput counts every completion; latency is Little's law on counted occupancy
+//! (`window`).
 //!
 //! # The state machine
 //!
 //! ```text
-//!          ┌──────────── paid: x2, or x1.25 once a step paid less than STRONG ─┐
-//!          v                                                                    │
-//! BASELINE/PROBING  Climb ─── step did not pay / P99 near target ──> choose on the curve
-//!          ^                                                            │
-//!          │ capacity rose, probe paid, size changed            SETTLING Settle (one window)
-//!          │                                                            v
-//!          └──────────────────────────────── STEADY/CONVERGED  Hold <───┘
-//!                    probe x1.25 (PROBING) / x0.8 (BACKOFF) every PROBE_INTERVAL_WINDOWS
-//!                    capacity fell: Settle at depth x fall (Little's law)
-//!                    P99 over target: Relieve (BACKOFF) x BACKOFF_PERMILLE until met
+//!   BASELINE ─> PROBING: Climb ── x2 while steps pay STRONG, then x1.25 ──┐
+//!                 │  first step did not pay        step did not pay / P99 │
+//!                 v                                 near target / full    v
+//!   BACKOFF: Descend (halve while throughput holds) ──> choose the operating point
+//!                                                                          │
+//!   SETTLING: Settle (one window at a cut) ──────────> STEADY/CONVERGED: Hold
+//!     Hold ── every PROBE_INTERVAL windows ──> PROBING: ProbeUp (x1.25, one window)
+//!                                          └─> BACKOFF: ProbeDown (x0.8, one window)
+//!     Hold ── capacity fell ──> SETTLING at depth x fall (Little's law)
+//!     Hold ── capacity rose / block size changed ──> PROBING: Climb from here
+//!     any ── P99 over target ──> BACKOFF: Relieve (x BACKOFF_PERMILLE until met)
 //! ```
 //!
-//! [`Phase`] is derived from [`State`]; every change of state goes through one checked
+//! [`Phase`] is derived from the private `State`; every change of state goes through one checked
 //! function (`Controller::go`), which asserts the phase transition is in
 //! [`Phase::can_become`]'s table (in debug builds and in every test build).
 //!
@@ -52,18 +60,23 @@
 //! | rule | trigger | action | constants | test |
 //! |---|---|---|---|---|
 //! | climb | a window of the search, its step's throughput elasticity at least `PAY` | next step: x`STARTUP_GAIN` while every step paid at least `STRONG`, then x`PROBE_GAIN` | `STARTUP_GAIN_PERMILLE`, `PROBE_GAIN_PERMILLE`, `PAY_ELASTICITY_PERMILLE`, `STRONG_ELASTICITY_PERMILLE` | `zoo_devices_meet_the_goals`, `climb_steps_shrink_near_the_knee` |
-//! | choose | a step paid less than `PAY`, the max limit, or the curve is full | settle on the shallowest point within `KNEE_SHARE` of the best | `KNEE_SHARE_PERMILLE` | `zoo_devices_meet_the_goals` |
+//! | choose | a step paid less than `PAY`, the max limit, or the curve is full | hold the shallowest point within `KNEE_SHARE` of the best | `KNEE_SHARE_PERMILLE` | `zoo_devices_meet_the_goals` |
+//! | descend | a search's first step up did not pay | halve while throughput stays within `KNEE_SHARE` of the best, then choose | `KNEE_SHARE_PERMILLE` | `a_search_that_starts_past_the_knee_descends` |
+//! | cycles | a window shows the first hold in a while | measure the previous point again in windows of whole cycles | `HOLD_WINDOW_MULT` | `zoo_devices_meet_the_goals` (knee, bytes) |
+//! | noise | two held windows disagree while the level holds | double the window (up to 8x); 8 agreeing windows halve it | `WINDOW_AGREE_PERMILLE`, `WINDOW_MIN_MS`, `WINDOW_MAX_MS` | `zoo_devices_meet_the_goals` (knee 20k) |
 //! | app-limited | occupancy under `APP_LIMITED` of the limit | the climb stops there; STEADY judges nothing | `APP_LIMITED_PERMILLE` | `an_application_limited_ring_does_not_climb` |
-//! | capacity fell | `DEVIATION_WINDOWS` windows under (1 - `DROP`) x reference (one, if twice that) | settle at depth x fall ratio, not below the fill depth | `DROP_PERMILLE`, `DEVIATION_WINDOWS` | `capacity_changes_are_followed` |
-//! | capacity rose | the same, over (1 + `RISE`) x reference | climb from the current depth | `RISE_PERMILLE`, `DEVIATION_WINDOWS` | `capacity_changes_are_followed` |
-//! | probe up | every `PROBE_INTERVAL` windows of STEADY, alternating with the drain probe | one window at x`PROBE_GAIN`; elasticity at least `PROBE_PAY` starts a climb, else back | `PROBE_INTERVAL_WINDOWS`, `PROBE_PAY_ELASTICITY_PERMILLE` | `a_noisy_neighbour_leaving_is_noticed` |
-//! | probe down | the same, alternating | one window at x`DRAIN`, not below the fill depth; kept if throughput stays within `KNEE_SHARE` | `DRAIN_PERMILLE` | `a_drain_probe_finds_a_shallower_knee` |
+//! | capacity fell | `DEVIATION_WINDOWS` windows under (1 - `DROP`) x reference, the latest two agreeing | settle at depth x fall ratio, not below the fill depth | `DROP_PERMILLE`, `DEVIATION_WINDOWS` | `capacity_changes_are_followed`, `a_noisy_neighbour_is_followed_both_ways` |
+//! | capacity rose | the same, over (1 + `RISE`) x reference | climb from the current depth (x2 while steps pay well) | `RISE_PERMILLE`, `DEVIATION_WINDOWS` | `capacity_changes_are_followed`, `a_noisy_neighbour_is_followed_both_ways` |
+//! | probe up | every `PROBE_INTERVAL` windows of STEADY, alternating with the drain probe | one window at x`PROBE_GAIN`; elasticity against the search's best at least `PROBE_PAY` starts a climb, else back | `PROBE_INTERVAL_WINDOWS`, `PROBE_PAY_ELASTICITY_PERMILLE` | `zoo_devices_meet_the_goals` |
+//! | probe down | the same, alternating | one window at x`DRAIN`, not below the fill depth; kept if throughput stays within `KNEE_SHARE` of the reference and twice that loss of the search's best | `DRAIN_PERMILLE` | `a_drain_probe_finds_a_shallower_knee` |
 //! | size change | mean bytes per op moves by a factor of `SIZE_CHANGE` | forget the model, search again from the current depth | `SIZE_CHANGE_PERMILLE` | `a_block_size_change_starts_a_new_search` |
 //! | P99 target | a window's P99 over the target (or `SPIKE_TICKS` ticks in a row) | cut x`BACKOFF` until met; climbs stop at `TARGET_HEADROOM` of it; a x2 step that broke it is retried in x1.25 steps | `BACKOFF_PERMILLE`, `SPIKE_TICKS`, `TARGET_HEADROOM_PERMILLE` | `p99_target_is_met_near_the_best_depth` |
+//! | batch | SQEs per submit syscall | see `batch` | `BATCH_*` | `batch_threshold_tunes_pins_and_unpins` |
 //! | converged | STEADY for `CONVERGE_MS` without a new operating point | CONVERGED (still watching) | `CONVERGE_MS` | `zoo_devices_meet_the_goals` |
 //! | low IOPS | a tick with fewer than `MIN_P99_SAMPLES` samples | deferred until `LOW_IOPS_MAX_MS` ([`defer_tick`]) | `MIN_P99_SAMPLES`, `LOW_IOPS_WINDOW_MS`, `LOW_IOPS_MAX_MS` | `low_iops_gate` |
 //!
-//! The batch threshold has its own small rule (`batch`).
+//! What the simulator measured for each device of the zoo, and where the goals are missed, is
+//! in the README ("The tuner in virtual time").
 
 #![forbid(unsafe_code)]
 
@@ -113,6 +126,10 @@ pub struct TickInput {
     pub submits: u64,
     /// SQEs those syscalls submitted.
     pub sqes: u64,
+    /// Time since the previous tick during which requests were pending and none completed,
+    /// counted per tick interval, in nanoseconds. A tick whose last interval was such a hold
+    /// is never deferred ([`defer_tick`]), so a tick with `hold_ns > 0` ends in a hold.
+    pub hold_ns: u64,
 }
 
 /// What the ring should do now.
@@ -144,8 +161,9 @@ struct Held {
     /// average, a quarter per window) while they deviate by less than the thresholds.
     reference: Measure,
     /// The best throughput of the search that chose the point (or the reference's, after a
-    /// change): a drain probe must keep `KNEE_SHARE` of it, so successive probes cannot
-    /// each lose a little and drift down the curve.
+    /// change): a drain probe must keep `KNEE_SHARE` of the reference and twice that loss
+    /// of this, so successive probes cannot each lose a little and drift down the curve, and
+    /// a best read a little high by a noisy window does not block every probe.
     best_x: f64,
     /// The previous window's throughput at this point (0: none).
     prev_x: f64,
@@ -186,6 +204,8 @@ enum State {
         curve: Curve,
         gentle: bool,
         first: bool,
+        /// Steps in a row that did not pay against the best point so far.
+        misses: u32,
     },
     /// A search whose first step up did not pay: halving while throughput holds (the knee
     /// may lie below the start: a new block size, a device that got slower).
@@ -221,6 +241,7 @@ impl State {
             curve: Curve::default(),
             gentle: false,
             first: true,
+            misses: 0,
         }
     }
 }
@@ -239,6 +260,9 @@ pub struct Controller<T: Tuning> {
     window: Window,
     /// The longest recent hold (decays by a quarter per window without a longer one), ns.
     hold_ns: u64,
+    /// The longest recent time between two holds beginning (a throttle's cycle; decays like
+    /// `hold_ns` once holds stop), ns.
+    cycle_ns: u64,
     /// Windows are `WINDOW_MIN_MS << window_shift` long at least.
     window_shift: u32,
     /// Consecutive held windows that agreed (see `WINDOW_AGREE_PERMILLE`).
@@ -336,6 +360,7 @@ impl<T: Tuning> Controller<T> {
             batch: Batch::new::<T>(),
             window: Window::after_change(),
             hold_ns: 0,
+            cycle_ns: 0,
             window_shift: 0,
             agreed: 0,
             model: Model::default(),
@@ -472,7 +497,7 @@ impl<T: Tuning> Controller<T> {
         let limit = limit.clamp(self.min, self.max);
         if limit != self.limit {
             self.limit = limit;
-            self.window = Window::after_change();
+            self.window.restart();
         }
     }
 
@@ -502,10 +527,11 @@ impl<T: Tuning> Controller<T> {
     }
 
     fn window_len(&self) -> u64 {
-        let min = u64::from(T::WINDOW_MIN_MS) * 1_000_000 << self.window_shift;
+        let min = (u64::from(T::WINDOW_MIN_MS) * 1_000_000) << self.window_shift;
         let max = u64::from(T::WINDOW_MAX_MS) * 1_000_000;
         self.hold_ns
             .saturating_mul(u64::from(T::HOLD_WINDOW_MULT))
+            .max(self.cycle_ns)
             .max(min)
             .min(max)
     }
@@ -551,12 +577,20 @@ impl<T: Tuning> Controller<T> {
         }
         if self.window.add::<T>(t, self.window_len(), self.hold_ns > 0) {
             let longest = self.window.longest_hold_ns;
+            let cycle = self.window.cycle_ns;
             let discovered = self.hold_ns == 0 && longest > 0;
             let m = self.window.take(self.limit);
             self.hold_ns = if longest > self.hold_ns {
                 longest
             } else {
                 self.hold_ns - self.hold_ns / 4
+            };
+            self.cycle_ns = if cycle > self.cycle_ns {
+                cycle
+            } else if longest > 0 {
+                self.cycle_ns
+            } else {
+                self.cycle_ns - self.cycle_ns / 4
             };
             if !m.app_limited::<T>() {
                 self.model.observe(m.x, m.lat);
@@ -565,12 +599,6 @@ impl<T: Tuning> Controller<T> {
                 self.baseline_p99.push(m.p99 as f64);
             }
             self.last_window = m;
-            if cfg!(test) && std::env::var_os("AIMD_TRACE").is_some() {
-                eprintln!(
-                    "window {:?} discovered {discovered} state {:?}",
-                    m, self.phase
-                );
-            }
             self.on_window(m, discovered);
         }
         self.decision()
@@ -593,11 +621,17 @@ impl<T: Tuning> Controller<T> {
                         curve,
                         gentle,
                         first,
+                        misses: 0,
                     },
                     again,
                 );
             }
-            State::Climb { curve, gentle, .. } => self.on_climb(m, curve, gentle),
+            State::Climb {
+                curve,
+                gentle,
+                misses,
+                ..
+            } => self.on_climb(m, curve, gentle, misses),
             State::Descend { mut curve } => {
                 let room = curve.push(&m);
                 let best = curve.choose(1.0, 0).map_or(0.0, |c| c.1);
@@ -622,7 +656,10 @@ impl<T: Tuning> Controller<T> {
             }
             State::Hold(h) => self.on_hold(m, h),
             State::ProbeUp(h) => {
-                let paid = elasticity((h.reference.limit, h.reference.x), &m)
+                // Judged against the best throughput the point's search saw, not the
+                // reference: a probe must find capacity that was not there, or window noise
+                // at the knee walks the point up one probe at a time.
+                let paid = elasticity((h.reference.limit, h.best_x), &m)
                     .is_some_and(|e| e >= permille(T::PROBE_PAY_ELASTICITY_PERMILLE));
                 if paid && !self.over_target(&m, T::TARGET_HEADROOM_PERMILLE) {
                     self.climb_on(m, Curve::of(&h.reference), true);
@@ -632,7 +669,8 @@ impl<T: Tuning> Controller<T> {
             }
             State::ProbeDown(h) => {
                 let kept = !m.app_limited::<T>()
-                    && m.x >= h.best_x * permille(T::KNEE_SHARE_PERMILLE)
+                    && m.x >= h.reference.x * permille(T::KNEE_SHARE_PERMILLE)
+                    && m.x >= h.best_x * (2.0 * permille(T::KNEE_SHARE_PERMILLE) - 1.0)
                     && !self.over_target(&m, 1000);
                 if kept {
                     self.go(State::Hold(Held::at(m, h.best_x)), m.limit);
@@ -656,7 +694,11 @@ impl<T: Tuning> Controller<T> {
     }
 
     /// Continues a climb from `m` (its latest point) with the next step.
-    fn climb_on(&mut self, m: Measure, mut curve: Curve, gentle: bool) {
+    fn climb_on(&mut self, m: Measure, curve: Curve, gentle: bool) {
+        self.climb_missed(m, curve, gentle, 0)
+    }
+
+    fn climb_missed(&mut self, m: Measure, mut curve: Curve, gentle: bool, misses: u32) {
         let room = curve.push(&m);
         let gain = if gentle {
             T::PROBE_GAIN_PERMILLE
@@ -671,11 +713,12 @@ impl<T: Tuning> Controller<T> {
             curve,
             gentle,
             first: false,
+            misses,
         };
         self.go(state, next);
     }
 
-    fn on_climb(&mut self, m: Measure, curve: Curve, gentle: bool) {
+    fn on_climb(&mut self, m: Measure, curve: Curve, gentle: bool, misses: u32) {
         let Some(prev) = curve.last() else {
             return self.climb_on(m, curve, gentle);
         };
@@ -692,16 +735,26 @@ impl<T: Tuning> Controller<T> {
                 curve,
                 gentle: true,
                 first: false,
+                misses,
             };
             let next = self.grown(prev.0, T::PROBE_GAIN_PERMILLE);
             return self.go(state, next);
         }
+        let near_target = self.over_target(&m, T::TARGET_HEADROOM_PERMILLE);
         let e = elasticity(prev, &m).unwrap_or(0.0);
-        if e >= permille(T::PAY_ELASTICITY_PERMILLE)
-            && !self.over_target(&m, T::TARGET_HEADROOM_PERMILLE)
-        {
+        if e >= permille(T::PAY_ELASTICITY_PERMILLE) && !near_target {
             let gentle = gentle || e < permille(T::STRONG_ELASTICITY_PERMILLE);
             return self.climb_on(m, curve, gentle);
+        }
+        // A step that did not pay may be window noise on a device still gaining: up to
+        // `SEARCH_MISSES` gentle steps more, each judged against the best point so far.
+        let best = curve.choose(1.0, 0).map(|(p, _)| (p.limit, p.x));
+        let beats_best = best
+            .and_then(|b| elasticity(b, &m))
+            .is_some_and(|e| e >= permille(T::PAY_ELASTICITY_PERMILLE));
+        let misses = if beats_best { 0 } else { misses + 1 };
+        if misses < T::SEARCH_MISSES && !near_target && curve.len() >= 2 {
+            return self.climb_missed(m, curve, true, misses);
         }
         curve.push(&m);
         let start = curve.choose(1.0, 0).map_or(m.limit, |c| c.0.limit);
@@ -746,28 +799,29 @@ impl<T: Tuning> Controller<T> {
             self.model.observe(m.x, m.lat);
             return self.climb_on(m, Curve::default(), false);
         }
-        // Two windows at one limit that disagree mean the windows are too short for this
-        // device's noise (a throttle whose holds are shorter than a tick): longer windows.
         let agree = h.prev_x > 0.0
             && (m.x - h.prev_x).abs() / m.x.max(h.prev_x) <= permille(T::WINDOW_AGREE_PERMILLE);
-        if h.prev_x > 0.0 {
-            if !agree {
-                self.window_shift = (self.window_shift + 1).min(MAX_WINDOW_SHIFT);
-                self.agreed = 0;
-            } else {
-                self.agreed += 1;
-                if self.agreed >= AGREED_TO_SHORTEN {
-                    self.window_shift = self.window_shift.saturating_sub(1);
-                    self.agreed = 0;
-                }
-            }
-        }
-        h.prev_x = m.x;
         let ratio = if r.x > 0.0 { m.x / r.x } else { 1.0 };
         let (drop, rise) = (permille(T::DROP_PERMILLE), permille(T::RISE_PERMILLE));
         let windows = T::DEVIATION_WINDOWS;
         h.drops = if ratio < 1.0 - drop { h.drops + 1 } else { 0 };
         h.rises = if ratio > 1.0 + rise { h.rises + 1 } else { 0 };
+        // Two windows at one limit that disagree while the level holds mean the windows are
+        // too short for this device's noise (a throttle whose holds are shorter than a
+        // tick): longer windows. A level that moves is a change, not noise.
+        if h.prev_x > 0.0 {
+            if agree {
+                self.agreed += 1;
+                if self.agreed >= AGREED_TO_SHORTEN {
+                    self.window_shift = self.window_shift.saturating_sub(1);
+                    self.agreed = 0;
+                }
+            } else if h.drops == 0 && h.rises == 0 {
+                self.window_shift = (self.window_shift + 1).min(MAX_WINDOW_SHIFT);
+                self.agreed = 0;
+            }
+        }
+        h.prev_x = m.x;
         // A change is acted on once it has settled: the latest windows agree, so the ratio
         // is the new level's, not a window that straddled the change.
         if h.drops >= windows && agree {
@@ -784,7 +838,9 @@ impl<T: Tuning> Controller<T> {
             return self.go(State::Settle, n);
         }
         if h.rises >= windows && agree {
-            return self.climb_on(m, Curve::default(), true);
+            // Capacity rose: climb from here, doubling while steps pay well (a cap that
+            // doubled moves the knee as far), gently once they pay less.
+            return self.climb_on(m, Curve::default(), false);
         }
         if h.drops == 0 && h.rises == 0 {
             h.reference.x += (m.x - h.reference.x) / 4.0;

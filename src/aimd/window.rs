@@ -50,6 +50,12 @@ pub(crate) struct Window {
     skip: bool,
     /// Time spent skipping ticks while waiting for a hold to start the window on, ns.
     waited_ns: u64,
+    /// The previous tick was a hold (carried from one window to the next at a held limit).
+    last_held: bool,
+    /// Time since the latest hold began (0: none seen), ns; carried like `last_held`.
+    since_hold_ns: u64,
+    /// The longest time between two holds beginning in the window: the cycle, ns.
+    pub cycle_ns: u64,
     ns: u64,
     completions: u64,
     bytes: u64,
@@ -71,6 +77,9 @@ impl Default for Window {
         Window {
             skip: false,
             waited_ns: 0,
+            last_held: false,
+            since_hold_ns: 0,
+            cycle_ns: 0,
             ns: 0,
             completions: 0,
             bytes: 0,
@@ -96,16 +105,40 @@ impl Window {
         }
     }
 
+    /// Starts over after a limit change, leaving out the first tick; the device's cycle
+    /// (where the latest hold began) is the device's, not the limit's, so it carries over.
+    pub fn restart(&mut self) {
+        *self = Window {
+            skip: true,
+            last_held: self.last_held,
+            since_hold_ns: self.since_hold_ns,
+            ..Window::default()
+        };
+    }
+
     /// Adds a tick; returns true when the window is complete: it spans `len_ns`, and, when
     /// `cycles` (the device has been holding lately), it also ends one tick into a hold, as
-    /// it began: then it holds whole burst-and-hold cycles, which a throttle fills with the
+    /// it began (on the first tick of a hold): then it holds whole burst-and-hold cycles, which a throttle fills with the
     /// same budget each, and no window boundary cuts a burst. Waiting for a hold, at the
     /// start or the end, is bounded by `len_ns` (a throttle whose holds are shorter than a
     /// tick shows none).
     pub fn add<T: Tuning>(&mut self, t: &TickInput, len_ns: u64, cycles: bool) -> bool {
-        let hold = t.completions == 0 && t.pending > 0;
+        let hold = t.hold_ns > 0;
+        // The first tick of a hold: the same point of every burst-and-hold cycle. A tick
+        // that completed requests and ends in a hold (a deferred burst merged into the hold
+        // interval that followed it) starts one too.
+        let hold_starts = hold && (!self.last_held || t.completions > 0);
+        self.last_held = hold;
+        if hold_starts {
+            if self.since_hold_ns > 0 {
+                self.cycle_ns = self.cycle_ns.max(self.since_hold_ns);
+            }
+            self.since_hold_ns = t.elapsed_ns.max(1);
+        } else if self.since_hold_ns > 0 {
+            self.since_hold_ns = self.since_hold_ns.saturating_add(t.elapsed_ns);
+        }
         if self.skip {
-            self.skip = cycles && !hold && self.waited_ns < len_ns;
+            self.skip = cycles && !hold_starts && self.waited_ns < len_ns;
             self.waited_ns = if self.skip {
                 self.waited_ns.saturating_add(t.elapsed_ns)
             } else {
@@ -124,14 +157,18 @@ impl Window {
             self.p99s[self.p99_count % WINDOW_P99S] = t.p99_ns;
             self.p99_count += 1;
         }
+        self.held_ns = self.held_ns.saturating_add(t.hold_ns.min(t.elapsed_ns));
         if hold {
-            self.held_ns = self.held_ns.saturating_add(t.elapsed_ns);
-            self.hold_run_ns = self.hold_run_ns.saturating_add(t.elapsed_ns);
+            self.hold_run_ns = self.hold_run_ns.saturating_add(t.hold_ns);
             self.longest_hold_ns = self.longest_hold_ns.max(self.hold_run_ns);
         } else {
             self.hold_run_ns = 0;
         }
-        self.ns >= len_ns && (!cycles || hold || self.ns >= len_ns.saturating_mul(2))
+        // A window that saw nothing complete measured nothing: it goes on.
+        let max_ns = u64::from(T::WINDOW_MAX_MS) * 1_000_000;
+        (self.completions > 0 || self.ns >= max_ns)
+            && self.ns >= len_ns
+            && (!cycles || hold_starts || self.ns >= len_ns.saturating_mul(2))
     }
 
     fn p99_of_ticks(&self) -> u64 {
@@ -183,7 +220,11 @@ impl Window {
             },
             ns: self.ns,
         };
-        *self = Window::default();
+        *self = Window {
+            last_held: self.last_held,
+            since_hold_ns: self.since_hold_ns,
+            ..Window::default()
+        };
         m
     }
 }
