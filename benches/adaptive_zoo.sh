@@ -7,6 +7,7 @@
 #
 #   benches/adaptive_zoo.sh            # every device, RUNS=3, 8 s adaptive runs (as root)
 #   QUICK=1 benches/adaptive_zoo.sh    # one round, short runs: checks the bench runs
+#   ONLY="loop,tmpfs" DEPTHS="1 4 16" benches/adaptive_zoo.sh   # some devices, some depths
 #
 # Devices: the knee device (../shared/tools/knee-device) at 20k, 100k and 200k IOPS (4 KiB
 # random reads, O_DIRECT), with no IOPS cap and a 100 MiB/s byte cap (128 KiB reads), and
@@ -15,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then RUNS=${RUNS:-1}; SWEEP_S=1; ADAPT_S=3; DEPTHS="1 4 16 64"
-else RUNS=${RUNS:-3}; SWEEP_S=2; ADAPT_S=8; DEPTHS="1 2 3 4 6 8 12 16 24 32 48 64 128 256"; fi
+else RUNS=${RUNS:-3}; SWEEP_S=2; ADAPT_S=8; DEPTHS=${DEPTHS:-"1 2 3 4 6 8 12 16 24 32 48 64 128 256"}; fi
 KNEE=$PWD/../shared/tools/knee-device
 cargo build --release -q -p bffio
 BFFIO=$PWD/target/release/bffio
@@ -24,7 +25,7 @@ TMPFS_FILE=/dev/shm/auraio-zoo.dat
 trap '"$KNEE" set 0 0 >/dev/null 2>&1 || true; rm -f "$TMPFS_FILE"' EXIT
 
 python3 - "$BFFIO" "$KNEE" "$DEV" "$TMPFS_FILE" "$RUNS" "$SWEEP_S" "$ADAPT_S" "$DEPTHS" <<'EOF'
-import json, statistics, subprocess, sys
+import json, os, statistics, subprocess, sys
 bffio, knee, dev, tmpfs, runs, sweep_s, adapt_s, depths = sys.argv[1:]
 runs, sweep_s, adapt_s = int(runs), int(sweep_s), int(adapt_s)
 depths = [int(d) for d in depths.split()]
@@ -58,7 +59,10 @@ zoo = [
 ]
 print("| device | best depth | best IOPS | knee | knee mean µs | adaptive IOPS | x best | mean µs | x knee | P99 µs | x knee | depth found | STEADY ms |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+only = [o.strip() for o in os.environ.get("ONLY", "").split(",") if o.strip()]
 for name, caps, bs, direct, cgroup in zoo:
+    if only and not any(o in name for o in only):
+        continue
     if caps:
         subprocess.run([knee, "set", *caps], check=True)
     target, size = (dev, None) if cgroup else (tmpfs, "256m")

@@ -65,12 +65,10 @@ pub trait Tuning: 'static {
     /// depth gain) is at least this, in permille: 70 is a 5% gain for a doubling, so the
     /// search stops where doubling the depth no longer buys 5%.
     const PAY_ELASTICITY_PERMILLE: u32 = 40;
-    /// Consecutive steps that do not pay, against the best point so far, that end a search
-    /// (BBR leaves STARTUP after three rounds without growth). 1: the first. More keeps one
-    /// step's window noise on a device still gaining from ending the search early, at the
-    /// cost of gentle steps past a plateau; 2 costs the knee device's P99 goal in the
-    /// simulator, so the default is 1 (a preset for noisy CPU-bound devices may raise it).
-    const SEARCH_MISSES: u32 = 1;
+    /// Times a search step is measured again when the point below it moved (by more than
+    /// `WINDOW_AGREE_PERMILLE`) between the two windows that judge it: the device's speed
+    /// shifted during the step, which then says nothing about the curve.
+    const STEP_RETRIES: u32 = 2;
     /// Steps stay x2 while every step's elasticity is at least this, in permille; below it
     /// the device is bending towards its knee and the steps become gentle.
     const STRONG_ELASTICITY_PERMILLE: u32 = 500;
@@ -221,10 +219,6 @@ pub const fn validate<T: Tuning>() {
         T::PAY_ELASTICITY_PERMILLE < T::STRONG_ELASTICITY_PERMILLE
             && T::STRONG_ELASTICITY_PERMILLE <= 1000,
         "auraio tuning: PAY_ELASTICITY_PERMILLE must be below STRONG_ELASTICITY_PERMILLE, itself at most 1000"
-    );
-    assert!(
-        T::SEARCH_MISSES > 0,
-        "auraio tuning: SEARCH_MISSES must be greater than zero"
     );
     assert!(
         T::PROBE_PAY_ELASTICITY_PERMILLE <= 1000,

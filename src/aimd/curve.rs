@@ -47,6 +47,13 @@ impl Curve {
             .map(|i| (self.points[i].limit, self.points[i].x))
     }
 
+    /// Sets the latest point's throughput (measured again).
+    pub fn relevel_last(&mut self, x: f64) {
+        if let Some(i) = self.len.checked_sub(1) {
+            self.points[i].x = x;
+        }
+    }
+
     /// Points held.
     pub fn len(&self) -> usize {
         self.len

@@ -27,8 +27,9 @@
 //! request until the next slice; a window cut at an arbitrary tick misreads it by up to a
 //! burst. So once holds show up (ticks with requests pending and nothing completed; the
 //! engine counts them per tick interval and never defers such a tick), windows span at least
-//! the longest recent cycle (hold start to hold start) and `HOLD_WINDOW_MULT` holds, and they
-//! begin and end on the first tick of a hold: whole cycles, which the throttle fills with
+//! the longest recent cycle (hold end to hold end) and `HOLD_WINDOW_MULT` holds, and they
+//! begin and end on the first tick after a hold (the throttle's next slice; where a hold
+//! begins moves with the device's speed): whole cycles, which the throttle fills with
 //! the same budget each. Two held windows that disagree by more than
 //! `WINDOW_AGREE_PERMILLE` while the level holds double the window (a throttle whose holds
 //! are shorter than a tick); agreeing windows halve it again. A steady device keeps short
@@ -204,20 +205,34 @@ enum State {
         curve: Curve,
         gentle: bool,
         first: bool,
-        /// Steps in a row that did not pay against the best point so far.
-        misses: u32,
+        /// The window at the latest step, while the point below it is measured again: a step
+        /// that paid less than `STRONG` is judged against that point's level on both sides
+        /// of it, so a device whose speed shifts during the step moves both sides alike.
+        confirm: Option<Measure>,
+        /// Steps measured again because the point below moved during their confirmation.
+        redo: u32,
     },
     /// A search whose first step up did not pay: halving while throughput holds (the knee
     /// may lie below the start: a new block size, a device that got slower).
     Descend { curve: Curve },
-    /// One window at a newly chosen operating point, which becomes the reference.
-    Settle,
+    /// One window at a newly chosen operating point, which becomes the reference. `from`:
+    /// the window at the depth a fall in capacity cut from; the cut is kept only if it keeps
+    /// that window's throughput.
+    Settle { from: Option<Measure> },
     /// Holding the operating point.
     Hold(Held),
     /// One window above the operating point `from`.
     ProbeUp(Held),
     /// One window below it.
     ProbeDown(Held),
+    /// One window back at the operating point after a probe, so the probe is judged against
+    /// the point's level on both sides of it (a device whose speed shifts while the probe
+    /// runs moves both sides alike). `up` for a probe above.
+    Return {
+        held: Held,
+        probe: Measure,
+        up: bool,
+    },
     /// Cutting while P99 is over the target.
     Relieve,
 }
@@ -226,13 +241,18 @@ impl State {
     fn phase<T: Tuning>(&self) -> Phase {
         match self {
             State::Climb { first: true, .. } => Phase::Baseline,
-            State::Climb { .. } | State::ProbeUp(_) => Phase::Probing,
-            State::Settle => Phase::Settling,
+            State::Climb { .. } | State::ProbeUp(_) | State::Return { up: true, .. } => {
+                Phase::Probing
+            }
+            State::Settle { .. } => Phase::Settling,
             State::Hold(h) if h.held_ns >= u64::from(T::CONVERGE_MS) * 1_000_000 => {
                 Phase::Converged
             }
             State::Hold(_) => Phase::Steady,
-            State::Descend { .. } | State::ProbeDown(_) | State::Relieve => Phase::Backoff,
+            State::Descend { .. }
+            | State::ProbeDown(_)
+            | State::Return { up: false, .. }
+            | State::Relieve => Phase::Backoff,
         }
     }
 
@@ -241,7 +261,8 @@ impl State {
             curve: Curve::default(),
             gentle: false,
             first: true,
-            misses: 0,
+            confirm: None,
+            redo: 0,
         }
     }
 }
@@ -260,7 +281,7 @@ pub struct Controller<T: Tuning> {
     window: Window,
     /// The longest recent hold (decays by a quarter per window without a longer one), ns.
     hold_ns: u64,
-    /// The longest recent time between two holds beginning (a throttle's cycle; decays like
+    /// The longest recent time between two holds ending (a throttle's cycle; decays like
     /// `hold_ns` once holds stop), ns.
     cycle_ns: u64,
     /// Windows are `WINDOW_MIN_MS << window_shift` long at least.
@@ -526,6 +547,11 @@ impl<T: Tuning> Controller<T> {
             && m.p99 as f64 > self.target_p99_ns as f64 * permille(share_permille)
     }
 
+    /// Whether two windows' throughputs agree within `WINDOW_AGREE_PERMILLE`.
+    fn agree(&self, a: f64, b: f64) -> bool {
+        a > 0.0 && b > 0.0 && (a - b).abs() / a.max(b) <= permille(T::WINDOW_AGREE_PERMILLE)
+    }
+
     fn window_len(&self) -> u64 {
         let min = (u64::from(T::WINDOW_MIN_MS) * 1_000_000) << self.window_shift;
         let max = u64::from(T::WINDOW_MAX_MS) * 1_000_000;
@@ -579,7 +605,7 @@ impl<T: Tuning> Controller<T> {
             let longest = self.window.longest_hold_ns;
             let cycle = self.window.cycle_ns;
             let discovered = self.hold_ns == 0 && longest > 0;
-            let m = self.window.take(self.limit);
+            let m = self.window.take(self.limit, self.hold_ns == 0 && longest == 0);
             self.hold_ns = if longest > self.hold_ns {
                 longest
             } else {
@@ -599,6 +625,9 @@ impl<T: Tuning> Controller<T> {
                 self.baseline_p99.push(m.p99 as f64);
             }
             self.last_window = m;
+            if std::env::var_os("ZZ_WIN").is_some() {
+                eprintln!("WIN limit {} x {:.0} ns {} held {:.2} state {:?}", m.limit, m.x, m.ns / 1_000_000, m.held, std::mem::discriminant(&self.state));
+            }
             self.on_window(m, discovered);
         }
         self.decision()
@@ -621,7 +650,8 @@ impl<T: Tuning> Controller<T> {
                         curve,
                         gentle,
                         first,
-                        misses: 0,
+                        confirm: None,
+            redo: 0,
                     },
                     again,
                 );
@@ -629,9 +659,10 @@ impl<T: Tuning> Controller<T> {
             State::Climb {
                 curve,
                 gentle,
-                misses,
+                confirm,
+                redo,
                 ..
-            } => self.on_climb(m, curve, gentle, misses),
+            } => self.on_climb(m, curve, gentle, confirm, redo),
             State::Descend { mut curve } => {
                 let room = curve.push(&m);
                 let best = curve.choose(1.0, 0).map_or(0.0, |c| c.1);
@@ -646,37 +677,86 @@ impl<T: Tuning> Controller<T> {
                     self.settle_on(&curve, m);
                 }
             }
-            State::Hold(_) if discovered => self.go(State::Settle, m.limit),
-            State::Settle => {
+            State::Hold(_) if discovered => self.go(State::Settle { from: None }, m.limit),
+            State::Settle { from } => {
+                let lost = |b: &Measure| {
+                    !m.app_limited::<T>() && m.x < b.x * permille(T::KNEE_SHARE_PERMILLE)
+                };
                 if self.over_target(&m, 1000) {
                     self.relieve();
+                } else if let Some(b) = from.filter(lost) {
+                    // The cut lost throughput against the window just before it: the whole
+                    // device slowed down and its curve kept its shape (a busy CPU, a
+                    // neighbour), unlike a lower cap, whose queue a cut drains at no loss.
+                    // Back to the depth, at the new level.
+                    self.go(State::Hold(Held::at(b, b.x)), b.limit);
                 } else {
                     self.go(State::Hold(Held::at(m, m.x)), m.limit);
                 }
             }
             State::Hold(h) => self.on_hold(m, h),
-            State::ProbeUp(h) => {
-                // Judged against the best throughput the point's search saw, not the
-                // reference: a probe must find capacity that was not there, or window noise
-                // at the knee walks the point up one probe at a time.
-                let paid = elasticity((h.reference.limit, h.best_x), &m)
-                    .is_some_and(|e| e >= permille(T::PROBE_PAY_ELASTICITY_PERMILLE));
-                if paid && !self.over_target(&m, T::TARGET_HEADROOM_PERMILLE) {
-                    self.climb_on(m, Curve::of(&h.reference), true);
-                } else {
-                    self.go(State::Hold(Held { windows: 0, ..h }), h.reference.limit);
-                }
+            State::ProbeUp(h) if self.over_target(&m, T::TARGET_HEADROOM_PERMILLE) => {
+                self.go(State::Hold(Held { windows: 0, ..h }), h.reference.limit);
             }
-            State::ProbeDown(h) => {
-                let kept = !m.app_limited::<T>()
-                    && m.x >= h.reference.x * permille(T::KNEE_SHARE_PERMILLE)
-                    && m.x >= h.best_x * (2.0 * permille(T::KNEE_SHARE_PERMILLE) - 1.0)
-                    && !self.over_target(&m, 1000);
-                if kept {
-                    self.go(State::Hold(Held::at(m, h.best_x)), m.limit);
+            State::ProbeDown(h) if m.app_limited::<T>() || self.over_target(&m, 1000) => {
+                self.go(State::Hold(Held { windows: 0, ..h }), h.reference.limit);
+            }
+            State::ProbeUp(h) | State::ProbeDown(h) => {
+                let up = matches!(self.state, State::ProbeUp(_));
+                let limit = h.reference.limit;
+                self.go(
+                    State::Return {
+                        held: h,
+                        probe: m,
+                        up,
+                    },
+                    limit,
+                );
+            }
+            State::Return { held: h, probe, .. } if h.prev_x > 0.0 && !self.agree(h.prev_x, m.x) => {
+                // The point's level moved across the probe: it says nothing; hold.
+                let _ = probe;
+                self.go(
+                    State::Hold(Held {
+                        windows: 0,
+                        prev_x: m.x,
+                        ..h
+                    }),
+                    h.reference.limit,
+                );
+            }
+            State::Return { held: h, probe, up } => {
+                // The point's level around the probe: the hold window before it and this one.
+                let level = if h.prev_x > 0.0 {
+                    (h.prev_x + m.x) / 2.0
                 } else {
-                    self.go(State::Hold(Held { windows: 0, ..h }), h.reference.limit);
+                    m.x
+                };
+                let back = Held {
+                    windows: 0,
+                    prev_x: m.x,
+                    ..h
+                };
+                if up {
+                    let e = elasticity((h.reference.limit, level), &probe).unwrap_or(0.0);
+                    if e >= permille(T::PROBE_PAY_ELASTICITY_PERMILLE) {
+                        // A probe that paid strongly (a cap that doubled) climbs in doublings.
+                        let gentle = e < permille(T::STRONG_ELASTICITY_PERMILLE);
+                        let mut from = h.reference;
+                        from.x = level;
+                        return self.climb_on(probe, Curve::of(&from), gentle);
+                    }
+                } else {
+                    // Kept while it holds `KNEE_SHARE` of the level, and twice that loss of
+                    // the search's best, so successive probes cannot each lose a little and
+                    // drift down the curve.
+                    let kept = probe.x >= level * permille(T::KNEE_SHARE_PERMILLE)
+                        && probe.x >= h.best_x * (2.0 * permille(T::KNEE_SHARE_PERMILLE) - 1.0);
+                    if kept {
+                        return self.go(State::Hold(Held::at(probe, h.best_x)), probe.limit);
+                    }
                 }
+                self.go(State::Hold(back), h.reference.limit);
             }
             State::Relieve => {
                 if self.over_target(&m, 1000) && m.limit > self.min {
@@ -694,11 +774,7 @@ impl<T: Tuning> Controller<T> {
     }
 
     /// Continues a climb from `m` (its latest point) with the next step.
-    fn climb_on(&mut self, m: Measure, curve: Curve, gentle: bool) {
-        self.climb_missed(m, curve, gentle, 0)
-    }
-
-    fn climb_missed(&mut self, m: Measure, mut curve: Curve, gentle: bool, misses: u32) {
+    fn climb_on(&mut self, m: Measure, mut curve: Curve, gentle: bool) {
         let room = curve.push(&m);
         let gain = if gentle {
             T::PROBE_GAIN_PERMILLE
@@ -713,57 +789,99 @@ impl<T: Tuning> Controller<T> {
             curve,
             gentle,
             first: false,
-            misses,
+            confirm: None,
+            redo: 0,
         };
         self.go(state, next);
     }
 
-    fn on_climb(&mut self, m: Measure, curve: Curve, gentle: bool, misses: u32) {
+    /// A window of the search: at a new step, or (`confirm` holding the step's window) at
+    /// the point below it again.
+    fn on_climb(
+        &mut self,
+        m: Measure,
+        curve: Curve,
+        gentle: bool,
+        confirm: Option<Measure>,
+        redo: u32,
+    ) {
         let Some(prev) = curve.last() else {
             return self.climb_on(m, curve, gentle);
         };
         let mut curve = curve;
-        if m.app_limited::<T>() {
-            // Nobody fills this limit: a deeper one cannot be measured, and is not tried.
-            curve.push(&m);
-            return self.settle_on(&curve, m);
+        let (step, below) = match confirm {
+            Some(step) if !self.agree(prev.1, m.x) && redo < T::STEP_RETRIES => {
+                // The point below moved between its two windows: the device's speed shifted
+                // during the step, which therefore says nothing. Measure the step again,
+                // against the newer level, in longer windows (this device is noisier than
+                // the windows are long).
+                curve.relevel_last(m.x);
+                self.window_shift = (self.window_shift + 1).min(MAX_WINDOW_SHIFT);
+                self.agreed = 0;
+                let state = State::Climb {
+                    curve,
+                    gentle,
+                    first: false,
+                    confirm: None,
+                    redo: redo + 1,
+                };
+                return self.go(state, step.limit);
+            }
+            Some(step) => {
+                let level = (prev.1 + m.x) / 2.0;
+                curve.relevel_last(level);
+                (step, (prev.0, level))
+            }
+            None => (m, prev),
+        };
+        if confirm.is_none() {
+            if step.app_limited::<T>() {
+                // Nobody fills this limit: a deeper one cannot be measured, and is not tried.
+                curve.push(&step);
+                return self.settle_on(&curve, step);
+            }
+            if self.over_target(&step, 1000) && !gentle {
+                // A doubling broke the target: retry the stretch above the last good point
+                // in gentle steps (the broken point is left out; its P99 rules it out).
+                let state = State::Climb {
+                    curve,
+                    gentle: true,
+                    first: false,
+                    confirm: None,
+            redo: 0,
+                };
+                let next = self.grown(prev.0, T::PROBE_GAIN_PERMILLE);
+                return self.go(state, next);
+            }
         }
-        if self.over_target(&m, 1000) && !gentle {
-            // A doubling broke the target: retry the stretch above the last good point in
-            // gentle steps (the broken point is left out; its P99 rules it out anyway).
+        let near_target = self.over_target(&step, T::TARGET_HEADROOM_PERMILLE);
+        let e = elasticity(below, &step).unwrap_or(0.0);
+        let strong = e >= permille(T::STRONG_ELASTICITY_PERMILLE);
+        if confirm.is_none() && !near_target && e < permille(T::PAY_ELASTICITY_PERMILLE) && self.hold_ns == 0 {
+            // A step that did not pay clearly may be the device's speed shifting while it
+            // ran (either way): measure the point below once more (cheap: shallower) and
+            // judge the step against that point's level on both sides of it. Not behind a
+            // throttle: its windows are whole cycles, which it fills alike.
             let state = State::Climb {
                 curve,
-                gentle: true,
+                gentle,
                 first: false,
-                misses,
+                confirm: Some(step),
+                redo,
             };
-            let next = self.grown(prev.0, T::PROBE_GAIN_PERMILLE);
-            return self.go(state, next);
+            return self.go(state, below.0);
         }
-        let near_target = self.over_target(&m, T::TARGET_HEADROOM_PERMILLE);
-        let e = elasticity(prev, &m).unwrap_or(0.0);
         if e >= permille(T::PAY_ELASTICITY_PERMILLE) && !near_target {
-            let gentle = gentle || e < permille(T::STRONG_ELASTICITY_PERMILLE);
-            return self.climb_on(m, curve, gentle);
+            return self.climb_on(step, curve, gentle || !strong);
         }
-        // A step that did not pay may be window noise on a device still gaining: up to
-        // `SEARCH_MISSES` gentle steps more, each judged against the best point so far.
-        let best = curve.choose(1.0, 0).map(|(p, _)| (p.limit, p.x));
-        let beats_best = best
-            .and_then(|b| elasticity(b, &m))
-            .is_some_and(|e| e >= permille(T::PAY_ELASTICITY_PERMILLE));
-        let misses = if beats_best { 0 } else { misses + 1 };
-        if misses < T::SEARCH_MISSES && !near_target && curve.len() >= 2 {
-            return self.climb_missed(m, curve, true, misses);
-        }
-        curve.push(&m);
-        let start = curve.choose(1.0, 0).map_or(m.limit, |c| c.0.limit);
-        let down = self.cut(prev.0, 500, self.min);
-        if curve.len() == 2 && start == prev.0 && down < prev.0 {
+        // A step that did not pay is not the operating point (it queues for at most a few
+        // percent), so it stays off the curve the point is chosen from.
+        let down = self.cut(below.0, 500, self.min);
+        if curve.len() == 1 && down < below.0 {
             // The first step up did not pay: the knee may lie below the start.
             return self.go(State::Descend { curve }, down);
         }
-        self.settle_on(&curve, m)
+        self.settle_on(&curve, step)
     }
 
     /// Ends a search: holds the curve's operating point. Its measure (when the search's
@@ -775,7 +893,7 @@ impl<T: Tuning> Controller<T> {
             }
             _ => {
                 let n = self.min;
-                self.go(State::Settle, n)
+                self.go(State::Settle { from: None }, n)
             }
         }
     }
@@ -794,10 +912,19 @@ impl<T: Tuning> Controller<T> {
             && m.op_bytes > 0.0
             && (m.op_bytes > r.op_bytes * size || m.op_bytes * size < r.op_bytes)
         {
-            // A new block size is a new device: forget the model and search again, from here.
+            // A new block size is a new device: forget the model and search again, from here,
+            // in a fresh window (this one mixed both sizes).
             self.model.clear();
-            self.model.observe(m.x, m.lat);
-            return self.climb_on(m, Curve::default(), false);
+            let state = State::Climb {
+                curve: Curve::default(),
+                gentle: false,
+                first: false,
+                confirm: None,
+            redo: 0,
+            };
+            self.go(state, m.limit);
+            self.window.restart();
+            return;
         }
         let agree = h.prev_x > 0.0
             && (m.x - h.prev_x).abs() / m.x.max(h.prev_x) <= permille(T::WINDOW_AGREE_PERMILLE);
@@ -835,12 +962,16 @@ impl<T: Tuning> Controller<T> {
             if n == m.limit {
                 return self.go(State::Hold(Held::at(m, m.x)), n);
             }
-            return self.go(State::Settle, n);
+            return self.go(State::Settle { from: Some(m) }, n);
         }
-        if h.rises >= windows && agree {
-            // Capacity rose: climb from here, doubling while steps pay well (a cap that
-            // doubled moves the knee as far), gently once they pay less.
-            return self.climb_on(m, Curve::default(), false);
+        if h.rises >= windows && agree && m.limit < self.max {
+            // Capacity rose (or the whole device sped up, which its curve does not follow):
+            // a probe above, judged against this level on both sides of it, decides.
+            self.reprobes = self.reprobes.saturating_add(1);
+            h.windows = 0;
+            h.reference.x = m.x;
+            let up = self.grown(m.limit, T::PROBE_GAIN_PERMILLE);
+            return self.go(State::ProbeUp(h), up);
         }
         if h.drops == 0 && h.rises == 0 {
             h.reference.x += (m.x - h.reference.x) / 4.0;

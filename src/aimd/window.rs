@@ -42,7 +42,7 @@ impl Measure {
     }
 }
 
-/// Per-tick P99s a window keeps (the latest, when it has more ticks).
+/// Per-tick P99s and rates a window keeps (the latest, when it has more ticks).
 const WINDOW_P99S: usize = 64;
 
 #[derive(Debug, Clone, Copy)]
@@ -52,9 +52,9 @@ pub(crate) struct Window {
     waited_ns: u64,
     /// The previous tick was a hold (carried from one window to the next at a held limit).
     last_held: bool,
-    /// Time since the latest hold began (0: none seen), ns; carried like `last_held`.
+    /// Time since the latest hold ended (0: none seen), ns; carried like `last_held`.
     since_hold_ns: u64,
-    /// The longest time between two holds beginning in the window: the cycle, ns.
+    /// The longest time between two holds ending in the window: the cycle, ns.
     pub cycle_ns: u64,
     ns: u64,
     completions: u64,
@@ -63,6 +63,9 @@ pub(crate) struct Window {
     samples: u64,
     p99s: [u64; WINDOW_P99S],
     p99_count: usize,
+    /// Completions per second of each tick.
+    rates: [f32; WINDOW_P99S],
+    rate_count: usize,
     occupancy_sum: f64,
     occupancy_samples: u64,
     held_ns: u64,
@@ -87,6 +90,8 @@ impl Default for Window {
             samples: 0,
             p99s: [0; WINDOW_P99S],
             p99_count: 0,
+            rates: [0.0; WINDOW_P99S],
+            rate_count: 0,
             occupancy_sum: 0.0,
             occupancy_samples: 0,
             held_ns: 0,
@@ -117,17 +122,17 @@ impl Window {
     }
 
     /// Adds a tick; returns true when the window is complete: it spans `len_ns`, and, when
-    /// `cycles` (the device has been holding lately), it also ends one tick into a hold, as
-    /// it began (on the first tick of a hold): then it holds whole burst-and-hold cycles, which a throttle fills with the
-    /// same budget each, and no window boundary cuts a burst. Waiting for a hold, at the
+    /// `cycles` (the device has been holding lately), it also ends on the first tick after
+    /// a hold, as it began: then it holds whole burst-and-hold cycles, which a throttle fills
+    /// with the same budget each. Waiting for a hold, at the
     /// start or the end, is bounded by `len_ns` (a throttle whose holds are shorter than a
     /// tick shows none).
     pub fn add<T: Tuning>(&mut self, t: &TickInput, len_ns: u64, cycles: bool) -> bool {
         let hold = t.hold_ns > 0;
-        // The first tick of a hold: the same point of every burst-and-hold cycle. A tick
-        // that completed requests and ends in a hold (a deferred burst merged into the hold
-        // interval that followed it) starts one too.
-        let hold_starts = hold && (!self.last_held || t.completions > 0);
+        // The first tick that completes requests after a hold: where the throttle's next
+        // time slice began, the same point of every burst-and-hold cycle. (Where a hold
+        // begins moves with the device's speed: a burst that a stall slows ends later.)
+        let hold_starts = self.last_held && t.completions > 0;
         self.last_held = hold;
         if hold_starts {
             if self.since_hold_ns > 0 {
@@ -157,6 +162,11 @@ impl Window {
             self.p99s[self.p99_count % WINDOW_P99S] = t.p99_ns;
             self.p99_count += 1;
         }
+        if t.elapsed_ns > 0 {
+            self.rates[self.rate_count % WINDOW_P99S] =
+                (t.completions as f64 * 1e9 / t.elapsed_ns as f64) as f32;
+            self.rate_count += 1;
+        }
         self.held_ns = self.held_ns.saturating_add(t.hold_ns.min(t.elapsed_ns));
         if hold {
             self.hold_run_ns = self.hold_run_ns.saturating_add(t.hold_ns);
@@ -180,11 +190,29 @@ impl Window {
         *p99s[..n].select_nth_unstable(n * 4 / 5).1
     }
 
-    /// The window's measure at `limit`; the window starts over.
-    pub fn take(&mut self, limit: u32) -> Measure {
+    /// The median of the ticks' rates (0: no tick).
+    fn median_rate(&self) -> f64 {
+        let n = self.rate_count.min(WINDOW_P99S);
+        if n == 0 {
+            return 0.0;
+        }
+        let mut rates = self.rates;
+        f64::from(*rates[..n].select_nth_unstable_by(n / 2, f32::total_cmp).1)
+    }
+
+    /// The window's measure at `limit`; the window starts over. `robust`: throughput is the
+    /// median of the ticks' rates rather than the window's total over its length. A device
+    /// that is not throttled serves at an even rate but for short stalls (other work on
+    /// the machine takes its CPUs for a tick or two: measured on the loop device at a fixed
+    /// depth, 10 ms rates of 250k with dips to 80-130k every half second or so), which the
+    /// median ignores and the total does not; a throttle's ticks alternate bursts and holds,
+    /// where only the total over whole cycles means anything.
+    pub fn take(&mut self, limit: u32, robust: bool) -> Measure {
         let secs = self.ns as f64 / 1e9;
         let x = if self.ns == 0 {
             0.0
+        } else if robust {
+            self.median_rate()
         } else {
             self.completions as f64 / secs
         };
