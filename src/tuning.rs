@@ -41,8 +41,8 @@ pub trait Tuning: 'static {
     /// low: a start above the knee of a slow device spends its first window deep in the queue,
     /// and that window alone can be more than the run's top percent of latency.
     const START_IN_FLIGHT: u32 = 1;
-    /// Shortest measurement window, in milliseconds: five ticks after the left-out one, which
-    /// a steady device measures to about 2%.
+    /// Shortest measurement window, in milliseconds: five ticks after the left-out one, whose
+    /// median rate a device that stalls for up to two ticks still measures to about 2%.
     const WINDOW_MIN_MS: u32 = 30;
     /// Longest measurement window, in milliseconds.
     const WINDOW_MAX_MS: u32 = 1000;

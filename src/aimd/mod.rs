@@ -605,7 +605,9 @@ impl<T: Tuning> Controller<T> {
             let longest = self.window.longest_hold_ns;
             let cycle = self.window.cycle_ns;
             let discovered = self.hold_ns == 0 && longest > 0;
-            let m = self.window.take(self.limit, self.hold_ns == 0 && longest == 0);
+            let m = self
+                .window
+                .take(self.limit, self.hold_ns == 0 && longest == 0);
             self.hold_ns = if longest > self.hold_ns {
                 longest
             } else {
@@ -626,7 +628,14 @@ impl<T: Tuning> Controller<T> {
             }
             self.last_window = m;
             if std::env::var_os("ZZ_WIN").is_some() {
-                eprintln!("WIN limit {} x {:.0} ns {} held {:.2} state {:?}", m.limit, m.x, m.ns / 1_000_000, m.held, std::mem::discriminant(&self.state));
+                eprintln!(
+                    "WIN limit {} x {:.0} ns {} held {:.2} state {:?}",
+                    m.limit,
+                    m.x,
+                    m.ns / 1_000_000,
+                    m.held,
+                    std::mem::discriminant(&self.state)
+                );
             }
             self.on_window(m, discovered);
         }
@@ -651,10 +660,12 @@ impl<T: Tuning> Controller<T> {
                         gentle,
                         first,
                         confirm: None,
-            redo: 0,
+                        redo: 0,
                     },
                     again,
                 );
+                // At the same limit too: the new window waits for a cycle to begin.
+                self.window.restart();
             }
             State::Climb {
                 curve,
@@ -703,6 +714,12 @@ impl<T: Tuning> Controller<T> {
             }
             State::ProbeUp(h) | State::ProbeDown(h) => {
                 let up = matches!(self.state, State::ProbeUp(_));
+                if self.hold_ns > 0 {
+                    // Behind a throttle, windows of whole cycles measure the probe exactly:
+                    // judged at once, against the point's reference.
+                    let level = h.reference.x;
+                    return self.judge_probe(h, m, level, up, h.reference.x);
+                }
                 let limit = h.reference.limit;
                 self.go(
                     State::Return {
@@ -713,50 +730,23 @@ impl<T: Tuning> Controller<T> {
                     limit,
                 );
             }
-            State::Return { held: h, probe, .. } if h.prev_x > 0.0 && !self.agree(h.prev_x, m.x) => {
-                // The point's level moved across the probe: it says nothing; hold.
-                let _ = probe;
-                self.go(
-                    State::Hold(Held {
+            State::Return { held: h, probe, up } => {
+                if h.prev_x > 0.0 && !self.agree(h.prev_x, m.x) {
+                    // The point's level moved across the probe: it says nothing; hold.
+                    let back = Held {
                         windows: 0,
                         prev_x: m.x,
                         ..h
-                    }),
-                    h.reference.limit,
-                );
-            }
-            State::Return { held: h, probe, up } => {
+                    };
+                    return self.go(State::Hold(back), h.reference.limit);
+                }
                 // The point's level around the probe: the hold window before it and this one.
                 let level = if h.prev_x > 0.0 {
                     (h.prev_x + m.x) / 2.0
                 } else {
                     m.x
                 };
-                let back = Held {
-                    windows: 0,
-                    prev_x: m.x,
-                    ..h
-                };
-                if up {
-                    let e = elasticity((h.reference.limit, level), &probe).unwrap_or(0.0);
-                    if e >= permille(T::PROBE_PAY_ELASTICITY_PERMILLE) {
-                        // A probe that paid strongly (a cap that doubled) climbs in doublings.
-                        let gentle = e < permille(T::STRONG_ELASTICITY_PERMILLE);
-                        let mut from = h.reference;
-                        from.x = level;
-                        return self.climb_on(probe, Curve::of(&from), gentle);
-                    }
-                } else {
-                    // Kept while it holds `KNEE_SHARE` of the level, and twice that loss of
-                    // the search's best, so successive probes cannot each lose a little and
-                    // drift down the curve.
-                    let kept = probe.x >= level * permille(T::KNEE_SHARE_PERMILLE)
-                        && probe.x >= h.best_x * (2.0 * permille(T::KNEE_SHARE_PERMILLE) - 1.0);
-                    if kept {
-                        return self.go(State::Hold(Held::at(probe, h.best_x)), probe.limit);
-                    }
-                }
-                self.go(State::Hold(back), h.reference.limit);
+                self.judge_probe(h, probe, level, up, m.x)
             }
             State::Relieve => {
                 if self.over_target(&m, 1000) && m.limit > self.min {
@@ -766,6 +756,44 @@ impl<T: Tuning> Controller<T> {
                 }
             }
         }
+    }
+
+    /// Decides a probe: `probe` its window, `level` the operating point's throughput around
+    /// it, `latest` the point's latest window (the next hold window's predecessor).
+    fn judge_probe(&mut self, h: Held, probe: Measure, level: f64, up: bool, latest: f64) {
+        if up {
+            // Judged against the best of the level and the search's best when the windows
+            // are exact; a probe must find capacity that was not there, or window noise at
+            // the knee walks the point up one probe at a time.
+            let against = if self.hold_ns > 0 {
+                h.best_x.max(level)
+            } else {
+                level
+            };
+            let e = elasticity((h.reference.limit, against), &probe).unwrap_or(0.0);
+            if e >= permille(T::PROBE_PAY_ELASTICITY_PERMILLE) {
+                // A probe that paid strongly (a cap that doubled) climbs in doublings.
+                let gentle = e < permille(T::STRONG_ELASTICITY_PERMILLE);
+                let mut from = h.reference;
+                from.x = level;
+                return self.climb_on(probe, Curve::of(&from), gentle);
+            }
+        } else {
+            // Kept while it holds `KNEE_SHARE` of the level, and twice that loss of the
+            // search's best, so successive probes cannot each lose a little and drift down
+            // the curve.
+            let kept = probe.x >= level * permille(T::KNEE_SHARE_PERMILLE)
+                && probe.x >= h.best_x * (2.0 * permille(T::KNEE_SHARE_PERMILLE) - 1.0);
+            if kept {
+                return self.go(State::Hold(Held::at(probe, h.best_x)), probe.limit);
+            }
+        }
+        let back = Held {
+            windows: 0,
+            prev_x: latest,
+            ..h
+        };
+        self.go(State::Hold(back), h.reference.limit)
     }
 
     fn relieve(&mut self) {
@@ -848,7 +876,7 @@ impl<T: Tuning> Controller<T> {
                     gentle: true,
                     first: false,
                     confirm: None,
-            redo: 0,
+                    redo: 0,
                 };
                 let next = self.grown(prev.0, T::PROBE_GAIN_PERMILLE);
                 return self.go(state, next);
@@ -857,7 +885,11 @@ impl<T: Tuning> Controller<T> {
         let near_target = self.over_target(&step, T::TARGET_HEADROOM_PERMILLE);
         let e = elasticity(below, &step).unwrap_or(0.0);
         let strong = e >= permille(T::STRONG_ELASTICITY_PERMILLE);
-        if confirm.is_none() && !near_target && e < permille(T::PAY_ELASTICITY_PERMILLE) && self.hold_ns == 0 {
+        if confirm.is_none()
+            && !near_target
+            && e < permille(T::PAY_ELASTICITY_PERMILLE)
+            && self.hold_ns == 0
+        {
             // A step that did not pay clearly may be the device's speed shifting while it
             // ran (either way): measure the point below once more (cheap: shallower) and
             // judge the step against that point's level on both sides of it. Not behind a
@@ -912,17 +944,11 @@ impl<T: Tuning> Controller<T> {
             && m.op_bytes > 0.0
             && (m.op_bytes > r.op_bytes * size || m.op_bytes * size < r.op_bytes)
         {
-            // A new block size is a new device: forget the model and search again, from here,
-            // in a fresh window (this one mixed both sizes).
+            // A new block size is a new device: forget the model and search again from the
+            // start (from the old depth, one window that noise flatters would keep it there).
             self.model.clear();
-            let state = State::Climb {
-                curve: Curve::default(),
-                gentle: false,
-                first: false,
-                confirm: None,
-            redo: 0,
-            };
-            self.go(state, m.limit);
+            self.reprobes = self.reprobes.saturating_add(1);
+            self.go(State::search(), T::START_IN_FLIGHT);
             self.window.restart();
             return;
         }
@@ -964,8 +990,15 @@ impl<T: Tuning> Controller<T> {
             }
             return self.go(State::Settle { from: Some(m) }, n);
         }
+        if h.rises >= windows && agree && self.hold_ns > 0 {
+            // A throttle's cap rose: climb from here, doubling while steps pay well (a cap
+            // that doubled moves the knee as far), gently once they pay less; gently from
+            // the start under a P99 target, which a doubling would break for a whole window.
+            let gentle = self.target_p99_ns > 0;
+            return self.climb_on(m, Curve::default(), gentle);
+        }
         if h.rises >= windows && agree && m.limit < self.max {
-            // Capacity rose (or the whole device sped up, which its curve does not follow):
+            // Capacity rose, or the whole device sped up (which its curve does not follow):
             // a probe above, judged against this level on both sides of it, decides.
             self.reprobes = self.reprobes.saturating_add(1);
             h.windows = 0;

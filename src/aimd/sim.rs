@@ -164,6 +164,13 @@ impl Device {
         self
     }
 
+    /// The device without its speed shifts and stalls.
+    pub fn quiet(mut self) -> Self {
+        self.regime = 0.0;
+        self.dip = 1.0;
+        self
+    }
+
     pub fn seeded(mut self, seed: u64) -> Self {
         self.seed = seed | 1;
         self
