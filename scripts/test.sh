@@ -48,6 +48,9 @@ echo "== tests";   timeout 1200 cargo test --workspace --all-features -- \
 # the C request refcount, over the same code the engine runs (src/handoff.rs).
 echo "== loom models"; CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg auraio_loom" \
   timeout 900 cargo test --release --lib handoff::loom_models
+# The simulator's zoo: virtual-time sweeps over many seeds, minutes unoptimised (the debug run
+# above marks them ignored, with this as the reason), seconds here.
+echo "== tuner in the simulator (release)"; timeout 900 cargo test --release --lib aimd::
 # The knee-device tests measure a device at 100k IOPS: they run optimised, one at a time.
 echo "== knee-device test (release)"; timeout 900 cargo test --release --test knee -- --nocapture
 echo "== bffio on the knee device (release)"; timeout 900 cargo test --release -p bffio --test knee -- --nocapture

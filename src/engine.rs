@@ -1107,20 +1107,38 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         // another thread may submit to a ring that was idle when this wait began, and a wait in
         // one ring's io_uring_enter would not wake for it.
         let one_ring = self.rings.len() == 1 || (!L::MULTI_THREAD && busy == 1);
-        match busy {
-            0 => return self.check_fatal(0),
-            _ if one_ring => {
-                self.set_blocked(true);
-                self.wait_one(&self.rings[only], timeout);
-                self.set_blocked(false);
-            }
-            _ => {
-                self.set_blocked(true);
-                let r = self.wait_any(timeout);
-                self.set_blocked(false);
-                r?
-            }
+        if busy == 0 {
+            return self.check_fatal(0);
         }
+        // The wait wakes at every tick while nothing completes, so the controllers see a
+        // throttle's hold (requests pending, nothing completing) as it happens: a wait that
+        // slept through it would hand them one long tick that completed requests, and no
+        // window could align to the throttle's cycles.
+        let deadline = timeout.map(|t| Instant::now() + t);
+        self.set_blocked(true);
+        let r = loop {
+            let now = sys::now_ns();
+            let to_tick =
+                Duration::from_nanos(self.next_tick_ns.get().saturating_sub(now).max(1_000_000));
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let slice = left.map_or(to_tick, |l| l.min(to_tick));
+            let r = if one_ring {
+                self.wait_one(&self.rings[only], Some(slice));
+                Ok(())
+            } else {
+                self.wait_any(Some(slice))
+            };
+            let done = r.is_err()
+                || left.is_some_and(|l| l <= slice)
+                || self.fatal.get() != 0
+                || self.rings.iter().any(|ring| ring.ready());
+            if done {
+                break r;
+            }
+            self.maybe_tick();
+        };
+        self.set_blocked(false);
+        r?;
         for ring in self.rings.iter() {
             n += self.reap(ring);
         }
