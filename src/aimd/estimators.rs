@@ -67,6 +67,10 @@ pub(crate) const CAPACITY_WINDOWS: usize = 10;
 pub(crate) const BASE_LATENCY_WINDOWS: usize = 64;
 
 /// The device model: capacity and base latency.
+/// How far over a whole number the Little's-law product may be and still round down to it,
+/// in requests (see [`Model::fill_depth`]).
+const FILL_SLACK: f64 = 0.05;
+
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Model {
     capacity: Filter<CAPACITY_WINDOWS>,
@@ -90,10 +94,14 @@ impl Model {
         self.base_latency.min()
     }
 
-    /// The depth that fills the device by Little's law, rounded down (0: unknown). Below it
-    /// the device cannot deliver its capacity, whatever its curve.
+    /// The depth that fills the device by Little's law, rounded up (0: unknown). Below it
+    /// the device cannot deliver its capacity, whatever its curve: a drain probe there (on a
+    /// throttle at 100k with 19 µs requests, from 2 to 1) would halve throughput for a whole
+    /// window. A product within 5% over a whole number rounds down to it (the estimates are a
+    /// max and a min of noisy windows).
     pub fn fill_depth(&self) -> u32 {
-        (self.capacity() * self.base_latency_ns() / 1e9).floor() as u32
+        let n = self.capacity() * self.base_latency_ns() / 1e9;
+        (n - FILL_SLACK).ceil().max(0.0) as u32
     }
 
     /// Forgets both estimates (the workload changed: a new block size is a new device).
@@ -124,6 +132,8 @@ mod tests {
         let mut m = Model::default();
         m.observe(100_000.0, 30_000.0);
         m.observe(50_000.0, 25_000.0);
-        assert_eq!(m.fill_depth(), 2, "100k/s x 25 us = 2.5");
+        assert_eq!(m.fill_depth(), 3, "100k/s x 25 us = 2.5");
+        m.observe(100_000.0, 20_300.0);
+        assert_eq!(m.fill_depth(), 2, "100k/s x 20.3 us = 2.03: noise over 2");
     }
 }

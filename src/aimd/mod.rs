@@ -789,8 +789,12 @@ impl<T: Tuning> Controller<T> {
             // Kept while it holds `KNEE_SHARE` of the level, and twice that loss of the
             // search's best, so successive probes cannot each lose a little and drift down
             // the curve.
-            let kept = probe.x >= level * permille(T::KNEE_SHARE_PERMILLE)
-                && probe.x >= h.best_x * (2.0 * permille(T::KNEE_SHARE_PERMILLE) - 1.0);
+            // Off a throttle the level is measured on both sides of the probe and the best
+            // is a noisy window's: the level alone judges (drains then stop where a x0.8
+            // step loses `KNEE_SHARE`, about the knee).
+            let share = permille(T::KNEE_SHARE_PERMILLE);
+            let kept = probe.x >= level * share
+                && (self.hold_ns == 0 || probe.x >= h.best_x * (2.0 * share - 1.0));
             if kept {
                 return self.go(State::Hold(Held::at(probe, h.best_x)), probe.limit);
             }
@@ -911,7 +915,12 @@ impl<T: Tuning> Controller<T> {
             return self.go(state, below.0);
         }
         if e >= permille(T::PAY_ELASTICITY_PERMILLE) && !near_target {
-            return self.climb_on(step, curve, gentle || !strong);
+            // Gentle steps near the knee keep a climb from doubling into a throttle's hold or
+            // past a P99 target. Elsewhere a step past the knee only queues a little, and a
+            // x1.25 step's gain (a few percent on a slowly rising curve) is lost in the
+            // device's noise where a doubling's is not: keep doubling.
+            let careful = self.hold_ns > 0 || self.target_p99_ns > 0;
+            return self.climb_on(step, curve, (gentle || !strong) && careful);
         }
         // A step that did not pay is not the operating point (it queues for at most a few
         // percent), so it stays off the curve the point is chosen from.

@@ -47,12 +47,12 @@ impl Goals {
         steady_ns: SEC,
     };
     /// What no single run may miss, on any device: an unlucky run of a noisy device may miss
-    /// the goals, never by this much (one tmpfs run in nine climbs to 2.5x the knee's depth
-    /// when speed shifts line up with its steps: 2.6x the mean, 4.3x the P99).
+    /// the goals, never by this much (one tmpfs run in nine doubles past its knee when speed
+    /// shifts line up with its steps and stays there: 4.8x the mean, 6x the P99).
     const WORST: Goals = Goals {
         iops: 0.90,
-        mean: 3.0,
-        p99: 5.0,
+        mean: 5.0,
+        p99: 7.0,
         steady_ns: 2 * SEC,
     };
 }
@@ -121,7 +121,18 @@ fn zoo() -> Vec<(Device, Goals)> {
         (Device::knee(200_000.0), Goals::ZOO),
         (Device::byte_capped(100.0 * 1048576.0), Goals::ZOO),
         (Device::loop_device(), Goals::ZOO),
-        (Device::tmpfs(), Goals::ZOO),
+        // Misses the P99 goal (2.5x the knee's in the median run, the knee's being 12 µs):
+        // off a throttle the climb keeps doubling (on the real loop device and tmpfs, whose
+        // curves rise for longer than this model's, x1.25 steps stopped at 0.73x and 0.84x
+        // of the best; doubling reaches 0.83x and 0.92x), and on a curve this flat a lucky
+        // window doubles it past the knee now and then.
+        (
+            Device::tmpfs(),
+            Goals {
+                p99: 2.5,
+                ..Goals::ZOO
+            },
+        ),
     ]
 }
 
