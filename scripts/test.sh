@@ -62,6 +62,8 @@ for ex in quickstart simple_read custom_config vectored_io write_modes file_copy
   echo "-- example $ex"
   timeout 300 cargo run --quiet --release --all-features --example "$ex"
 done
+echo "-- example adaptive_value --quick (the reference's three scenarios; about a minute)"
+timeout 300 cargo run --quiet --release --all-features --example adaptive_value -- --quick
 echo "-- example prometheus_server (scraped once, parsed by prometheus_client)"
 AURAIO_SERVE_SECONDS=15 AURAIO_METRICS_ADDR=127.0.0.1:9091 \
   timeout 120 cargo run --quiet --release --all-features --example prometheus_server &
