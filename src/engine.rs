@@ -1114,7 +1114,11 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         // throttle's hold (requests pending, nothing completing) as it happens: a wait that
         // slept through it would hand them one long tick that completed requests, and no
         // window could align to the throttle's cycles.
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // No deadline for a timeout past the clock's range (`Duration::MAX`: no bound).
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        // A fatal error latched before this wait has been dealt with above; only a new one
+        // ends the wait early.
+        let fatal_before = self.fatal.get();
         self.set_blocked(true);
         let r = loop {
             let now = sys::now_ns();
@@ -1130,12 +1134,16 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             };
             let done = r.is_err()
                 || left.is_some_and(|l| l <= slice)
-                || self.fatal.get() != 0
+                || self.fatal.get() != fatal_before
+                || self.pending() == 0
                 || self.rings.iter().any(|ring| ring.ready());
             if done {
                 break r;
             }
             self.maybe_tick();
+            if self.fatal.get() != fatal_before {
+                break Ok(());
+            }
         };
         self.set_blocked(false);
         r?;

@@ -73,7 +73,8 @@ pub(crate) fn wait_readable_any(fds: &[&OwnedFd], timeout: Option<Duration>) -> 
     }
     let ms = match timeout {
         None => -1,
-        Some(t) => i32::try_from(t.as_millis().max(u128::from(!t.is_zero()))).unwrap_or(i32::MAX),
+        // Rounded up: a wait cut short of its timeout would wake once more for the rest.
+        Some(t) => i32::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX),
     };
     // SAFETY: `pfds` holds `n` (at most 2) valid pollfds.
     let r = unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, ms) };

@@ -666,3 +666,33 @@ fn chains_are_never_split_by_concurrent_submitters() {
     assert_eq!(split.load(Ordering::Relaxed), 0, "chains were split");
     assert_eq!(linked.load(Ordering::Relaxed), THREADS * CHAINS);
 }
+
+/// A blocking wait wakes at every controller tick while nothing completes (so the tuner sees a
+/// throttle's holds), yet returns no earlier than its timeout when nothing completes, and
+/// takes `Duration::MAX` as no bound.
+#[test]
+fn a_wait_that_ticks_keeps_its_timeout_and_takes_no_bound() {
+    let engine = LocalEngine::new().unwrap();
+    let pipe = Pipe::new();
+    engine
+        .read(pipe.read, vec![0u8; 8], 0, |r, _| assert_eq!(r.unwrap(), 3))
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    assert_eq!(engine.wait(Some(Duration::from_millis(120))).unwrap(), 0);
+    assert!(
+        t0.elapsed() >= Duration::from_millis(120),
+        "returned after {:?}, before its timeout",
+        t0.elapsed()
+    );
+    let feeder = std::thread::spawn({
+        let fd = pipe.write;
+        move || {
+            std::thread::sleep(Duration::from_millis(50));
+            // SAFETY: `fd` is the pipe's write end, open until `pipe` drops after the join.
+            assert_eq!(unsafe { libc::write(fd, b"abc".as_ptr().cast(), 3) }, 3);
+        }
+    });
+    let _d = Deadline::plain("wait(Duration::MAX)", 30);
+    assert_eq!(engine.wait(Some(Duration::MAX)).unwrap(), 1);
+    feeder.join().unwrap();
+}
