@@ -41,19 +41,23 @@ pub trait Tuning: 'static {
     /// low: a start above the knee of a slow device spends its first window deep in the queue,
     /// and that window alone can be more than the run's top percent of latency.
     const START_IN_FLIGHT: u32 = 1;
-    /// Shortest measurement window, in milliseconds: five ticks after the left-out one, whose
-    /// median rate a device that stalls for up to two ticks still measures to about 2%.
+    /// Shortest measurement window, in milliseconds: three ticks after the left-out one, whose
+    /// median rate a device that stalls for one tick still measures to about 2%; noise
+    /// lengthens it (`WINDOW_AGREE_PERMILLE`).
     const WINDOW_MIN_MS: u32 = 30;
-    /// Longest measurement window, in milliseconds.
+    /// Longest measurement window, in milliseconds: a window waiting for a throttle's cycle
+    /// or for a first completion ends here, so a decision is never more than a second away.
     const WINDOW_MAX_MS: u32 = 1000;
     /// A window spans at least this many times the longest recent hold (requests pending,
-    /// no completion), and starts and ends in a hold: a throttle holding for half its 100 ms
-    /// slice is then measured over whole slices, which it fills with the same budget each.
+    /// no completion) and the longest recent cycle, and begins and ends on the first tick
+    /// after a hold: a throttle holding for half its 100 ms slice is then measured over whole
+    /// slices, which it fills with the same budget each.
     const HOLD_WINDOW_MULT: u32 = 2;
-    /// Two windows at one held limit whose throughputs differ by more than this, in permille,
-    /// double the window length (the device is noisier than the windows are long), up to
-    /// eight times `WINDOW_MIN_MS`; eight
-    /// that agree halve it again.
+    /// Two windows at one limit whose throughputs differ by more than this, in permille, do
+    /// not agree: in STEADY they double the window length (the device is noisier than the
+    /// windows are long; up to eight times `WINDOW_MIN_MS`, eight agreeing windows halve it
+    /// again); around a search step or a probe they void its judgement (the device's speed
+    /// shifted meanwhile); a capacity change is acted on only once two windows agree.
     const WINDOW_AGREE_PERMILLE: u32 = 100;
     /// Growth of the search's steps while each paid well, in permille (x2: a knee anywhere
     /// between 1 and 4096 is bracketed in at most twelve windows).
@@ -62,15 +66,19 @@ pub trait Tuning: 'static {
     /// 1.25: a step past the knee queues only a quarter more, never a doubling into a throttle).
     const PROBE_GAIN_PERMILLE: u32 = 1250;
     /// A step pays while its throughput elasticity (relative throughput gain over relative
-    /// depth gain) is at least this, in permille: 70 is a 5% gain for a doubling, so the
-    /// search stops where doubling the depth no longer buys 5%.
+    /// depth gain) is at least this, in permille: 40 is a 2.8% gain for a doubling, so the
+    /// search stops where doubling the depth no longer buys about 3%. A step off a throttle
+    /// under it is measured once more against the point below (confirm) before it ends the
+    /// search.
     const PAY_ELASTICITY_PERMILLE: u32 = 40;
     /// Times a search step is measured again when the point below it moved (by more than
     /// `WINDOW_AGREE_PERMILLE`) between the two windows that judge it: the device's speed
     /// shifted during the step, which then says nothing about the curve.
     const STEP_RETRIES: u32 = 2;
-    /// Steps stay x2 while every step's elasticity is at least this, in permille; below it
-    /// the device is bending towards its knee and the steps become gentle.
+    /// Behind a throttle or under a P99 target, steps stay x2 while every step's elasticity
+    /// is at least this, in permille; below it the device is bending towards its knee and the
+    /// steps become gentle (elsewhere they stay x2: a x1.25 step's gain is lost in noise).
+    /// Off a throttle, a step at least this strong needs no confirmation.
     const STRONG_ELASTICITY_PERMILLE: u32 = 500;
     /// The periodic probe up pays at this elasticity, in permille: higher than a search step,
     /// because a x1.25 probe's gain is close to window noise (200: 4.6% for the probe).

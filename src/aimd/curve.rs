@@ -47,7 +47,8 @@ impl Curve {
             .map(|i| (self.points[i].limit, self.points[i].x))
     }
 
-    /// Sets the latest point's throughput (measured again).
+    /// Sets the latest point's throughput to a new measure of it (confirm: the mean of its
+    /// two windows; redo: the newer window).
     pub fn relevel_last(&mut self, x: f64) {
         if let Some(i) = self.len.checked_sub(1) {
             self.points[i].x = x;

@@ -66,11 +66,11 @@ pub(crate) const CAPACITY_WINDOWS: usize = 10;
 /// depths a search or a drain probe visited, short enough to forget a device that got slower.
 pub(crate) const BASE_LATENCY_WINDOWS: usize = 64;
 
-/// The device model: capacity and base latency.
 /// How far over a whole number the Little's-law product may be and still round down to it,
 /// in requests (see [`Model::fill_depth`]).
 const FILL_SLACK: f64 = 0.05;
 
+/// The device model: capacity and base latency.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Model {
     capacity: Filter<CAPACITY_WINDOWS>,
@@ -97,8 +97,8 @@ impl Model {
     /// The depth that fills the device by Little's law, rounded up (0: unknown). Below it
     /// the device cannot deliver its capacity, whatever its curve: a drain probe there (on a
     /// throttle at 100k with 19 µs requests, from 2 to 1) would halve throughput for a whole
-    /// window. A product within 5% over a whole number rounds down to it (the estimates are a
-    /// max and a min of noisy windows).
+    /// window. A product at most `FILL_SLACK` (0.05 requests) over a whole number rounds
+    /// down to it (the estimates are a max and a min of noisy windows).
     pub fn fill_depth(&self) -> u32 {
         let n = self.capacity() * self.base_latency_ns() / 1e9;
         (n - FILL_SLACK).ceil().max(0.0) as u32

@@ -20,7 +20,8 @@
 //! computed from the product alone: a **search** measures the curve itself, in windows at
 //! held limits, and the operating point is the shallowest measured depth within
 //! `KNEE_SHARE_PERMILLE` of the best throughput. The estimates (`estimators`) bound what the
-//! search and the probes may do: no cut goes below the fill depth.
+//! probes may do: a drain probe and the cut after a capacity fall stop at the fill depth
+//! (P99 relief and the descent may go lower).
 //!
 //! Each window holds one limit for at least `WINDOW_MIN_MS` (the first tick after a change
 //! is left out). A throttle passes each time slice's budget in a burst and then holds every
@@ -41,30 +42,35 @@
 //! how one benchmarks on a noisy machine: a window's throughput is the **median** of its
 //! ticks' rates (a stall moves a tick, not the median; behind a throttle, where ticks
 //! alternate bursts and holds, it is the total over whole cycles), and comparisons are
-//! **paired**: a search step or a probe that is not clearly decided is judged against the
-//! point below it measured on both sides of it in time (A, B, A: a shift during the step
-//! moves both A windows alike), and a judgement whose two A windows disagree says nothing
-//! and is taken again in longer windows.
+//! **paired**: a search step that did not pay and every probe are judged against the point
+//! below (or the operating point) measured on both sides of them in time (A, B, A: a shift
+//! during the step moves both A windows alike); a judgement whose two A windows disagree
+//! says nothing (a step is taken again in longer windows, a probe is dropped). Off a
+//! throttle the climb keeps doubling: a x1.25 step's gain is smaller than this noise.
 //!
 //! # The state machine
 //!
 //! ```text
-//!   BASELINE ─> PROBING: Climb ── x2 while steps pay STRONG, then x1.25 ──┐
-//!                 │   a step not STRONG: one window back at the point below │
-//!                 │   (confirm), then judged; below moved: the step again   │
+//!   BASELINE ─> PROBING: Climb ── x2 (throttled / P99 target: x1.25 once ┐
+//!                 │   a step paid less than STRONG)                        │
+//!                 │   off a throttle, a step under PAY: one window back at │
+//!                 │   the point below (confirm); below moved: step again   │
 //!                 │  first step did not pay        step did not pay / P99 │
 //!                 v                                 near target / full    v
 //!   BACKOFF: Descend (halve while throughput holds) ──> choose the operating point
 //!                                                                          │
-//!   SETTLING: Settle (one window at a cut) ──────────> STEADY/CONVERGED: Hold
+//!   SETTLING: Settle (one window after a fall's cut, after holds appear in STEADY,
+//!             or at the minimum when no point meets the target) ─> STEADY/CONVERGED: Hold
 //!     Hold ── every PROBE_INTERVAL windows ──> PROBING: ProbeUp (x1.25, one window)
 //!                                          └─> BACKOFF: ProbeDown (x0.8, one window)
-//!     Probe ── not throttled ──> Return (one window back at the point), then judged
+//!     Probe ── throttled: judged at once; else Return (one window back at the point),
+//!              dropped if the point's windows around it disagree, else judged
 //!     Hold ── capacity fell ──> SETTLING at depth x fall (Little's law); back if the cut
 //!                               lost throughput (the whole device slowed)
 //!     Hold ── capacity rose ──> throttled: PROBING: Climb from here; else ProbeUp
 //!     Hold ── block size changed ──> BASELINE: a new search from START_IN_FLIGHT
-//!     any ── P99 over target ──> BACKOFF: Relieve (x BACKOFF_PERMILLE until met)
+//!     any ── P99 over target SPIKE_TICKS ticks in a row; Hold, Settle: a window's P99
+//!            over it ──> BACKOFF: Relieve (x BACKOFF_PERMILLE until met)
 //! ```
 //!
 //! [`Phase`] is derived from the private `State`; every change of state goes through one checked
@@ -75,23 +81,25 @@
 //!
 //! | rule | trigger | action | constants | test |
 //! |---|---|---|---|---|
-//! | climb | a window of the search, its step's throughput elasticity at least `PAY` | next step: x`STARTUP_GAIN` while every step paid at least `STRONG`, then x`PROBE_GAIN` | `STARTUP_GAIN_PERMILLE`, `PROBE_GAIN_PERMILLE`, `PAY_ELASTICITY_PERMILLE`, `STRONG_ELASTICITY_PERMILLE` | `zoo_devices_meet_the_goals`, `climb_steps_shrink_near_the_knee` |
-//! | confirm | a step of a search that is not throttled paid less than `STRONG` | one window back at the point below; the step is judged against the mean of that point's two windows | `STRONG_ELASTICITY_PERMILLE` | `zoo_devices_meet_the_goals` (loop, tmpfs) |
-//! | redo | the two windows of the point below disagree by more than `WINDOW_AGREE` | the step again, in windows twice as long, up to `STEP_RETRIES` times | `WINDOW_AGREE_PERMILLE`, `STEP_RETRIES` | `zoo_devices_meet_the_goals` (loop, tmpfs) |
+//! | climb | a window of the search, its step's throughput elasticity at least `PAY` | next step: x`STARTUP_GAIN`; behind a throttle or under a P99 target, x`PROBE_GAIN` once a step paid less than `STRONG` | `STARTUP_GAIN_PERMILLE`, `PROBE_GAIN_PERMILLE`, `PAY_ELASTICITY_PERMILLE`, `STRONG_ELASTICITY_PERMILLE` | `zoo_devices_meet_the_goals`, `climb_steps_shrink_near_the_knee` |
+//! | confirm | a step of a search off a throttle paid less than `PAY`, not near the P99 target | one window back at the point below; the step is judged against the mean of that point's two windows | `PAY_ELASTICITY_PERMILLE` | `zoo_devices_meet_the_goals` (loop, tmpfs) |
+//! | redo | the two windows of the point below disagree by more than `WINDOW_AGREE` | the point takes its newer window's level; the step again, in windows twice as long, up to `STEP_RETRIES` times | `WINDOW_AGREE_PERMILLE`, `STEP_RETRIES` | `zoo_devices_meet_the_goals` (loop, tmpfs) |
 //! | choose | a step paid less than `PAY`, the max limit, or the curve is full | hold the shallowest point within `KNEE_SHARE` of the best (a step that did not pay is not a candidate) | `KNEE_SHARE_PERMILLE` | `zoo_devices_meet_the_goals` |
 //! | descend | a search's first step up did not pay | halve while throughput stays within `KNEE_SHARE` of the best, then choose | `KNEE_SHARE_PERMILLE` | `a_search_that_starts_past_the_knee_descends` |
 //! | cycles | a window shows the first hold in a while | measure the previous point again in windows of whole cycles | `HOLD_WINDOW_MULT` | `zoo_devices_meet_the_goals` (knee, bytes) |
 //! | noise | two held windows disagree while the level holds | double the window (up to 8x); 8 agreeing windows halve it | `WINDOW_AGREE_PERMILLE`, `WINDOW_MIN_MS`, `WINDOW_MAX_MS` | `zoo_devices_meet_the_goals` (knee 20k) |
 //! | app-limited | occupancy under `APP_LIMITED` of the limit | the climb stops there; STEADY judges nothing | `APP_LIMITED_PERMILLE` | `an_application_limited_ring_does_not_climb` |
-//! | capacity fell | `DEVIATION_WINDOWS` windows under (1 - `DROP`) x reference, the latest two agreeing | settle at depth x fall ratio, not below the fill depth; back to the depth if the cut lost `KNEE_SHARE` of the window before it | `DROP_PERMILLE`, `DEVIATION_WINDOWS`, `KNEE_SHARE_PERMILLE` | `capacity_changes_are_followed`, `a_noisy_neighbour_is_followed_both_ways`, `zoo_devices_meet_the_goals` (loop, tmpfs) |
+//! | capacity fell | `DEVIATION_WINDOWS` windows under (1 - `DROP`) x reference, the latest two agreeing | settle at depth x fall ratio, not below the fill depth; back to the depth if the cut's window is under `KNEE_SHARE` of the window before the cut (the whole device slowed) | `DROP_PERMILLE`, `DEVIATION_WINDOWS`, `KNEE_SHARE_PERMILLE` | `capacity_changes_are_followed`, `a_noisy_neighbour_is_followed_both_ways`, `zoo_devices_meet_the_goals` (loop, tmpfs) |
 //! | capacity rose | the same, over (1 + `RISE`) x reference | throttled: climb from the current depth (x2 while steps pay well); else a probe up | `RISE_PERMILLE`, `DEVIATION_WINDOWS` | `capacity_changes_are_followed`, `a_noisy_neighbour_is_followed_both_ways` |
 //! | probe up | every `PROBE_INTERVAL` windows of STEADY, alternating with the drain probe | one window at x`PROBE_GAIN` (then, not throttled, one back at the point); elasticity against the point's level (throttled: the search's best) at least `PROBE_PAY` starts a climb, else back | `PROBE_INTERVAL_WINDOWS`, `PROBE_PAY_ELASTICITY_PERMILLE` | `zoo_devices_meet_the_goals` |
-//! | probe down | the same, alternating | one window at x`DRAIN`, not below the fill depth (then as above); kept if throughput stays within `KNEE_SHARE` of the point's level and twice that loss of the search's best | `DRAIN_PERMILLE` | `a_drain_probe_finds_a_shallower_knee` |
+//! | probe down | the same, alternating | one window at x`DRAIN`, not below the fill depth (then as above); kept if throughput stays within `KNEE_SHARE` of the point's level (and, behind a throttle, twice that loss of the search's best) | `DRAIN_PERMILLE` | `a_drain_probe_finds_a_shallower_knee` |
 //! | size change | mean bytes per op moves by a factor of `SIZE_CHANGE` | forget the model, search again from `START_IN_FLIGHT` | `SIZE_CHANGE_PERMILLE`, `START_IN_FLIGHT` | `a_block_size_change_starts_a_new_search` |
 //! | P99 target | a window's P99 over the target (or `SPIKE_TICKS` ticks in a row) | cut x`BACKOFF` until met; climbs stop at `TARGET_HEADROOM` of it; a x2 step that broke it is retried in x1.25 steps | `BACKOFF_PERMILLE`, `SPIKE_TICKS`, `TARGET_HEADROOM_PERMILLE` | `p99_target_is_met_near_the_best_depth` |
 //! | batch | SQEs per submit syscall | see `batch` | `BATCH_*` | `batch_threshold_tunes_pins_and_unpins` |
+//! | remember holds | windows without a longer hold | the remembered hold and cycle lose a quarter per window down to 1 ms: the device stays a throttle until a control call starts a new search | — | `a_hold_is_remembered_until_a_new_search` |
+//! | fill depth | capacity x base latency | rounded up (a product within `FILL_SLACK` over a whole number rounds down) | — | `fill_depth_is_littles_law` |
 //! | converged | STEADY for `CONVERGE_MS` without a new operating point | CONVERGED (still watching) | `CONVERGE_MS` | `zoo_devices_meet_the_goals` |
-//! | low IOPS | a tick with fewer than `MIN_P99_SAMPLES` samples | deferred until `LOW_IOPS_MAX_MS` ([`defer_tick`]) | `MIN_P99_SAMPLES`, `LOW_IOPS_WINDOW_MS`, `LOW_IOPS_MAX_MS` | `low_iops_gate` |
+//! | low IOPS | a tick with fewer than `MIN_P99_SAMPLES` samples | deferred ([`defer_tick`]): with no sample up to `LOW_IOPS_WINDOW_MS`, with some up to `LOW_IOPS_MAX_MS`; a tick ending in a hold never | `MIN_P99_SAMPLES`, `LOW_IOPS_WINDOW_MS`, `LOW_IOPS_MAX_MS` | `low_iops_gate` |
 //!
 //! What the simulator measured for each device of the zoo, and where the goals are missed, is
 //! in the README ("The tuner in virtual time").
@@ -223,8 +231,9 @@ enum State {
         gentle: bool,
         first: bool,
         /// The window at the latest step, while the point below it is measured again: a step
-        /// that paid less than `STRONG` is judged against that point's level on both sides
-        /// of it, so a device whose speed shifts during the step moves both sides alike.
+        /// off a throttle that paid less than `PAY` is judged against that point's level on
+        /// both sides of it, so a device whose speed shifts during the step moves both sides
+        /// alike.
         confirm: Option<Measure>,
         /// Steps measured again because the point below moved during their confirmation.
         redo: u32,
@@ -232,13 +241,14 @@ enum State {
     /// A search whose first step up did not pay: halving while throughput holds (the knee
     /// may lie below the start: a new block size, a device that got slower).
     Descend { curve: Curve },
-    /// One window at a newly chosen operating point, which becomes the reference. `from`:
+    /// One window at a new limit, which becomes the reference: after a capacity fall's cut,
+    /// after holds appear in STEADY, or at the minimum when no point meets the target. `from`:
     /// the window at the depth a fall in capacity cut from; the cut is kept only if it keeps
     /// that window's throughput.
     Settle { from: Option<Measure> },
     /// Holding the operating point.
     Hold(Held),
-    /// One window above the operating point `from`.
+    /// One window above the held operating point.
     ProbeUp(Held),
     /// One window below it.
     ProbeDown(Held),
@@ -319,10 +329,11 @@ pub struct Controller<T: Tuning> {
     _tuning: PhantomData<fn() -> T>,
 }
 
-/// Doublings of the window length noise may cause (50 ms to 1.6 s, capped by
-/// `WINDOW_MAX_MS`).
+/// Doublings of the window length noise may cause (30 to 240 ms with the default
+/// `WINDOW_MIN_MS`, capped by `WINDOW_MAX_MS`).
 const MAX_WINDOW_SHIFT: u32 = 3;
-/// Agreeing windows after which the window length halves again.
+/// Agreeing windows after which the window length halves again (a device that calmed down
+/// gets short windows back within a second or so).
 const AGREED_TO_SHORTEN: u32 = 8;
 
 /// Windows over which the baseline P99 (a statistic; no rule uses it) is the minimum.
@@ -365,6 +376,19 @@ pub struct ControllerStats {
     pub capacity_ops_per_sec: f64,
     /// Base latency estimate (windowed min of window latency), ns.
     pub base_latency_ns: f64,
+}
+
+/// A remembered hold or cycle length after a window without a longer one: a quarter less,
+/// but not under a millisecond. A device that held is taken for a throttle until a control
+/// call starts a new search: a throttle shows holds at some depths only (a drain below its
+/// knee shows none), and judged as unthrottled there its bursty ticks would mislead the
+/// medians and drains.
+fn decayed(ns: u64) -> u64 {
+    if ns == 0 {
+        0
+    } else {
+        (ns - ns / 4).max(1_000_000)
+    }
 }
 
 fn permille(p: u32) -> f64 {
@@ -502,6 +526,8 @@ impl<T: Tuning> Controller<T> {
     /// A control call starts a new search at the current limit, whatever the state.
     fn restart_search(&mut self) {
         self.model.clear();
+        self.hold_ns = 0;
+        self.cycle_ns = 0;
         let limit = self.limit;
         self.go(State::search(), limit);
         self.window = Window::after_change();
@@ -628,14 +654,14 @@ impl<T: Tuning> Controller<T> {
             self.hold_ns = if longest > self.hold_ns {
                 longest
             } else {
-                self.hold_ns - self.hold_ns / 4
+                decayed(self.hold_ns)
             };
             self.cycle_ns = if cycle > self.cycle_ns {
                 cycle
             } else if longest > 0 {
                 self.cycle_ns
             } else {
-                self.cycle_ns - self.cycle_ns / 4
+                decayed(self.cycle_ns)
             };
             if !m.app_limited::<T>() {
                 self.model.observe(m.x, m.lat);

@@ -11,7 +11,8 @@ pub enum Phase {
     Probing = 1,
     /// Lowering the limit: a probe below the operating point, or relieving a P99 target.
     Backoff = 2,
-    /// Measuring a newly chosen operating point.
+    /// Measuring a new limit before holding it (after a cut for a capacity fall, or when the
+    /// device turned out to be throttled).
     Settling = 3,
     /// Holding the operating point, watching for change, probing now and then.
     Steady = 4,

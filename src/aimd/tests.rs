@@ -683,3 +683,43 @@ proptest! {
         }
     }
 }
+
+/// A device that held is judged as a throttle (whole cycles, no medians) until a control call
+/// starts a new search: a throttle shows no holds below its knee, where medians of its bursty
+/// ticks would mislead.
+#[test]
+fn a_hold_is_remembered_until_a_new_search() {
+    let mut c = C::new(4, 256);
+    let busy = TickInput {
+        elapsed_ns: TICK_NS,
+        completions: 1000,
+        bytes: 4096 * 1000,
+        samples: 125,
+        p99_ns: 50_000,
+        mean_ns: 40_000,
+        pending: 4,
+        in_flight_sum: 160,
+        in_flight_samples: 40,
+        submits: 100,
+        sqes: 1000,
+        hold_ns: 0,
+    };
+    for _ in 0..20 {
+        c.tick(&busy);
+    }
+    c.tick(&TickInput {
+        completions: 0,
+        bytes: 0,
+        samples: 0,
+        hold_ns: TICK_NS,
+        ..busy
+    });
+    c.tick(&busy);
+    assert!(c.hold_ns > 0, "the hold is seen");
+    for _ in 0..2000 {
+        c.tick(&busy);
+    }
+    assert_eq!(c.hold_ns, 1_000_000, "remembered, decayed to its floor");
+    c.set_target_p99(1_000_000);
+    assert_eq!((c.hold_ns, c.cycle_ns), (0, 0), "a new search forgets it");
+}

@@ -1,7 +1,9 @@
 //! Measurement windows: ticks at one held limit summed into one [`Measure`].
 //!
 //! The first tick after a limit change is left out (requests admitted under the old limit are
-//! still completing). Throughput counts every completion; mean latency is Little's law on
+//! still completing); behind a throttle, so are the ticks before the first tick after a
+//! hold. Off a throttle, throughput is the median of the ticks' rates; behind one, the
+//! completions over the window's whole cycles. Mean latency is Little's law on
 //! counted occupancy (requests in flight at each reap, over throughput), which has no
 //! sampling bias: on a device that stalls, the cost of depth lies in the few requests held
 //! through a stall, which 1-in-8 latency sampling catches only by chance. The sampled mean
@@ -48,7 +50,8 @@ const WINDOW_P99S: usize = 64;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Window {
     skip: bool,
-    /// Time spent skipping ticks while waiting for a hold to start the window on, ns.
+    /// Time spent skipping ticks while waiting for the first tick after a hold to start the
+    /// window on, ns.
     waited_ns: u64,
     /// The previous tick was a hold (carried from one window to the next at a held limit).
     last_held: bool,
@@ -111,7 +114,8 @@ impl Window {
     }
 
     /// Starts over after a limit change, leaving out the first tick; the device's cycle
-    /// (where the latest hold began) is the device's, not the limit's, so it carries over.
+    /// (the time since the latest hold ended) is the device's, not the limit's, so it
+    /// carries over.
     pub fn restart(&mut self) {
         *self = Window {
             skip: true,
