@@ -740,10 +740,10 @@ impl<T: Tuning> Controller<T> {
             }
             State::Hold(h) => self.on_hold(m, h),
             State::ProbeUp(h) if self.over_target(&m, T::TARGET_HEADROOM_PERMILLE) => {
-                self.go(State::Hold(Held { windows: 0, ..h }), h.reference.limit);
+                self.hold_again(h, h.prev_x)
             }
             State::ProbeDown(h) if m.app_limited::<T>() || self.over_target(&m, 1000) => {
-                self.go(State::Hold(Held { windows: 0, ..h }), h.reference.limit);
+                self.hold_again(h, h.prev_x)
             }
             State::ProbeUp(h) | State::ProbeDown(h) => {
                 let up = matches!(self.state, State::ProbeUp(_));
@@ -766,12 +766,7 @@ impl<T: Tuning> Controller<T> {
             State::Return { held: h, probe, up } => {
                 if h.prev_x > 0.0 && !self.agree(h.prev_x, m.x) {
                     // The point's level moved across the probe: it says nothing; hold.
-                    let back = Held {
-                        windows: 0,
-                        prev_x: m.x,
-                        ..h
-                    };
-                    return self.go(State::Hold(back), h.reference.limit);
+                    return self.hold_again(h, m.x);
                 }
                 // The point's level around the probe: the hold window before it and this one.
                 let level = if h.prev_x > 0.0 {
@@ -812,12 +807,11 @@ impl<T: Tuning> Controller<T> {
                 return self.climb_on(probe, Curve::of(&from), gentle);
             }
         } else {
-            // Kept while it holds `KNEE_SHARE` of the level, and twice that loss of the
-            // search's best, so successive probes cannot each lose a little and drift down
-            // the curve.
-            // Off a throttle the level is measured on both sides of the probe and the best
-            // is a noisy window's: the level alone judges (drains then stop where a x0.8
-            // step loses `KNEE_SHARE`, about the knee).
+            // Kept while it holds `KNEE_SHARE` of the level; behind a throttle also twice
+            // that loss of the search's best, so successive probes cannot each lose a little
+            // and drift down the curve. Off a throttle the level is measured on both sides
+            // of the probe and the best is a noisy window's: the level alone judges (drains
+            // then stop where a x0.8 step loses `KNEE_SHARE`, about the knee).
             let share = permille(T::KNEE_SHARE_PERMILLE);
             let kept = probe.x >= level * share
                 && (self.hold_ns == 0 || probe.x >= h.best_x * (2.0 * share - 1.0));
@@ -825,9 +819,15 @@ impl<T: Tuning> Controller<T> {
                 return self.go(State::Hold(Held::at(probe, h.best_x)), probe.limit);
             }
         }
+        self.hold_again(h, latest)
+    }
+
+    /// Back to holding the operating point after a probe, counting windows to the next probe
+    /// afresh; `prev_x` is the point's latest window.
+    fn hold_again(&mut self, h: Held, prev_x: f64) {
         let back = Held {
             windows: 0,
-            prev_x: latest,
+            prev_x,
             ..h
         };
         self.go(State::Hold(back), h.reference.limit)
@@ -994,8 +994,7 @@ impl<T: Tuning> Controller<T> {
             self.window.restart();
             return;
         }
-        let agree = h.prev_x > 0.0
-            && (m.x - h.prev_x).abs() / m.x.max(h.prev_x) <= permille(T::WINDOW_AGREE_PERMILLE);
+        let agree = self.agree(h.prev_x, m.x);
         let ratio = if r.x > 0.0 { m.x / r.x } else { 1.0 };
         let (drop, rise) = (permille(T::DROP_PERMILLE), permille(T::RISE_PERMILLE));
         let windows = T::DEVIATION_WINDOWS;

@@ -293,6 +293,8 @@ pub fn run<T: Tuning>(dev: &Device, mut limit: Limit<'_, T>, ns: u64, app_depth:
     let mut throttle = dev.throttle;
     let mut neighbour = 0.0f64;
     let mut block = dev.block;
+    // The speed factors: per-millisecond noise, level shifts and stalls; the device runs at
+    // their product.
     let mut rate_noise = 1.0f64;
     let mut next_noise_ns = 0u64;
     let mut level = 1.0f64;
@@ -394,7 +396,7 @@ pub fn run<T: Tuning>(dev: &Device, mut limit: Limit<'_, T>, ns: u64, app_depth:
         let r = rate(
             service.len(),
             block,
-            rate_noise,
+            rate_noise * level * dip,
             neighbour,
             throttle.is_some(),
         ) / service.len().max(1) as f64;
@@ -460,7 +462,7 @@ pub fn run<T: Tuning>(dev: &Device, mut limit: Limit<'_, T>, ns: u64, app_depth:
             }
         }
         if dev.noise > 0.0 && now >= next_noise_ns {
-            rate_noise = (1.0 + dev.noise * rng.signed()).max(0.05) * level * dip;
+            rate_noise = (1.0 + dev.noise * rng.signed()).max(0.05);
             next_noise_ns = now + 1_000_000;
         }
         if dev.dip < 1.0 && now >= next_dip_ns {
@@ -471,15 +473,9 @@ pub fn run<T: Tuning>(dev: &Device, mut limit: Limit<'_, T>, ns: u64, app_depth:
                 dip = dev.dip;
                 next_dip_ns = now + (20_000_000.0 + 10_000_000.0 * rng.signed()) as u64;
             }
-            if dev.noise == 0.0 {
-                rate_noise = level * dip;
-            }
         }
         if dev.regime > 0.0 && now >= next_level_ns {
             level = 1.0 + dev.regime * rng.signed();
-            if dev.noise == 0.0 {
-                rate_noise = level * dip;
-            }
             // Dwell uniform in [0.25, 1.75] x the mean.
             let dwell = dev.regime_ns as f64 * (1.0 + 0.75 * rng.signed());
             next_level_ns = now + dwell as u64;
