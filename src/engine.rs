@@ -1114,8 +1114,10 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         // throttle's hold (requests pending, nothing completing) as it happens: a wait that
         // slept through it would hand them one long tick that completed requests, and no
         // window could align to the throttle's cycles.
-        // No deadline for a timeout past the clock's range (`Duration::MAX`: no bound).
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        // One clock for the deadline and the ticks; a timeout past its range (`Duration::MAX`)
+        // saturates: no bound.
+        let deadline_ns = timeout
+            .map(|t| sys::now_ns().saturating_add(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)));
         // A fatal error latched before this wait has been dealt with above; only a new one
         // ends the wait early.
         let fatal_before = self.fatal.get();
@@ -1124,7 +1126,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             let now = sys::now_ns();
             let to_tick =
                 Duration::from_nanos(self.next_tick_ns.get().saturating_sub(now).max(1_000_000));
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let left = deadline_ns.map(|d| Duration::from_nanos(d.saturating_sub(now)));
             let slice = left.map_or(to_tick, |l| l.min(to_tick));
             let r = if one_ring {
                 self.wait_one(&self.rings[only], Some(slice));

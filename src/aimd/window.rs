@@ -45,7 +45,7 @@ impl Measure {
 }
 
 /// Per-tick P99s and rates a window keeps (the latest, when it has more ticks).
-const WINDOW_P99S: usize = 64;
+const WINDOW_TICKS: usize = 64;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Window {
@@ -64,10 +64,10 @@ pub(crate) struct Window {
     bytes: u64,
     lat_sum: f64,
     samples: u64,
-    p99s: [u64; WINDOW_P99S],
+    p99s: [u64; WINDOW_TICKS],
     p99_count: usize,
     /// Completions per second of each tick.
-    rates: [f32; WINDOW_P99S],
+    rates: [f32; WINDOW_TICKS],
     rate_count: usize,
     occupancy_sum: f64,
     occupancy_samples: u64,
@@ -91,9 +91,9 @@ impl Default for Window {
             bytes: 0,
             lat_sum: 0.0,
             samples: 0,
-            p99s: [0; WINDOW_P99S],
+            p99s: [0; WINDOW_TICKS],
             p99_count: 0,
-            rates: [0.0; WINDOW_P99S],
+            rates: [0.0; WINDOW_TICKS],
             rate_count: 0,
             occupancy_sum: 0.0,
             occupancy_samples: 0,
@@ -163,11 +163,11 @@ impl Window {
         self.occupancy_sum += t.in_flight_sum as f64;
         self.occupancy_samples = self.occupancy_samples.saturating_add(t.in_flight_samples);
         if t.samples >= u64::from(T::MIN_P99_SAMPLES) {
-            self.p99s[self.p99_count % WINDOW_P99S] = t.p99_ns;
+            self.p99s[self.p99_count % WINDOW_TICKS] = t.p99_ns;
             self.p99_count += 1;
         }
         if t.elapsed_ns > 0 {
-            self.rates[self.rate_count % WINDOW_P99S] =
+            self.rates[self.rate_count % WINDOW_TICKS] =
                 (t.completions as f64 * 1e9 / t.elapsed_ns as f64) as f32;
             self.rate_count += 1;
         }
@@ -186,7 +186,7 @@ impl Window {
     }
 
     fn p99_of_ticks(&self) -> u64 {
-        let n = self.p99_count.min(WINDOW_P99S);
+        let n = self.p99_count.min(WINDOW_TICKS);
         if n == 0 {
             return 0;
         }
@@ -196,7 +196,7 @@ impl Window {
 
     /// The median of the ticks' rates (0: no tick).
     fn median_rate(&self) -> f64 {
-        let n = self.rate_count.min(WINDOW_P99S);
+        let n = self.rate_count.min(WINDOW_TICKS);
         if n == 0 {
             return 0.0;
         }
