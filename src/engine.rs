@@ -75,6 +75,8 @@ pub(crate) fn in_any_callback() -> bool {
 pub struct Stats {
     /// Operations completed, all rings.
     pub ops_completed: u64,
+    /// Of those, operations that completed with an error, all rings.
+    pub ops_failed: u64,
     /// Bytes moved, all rings.
     pub bytes_transferred: u64,
     /// Requests in submission queues or the kernel, all rings.
@@ -253,6 +255,8 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     drain_timeout: Duration,
     alignment: usize,
     cancel_on_drop: bool,
+    /// Options::async_issue: every SQE carries IOSQE_ASYNC.
+    async_issue: bool,
     /// A reactor watches the eventfd: futures need not reschedule themselves.
     notify: L::Flag,
     /// Spin budget of a wait, in nanoseconds (0: never spin).
@@ -393,6 +397,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             alignment: opts.buffer_alignment,
             spin_ns: opts.spin.as_nanos() as u64,
             cancel_on_drop: opts.cancel_on_drop,
+            async_issue: opts.async_issue,
             notify: L::Flag::new(),
             spin_skip: L::Counter::new(0),
             spin_backoff: L::Counter::new(0),
@@ -474,6 +479,11 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// Returns the SQE and whether it now uses a fixed slot.
     #[inline]
     pub(crate) fn prepare<O: Op>(&self, sqe: op::Sqe) -> (op::Sqe, bool) {
+        let sqe = if self.async_issue {
+            sqe.flags(io_uring::squeue::Flags::ASYNC)
+        } else {
+            sqe
+        };
         if !O::FIXED_FD {
             return (sqe, false);
         }
@@ -494,6 +504,27 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             Some(&slot) => (op::use_fixed_file(sqe, slot), true),
             None => (sqe, false),
         }
+    }
+
+    /// Sets the most io-wq workers each ring may run: `bounded` for requests on regular files
+    /// and block devices, `unbounded` for the others (sockets, pipes); 0 leaves a limit as it
+    /// is (IORING_REGISTER_IOWQ_MAX_WORKERS). Returns the first ring's previous limits.
+    ///
+    /// Requests the kernel cannot complete without blocking run in io-wq workers: all of
+    /// them on FUSE and most network filesystems, buffered writes, fsyncs. The bounded pool
+    /// defaults to min(SQ entries, 4 × CPUs) workers per ring, so on such files that is the
+    /// most a ring has in service whatever its in-flight limit; raise it for deeper queues.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's (`EINVAL` before 5.15).
+    pub fn set_iowq_max_workers(&self, bounded: u32, unbounded: u32) -> io::Result<[u32; 2]> {
+        let mut first = None;
+        for ring in self.rings.iter() {
+            let prev = ring.iowq_max_workers([bounded, unbounded])?;
+            first.get_or_insert(prev);
+        }
+        Ok(first.unwrap_or_default())
     }
 
     /// Registers `fds` with every ring (IORING_REGISTER_FILES). From then on, operations on a
@@ -1533,6 +1564,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             .collect();
         Stats {
             ops_completed: rings.iter().map(|r| r.ops_completed).sum(),
+            ops_failed: rings.iter().map(|r| r.ops_failed).sum(),
             bytes_transferred: rings.iter().map(|r| r.bytes_transferred).sum(),
             in_flight: rings.iter().map(|r| u64::from(r.in_flight)).sum(),
             backlog: rings.iter().map(|r| u64::from(r.backlog)).sum(),

@@ -149,6 +149,8 @@ macro_rules! metrics {
 metrics! {
     /// Operations completed, all rings.
     engine ops_completed: Counter [""] = (|s| s.stats.ops_completed as f64);
+    /// Operations completed with an error, all rings.
+    engine ops_failed: Counter [""] = (|s| s.stats.ops_failed as f64);
     /// Bytes moved by completed operations, all rings.
     engine transferred: Counter ["bytes"] = (|s| s.stats.bytes_transferred as f64);
     /// Requests in submission queues or the kernel, all rings.
@@ -171,6 +173,8 @@ metrics! {
     engine rings: Gauge [""] = (|s| s.stats.rings.len() as f64);
     /// Operations completed by the ring.
     ring ring_ops_completed: Counter [""] = (|r| r.ops_completed as f64);
+    /// Operations of the ring completed with an error.
+    ring ring_ops_failed: Counter [""] = (|r| r.ops_failed as f64);
     /// Bytes moved by the ring's completed operations.
     ring ring_transferred: Counter ["bytes"] = (|r| r.bytes_transferred as f64);
     /// Requests in the ring's submission queue or in the kernel.
@@ -324,6 +328,7 @@ mod tests {
         let exported = |name: &str| METRICS.iter().any(|m| m.name == name);
         let ring: &[(&str, &str)] = &[
             ("ops_completed", "ring_ops_completed"),
+            ("ops_failed", "ring_ops_failed"),
             ("bytes_transferred", "ring_transferred"),
             ("in_flight", "ring_in_flight"),
             ("backlog", "ring_backlog"),
@@ -351,6 +356,7 @@ mod tests {
         ];
         let engine: &[(&str, &str)] = &[
             ("ops_completed", "ops_completed"),
+            ("ops_failed", "ops_failed"),
             ("bytes_transferred", "transferred"),
             ("in_flight", "in_flight"),
             ("backlog", "backlog"),

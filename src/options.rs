@@ -42,6 +42,7 @@ pub struct Options {
     pub(crate) spin: Duration,
     pub(crate) cancel_on_drop: bool,
     pub(crate) coop_taskrun: Option<bool>,
+    pub(crate) async_issue: bool,
 }
 
 impl Default for Options {
@@ -56,6 +57,7 @@ impl Default for Options {
             spin: DEFAULT_SPIN,
             cancel_on_drop: true,
             coop_taskrun: None,
+            async_issue: false,
         }
     }
 }
@@ -145,6 +147,22 @@ impl Options {
     /// multi-thread engine on tmpfs reads (README, per-op cost).
     pub fn coop_taskrun(mut self, on: bool) -> Self {
         self.coop_taskrun = Some(on);
+        self
+    }
+
+    /// Whether every request is issued from the kernel's io-wq workers (IOSQE_ASYNC) instead
+    /// of first being tried inline, in the submitting thread's `io_uring_enter` (default off).
+    ///
+    /// The inline attempt asks the file not to block (IOCB_NOWAIT), and most files then either
+    /// complete at once or decline; some block regardless. Measured here (kernel 6.18): a
+    /// direct read of a FUSE file is issued inline and the submitting thread sleeps in the
+    /// kernel until the FUSE server answers, so a stalled server stalls every submitter of the
+    /// engine, and reads never overlap (one in service at a time, whatever the in-flight
+    /// limit). With this option a submit never blocks on the file; each request costs a
+    /// hand-off to a worker (several µs on tmpfs), and concurrency on such files is bounded
+    /// by io-wq ([`Engine::set_iowq_max_workers`](crate::Engine::set_iowq_max_workers)).
+    pub fn async_issue(mut self, on: bool) -> Self {
+        self.async_issue = on;
         self
     }
 

@@ -110,6 +110,8 @@ pub(crate) struct RingState {
     batch_threshold: u32,
     peak_in_flight: u32,
     ops_completed: u64,
+    /// Of those, completions with an error result.
+    ops_failed: u64,
     bytes: u64,
     submit_calls: u64,
     sqes_submitted: u64,
@@ -282,8 +284,10 @@ impl Drop for Batch {
 /// Per-ring figures for [`Stats`](crate::Stats).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RingStats {
-    /// Operations completed.
+    /// Operations completed (successfully or not).
     pub ops_completed: u64,
+    /// Of those, operations that completed with an error (the tuner counts only the others).
+    pub ops_failed: u64,
     /// Bytes moved by completed operations (successful results only).
     pub bytes_transferred: u64,
     /// Requests in the submission queue or in the kernel.
@@ -443,6 +447,7 @@ impl<L: LockMode> Ring<L> {
             batch_threshold: cfg.batch_threshold.max(1),
             peak_in_flight: 0,
             ops_completed: 0,
+            ops_failed: 0,
             bytes: 0,
             submit_calls: 0,
             sqes_submitted: 0,
@@ -503,6 +508,14 @@ impl<L: LockMode> Ring<L> {
 
     pub(crate) fn register_files(&self, fds: &[i32]) -> io::Result<()> {
         self.uring.submitter().register_files(fds)
+    }
+
+    /// Sets the ring's io-wq worker limits (0 keeps one); returns the previous ones.
+    pub(crate) fn iowq_max_workers(&self, mut limits: [u32; 2]) -> io::Result<[u32; 2]> {
+        self.uring
+            .submitter()
+            .register_iowq_max_workers(&mut limits)?;
+        Ok(limits)
     }
 
     pub(crate) fn update_file(&self, slot: u32, fd: i32) -> io::Result<()> {
@@ -771,7 +784,12 @@ impl<L: LockMode> Ring<L> {
                 }
             }
             if let Some((payload, submit_ns)) = st.take(user_data) {
-                if submit_ns > slab::SAMPLE_PENDING {
+                // A failed request is neither throughput nor a latency sample for the tuner:
+                // an EIO storm answered at once must not look like a fast device, nor a
+                // request failed after a timeout like a slow one.
+                if res < 0 {
+                    st.ops_failed += 1;
+                } else if submit_ns > slab::SAMPLE_PENDING {
                     if now == 0 {
                         now = sys::now_ns();
                     }
@@ -873,13 +891,21 @@ impl<L: LockMode> Ring<L> {
                 }
             }
         } else {
-            match timeout {
+            let r = match timeout {
                 None => submitter.submit_and_wait(want),
                 Some(t) => {
                     let ts = Timespec::from(t);
                     submitter.submit_with_args(want, &SubmitArgs::new().timespec(&ts))
                 }
+            };
+            if let Ok(&n) = r.as_ref() {
+                if n > 0 {
+                    let mut st = self.state.lock();
+                    st.submit_calls += 1;
+                    st.sqes_submitted += n as u64;
+                }
             }
+            r
         };
         match r {
             Ok(_) => Ok(()),
@@ -916,13 +942,13 @@ impl<L: LockMode> Ring<L> {
         let samples = st.window.count();
         if defer(
             samples,
-            st.ops_completed,
+            st.ops_completed - st.ops_failed,
             st.in_flight + st.backlog_ops as u32,
         ) {
             return None;
         }
         let snap = TickSnapshot {
-            ops: st.ops_completed,
+            ops: st.ops_completed - st.ops_failed,
             bytes: st.bytes,
             submits: st.submit_calls,
             sqes: st.sqes_submitted,
@@ -1146,6 +1172,7 @@ impl<L: LockMode> Ring<L> {
         let st = self.state.lock();
         RingStats {
             ops_completed: st.ops_completed,
+            ops_failed: st.ops_failed,
             bytes_transferred: st.bytes,
             in_flight: st.in_flight,
             backlog: st.backlog_ops as u32,

@@ -256,6 +256,9 @@ impl Deadline {
                     "DEADLINE: {what} did not finish within {secs} s\n{}",
                     dump()
                 );
+                // A thread blocked on this process's own fault filesystem would keep the
+                // process from exiting: fail those requests first.
+                auraio_faultfs::abort_all();
                 std::process::exit(3);
             }
         });

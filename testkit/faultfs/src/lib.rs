@@ -200,11 +200,16 @@ impl FaultFs {
                 ));
             }
         };
+        let connection = connection_of(&dir);
+        if let Some(c) = connection {
+            LIVE.lock().unwrap_or_else(PoisonError::into_inner).push(c);
+        }
         Ok(Mount {
             dir,
             session: Some(session),
             timer: Some(timer),
             shared,
+            connection,
         })
     }
 }
@@ -236,6 +241,53 @@ pub struct Mount {
     session: Option<fuser::BackgroundSession>,
     timer: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
+    /// The FUSE connection's number under /sys/fs/fuse/connections.
+    connection: Option<u64>,
+}
+
+/// Connections of this process's live mounts, for [`abort_all`].
+static LIVE: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+const FUSECTL: &str = "/sys/fs/fuse/connections";
+
+/// The connection number of the FUSE mount at `dir` (the minor of its device), mounting the
+/// fusectl filesystem that lists connections if it is not mounted.
+fn connection_of(dir: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(dir).ok()?.dev();
+    if std::fs::read_dir(FUSECTL).is_ok_and(|mut d| d.next().is_none()) {
+        let (none, fstype, target) = (c"none", c"fusectl", c"/sys/fs/fuse/connections");
+        // SAFETY: three NUL-terminated strings that outlive the call and no data argument.
+        unsafe {
+            libc::mount(
+                none.as_ptr(),
+                target.as_ptr(),
+                fstype.as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+    }
+    Some(u64::from(libc::minor(dev)))
+}
+
+fn abort_connection(c: u64) {
+    let _ = std::fs::write(format!("{FUSECTL}/{c}/abort"), "1");
+}
+
+/// Aborts every fault filesystem this process has mounted: requests the kernel holds on them
+/// fail at once (ENOTCONN), so no thread stays blocked in the kernel on a server that will
+/// never answer. A test's watchdog calls it before exiting the process: a thread sleeping
+/// uninterruptibly on its own process's FUSE server would otherwise keep the process from
+/// ever exiting.
+pub fn abort_all() {
+    for c in LIVE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .drain(..)
+    {
+        abort_connection(c);
+    }
 }
 
 impl std::fmt::Debug for Mount {
@@ -309,6 +361,14 @@ impl Mount {
         )
     }
 
+    /// Aborts the connection, as a crashed server would: every request pending on the mount
+    /// fails with ENOTCONN, and so does every later one.
+    pub fn abort(&self) {
+        if let Some(c) = self.connection {
+            abort_connection(c);
+        }
+    }
+
     /// How many times rule `index` (in the order added) of file `name` has fired.
     pub fn fired(&self, name: &str, index: usize) -> u64 {
         self.shared
@@ -327,6 +387,15 @@ impl Drop for Mount {
         self.shared.scheduler.close();
         if let Some(timer) = self.timer.take() {
             let _ = timer.join();
+        }
+        // Then the connection: whatever the kernel still has in flight (a request it sent and
+        // we never answered, one it queued after the close) fails now rather than waiting on
+        // a server about to go.
+        if let Some(c) = self.connection.take() {
+            LIVE.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|x| *x != c);
+            abort_connection(c);
         }
         // A lazy unmount: it succeeds even while a test (one that panicked, say) still has files
         // open on the mount; the connection ends, and the session thread with it, when the last
