@@ -29,6 +29,8 @@ if ! python3 -c 'import prometheus_client, opentelemetry.proto' 2>/dev/null; the
   python3 -m pip install --quiet prometheus_client opentelemetry-proto 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages prometheus_client opentelemetry-proto
 fi
+# The fault tests mount a FUSE filesystem (as root, through mount(2)): the module must be in.
+[ -e /dev/fuse ] || as_root modprobe fuse || echo "warning: /dev/fuse is missing; the fault tests will fail" >&2
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is required (install Rust with rustup)" >&2
   exit 1

@@ -29,6 +29,9 @@ fn open(m: &Mount, name: &str) -> File {
         .unwrap_or_else(|e| panic!("open {name} on the fault filesystem: {e}"))
 }
 
+/// What a callback saw: the byte count, or the errno.
+type Outcome = Result<usize, Option<i32>>;
+
 fn errno(r: &std::io::Result<usize>) -> Option<i32> {
     r.as_ref().err().and_then(|e| e.raw_os_error())
 }
@@ -139,7 +142,7 @@ fn errors_and_short_reads_arrive_as_they_are_with_the_buffer_each_exactly_once()
     let f = open(&m, "f");
     let engine = static_engine(8);
     let drops = Arc::new(AtomicUsize::new(0));
-    type Seen = Rc<RefCell<Vec<(u64, Result<usize, Option<i32>>, Vec<u8>)>>>;
+    type Seen = Rc<RefCell<Vec<(u64, Outcome, Vec<u8>)>>>;
     let seen: Seen = Rc::default();
     // Block 0 four times: three EIOs, then healed; the short block; the ENODATA block; a good
     // one. Twelve requests, all at once.
@@ -250,7 +253,7 @@ fn a_failing_link_cancels_the_rest_of_its_chain() {
         .unwrap();
     let f = open(&m, "f");
     let engine = static_engine(8);
-    let log: Rc<RefCell<Vec<(usize, Result<usize, Option<i32>>)>>> = Rc::default();
+    let log: Rc<RefCell<Vec<(usize, Outcome)>>> = Rc::default();
     let rec = |i: usize| {
         let l = log.clone();
         move |r: std::io::Result<usize>| l.borrow_mut().push((i, r.map_err(|e| e.raw_os_error())))
@@ -309,7 +312,7 @@ fn a_stalled_request_is_cancelled_or_completes_once_with_its_buffer() {
     let f = open(&m, "f");
     let engine = static_engine(4);
     let drops = Arc::new(AtomicUsize::new(0));
-    let result: Rc<RefCell<Vec<Result<usize, Option<i32>>>>> = Rc::default();
+    let result: Rc<RefCell<Vec<Outcome>>> = Rc::default();
     let r2 = result.clone();
     let id = engine
         .read(

@@ -143,6 +143,9 @@ pub struct Job {
     pub group_reporting: bool,
     /// `verify=crc32c`.
     pub verify: bool,
+    /// `continue_on_error`: which errors are counted and passed over instead of stopping the
+    /// job (read, write, verify), as fio's `none`, `read`, `write`, `io`, `verify`, `all`.
+    pub continue_on: ContinueOn,
     /// `ioengine` (accepted and recorded: bffio always runs auraio).
     pub ioengine: String,
     /// `percentile_list`.
@@ -189,6 +192,7 @@ impl Default for Job {
             fdatasync: 0,
             group_reporting: false,
             verify: false,
+            continue_on: ContinueOn::default(),
             ioengine: "auraio".into(),
             percentiles: DEFAULT_PERCENTILES.to_vec(),
             aimd: true,
@@ -265,5 +269,36 @@ pub fn default_job() -> Job {
             ("time_based".into(), String::new()),
         ],
         ..Job::default()
+    }
+}
+
+/// The errors `continue_on_error` passes over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContinueOn {
+    /// Read errors.
+    pub read: bool,
+    /// Write errors (and fsync errors).
+    pub write: bool,
+    /// Verification failures.
+    pub verify: bool,
+}
+
+impl ContinueOn {
+    /// fio's values: `none`/`0`, `read`, `write`, `io` (read and write), `verify`, `all`/`1`.
+    pub fn parse(v: &str) -> Option<Self> {
+        let (read, write, verify) = match v {
+            "none" | "0" => (false, false, false),
+            "read" => (true, false, false),
+            "write" => (false, true, false),
+            "io" => (true, true, false),
+            "verify" => (false, false, true),
+            "all" | "1" => (true, true, true),
+            _ => return None,
+        };
+        Some(ContinueOn {
+            read,
+            write,
+            verify,
+        })
     }
 }

@@ -188,10 +188,20 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
             eprintln!("bffio: verify failed in job `{}`: {v}", e.job.name);
         }
         if e.stats.error != 0 {
+            let at = e.stats.error_at.map_or(String::new(), |a| {
+                format!(
+                    ": {} offset={}, buflen={}",
+                    if a.write { "write" } else { "read" },
+                    a.offset,
+                    a.len
+                )
+            });
             eprintln!(
-                "bffio: job `{}` stopped on error: {}",
+                "bffio: io_u error on file {}: {}{at} (job `{}` stopped, err={})",
+                e.job.filenames.join(":"),
+                stats::errno_text(e.stats.error),
                 e.job.name,
-                std::io::Error::from_raw_os_error(e.stats.error)
+                e.stats.error
             );
         }
     }

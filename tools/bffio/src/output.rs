@@ -159,10 +159,18 @@ pub fn text(entries: &[Entry<'_>]) -> String {
         let s = &e.stats;
         all.merge(s);
         out.push_str(&format!(
-            "{}: (groupid=0, jobs={}): err={:2}: pid={}\n",
+            "{}: (groupid=0, jobs={}): err={:2}{}: pid={}\n",
             e.job.name,
             e.clones,
             s.error,
+            if s.error != 0 {
+                format!(
+                    " (func=io_u error, error={})",
+                    crate::stats::errno_text(s.error)
+                )
+            } else {
+                String::new()
+            },
             std::process::id()
         ));
         dir_text(&mut out, "read", &s.read, s.runtime_ns, &e.job.percentiles);
@@ -451,6 +459,7 @@ pub fn json(entries: &[Entry<'_>]) -> Value {
                 "jobname": e.job.name,
                 "groupid": 0,
                 "error": s.error,
+                "total_err": s.errors_passed,
                 "eta": 0,
                 "elapsed": (s.runtime_ns + e.job.ramp_time.as_nanos() as u64) / 1_000_000_000,
                 "job options": Value::Object(opts),

@@ -183,6 +183,15 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         Ok(())
     }),
     (
+        "continue_on_error",
+        false,
+        "none, read, write, io, verify, all (or 0, 1)",
+        |j, v| {
+            j.continue_on = crate::job::ContinueOn::parse(v).ok_or_else(|| format!("`{v}`"))?;
+            Ok(())
+        },
+    ),
+    (
         "ioengine",
         false,
         "any fio engine name (recorded; bffio always runs auraio)",

@@ -148,6 +148,27 @@ struct Slot {
     measured: bool,
 }
 
+/// How long the end of a job waits for requests a stalled device still holds.
+pub const DRAIN_BOUND: Duration = Duration::from_secs(3);
+
+/// Whether `path` (or, before it exists, its directory) is on a FUSE filesystem.
+fn on_fuse(path: &str) -> bool {
+    const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
+    let p = std::path::Path::new(path);
+    let at = if p.exists() {
+        p
+    } else {
+        p.parent().unwrap_or(p)
+    };
+    let Ok(c) = std::ffi::CString::new(at.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: an all-zero statfs is a valid value of the plain C struct.
+    let mut s: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is NUL-terminated and `s` is a writable statfs, both live for the call.
+    unsafe { libc::statfs(c.as_ptr(), &mut s) == 0 && s.f_type as i64 == FUSE_SUPER_MAGIC }
+}
+
 /// Runs one job clone on the current thread with an engine of the job's preset.
 pub fn run_clone(job: &Job, clone: u32, progress: &Progress) -> io::Result<ThreadStats> {
     match job.preset {
@@ -169,7 +190,13 @@ where
     let depth = job.max_depth();
     let mut opts = Options::new()
         .queue_depth(depth.clamp(64, 32768))
-        .ring_count(1);
+        .ring_count(1)
+        // A device that stalls holds the end of the run for this long at most; what it still
+        // holds then is left to the kernel (leaked, never freed under it).
+        .drain_timeout(DRAIN_BOUND)
+        // The kernel issues FUSE reads and writes inline, blocking this thread in its submit
+        // until the server answers: a stalled server would stall the job past its runtime.
+        .async_issue(job.filenames.iter().any(|f| on_fuse(f)));
     if !job.aimd {
         opts = opts.initial_in_flight(depth.min(depth.clamp(64, 32768) * 2));
     }
@@ -243,6 +270,9 @@ fn run_loop<E: JobEngine>(
     let mut syncs_out: u64 = 0;
     let mut writes_since_sync: u32 = 0;
     let mut stop = false;
+    // When the job stopped issuing (runtime over, error, I/O done): what is still outstanding
+    // gets DRAIN_BOUND to complete.
+    let mut stopped_at: Option<u64> = None;
 
     let clock = Instant::now();
     let now = || clock.elapsed().as_nanos() as u64;
@@ -346,6 +376,18 @@ fn run_loop<E: JobEngine>(
         if outstanding == 0 && syncs_out == 0 {
             break;
         }
+        if stop || issued >= io_limit {
+            let at = *stopped_at.get_or_insert_with(now);
+            if now().saturating_sub(at) >= DRAIN_BOUND.as_nanos() as u64 {
+                eprintln!(
+                    "bffio: job `{}`: {} requests still outstanding {:?} after the job ended (a stalled device?); left to the kernel",
+                    job.name,
+                    outstanding + syncs_out,
+                    DRAIN_BOUND
+                );
+                break;
+            }
+        }
         if let Err(e) = engine.wait_for(Duration::from_millis(100)) {
             st.error = e.raw_os_error().unwrap_or(libc::EIO);
             break;
@@ -364,9 +406,13 @@ fn run_loop<E: JobEngine>(
                 let id = c.slot & !SYNC_BIT;
                 sync_free.push(id);
                 syncs_out -= 1;
-                if c.result < 0 && st.error == 0 {
-                    st.error = -c.result as i32;
-                    stop = true;
+                if c.result < 0 {
+                    if job.continue_on.write {
+                        st.errors_passed += 1;
+                    } else if st.error == 0 {
+                        st.error = -c.result as i32;
+                        stop = true;
+                    }
                 }
                 if measuring {
                     st.sync.ios += 1;
@@ -381,16 +427,32 @@ fn run_loop<E: JobEngine>(
             outstanding -= 1;
             total_ios += 1;
             total_bytes += c.result.max(0) as u64;
-            if c.result < 0 {
+            let passed = if slot.write {
+                job.continue_on.write
+            } else {
+                job.continue_on.read
+            };
+            if c.result < 0 && passed {
+                st.errors_passed += 1;
+            } else if c.result < 0 {
                 if st.error == 0 {
                     st.error = -c.result as i32;
+                    st.error_at = Some(crate::stats::ErrorAt {
+                        write: slot.write,
+                        offset: slot.offset,
+                        len: bs as u64,
+                    });
                 }
                 stop = true;
             } else {
                 if job.verify && !slot.write && c.result as usize == bs {
                     if let Err(msg) = verify::check(&buf, slot.offset) {
-                        st.verify_errors.push(msg);
-                        stop = true;
+                        if job.continue_on.verify {
+                            st.errors_passed += 1;
+                        } else {
+                            st.verify_errors.push(msg);
+                            stop = true;
+                        }
                     }
                 }
                 if slot.measured && measuring {

@@ -129,6 +129,10 @@ pub struct ThreadStats {
     pub timeline: Vec<TimePoint>,
     /// First error (errno), 0 if none.
     pub error: i32,
+    /// Where the first error of a read or write struck.
+    pub error_at: Option<ErrorAt>,
+    /// Errors passed over under `continue_on_error` (fio's `total_err`).
+    pub errors_passed: u64,
     /// Verification failures (each with its offset).
     pub verify_errors: Vec<String>,
 }
@@ -160,7 +164,9 @@ impl ThreadStats {
         }
         if self.error == 0 {
             self.error = o.error;
+            self.error_at = o.error_at;
         }
+        self.errors_passed += o.errors_passed;
         self.verify_errors.extend(o.verify_errors.iter().cloned());
     }
 }
@@ -205,4 +211,24 @@ pub fn thread_usage() -> (u64, u64, u64, u64, u64) {
         ru.ru_minflt as u64,
         ru.ru_majflt as u64,
     )
+}
+
+/// The request that failed first: fio names it as `read offset=…, buflen=…`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorAt {
+    /// A write (else a read).
+    pub write: bool,
+    /// Its file offset.
+    pub offset: u64,
+    /// Its length.
+    pub len: u64,
+}
+
+/// The errno's message without Rust's " (os error N)" suffix, as fio prints it.
+pub fn errno_text(errno: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(errno).to_string();
+    match s.rfind(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
