@@ -131,6 +131,12 @@ pub(crate) struct RingState {
 }
 
 impl RingState {
+    /// Counts an enter that submitted `n` SQEs.
+    fn count_submit(&mut self, n: usize) {
+        self.submit_calls += 1;
+        self.sqes_submitted += n as u64;
+    }
+
     /// Gives a new request its slot: chosen for latency sampling (1 in 2^k data operations)
     /// or not, counted if it uses a registered file. Returns its user_data.
     fn admit(&mut self, payload: Payload, sampled: bool, fixed: bool) -> u64 {
@@ -575,8 +581,7 @@ impl<L: LockMode> Ring<L> {
         }
         match self.uring.submitter().submit() {
             Ok(n) => {
-                st.submit_calls += 1;
-                st.sqes_submitted += n as u64;
+                st.count_submit(n);
                 if L::MULTI_THREAD && !self.features.sqpoll {
                     self.record_submitter(st);
                 }
@@ -898,12 +903,8 @@ impl<L: LockMode> Ring<L> {
                     submitter.submit_with_args(want, &SubmitArgs::new().timespec(&ts))
                 }
             };
-            if let Ok(&n) = r.as_ref() {
-                if n > 0 {
-                    let mut st = self.state.lock();
-                    st.submit_calls += 1;
-                    st.sqes_submitted += n as u64;
-                }
+            if let Some(n) = r.as_ref().ok().copied().filter(|&n| n > 0) {
+                self.state.lock().count_submit(n);
             }
             r
         };
@@ -940,15 +941,13 @@ impl<L: LockMode> Ring<L> {
         let mut st = self.state.lock();
         let st = &mut *st;
         let samples = st.window.count();
-        if defer(
-            samples,
-            st.ops_completed - st.ops_failed,
-            st.in_flight + st.backlog_ops as u32,
-        ) {
+        // The tuner's throughput: successful completions only (see `reap`).
+        let ops = st.ops_completed - st.ops_failed;
+        if defer(samples, ops, st.in_flight + st.backlog_ops as u32) {
             return None;
         }
         let snap = TickSnapshot {
-            ops: st.ops_completed - st.ops_failed,
+            ops,
             bytes: st.bytes,
             submits: st.submit_calls,
             sqes: st.sqes_submitted,

@@ -35,11 +35,12 @@
 //!
 //! Per filesystem: a served-concurrency model ([`FaultFs::served_by`]): K servers, each taking
 //! S per request, first come first served, so the filesystem is a device with a known knee
-//! (K / S requests per second, reached at K in flight). The kernel's own bounds sit in front of
-//! it: every file is opened `direct_io` (nothing is served from the page cache), and io_uring
-//! runs FUSE reads and writes in io-wq workers (FUSE cannot complete them without blocking),
-//! whose bounded pool holds at most min(SQ entries, 4 × CPUs) workers per ring unless raised
-//! with `IORING_REGISTER_IOWQ_MAX_WORKERS`.
+//! (K / S requests per second, reached at K in flight). What the kernel lets through sits in
+//! front of it: every file is opened `direct_io` (nothing is served from the page cache), and
+//! io_uring issues FUSE reads and writes inline, in the submitting thread, which then sleeps
+//! until the answer, so a ring has one in service at a time; with IOSQE_ASYNC they go to io-wq
+//! workers, which hand them to the server without waiting for the answer, so every request
+//! in flight reaches it (auraio's `Options::async_issue`).
 //!
 //! Every answer that is not sent at once (delayed, queued, stalled) is sent by a timer thread,
 //! so the FUSE session thread never blocks and one slow request never holds up another.

@@ -165,7 +165,8 @@ impl Scheduler {
                         .0;
                 }
                 None => {
-                    // Woken by `at` or `close`; the bound only guards against a missed wake.
+                    // Woken by `at` or `close` (both notify after changing the state under this
+                    // lock, so no wake is missed); the bound keeps every wait finite.
                     let wait = Duration::from_millis(100);
                     st = self
                         .wake
