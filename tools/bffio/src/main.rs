@@ -140,7 +140,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         let mut merged: Option<ThreadStats> = None;
         for r in clones {
             let s = r.map_err(|e| format!("job `{}`: {e}", job.name))?;
-            if s.error != 0 || !s.verify_errors.is_empty() {
+            if s.error != 0 || !s.verify_errors.is_empty() || s.abandoned != 0 {
                 ok = false;
             }
             if job.group_reporting {
@@ -168,7 +168,13 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     };
     match &run.output {
         Some(p) => std::fs::write(p, report).map_err(|e| format!("{p}: {e}"))?,
-        None => print!("{report}"),
+        None => {
+            // Out now, whole: the process may outlive this report by as long as a stalled
+            // device holds a request (see `runner::run_all`).
+            let mut out = std::io::stdout().lock();
+            out.write_all(report.as_bytes())?;
+            out.flush()?;
+        }
     }
     if let Some(p) = &run.plot {
         if let Some(e) = entries.first() {

@@ -460,6 +460,7 @@ pub fn json(entries: &[Entry<'_>]) -> Value {
                 "groupid": 0,
                 "error": s.error,
                 "total_err": s.errors_passed,
+                "abandoned_ios": s.abandoned,
                 "eta": 0,
                 "elapsed": (s.runtime_ns + e.job.ramp_time.as_nanos() as u64) / 1_000_000_000,
                 "job options": Value::Object(opts),

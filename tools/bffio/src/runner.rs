@@ -5,6 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -385,6 +386,7 @@ fn run_loop<E: JobEngine>(
                     outstanding + syncs_out,
                     DRAIN_BOUND
                 );
+                st.abandoned = outstanding + syncs_out;
                 break;
             }
         }
@@ -558,43 +560,64 @@ fn verify_files(files: &[(File, u64)], job: &Job, st: &mut ThreadStats) -> io::R
 /// Runs every job (each clone on its own thread) and returns per-job, per-clone results.
 ///
 /// `tick` runs every 200 ms on the calling thread while jobs run (the live status line).
+///
+/// Results come back over a channel, not by joining the threads: a thread whose device still
+/// holds a request once the job has ended (past [`DRAIN_BOUND`]) cannot exit, because the
+/// kernel's thread exit waits for that thread's io_uring requests, and joining it would hold
+/// the report until the device answers. Such a thread is left behind; the report is not.
 pub fn run_all(
     jobs: &[Job],
     progress: &[Arc<Progress>],
     tick: &dyn Fn(),
 ) -> Vec<Vec<io::Result<ThreadStats>>> {
-    std::thread::scope(|s| {
-        let handles: Vec<Vec<_>> = jobs
-            .iter()
-            .enumerate()
-            .map(|(ji, job)| {
-                (0..job.numjobs)
-                    .map(|clone| {
-                        let p = progress[ji].clone();
-                        p.running.fetch_add(1, Ordering::Relaxed);
-                        s.spawn(move || {
-                            let r = run_clone(job, clone, &p);
-                            p.running.fetch_sub(1, Ordering::Relaxed);
-                            r
-                        })
-                    })
-                    .collect()
-            })
-            .collect();
-        while handles.iter().flatten().any(|h| !h.is_finished()) {
-            tick();
-            std::thread::sleep(Duration::from_millis(200));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut results: Vec<Vec<Option<io::Result<ThreadStats>>>> = jobs
+        .iter()
+        .map(|j| (0..j.numjobs).map(|_| None).collect())
+        .collect();
+    let mut pending = 0usize;
+    for (ji, job) in jobs.iter().enumerate() {
+        for clone in 0..job.numjobs {
+            let (p, job, tx) = (progress[ji].clone(), job.clone(), tx.clone());
+            p.running.fetch_add(1, Ordering::Relaxed);
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}.{clone}", job.name))
+                .spawn(move || {
+                    let r =
+                        std::panic::catch_unwind(AssertUnwindSafe(|| run_clone(&job, clone, &p)))
+                            .unwrap_or_else(|_| Err(io::Error::other("job thread panicked")));
+                    p.running.fetch_sub(1, Ordering::Relaxed);
+                    // The receiver lives until every clone has sent.
+                    let _ = tx.send((ji, clone as usize, r));
+                });
+            match spawned {
+                Ok(_) => pending += 1,
+                Err(e) => {
+                    progress[ji].running.fetch_sub(1, Ordering::Relaxed);
+                    results[ji][clone as usize] = Some(Err(e));
+                }
+            }
         }
-        handles
-            .into_iter()
-            .map(|hs| {
-                hs.into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(io::Error::other("job thread panicked")))
-                    })
-                    .collect()
-            })
-            .collect()
-    })
+    }
+    drop(tx);
+    while pending > 0 {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok((ji, clone, r)) => {
+                results[ji][clone] = Some(r);
+                pending -= 1;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => tick(),
+            // Every sender is gone: each thread sent before dropping its sender.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    results
+        .into_iter()
+        .map(|clones| {
+            clones
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| Err(io::Error::other("job thread lost"))))
+                .collect()
+        })
+        .collect()
 }

@@ -135,6 +135,9 @@ pub struct ThreadStats {
     pub errors_passed: u64,
     /// Verification failures (each with its offset).
     pub verify_errors: Vec<String>,
+    /// Requests a device still held [`crate::runner::DRAIN_BOUND`] after the job ended: left
+    /// to the kernel, never completed in the report.
+    pub abandoned: u64,
 }
 
 impl ThreadStats {
@@ -167,6 +170,7 @@ impl ThreadStats {
             self.error_at = o.error_at;
         }
         self.errors_passed += o.errors_passed;
+        self.abandoned += o.abandoned;
         self.verify_errors.extend(o.verify_errors.iter().cloned());
     }
 }

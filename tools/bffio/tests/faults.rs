@@ -118,3 +118,89 @@ fn continue_on_error_counts_and_goes_on_and_short_reads_are_counted() {
         "every block issued once, the failed ones counted apart: {j}"
     );
 }
+
+/// A device that holds requests past the job's end: the report comes out within the runtime
+/// plus the drain bounds (the loop's and the engine's, 3 s each), names what was left behind
+/// and exits non-zero. The process itself ends only once the device answers: the kernel's
+/// thread exit waits for the thread's io_uring requests, and a FUSE request the server has
+/// taken cannot be interrupted.
+#[test]
+fn a_stalled_device_does_not_hold_the_report() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let m = FaultFs::new()
+        .file(FileSpec::patterned("f", 2 * MIB).rule(Rule::read(MIB..MIB + 4096, Fault::Stall)))
+        .mount()
+        .unwrap();
+    let mut a = job(
+        &m,
+        "s",
+        &["--time_based", "--runtime=1", "--output-format=json"],
+    );
+    a.push("--aimd=off".into());
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bffio"))
+        .args(&a)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run bffio");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&chunk[..n]);
+            if let Ok(v) = serde_json::from_slice::<Value>(&got) {
+                let _ = tx.send(v);
+                return;
+            }
+        }
+    });
+    // Runtime 1 s, two drain bounds of 3 s, and room for a slow machine.
+    let bound = Duration::from_secs(1 + 2 * 3 + 8);
+    let report = rx.recv_timeout(bound);
+    let elapsed = start.elapsed();
+    let stalled = m.stalled();
+    // Whatever happened, the device answers now so the process can end.
+    m.release();
+    let exit_by = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > exit_by {
+            let _ = child.kill();
+            panic!("bffio did not exit within 30 s of the device answering");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let v = report.unwrap_or_else(|_| {
+        panic!("no report {elapsed:?} after the start ({stalled} requests held)\n{stderr}")
+    });
+    assert!(stalled >= 1, "the device held a request: {stalled}");
+    let j = &v["jobs"][0];
+    assert!(j["abandoned_ios"].as_u64().unwrap() >= 1, "{j}");
+    assert!(j["read"]["io_bytes"].as_u64().unwrap() > 0, "{j}");
+    assert!(
+        stderr.contains("still outstanding") && stderr.contains("left to the kernel"),
+        "{stderr}"
+    );
+    assert!(
+        !status.success(),
+        "abandoned requests fail the run: {status:?}"
+    );
+}
