@@ -472,3 +472,84 @@ fn failed_requests_are_not_throughput() {
     let r = &s.rings[0];
     assert_eq!((r.ops_per_sec, r.window_ops_per_sec), (0.0, 0.0), "{r:?}");
 }
+
+/// An example binary, built by `cargo test` next to the test binaries (`target/<profile>/
+/// examples`). Missing means the examples were not built with this run (a `--test` filter
+/// builds only the tests): a failure with the way out, never a skip.
+fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap()
+        .join("examples");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} not built: run the whole `cargo test --all-features` (or `cargo build --examples \
+         --all-features`) first",
+        path.display()
+    );
+    path
+}
+
+/// Runs a copy example from a file on the fault filesystem whose second MiB fails; returns
+/// (success, stderr).
+fn copy_from_a_failing_source(name: &str) -> (bool, String) {
+    let m = FaultFs::new()
+        .file(FileSpec::patterned("src", 4 << 20).rule(Rule::read(
+            (1 << 20)..(1 << 20) + 4096,
+            Fault::Errno(libc::EIO),
+        )))
+        .mount()
+        .unwrap();
+    let dst = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("faults-{name}-{}.bin", std::process::id()));
+    let mut child = std::process::Command::new(example(name))
+        .arg(m.path("src"))
+        .arg(&dst)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("{name} still running after 60 s on a failing source");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let _ = std::fs::remove_file(&dst);
+    (status.success(), stderr)
+}
+
+#[test]
+fn file_copy_reports_a_failing_source() {
+    let _deadline = Deadline::plain("file_copy on a failing source", 120);
+    let (ok, stderr) = copy_from_a_failing_source("file_copy");
+    assert!(!ok, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("file_copy: read at 1048576: Input/output error"),
+        "{stderr}"
+    );
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn async_copy_reports_a_failing_source() {
+    let _deadline = Deadline::plain("async_copy on a failing source", 120);
+    let (ok, stderr) = copy_from_a_failing_source("async_copy");
+    assert!(!ok, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("async_copy: read at 1048576: Input/output error"),
+        "{stderr}"
+    );
+}
