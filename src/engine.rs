@@ -231,6 +231,9 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     /// First fatal submit errno (0: none).
     fatal: L::Counter,
     shutdown: L::Flag,
+    /// Set once [`Engine::shut_down`] has drained: a second call (the C ABI's destroy, then
+    /// the drop) must not wait out the drain bound again.
+    drained: L::Flag,
     stop: L::Flag,
     idle: L::Flag,
     /// The poller is blocked in the kernel (multi-thread mode only).
@@ -255,8 +258,10 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     drain_timeout: Duration,
     alignment: usize,
     cancel_on_drop: bool,
-    /// Options::async_issue: every SQE carries IOSQE_ASYNC.
-    async_issue: bool,
+    /// Options::async_issue: every SQE carries IOSQE_ASYNC. Read with a relaxed load on each
+    /// submission (a plain load: no read-modify-write on the submit path); a change applies to
+    /// the requests submitted after it.
+    async_issue: std::sync::atomic::AtomicBool,
     /// A reactor watches the eventfd: futures need not reschedule themselves.
     notify: L::Flag,
     /// Spin budget of a wait, in nanoseconds (0: never spin).
@@ -386,6 +391,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             selector: Selector::new(),
             fatal: L::Counter::new(0),
             shutdown: L::Flag::new(),
+            drained: L::Flag::new(),
             stop: L::Flag::new(),
             idle: L::Flag::new(),
             blocked: L::Flag::new(),
@@ -397,7 +403,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             alignment: opts.buffer_alignment,
             spin_ns: opts.spin.as_nanos() as u64,
             cancel_on_drop: opts.cancel_on_drop,
-            async_issue: opts.async_issue,
+            async_issue: std::sync::atomic::AtomicBool::new(opts.async_issue),
             notify: L::Flag::new(),
             spin_skip: L::Counter::new(0),
             spin_backoff: L::Counter::new(0),
@@ -479,7 +485,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// Returns the SQE and whether it now uses a fixed slot.
     #[inline]
     pub(crate) fn prepare<O: Op>(&self, sqe: op::Sqe) -> (op::Sqe, bool) {
-        let sqe = if self.async_issue {
+        let sqe = if self.async_issue.load(std::sync::atomic::Ordering::Relaxed) {
             sqe.flags(io_uring::squeue::Flags::ASYNC)
         } else {
             sqe
@@ -1511,6 +1517,18 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         Ok(())
     }
 
+    /// Turns [`Options::async_issue`] on or off for the requests submitted from now on (those
+    /// in flight keep how they were issued).
+    pub fn set_async_issue(&self, on: bool) {
+        self.async_issue
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether requests are issued from io-wq ([`Options::async_issue`]).
+    pub fn async_issue(&self) -> bool {
+        self.async_issue.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Pins every ring's batch threshold (SQEs gathered before a submit syscall), or with
     /// `None` returns it to automatic tuning.
     ///
@@ -1700,6 +1718,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             return;
         }
         let _g = self.own_poll(self.poll_lock.lock());
+        if self.drained.is_set() {
+            return;
+        }
         let start = Instant::now();
         // A timeout past the clock's range (Duration::MAX) means no bound.
         let deadline = start.checked_add(self.drain_timeout);
@@ -1771,6 +1792,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                 }
             }
         }
+        self.drained.store(true);
         if let Some(p) = panic {
             if !std::thread::panicking() {
                 std::panic::resume_unwind(p);

@@ -27,6 +27,12 @@ extern "C" {
     ) -> *mut aura_request_t;
     fn aura_wait(engine: *mut aura_engine_t, timeout_ms: i32) -> i32;
     fn aura_drain(engine: *mut aura_engine_t, timeout_ms: i32) -> i32;
+    fn aura_flush(engine: *mut aura_engine_t) -> i32;
+    fn aura_set_async_issue(engine: *mut aura_engine_t, on: bool) -> i32;
+    fn aura_set_log_handler(
+        handler: Option<unsafe extern "C" fn(i32, *const libc::c_char, *mut c_void)>,
+        userdata: *mut c_void,
+    );
 }
 
 fn buf(ptr: *mut u8) -> aura_buf_t {
@@ -102,4 +108,83 @@ fn errors_reach_the_callback_as_negative_errno_and_wait_and_drain_count_them() {
         .all(|(i, b)| *b == pattern_byte(24576 + i as u64)));
     // SAFETY: created above, not used after.
     unsafe { aura_destroy(e) };
+}
+
+/// Log lines the library emitted, for the test that expects one.
+static LOGS: Mutex<Vec<(i32, String)>> = Mutex::new(Vec::new());
+
+unsafe extern "C" fn log_line(level: i32, msg: *const libc::c_char, _: *mut c_void) {
+    // SAFETY: the library passes a NUL-terminated message valid for the call.
+    let m = unsafe { std::ffi::CStr::from_ptr(msg) };
+    LOGS.lock()
+        .unwrap()
+        .push((level, m.to_string_lossy().into_owned()));
+}
+
+/// `aura_destroy` with a read the device holds forever: returns within the drain bound (10 s,
+/// then cancellation, which FUSE cannot honour), logs what it left, and never runs the
+/// callback afterwards (the engine is gone). The buffer is the caller's and the kernel may
+/// still write it, so the test leaks it, as the C contract asks of callers.
+#[test]
+fn destroy_with_a_request_held_forever_returns_within_its_bound_and_logs_it() {
+    use std::time::{Duration, Instant};
+    let m = FaultFs::new()
+        .file(FileSpec::patterned("f", 64 << 10).rule(Rule::read(0..4096, Fault::Stall)))
+        .mount()
+        .unwrap();
+    let f = std::fs::File::open(m.path("f")).unwrap();
+    // SAFETY: a handler that only reads its message during the call.
+    unsafe { aura_set_log_handler(Some(log_line), std::ptr::null_mut()) };
+    // SAFETY: no arguments; destroyed below.
+    let e = unsafe { aura_create() };
+    assert!(!e.is_null());
+    // Issued inline, the read would block this thread in aura_read until the device answers.
+    // SAFETY: a live engine.
+    assert_eq!(unsafe { aura_set_async_issue(e, true) }, 0);
+    let held: &'static mut [u8] = Box::leak(vec![0u8; 4096].into_boxed_slice());
+    const TAG: usize = 77;
+    // SAFETY: the buffer is leaked, so it outlives anything the kernel does with it.
+    let r = unsafe {
+        aura_read(
+            e,
+            f.as_raw_fd(),
+            buf(held.as_mut_ptr()),
+            4096,
+            0,
+            Some(record),
+            TAG as *mut c_void,
+        )
+    };
+    assert!(!r.is_null(), "{}", std::io::Error::last_os_error());
+    // A lone request waits for its batch; it goes to the kernel now.
+    // SAFETY: a live engine.
+    assert!(unsafe { aura_flush(e) } >= 0);
+    assert!(
+        m.wait_stalled(1, Duration::from_secs(10)),
+        "the read never reached the device"
+    );
+    let start = Instant::now();
+    // SAFETY: created above, not used after; no callback of it is running.
+    unsafe { aura_destroy(e) };
+    let took = start.elapsed();
+    // SAFETY: uninstalls the handler before the test's statics could matter to anyone else.
+    unsafe { aura_set_log_handler(None, std::ptr::null_mut()) };
+    assert!(
+        took < Duration::from_secs(10 + 5),
+        "aura_destroy took {took:?} with a request held"
+    );
+    let logs = LOGS.lock().unwrap().clone();
+    assert!(
+        logs.iter()
+            .any(|(l, m)| *l <= 4 && m.contains("requests pending after the")),
+        "a warning names what was left: {logs:?}"
+    );
+    // The device answers now (the mount's teardown fails what it holds); the completion goes
+    // to a ring nobody reaps, so the callback must never run.
+    drop(m);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !RESULTS.lock().unwrap().iter().any(|(t, _)| *t == TAG),
+        "a callback ran after aura_destroy"
+    );
 }

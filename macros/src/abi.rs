@@ -386,6 +386,8 @@ pub const FUNCS: &[Func] = &[
       "int aura_set_min_in_flight(aura_engine_t *engine, int min_in_flight)"),
     f("Runtime control", "Batch threshold: -1 automatic, > 0 fixed (0, never flush by count, is refused with EINVAL).",
       "int aura_set_batch_threshold(aura_engine_t *engine, int threshold)"),
+    f("Runtime control", "Issue every later request from an io-wq worker (IOSQE_ASYNC) when on: a submit then never blocks on files whose reads block even when asked not to (FUSE direct I/O, measured). 0, or -1 and EINVAL for NULL.",
+      "int aura_set_async_issue(aura_engine_t *engine, bool on)"),
     f("Runtime control", "0 while healthy, else the latched fatal errno (-1 and EINVAL for NULL).",
       "int aura_get_fatal_error(const aura_engine_t *engine)"),
     f("Runtime control", "Whether this thread is running a completion callback.",

@@ -1320,6 +1320,20 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         }
     }
 
+    /// `aura_set_async_issue`.
+    ///
+    /// # Safety
+    ///
+    /// The C contract.
+    pub unsafe fn set_async_issue(e: *mut aura_engine_t, on: bool) -> c_int {
+        // SAFETY: per the contract.
+        let Some(c) = (unsafe { Self::eng(e) }) else {
+            return fail(libc::EINVAL, -1);
+        };
+        c.engine.set_async_issue(on);
+        0
+    }
+
     /// `aura_get_fatal_error`.
     ///
     /// # Safety
