@@ -44,6 +44,12 @@ pub enum Change {
     Neighbour(f64),
     /// The workload's block size, bytes.
     BlockSize(u64),
+    /// The device stops serving for this long, ns (requests in service and at the throttle
+    /// stay where they are), then resumes as it was.
+    Stall(u64),
+    /// From now on every `n`-th completion (0: none) is held this much longer, ns, before it
+    /// is reaped: a latency spike of one request in `n`, holding its slot meanwhile.
+    Spikes(u64, u64),
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +82,9 @@ pub struct Device {
     /// Time between a completion and its reap, ns (the engine's own path).
     pub reap_ns: u64,
     pub block: u64,
+    /// Latency spikes: every `.0`-th completion (0: none) is held `.1` ns more before it is
+    /// reaped, keeping its slot (a device whose requests now and then take far longer).
+    pub spikes: (u64, u64),
     pub changes: Vec<(u64, Change)>,
     pub seed: u64,
 }
@@ -96,6 +105,7 @@ impl Device {
             dip_every_ns: 500_000_000,
             reap_ns: 2_000,
             block: 4096,
+            spikes: (0, 0),
             changes: Vec::new(),
             seed: 0x2545_f491_4f6c_dd1d,
         }
@@ -168,6 +178,12 @@ impl Device {
     pub fn quiet(mut self) -> Self {
         self.regime = 0.0;
         self.dip = 1.0;
+        self
+    }
+
+    /// The device with one completion in `every` held `ns` longer.
+    pub fn spiky(mut self, every: u64, ns: u64) -> Self {
+        self.spikes = (every, ns);
         self
     }
 
@@ -302,6 +318,11 @@ pub fn run<T: Tuning>(dev: &Device, mut limit: Limit<'_, T>, ns: u64, app_depth:
     // The current stall's factor, and when the stall (or the wait for the next) ends.
     let mut dip = 1.0f64;
     let mut next_dip_ns = dev.dip_every_ns;
+    // A stall in progress ends then (0: none); spikes: one completion in `spike_every` is held
+    // `spike_ns` more.
+    let mut stalled_until = 0u64;
+    let (mut spike_every, mut spike_ns) = dev.spikes;
+    let mut served = 0u64;
 
     let mut now = 0u64;
     // Requests waiting at the throttle (submit times), in service (submit time, progress at
@@ -400,10 +421,14 @@ pub fn run<T: Tuning>(dev: &Device, mut limit: Limit<'_, T>, ns: u64, app_depth:
             neighbour,
             throttle.is_some(),
         ) / service.len().max(1) as f64;
+        let stalled = now < stalled_until;
+        let r = if stalled { 0.0 } else { r };
         // The next event.
         let t_service = service
             .front()
+            .filter(|_| !stalled)
             .map(|&(_, v)| now + (((v + 1.0 - progress) / r * 1e9).ceil().max(1.0) as u64));
+        let t_unstall = stalled.then_some(stalled_until);
         let t_done = done.front().map(|&(_, vis)| vis);
         let t_dispatch = dispatching.front().map(|d| d.1);
         let t_slice = (throttle.is_some() && !waiting.is_empty()).then_some(next_slice_ns);
@@ -420,6 +445,7 @@ pub fn run<T: Tuning>(dev: &Device, mut limit: Limit<'_, T>, ns: u64, app_depth:
             t_level,
             t_dip,
             t_change,
+            t_unstall,
             Some(next_tick_ns),
         ]
         .into_iter()
@@ -436,7 +462,14 @@ pub fn run<T: Tuning>(dev: &Device, mut limit: Limit<'_, T>, ns: u64, app_depth:
         while let Some(&(t0, v)) = service.front() {
             if progress + 1e-9 >= v + 1.0 {
                 service.pop_front();
-                done.push_back((t0, now + dev.reap_ns));
+                served += 1;
+                let mut vis = now + dev.reap_ns;
+                if spike_every > 0 && served % spike_every == 0 {
+                    vis += spike_ns;
+                }
+                // `done` stays ordered by the time each entry becomes visible.
+                let at = done.partition_point(|d| d.1 <= vis);
+                done.insert(at, (t0, vis));
             } else {
                 break;
             }
@@ -490,6 +523,8 @@ pub fn run<T: Tuning>(dev: &Device, mut limit: Limit<'_, T>, ns: u64, app_depth:
                 }
                 Change::Neighbour(share) => neighbour = share,
                 Change::BlockSize(b) => block = b,
+                Change::Stall(d) => stalled_until = now + d,
+                Change::Spikes(every, d) => (spike_every, spike_ns) = (every, d),
             }
         }
         if now >= next_tick_ns {
