@@ -553,3 +553,104 @@ fn async_copy_reports_a_failing_source() {
         "{stderr}"
     );
 }
+
+/// The tuner on the fault filesystem's model device (4 servers x 1 ms, one read in 200 held
+/// 200 ms more): once it has settled, a stall of about a second (every read of a range held
+/// until the test releases it) does not cut the depth to the floor or below half of where it
+/// was, and the ring completes reads again once the device answers. What this asserts is
+/// behaviour, not speed: the controller sees a second of ticks with requests pending and
+/// nothing completing, which it must not read as a collapse of capacity.
+#[test]
+fn a_stall_does_not_collapse_the_tuned_depth() {
+    let _deadline = Deadline::plain("the tuner through a stall", 120);
+    const STALLED: u64 = 2 << 20;
+    let m = FaultFs::new()
+        .file(
+            FileSpec::patterned("f", 4 << 20)
+                .rule(Rule::read(0..STALLED, Fault::Delay(Duration::from_millis(200))).every(200))
+                .rule(Rule::read(STALLED..(4 << 20), Fault::Stall)),
+        )
+        .served_by(4, Duration::from_millis(1))
+        .mount()
+        .unwrap();
+    let f = open(&m, "f");
+    let engine =
+        LocalEngine::with_options(&Options::new().ring_count(1).async_issue(true)).unwrap();
+    // More io-wq workers than the app ever has in flight: the device, not io-wq, is the bound.
+    engine.set_iowq_max_workers(128, 128).unwrap();
+    let done = Rc::new(Cell::new(0u64));
+    let mut n = 0u64;
+    // Keeps 64 reads outstanding (the engine holds what is past its limit); `base` picks the
+    // range read.
+    let mut top_up = |base: u64| {
+        while engine.pending() < 64 {
+            let d = done.clone();
+            engine
+                .read(
+                    f.as_raw_fd(),
+                    vec![0u8; BLOCK],
+                    base + (n % 256) * BLOCK as u64,
+                    move |r, _| {
+                        assert_eq!(r.unwrap(), BLOCK);
+                        d.set(d.get() + 1);
+                    },
+                )
+                .unwrap();
+            n += 1;
+        }
+        engine.wait(Some(Duration::from_millis(10))).unwrap();
+    };
+    let ring = |e: &LocalEngine| e.ring_stats(0).unwrap();
+    let start = Instant::now();
+    while !ring(&engine).phase.is_stable() && start.elapsed() < Duration::from_secs(20) {
+        top_up(0);
+    }
+    let settled = ring(&engine);
+    assert!(settled.phase.is_stable(), "never settled: {settled:?}");
+    // The stall: reads of the held range for 100 ms (every one of them is held, and the
+    // ones past the limit wait in the engine), then nothing completes for about a second.
+    let stall = Instant::now();
+    while stall.elapsed() < Duration::from_millis(100) {
+        top_up(STALLED);
+    }
+    let mut lowest = u64::MAX;
+    let mut before = None;
+    while stall.elapsed() < Duration::from_millis(1100) {
+        engine.wait(Some(Duration::from_millis(10))).unwrap();
+        lowest = lowest.min(u64::from(ring(&engine).in_flight_limit));
+        // By then what was in flight before the stall (the 200 ms spikes too) has ended.
+        if stall.elapsed() >= Duration::from_millis(500) {
+            before.get_or_insert(done.get());
+        }
+    }
+    let before = before.unwrap();
+    let held = m.stalled();
+    assert_eq!(
+        done.get(),
+        before,
+        "nothing completes while the device is stalled"
+    );
+    // The device answers; reads of the held range keep arriving until the engine's backlog
+    // of them has gone, so they are released as they come.
+    let resumed = Instant::now();
+    while resumed.elapsed() < Duration::from_secs(1) {
+        m.release();
+        top_up(0);
+        lowest = lowest.min(u64::from(ring(&engine).in_flight_limit));
+    }
+    let after = ring(&engine);
+    let msg = format!(
+        "settled at {} ({:?}); {held} reads held; lowest limit {lowest} during and after the \
+         stall; after: {after:?}",
+        settled.in_flight_limit, settled.phase
+    );
+    println!("{msg}");
+    assert!(held >= 1, "{msg}");
+    assert!(
+        lowest > 1 && 2 * lowest >= u64::from(settled.in_flight_limit),
+        "{msg}"
+    );
+    assert!(done.get() > before + 100, "reads complete again: {msg}");
+    m.release();
+    engine.drain(Duration::from_secs(10)).unwrap();
+}
