@@ -47,9 +47,6 @@ pub enum Change {
     /// The device stops serving for this long, ns (requests in service and at the throttle
     /// stay where they are), then resumes as it was.
     Stall(u64),
-    /// From now on every `n`-th completion (0: none) is held this much longer, ns, before it
-    /// is reaped: a latency spike of one request in `n`, holding its slot meanwhile.
-    Spikes(u64, u64),
 }
 
 #[derive(Debug, Clone)]
@@ -321,7 +318,7 @@ pub fn run<T: Tuning>(dev: &Device, mut limit: Limit<'_, T>, ns: u64, app_depth:
     // A stall in progress ends then (0: none); spikes: one completion in `spike_every` is held
     // `spike_ns` more.
     let mut stalled_until = 0u64;
-    let (mut spike_every, mut spike_ns) = dev.spikes;
+    let (spike_every, spike_ns) = dev.spikes;
     let mut served = 0u64;
 
     let mut now = 0u64;
@@ -524,7 +521,6 @@ pub fn run<T: Tuning>(dev: &Device, mut limit: Limit<'_, T>, ns: u64, app_depth:
                 Change::Neighbour(share) => neighbour = share,
                 Change::BlockSize(b) => block = b,
                 Change::Stall(d) => stalled_until = now + d,
-                Change::Spikes(every, d) => (spike_every, spike_ns) = (every, d),
             }
         }
         if now >= next_tick_ns {
