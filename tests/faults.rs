@@ -241,6 +241,109 @@ fn futures_resolve_with_the_errno_and_the_buffer() {
     });
 }
 
+/// A full device, an interrupted request and a slow drip, each through the engine's
+/// callbacks: writes up to the capacity land, the one that crosses it is short, the rest get
+/// ENOSPC with nothing written; an EINTR from the device arrives as EINTR (the engine does not
+/// retry it behind the caller's back); a write the device takes 1000 bytes at a time, 30 ms
+/// each, completes short, after the delay, with what was written and nothing more.
+#[test]
+fn enospc_eintr_and_a_drip_arrive_as_they_are() {
+    let _deadline = Deadline::plain("ENOSPC, EINTR, drip", 60);
+    const CHUNK: usize = 16 << 10;
+    let m = FaultFs::new()
+        .file(FileSpec::empty("full").capacity(56 << 10))
+        .file(
+            FileSpec::patterned("intr", 16 << 10)
+                .rule(Rule::read(0..4096, Fault::Errno(libc::EINTR))),
+        )
+        .file(
+            FileSpec::patterned("drip", 16 << 10)
+                .rule(Rule::write(0..u64::MAX, Fault::Short(1000)))
+                .rule(Rule::write(
+                    0..u64::MAX,
+                    Fault::Delay(Duration::from_millis(30)),
+                )),
+        )
+        .mount()
+        .unwrap();
+    let (full, intr, drip) = (open(&m, "full"), open(&m, "intr"), open(&m, "drip"));
+    let engine = static_engine(8);
+    let seen: Rc<RefCell<Vec<(String, Outcome, Duration)>>> = Rc::default();
+    let record = |tag: String, t0: Instant| {
+        let s = seen.clone();
+        move |r: std::io::Result<usize>, _buf: Vec<u8>| {
+            s.borrow_mut()
+                .push((tag, r.map_err(|e| e.raw_os_error()), t0.elapsed()));
+        }
+    };
+    // One write at a time, in order, so which ones fit is the capacity's answer alone.
+    for i in 0..6u64 {
+        let t0 = Instant::now();
+        engine
+            .write(
+                full.as_raw_fd(),
+                vec![i as u8 + 1; CHUNK],
+                i * CHUNK as u64,
+                record(format!("full{i}"), t0),
+            )
+            .unwrap();
+        engine.drain(Duration::from_secs(10)).unwrap();
+    }
+    let t0 = Instant::now();
+    engine
+        .read(
+            intr.as_raw_fd(),
+            vec![0u8; BLOCK],
+            0,
+            record("intr".into(), t0),
+        )
+        .unwrap();
+    engine
+        .write(
+            drip.as_raw_fd(),
+            vec![9u8; BLOCK],
+            0,
+            record("drip".into(), t0),
+        )
+        .unwrap();
+    engine.drain(Duration::from_secs(10)).unwrap();
+    let seen = seen.borrow();
+    let got = |tag: &str| {
+        seen.iter()
+            .find(|s| s.0 == tag)
+            .unwrap_or_else(|| panic!("{tag} in {seen:?}"))
+            .clone()
+    };
+    for i in 0..3 {
+        assert_eq!(got(&format!("full{i}")).1, Ok(CHUNK), "{seen:?}");
+    }
+    assert_eq!(
+        got("full3").1,
+        Ok(8 << 10),
+        "the write crossing the capacity is short"
+    );
+    for i in 4..6 {
+        assert_eq!(
+            got(&format!("full{i}")).1,
+            Err(Some(libc::ENOSPC)),
+            "{seen:?}"
+        );
+    }
+    let data = m.contents("full").unwrap();
+    assert_eq!(data.len(), 56 << 10, "nothing past the capacity");
+    assert!(data
+        .chunks(CHUNK)
+        .enumerate()
+        .all(|(i, c)| c.iter().all(|b| *b == i as u8 + 1)));
+    assert_eq!(got("intr").1, Err(Some(libc::EINTR)));
+    let (_, r, took) = got("drip");
+    assert_eq!(r, Ok(1000), "the drip's first answer, reported short");
+    assert!(took >= Duration::from_millis(30), "{took:?}");
+    let drip = m.contents("drip").unwrap();
+    assert!(drip[..1000].iter().all(|b| *b == 9) && drip[1000] == pattern_byte(1000));
+    assert_eq!(engine.stats().ops_failed, 3, "two ENOSPC, one EINTR");
+}
+
 #[test]
 fn a_failing_link_cancels_the_rest_of_its_chain() {
     let _deadline = Deadline::plain("chain on faults", 60);

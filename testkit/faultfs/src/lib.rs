@@ -31,7 +31,10 @@
 //! often (every request, or one in N: [`Rule::every`]), how many times before it heals
 //! ([`Rule::times`]), and the [`Fault`]: an errno, a short count, a delay, or a stall held
 //! until [`Mount::release`]. Faults of several rules on one request combine: the first errno
-//! wins, the smallest short count, the sum of delays, any stall.
+//! wins, the smallest short count, the sum of delays, any stall. So a slow drip is a short
+//! count and a delay on the same requests; a spike is a delay on one request in N; an
+//! interrupted request is `Fault::Errno(libc::EINTR)` (the kernel passes the server's errno
+//! through).
 //!
 //! Per filesystem: a served-concurrency model ([`FaultFs::served_by`]): K servers, each taking
 //! S per request, first come first served, so the filesystem is a device with a known knee

@@ -139,7 +139,15 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     for (job, clones) in jobs.iter().zip(results) {
         let mut merged: Option<ThreadStats> = None;
         for r in clones {
-            let s = r.map_err(|e| format!("job `{}`: {e}", job.name))?;
+            // A job that could not start (its file could not be laid out or opened) is
+            // reported with that errno, as fio reports it; the other jobs still are.
+            let s = r.unwrap_or_else(|e| {
+                eprintln!("bffio: job `{}`: {e}", job.name);
+                ThreadStats {
+                    error: e.raw_os_error().unwrap_or(libc::EIO),
+                    ..ThreadStats::default()
+                }
+            });
             if s.error != 0 || !s.verify_errors.is_empty() || s.abandoned != 0 {
                 ok = false;
             }

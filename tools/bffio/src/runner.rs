@@ -69,8 +69,16 @@ fn open_file(job: &Job, path: &PathBuf, seed: u64) -> io::Result<(File, u64)> {
         .map(|m| m.file_type().is_block_device())
         .unwrap_or(false);
     let have = meta.as_ref().map(|m| m.len()).unwrap_or(0);
+    let writes_only = job.pattern.read_percent(job.rwmixread) == 0 && !job.verify;
     if !is_dev && want > 0 && have < want {
-        lay_out(path, want, job.bs, job.verify, seed)?;
+        if writes_only {
+            // What a write job reads back is its own data: the file needs its blocks, not
+            // contents (fio's `fallocate=native`). A device that cannot allocate them fails
+            // the writes themselves, at their offsets.
+            allocate(path, want)?;
+        } else {
+            lay_out(path, want, job.bs, job.verify, seed)?;
+        }
     }
     let mut o = OpenOptions::new();
     o.read(true).write(true);
@@ -94,6 +102,26 @@ fn open_file(job: &Job, path: &PathBuf, seed: u64) -> io::Result<(File, u64)> {
         ));
     }
     Ok((f, span - span % job.bs))
+}
+
+/// Creates `path` if needed and allocates `size` bytes to it where the filesystem can; a
+/// full device or one without fallocate is left to the job's writes to find.
+fn allocate(path: &PathBuf, size: u64) -> io::Result<()> {
+    let f = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    // SAFETY: fallocate on an fd this function owns; no memory is passed.
+    let r = unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, size as libc::off_t) };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ENOSPC) {
+            eprintln!("bffio: {}: fallocate of {size} bytes: {e}", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// Writes a file of `size` bytes: verify blocks when verifying, else non-zero data (a sparse

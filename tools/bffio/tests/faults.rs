@@ -204,3 +204,46 @@ fn a_stalled_device_does_not_hold_the_report() {
         "abandoned requests fail the run: {status:?}"
     );
 }
+
+/// A full device and an interrupted read stop their jobs with the errno, as EIO does.
+#[test]
+fn enospc_and_eintr_stop_their_jobs_with_the_errno() {
+    let m = FaultFs::new()
+        .file(FileSpec::empty("full").capacity(MIB))
+        .file(
+            FileSpec::patterned("f", 2 * MIB)
+                .rule(Rule::read(MIB..MIB + 4096, Fault::Errno(libc::EINTR))),
+        )
+        .mount()
+        .unwrap();
+    let mut a = vec![
+        "--name=w".to_string(),
+        format!("--filename={}", m.path("full").display()),
+        "--rw=write".into(),
+        "--bs=4k".into(),
+        "--size=2m".into(),
+        "--iodepth=4".into(),
+    ];
+    a.extend(job(&m, "r", &["--output-format=json"]));
+    let out = bffio(&a);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("JSON: {e}\n{}\n{stderr}", text(&out.stdout)));
+    let jobs = v["jobs"].as_array().unwrap();
+    let by = |n: &str| {
+        jobs.iter()
+            .find(|j| j["jobname"] == n)
+            .unwrap_or_else(|| panic!("{n} in {v}"))
+    };
+    assert_eq!(by("w")["error"], libc::ENOSPC, "{v}");
+    assert_eq!(by("r")["error"], libc::EINTR, "{v}");
+    assert!(
+        stderr.contains("No space left on device: write offset="),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Interrupted system call: read offset=1048576"),
+        "{stderr}"
+    );
+}
