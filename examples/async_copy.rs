@@ -135,7 +135,7 @@ async fn copy() -> std::io::Result<()> {
         return Err(e);
     }
     let (r, ()) = engine.sync_all(output.as_raw_fd()).await;
-    r?;
+    r.map_err(|e| std::io::Error::new(e.kind(), format!("fsync: {e}")))?;
     let secs = start.elapsed().as_secs_f64();
     drop(driver);
 

@@ -131,7 +131,9 @@ fn copy() -> io::Result<()> {
             fail(&synced, e);
         }
     })?;
-    engine.drain(Duration::from_secs(30))?;
+    engine
+        .drain(Duration::from_secs(30))
+        .map_err(|e| io::Error::new(e.kind(), format!("waiting for fsync: {e}")))?;
     if let Some(e) = first.borrow_mut().take() {
         return Err(io::Error::new(e.kind(), format!("fsync: {e}")));
     }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use auraio::capi::types::{
     aura_buf_t, aura_buf_u, aura_engine_t, aura_request_t, AURA_BUF_UNREGISTERED,
 };
-use auraio_faultfs::{pattern_byte, Fault, FaultFs, FileSpec, Rule};
+use auraio_faultfs::{pattern_byte, Deadline, Fault, FaultFs, FileSpec, Rule};
 
 // The staticlib's symbols, linked from this crate's rlib.
 use auraio_capi as _;
@@ -51,6 +51,7 @@ unsafe extern "C" fn record(_req: *mut aura_request_t, result: isize, user: *mut
 
 #[test]
 fn errors_reach_the_callback_as_negative_errno_and_wait_and_drain_count_them() {
+    let _deadline = Deadline::plain("C errors", 60);
     let m = FaultFs::new()
         .file(
             FileSpec::patterned("f", 64 << 10)
@@ -128,6 +129,8 @@ unsafe extern "C" fn log_line(level: i32, msg: *const libc::c_char, _: *mut c_vo
 #[test]
 fn destroy_with_a_request_held_forever_returns_within_its_bound_and_logs_it() {
     use std::time::{Duration, Instant};
+    // Past the bound under test (10 s) with room: a destroy that hangs fails here.
+    let _deadline = Deadline::plain("aura_destroy with a held request", 60);
     let m = FaultFs::new()
         .file(FileSpec::patterned("f", 64 << 10).rule(Rule::read(0..4096, Fault::Stall)))
         .mount()

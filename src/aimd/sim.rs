@@ -44,8 +44,9 @@ pub enum Change {
     Neighbour(f64),
     /// The workload's block size, bytes.
     BlockSize(u64),
-    /// The device stops serving for this long, ns (requests in service and at the throttle
-    /// stay where they are), then resumes as it was.
+    /// The backend stops serving for this long, ns (requests in service stay there; a
+    /// throttle in front keeps dispatching into it within its budget), then resumes as it
+    /// was.
     Stall(u64),
 }
 

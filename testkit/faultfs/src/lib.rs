@@ -64,6 +64,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod deadline;
 mod fs;
 mod scheduler;
 mod script;
@@ -75,6 +76,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use deadline::Deadline;
 pub use script::{Fault, Op, Rule};
 
 use fs::{Counters, Node, Shared};

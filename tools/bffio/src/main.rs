@@ -144,7 +144,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
             let s = r.unwrap_or_else(|e| {
                 eprintln!("bffio: job `{}`: {e}", job.name);
                 ThreadStats {
-                    error: e.raw_os_error().unwrap_or(libc::EIO),
+                    error: runner::errno_of(&e),
                     ..ThreadStats::default()
                 }
             });

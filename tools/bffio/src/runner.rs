@@ -85,9 +85,7 @@ fn open_file(job: &Job, path: &PathBuf, seed: u64) -> io::Result<(File, u64)> {
     if job.direct {
         o.custom_flags(libc::O_DIRECT);
     }
-    let f = o
-        .open(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let f = o.open(path).map_err(|e| at_path(e, path))?;
     // SAFETY: lseek on an open fd has no memory-safety preconditions.
     let end = unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
     let span = if want > 0 { want } else { end.max(0) as u64 };
@@ -104,6 +102,49 @@ fn open_file(job: &Job, path: &PathBuf, seed: u64) -> io::Result<(File, u64)> {
     Ok((f, span - span % job.bs))
 }
 
+/// An error about a job's file: its errno (what the report shows as `err=`) and a message that
+/// names the file.
+#[derive(Debug)]
+struct FileError {
+    errno: i32,
+    msg: String,
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for FileError {}
+
+/// `e` with the path it concerns, keeping its errno.
+fn at_path(e: io::Error, path: &std::path::Path) -> io::Error {
+    let errno = errno_of(&e);
+    io::Error::new(
+        e.kind(),
+        FileError {
+            errno,
+            msg: format!("{}: {e}", path.display()),
+        },
+    )
+}
+
+/// The errno a job's error reports: the OS error, the one a [`FileError`] carries, EINVAL for
+/// a job whose options do not fit its file, EIO otherwise.
+pub fn errno_of(e: &io::Error) -> i32 {
+    e.raw_os_error()
+        .or_else(|| {
+            e.get_ref()
+                .and_then(|i| i.downcast_ref::<FileError>())
+                .map(|f| f.errno)
+        })
+        .unwrap_or(match e.kind() {
+            io::ErrorKind::InvalidInput => libc::EINVAL,
+            _ => libc::EIO,
+        })
+}
+
 /// Creates `path` if needed and allocates `size` bytes to it where the filesystem can; a
 /// full device or one without fallocate is left to the job's writes to find.
 fn allocate(path: &PathBuf, size: u64) -> io::Result<()> {
@@ -112,7 +153,7 @@ fn allocate(path: &PathBuf, size: u64) -> io::Result<()> {
         .write(true)
         .truncate(false)
         .open(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        .map_err(|e| at_path(e, path))?;
     // SAFETY: fallocate on an fd this function owns; no memory is passed.
     let r = unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, size as libc::off_t) };
     if r != 0 {
@@ -133,7 +174,7 @@ fn lay_out(path: &PathBuf, size: u64, bs: u64, verify_blocks: bool, seed: u64) -
         .write(true)
         .truncate(false)
         .open(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        .map_err(|e| at_path(e, path))?;
     let chunk = bs.max(1 << 20) / bs * bs;
     let mut buf = vec![0u8; chunk as usize];
     let mut off = 0;
@@ -551,12 +592,17 @@ fn run_loop<E: JobEngine>(
     st.majf = usage1.4 - usage0.4;
     st.rings = engine.ring_ends();
     // Verify what was written: read every block of a write-only job back (fio's verify phase).
+    // Not after requests were left to a stalled device: the read-back would wait on it too,
+    // and blocks it still holds were never written.
     if job.verify
         && st.error == 0
+        && st.abandoned == 0
         && st.verify_errors.is_empty()
         && job.pattern.read_percent(job.rwmixread) == 0
     {
-        verify_files(&files, job, &mut st)?;
+        if let Err(e) = verify_files(&files, job, &mut st) {
+            st.error = errno_of(&e);
+        }
     }
     progress
         .ios
@@ -628,13 +674,21 @@ pub fn run_all(
         }
     }
     drop(tx);
+    let tick_every = Duration::from_millis(200);
+    let mut next_tick = Instant::now() + tick_every;
     while pending > 0 {
-        match rx.recv_timeout(Duration::from_millis(200)) {
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        let got = rx.recv_timeout(wait);
+        if Instant::now() >= next_tick {
+            tick();
+            next_tick = Instant::now() + tick_every;
+        }
+        match got {
             Ok((ji, clone, r)) => {
                 results[ji][clone] = Some(r);
                 pending -= 1;
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => tick(),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             // Every sender is gone: each thread sent before dropping its sender.
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }

@@ -7,11 +7,30 @@ use std::process::{Command, Output};
 use auraio_faultfs::{Fault, FaultFs, FileSpec, Mount, Rule};
 use serde_json::Value;
 
+/// Runs bffio to its end, at most 120 s: past that the run is killed and the test fails.
 fn bffio(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bffio"))
+    let child = Command::new(env!("CARGO_BIN_EXE_bffio"))
         .args(args)
-        .output()
-        .expect("run bffio")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run bffio");
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(120)) {
+        Ok(out) => out.expect("bffio's output"),
+        Err(_) => {
+            // SAFETY: kill(2) has no memory preconditions. The pid is the child this function
+            // started, which its waiter has not reported as exited; had it been reaped in the
+            // instant since, the signal could reach only a process that took the pid since.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            auraio_faultfs::abort_all();
+            panic!("bffio {args:?} still running after 120 s");
+        }
+    }
 }
 
 fn job(m: &Mount, name: &str, extra: &[&str]) -> Vec<String> {
@@ -246,4 +265,36 @@ fn enospc_and_eintr_stop_their_jobs_with_the_errno() {
         stderr.contains("Interrupted system call: read offset=1048576"),
         "{stderr}"
     );
+}
+
+/// A job that cannot start (its file cannot be created) is reported with that errno; the
+/// other jobs still run.
+#[test]
+fn a_job_that_cannot_start_is_reported_with_its_errno() {
+    let m = FaultFs::new()
+        .file(FileSpec::patterned("f", 2 * MIB))
+        .mount()
+        .unwrap();
+    let mut a = vec![
+        "--name=lost".to_string(),
+        format!("--filename={}/no/such/dir/file", m.dir().display()),
+        "--rw=read".into(),
+        "--size=1m".into(),
+    ];
+    a.extend(job(&m, "ok", &["--output-format=json"]));
+    let out = bffio(&a);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let v: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("JSON: {e}\n{stderr}"));
+    let jobs = v["jobs"].as_array().unwrap();
+    let by = |n: &str| {
+        jobs.iter()
+            .find(|j| j["jobname"] == n)
+            .unwrap_or_else(|| panic!("{n} in {v}"))
+    };
+    assert_eq!(by("lost")["error"], libc::ENOENT, "{v}");
+    assert_eq!(by("ok")["error"], 0, "{v}");
+    assert_eq!(by("ok")["read"]["io_bytes"], 2 * MIB, "{v}");
+    assert!(stderr.contains("No such file or directory"), "{stderr}");
 }
