@@ -17,28 +17,35 @@ use quote::{format_ident, quote};
 use syn::parse::{Parse, ParseStream};
 use syn::{GenericArgument, Path, PathArguments, Token, Type};
 
-/// Generates the C ABI of auraio for one engine preset: every `aura_*` function of the C
-/// contract as an `extern "C"` symbol, plus `AURAIO_H` (the text of the matching header) and
-/// `PRESET` (the preset's name).
+/// Generates the C ABI of auraio for one engine preset or several: every `aura_*` function
+/// of the C contract as an `extern "C"` symbol, plus `AURAIO_H` (the text of the matching
+/// header) and `PRESET` (the presets' names).
 ///
-/// The argument names the preset as an engine type: a ring-selection policy (`Adaptive`,
+/// Each argument names a preset as an engine type: a ring-selection policy (`Adaptive`,
 /// `CpuLocal` or `RoundRobin`), a lock mode (`MultiThread`, or `SingleThread` for programs that
 /// use the engine from one thread only), and optionally a tuning (any type implementing
-/// `auraio::Tuning`, for instance one made with `auraio::tuning!`).
+/// `auraio::Tuning`, for instance one made with `auraio::tuning!`). With several (separated by
+/// commas, no two with the same policy and lock mode), `aura_create_with_options` picks the
+/// one its `ring_select` and `single_thread` ask for (the first when none matches, which then
+/// logs a NOTICE), stamps its index on the engine and its requests, and every other function
+/// taking an engine or a request dispatches on that tag with one `match` into the preset's
+/// monomorphized code (about 8 instructions a call, measured: `capi/bench/dispatch.c`).
 ///
 /// Compiled by the ui-tests (`ui-tests/tests/ui/c_abi/`) and by the crates in `capi/`:
 ///
 /// ```text
 /// // lib.rs of a crate built as a staticlib:
-/// auraio_macros::c_abi!(Engine<Adaptive, MultiThread>);
+/// auraio_macros::c_abi!(Engine<CpuLocal, SingleThread>);
+/// // or a library that serves what the options ask:
+/// auraio_macros::c_abi!(Engine<Adaptive, MultiThread>, Engine<RoundRobin, SingleThread>);
 /// ```
 ///
 /// Every generated function catches panics: a panic is logged through the C log handler and
 /// the function returns its documented failure value with `errno` = `EIO`.
 #[proc_macro]
 pub fn c_abi(input: TokenStream) -> TokenStream {
-    let preset = syn::parse_macro_input!(input as Preset);
-    match expand_abi(&preset) {
+    let presets = syn::parse_macro_input!(input as Presets);
+    match expand_abi(&presets) {
         Ok(ts) => ts.into(),
         Err(e) => e.to_compile_error().into(),
     }
@@ -70,6 +77,50 @@ pub fn c_types(input: TokenStream) -> TokenStream {
     }
 }
 
+/// One preset, or several separated by commas (the first is the default).
+struct Presets(Vec<Preset>);
+
+impl Parse for Presets {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut list = Vec::new();
+        loop {
+            let preset: Preset = input.parse()?;
+            // Options choose among the presets by policy and lock mode alone.
+            let key = (last_ident(&preset.policy), last_ident(&preset.lock));
+            if list
+                .iter()
+                .any(|p: &Preset| (last_ident(&p.policy), last_ident(&p.lock)) == key)
+            {
+                let (policy, lock) = (&preset.policy, &preset.lock);
+                return Err(syn::Error::new_spanned(
+                    quote!(#policy, #lock),
+                    format!(
+                        "a second preset with policy `{}` and lock mode `{}`: `ring_select` and \
+                         `single_thread` could not choose between them",
+                        key.0, key.1
+                    ),
+                ));
+            }
+            list.push(preset);
+            if input.is_empty() || input.peek(Token![;]) {
+                let _ = input.parse::<Option<Token![;]>>()?;
+                if !input.is_empty() {
+                    return Err(input.error("unexpected tokens after the engine preset"));
+                }
+                return Ok(Presets(list));
+            }
+            if input.peek(Token![,]) {
+                input.parse::<Token![,]>()?;
+                if input.is_empty() {
+                    return Ok(Presets(list));
+                }
+                continue;
+            }
+            return Err(input.error("unexpected tokens after the engine preset"));
+        }
+    }
+}
+
 /// `Engine<Policy, LockMode[, Tuning]>`.
 struct Preset {
     policy: Path,
@@ -94,10 +145,6 @@ impl Parse for Preset {
         let path: Path = input
             .parse()
             .map_err(|e| syn::Error::new(e.span(), expected))?;
-        let _ = input.parse::<Option<Token![;]>>()?;
-        if !input.is_empty() {
-            return Err(input.error("unexpected tokens after the engine preset"));
-        }
         let last = path
             .segments
             .last()
@@ -161,15 +208,45 @@ fn tokens(s: &str) -> Result<TokenStream2, String> {
         .map_err(|e| format!("generated code does not parse: {e}: {s}"))
 }
 
-fn expand_abi(preset: &Preset) -> syn::Result<TokenStream2> {
-    let err = |e: String| syn::Error::new(Span::call_site(), e);
+/// The `Abi` type of one preset.
+fn abi_type(preset: &Preset) -> TokenStream2 {
     let policy = format_ident!("{}", last_ident(&preset.policy));
     let lock = format_ident!("{}", last_ident(&preset.lock));
     let tuning = match &preset.tuning {
         Some(t) => quote!(#t),
         None => quote!(::auraio::DefaultTuning),
     };
-    let abi = quote!(::auraio::capi::Abi::<::auraio::#policy, ::auraio::#lock, #tuning>);
+    quote!(::auraio::capi::Abi::<::auraio::#policy, ::auraio::#lock, #tuning>)
+}
+
+/// The C option values that choose a preset: (`ring_select`, `single_thread`).
+fn option_key(preset: &Preset) -> TokenStream2 {
+    let select = match last_ident(&preset.policy).as_str() {
+        "CpuLocal" => quote!(::auraio::capi::types::AURA_SELECT_CPU_LOCAL),
+        "RoundRobin" => quote!(::auraio::capi::types::AURA_SELECT_ROUND_ROBIN),
+        _ => quote!(::auraio::capi::types::AURA_SELECT_ADAPTIVE),
+    };
+    let single = last_ident(&preset.lock) == "SingleThread";
+    quote!((#select, #single))
+}
+
+/// What a function's first parameter makes of it: which handle carries the preset's tag.
+enum Dispatch {
+    /// `aura_create_with_options`: the options choose the preset.
+    Create,
+    /// The first parameter is an engine handle.
+    Engine,
+    /// The first parameter is a request handle.
+    Request,
+    /// No handle: any preset's implementation serves (the default's).
+    None,
+}
+
+fn expand_abi(presets: &Presets) -> syn::Result<TokenStream2> {
+    let err = |e: String| syn::Error::new(Span::call_site(), e);
+    let list: Vec<&Preset> = presets.0.iter().collect();
+    let abis: Vec<TokenStream2> = list.iter().map(|p| abi_type(p)).collect();
+    let default = &abis[0];
     let mut fns = Vec::new();
     for f in abi::FUNCS.iter().filter(|f| !f.c_only) {
         let p = cdecl::parse_proto(f.proto).map_err(err)?;
@@ -184,6 +261,76 @@ fn expand_abi(preset: &Preset) -> syn::Result<TokenStream2> {
             params.push(quote!(#id: #ty));
             args.push(quote!(#id));
         }
+        let first = p.params.first();
+        let handle = |base: &str| first.is_some_and(|d| d.ty.base == base && d.ty.ptrs.len() == 1);
+        let how = if list.len() == 1 {
+            Dispatch::None
+        } else if p.name == "aura_create_with_options" {
+            Dispatch::Create
+        } else if handle("aura_engine_t") {
+            Dispatch::Engine
+        } else if handle("aura_request_t") {
+            Dispatch::Request
+        } else {
+            Dispatch::None
+        };
+        let arms = |call: &dyn Fn(&TokenStream2) -> TokenStream2| -> Vec<TokenStream2> {
+            abis.iter()
+                .enumerate()
+                .map(|(i, abi)| {
+                    let i = i as u32;
+                    let c = call(abi);
+                    quote!(#i => #c)
+                })
+                .collect()
+        };
+        let body = match how {
+            Dispatch::None => quote! {
+                // SAFETY: the caller upholds the C contract, which is the contract of the
+                // implementing function.
+                unsafe { #default::#method(#(#args),*) }
+            },
+            Dispatch::Engine | Dispatch::Request => {
+                let h = args[0].clone();
+                let arms = arms(&|abi| {
+                    quote! {
+                        // SAFETY: the tag says the handle was made by this preset, and the caller
+                        // upholds the C contract, which is the implementing function's.
+                        unsafe { #abi::#method(#(#args),*) }
+                    }
+                });
+                quote! {
+                    // SAFETY: a non-NULL handle comes from this library (the C contract), and
+                    // every handle it makes is a #[repr(C)] value whose first field is the tag
+                    // of the preset that made it.
+                    match unsafe { ::auraio::capi::preset_tag(#h.cast()) } {
+                        #(#arms,)*
+                        // NULL, or no handle of this library: the default's checks answer.
+                        _ => unsafe { #default::#method(#(#args),*) },
+                    }
+                }
+            }
+            Dispatch::Create => {
+                let keys: Vec<TokenStream2> = list.iter().map(|p| option_key(p)).collect();
+                let arms = arms(&|abi| {
+                    quote! {
+                        // SAFETY: the caller upholds the C contract of create_with_options.
+                        unsafe { #abi::create_with_options_tagged(#(#args,)* tag) }
+                    }
+                });
+                quote! {
+                    const KEYS: &[(::core::ffi::c_int, bool)] = &[#(#keys),*];
+                    // SAFETY: per the C contract the options are NULL or readable.
+                    let key = unsafe { ::auraio::capi::preset_key(#(#args),*) };
+                    // No preset of this library matches: the default's, which notes it.
+                    let tag = KEYS.iter().position(|k| *k == key).unwrap_or(0) as u32;
+                    match tag {
+                        #(#arms,)*
+                        _ => unreachable!("the tag is an index into KEYS"),
+                    }
+                }
+            }
+        };
         let doc = format!(" {}\n\n C: `{};`", f.doc, f.proto);
         let cname = &p.name;
         fns.push(quote! {
@@ -195,20 +342,18 @@ fn expand_abi(preset: &Preset) -> syn::Result<TokenStream2> {
             /// described, handles come from this library, buffers outlive their requests.
             #[unsafe(no_mangle)]
             pub unsafe extern "C" fn #name(#(#params),*) -> #ret {
-                ::auraio::capi::guard(#cname, move || {
-                    // SAFETY: the caller upholds the C contract, which is the contract of the
-                    // implementing function.
-                    unsafe { #abi::#method(#(#args),*) }
-                })
+                ::auraio::capi::guard(#cname, move || { #body })
             }
         });
     }
-    let header = header_text(&preset_name(preset)).map_err(err)?;
-    let preset_str = preset_name(preset);
+    let names: Vec<String> = list.iter().map(|p| preset_name(p)).collect();
+    let header = header_text(&names.join(", ")).map_err(err)?;
+    let preset_str = names.join(", ");
     Ok(quote! {
         /// The text of `auraio.h`, the C header declaring the functions of this library.
         pub const AURAIO_H: &str = #header;
-        /// The engine preset the functions of this library use.
+        /// The engine presets the functions of this library use (the first is the default;
+        /// `ring_select` and `single_thread` choose among them).
         pub const PRESET: &str = #preset_str;
         #(#fns)*
     })
@@ -284,7 +429,7 @@ fn header_text(preset: &str) -> Result<String, String> {
     h += &format!(
         "/* auraio.h: C API of auraio {ma}.{mi}.{pa}, an io_uring engine that tunes its queue depth.\n \
          * Generated by auraio-macros (c_abi!) from the same table as the library's symbols;\n \
-         * do not edit. This copy was generated for the engine preset {preset}. */\n\
+         * do not edit. This copy was generated for the engine presets {preset}. */\n\
          #ifndef AURA_H\n#define AURA_H\n\n\
          #include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n\
          #include <sys/types.h>\n#include <sys/uio.h>\n\n\

@@ -162,6 +162,20 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
     ///
     /// The C contract.
     pub unsafe fn create_with_options(o: *const aura_options_t) -> *mut aura_engine_t {
+        // SAFETY: the caller's contract is this function's.
+        unsafe { Self::create_with_options_tagged(o, 0) }
+    }
+
+    /// `aura_create_with_options` in a library of several presets, where this one is preset
+    /// `tag` (stamped on the engine and its requests for the dispatch of later calls).
+    ///
+    /// # Safety
+    ///
+    /// The C contract of `aura_create_with_options`.
+    pub unsafe fn create_with_options_tagged(
+        o: *const aura_options_t,
+        tag: u32,
+    ) -> *mut aura_engine_t {
         let mut defaults = aura_options_t::default();
         // SAFETY: a local, writable struct.
         unsafe { Self::options_init(&mut defaults) };
@@ -218,6 +232,17 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
                 ),
             );
         }
+        if o.single_thread == L::MULTI_THREAD {
+            log::emit(
+                log::NOTICE,
+                &format!(
+                    "auraio: single_thread {} asked, but this library was built for the {} \
+                     preset; using its lock mode",
+                    o.single_thread,
+                    Engine::<P, L, T>::preset_name()
+                ),
+            );
+        }
         let engine = if o.enable_sqpoll {
             let idle = if o.sqpoll_idle_ms <= 0 {
                 1000
@@ -245,7 +270,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
                 o.max_p99_latency_ms.min(1e9) / 1e3,
             )));
         }
-        Box::into_raw(Box::new(CEngine::new(engine, qd, alignment))).cast()
+        Box::into_raw(Box::new(CEngine::new(tag, engine, qd, alignment))).cast()
     }
 
     /// `aura_destroy`.

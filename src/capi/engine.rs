@@ -79,7 +79,11 @@ impl FixedIo for RawFixed {
 }
 
 /// One request handle (what an `aura_request_t *` points at).
+#[repr(C)]
 pub(crate) struct Req<L: LockMode> {
+    /// The preset tag of its engine, first: a multi-preset library dispatches on it
+    /// ([`super::preset_tag`]).
+    tag: u32,
     /// Holders: the submitting call and the completion (see the module docs).
     refs: L::Counter,
     pub(crate) pending: L::Flag,
@@ -110,8 +114,13 @@ pub(crate) struct Registered {
 unsafe impl Send for Registered {}
 
 /// The C-side engine.
+#[repr(C)]
 pub(crate) struct CEngine<P: Policy, L: LockMode, T: Tuning> {
-    /// Declared first: dropping it drains, and the completions then still find the free list.
+    /// Which of its library's presets this engine is, first: a multi-preset library
+    /// dispatches on it ([`super::preset_tag`]).
+    pub(crate) tag: u32,
+    /// Before the free list: dropping it drains, and the completions then still find the free
+    /// list.
     pub(crate) engine: Engine<P, L, T>,
     free: L::Lock<Vec<Box<Req<L>>>>,
     pub(crate) registered: L::Lock<Registered>,
@@ -175,8 +184,14 @@ fn result_of(r: io::Result<usize>) -> isize {
 }
 
 impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
-    pub(crate) fn new(engine: Engine<P, L, T>, queue_depth: u32, alignment: usize) -> Self {
+    pub(crate) fn new(
+        tag: u32,
+        engine: Engine<P, L, T>,
+        queue_depth: u32,
+        alignment: usize,
+    ) -> Self {
         CEngine {
+            tag,
             engine,
             free: L::Lock::new(Vec::new()),
             registered: L::Lock::new(Registered::default()),
@@ -215,6 +230,7 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
         let mut b = match recycled {
             Some(b) => b,
             None => Box::new(Req {
+                tag: self.tag,
                 refs: L::Counter::new(0),
                 pending: L::Flag::new(),
                 fd: -1,

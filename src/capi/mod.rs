@@ -2,8 +2,10 @@
 //!
 //! The exported `extern "C"` functions are generated per engine preset by
 //! `auraio_macros::c_abi!`, which forwards each to the method of the same name on
-//! [`Abi<P, L, T>`]; the crate `capi/` builds `libauraio` (Adaptive, MultiThread) and
-//! `libauraio_local` (CpuLocal, SingleThread) that way. This module holds what every preset
+//! [`Abi<P, L, T>`]; the crate `capi/` builds `libauraio` that way over all six presets
+//! (every policy in both lock modes: `aura_create_with_options` picks one from `ring_select`
+//! and `single_thread`, and each later call dispatches once on the handle's preset tag) and
+//! `libauraio_local` over CpuLocal/SingleThread alone. This module holds what every preset
 //! shares: the C-side engine (request handles, registered user memory, managed buffers), the
 //! errno conventions, the process-wide log handler, and the panic guard.
 //!
@@ -24,6 +26,39 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use abi::Abi;
+
+/// The tag of the preset that made a handle (an engine or a request of a multi-preset
+/// library); `u32::MAX` for NULL.
+///
+/// # Safety
+///
+/// `h` is NULL or a live engine or request handle of this library: every such handle is a
+/// `#[repr(C)]` value whose first field is its preset's tag (a `u32`).
+#[inline]
+pub unsafe fn preset_tag(h: *const std::ffi::c_void) -> u32 {
+    if h.is_null() {
+        return u32::MAX;
+    }
+    // SAFETY: per the caller, `h` points at a live handle whose first field is the u32 tag,
+    // which is written once, before the handle is returned to C, and never again.
+    unsafe { *h.cast::<u32>() }
+}
+
+/// The options' choice of preset: (`ring_select`, `single_thread`); the defaults' for NULL or
+/// a struct of another size (which `aura_create_with_options` then refuses).
+///
+/// # Safety
+///
+/// `o` is NULL or points at a readable `aura_options_t` (the C contract).
+pub unsafe fn preset_key(o: *const types::aura_options_t) -> (c_int, bool) {
+    // SAFETY: per the caller.
+    match unsafe { o.as_ref() } {
+        Some(o) if o.struct_size == std::mem::size_of::<types::aura_options_t>() => {
+            (o.ring_select, o.single_thread)
+        }
+        _ => (types::AURA_SELECT_ADAPTIVE, false),
+    }
+}
 
 /// Sets the calling thread's `errno`.
 pub(crate) fn set_errno(e: c_int) {

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *level_name(int level) {
     switch (level) {
@@ -29,20 +30,28 @@ int main(void) {
     aura_set_log_handler(handler, &count);
     aura_log_emit(AURA_LOG_INFO, "application started, auraio %s", aura_version());
 
-    /* The library logs too: asking this library for a ring selection other than its
-     * preset's is noted at NOTICE level. */
+    /* The library logs too: destroying an engine whose read waits on an empty pipe, it says
+     * that it cancels the stuck request (INFO) before its callback gets ECANCELED. */
     aura_options_t opts;
     aura_options_init(&opts);
-    opts.ring_select = AURA_SELECT_ROUND_ROBIN;
+    opts.ring_count = 1;
     aura_engine_t *e = aura_create_with_options(&opts);
     if (e == NULL) {
         perror("aura_create_with_options");
         return 1;
     }
+    int p[2];
+    static char byte;
+    if (pipe(p) != 0 || aura_read(e, p[0], aura_buf(&byte), 1, -1, NULL, NULL) == NULL) {
+        perror("read of a pipe");
+        return 1;
+    }
     aura_destroy(e);
+    close(p[0]);
+    close(p[1]);
 
     aura_set_log_handler(NULL, NULL);
     aura_log_emit(AURA_LOG_ERR, "not delivered: no handler");
     printf("%d log records delivered\n", count);
-    return count == 2 ? 0 : 1;
+    return count >= 2 ? 0 : 1;
 }
