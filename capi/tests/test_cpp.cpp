@@ -75,7 +75,12 @@ static void test_options_and_engine() {
     auto o = auraio::Options().queue_depth(64).ring_count(1).initial_in_flight(8).max_p99_latency_ms(5.0);
     CHECK(o.queue_depth() == 64 && o.ring_count() == 1 && o.initial_in_flight() == 8);
     CHECK(o.c_options().queue_depth == 64);
-    CHECK(o.ring_select() == auraio::RingSelect::Adaptive);
+    CHECK(o.ring_select() == auraio::RingSelect::Adaptive && !o.single_thread());
+    {
+        // The options choose the preset: a round-robin single-thread engine of 2 rings.
+        auraio::Engine rr(auraio::Options().ring_count(2).ring_select(auraio::RingSelect::RoundRobin).single_thread(true));
+        CHECK(rr.ring_count() == 2);
+    }
     const auto frozen = auraio::Options().disable_adaptive();
     CHECK(frozen.disable_adaptive() && !frozen.enable_sqpoll());
     auraio::Engine e(o);

@@ -28,6 +28,9 @@ public:
         opts_.ring_select = static_cast<aura_ring_select_t>(mode);
         return *this;
     }
+    /// One thread promises to do all submitting and polling (libauraio then runs the engine
+    /// without locks; other threads are refused with EPERM).
+    Options &single_thread(bool single) noexcept { opts_.single_thread = single; return *this; }
 
     [[nodiscard]] int queue_depth() const noexcept { return opts_.queue_depth; }
     [[nodiscard]] int ring_count() const noexcept { return opts_.ring_count; }
@@ -38,6 +41,7 @@ public:
     [[nodiscard]] bool disable_adaptive() const noexcept { return opts_.disable_adaptive; }
     [[nodiscard]] bool enable_sqpoll() const noexcept { return opts_.enable_sqpoll; }
     [[nodiscard]] int sqpoll_idle_ms() const noexcept { return opts_.sqpoll_idle_ms; }
+    [[nodiscard]] bool single_thread() const noexcept { return opts_.single_thread; }
     [[nodiscard]] RingSelect ring_select() const noexcept {
         switch (opts_.ring_select) {
         case AURA_SELECT_CPU_LOCAL:
