@@ -430,7 +430,7 @@ pub const FUNCS: &[Func] = &[
     f("Logging", "Stops forwarding to syslog.",
       "void aura_syslog_remove(void)"),
 
-    f("Version", "The library version, \"0.2.0\".",
+    f("Version", "The library version string (AURA_VERSION_STRING).",
       "const char *aura_version(void)"),
     f("Version", "The library version as MAJOR*10000 + MINOR*100 + PATCH.",
       "int aura_version_int(void)"),
