@@ -52,6 +52,11 @@ fn class_bytes(class: usize) -> usize {
     MIN_CLASS_BYTES << class
 }
 
+/// Bytes of the size class a buffer of `len` bytes comes from (`None` past the largest).
+pub(crate) fn class_bytes_of(len: usize) -> Option<usize> {
+    class_of(len).map(class_bytes)
+}
+
 /// A free block: its address (blocks are handed between threads as plain addresses).
 type Block = usize;
 

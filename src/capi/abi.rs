@@ -21,15 +21,28 @@ use crate::{Engine, Options, Phase};
 /// submission valid until its callback).
 pub struct Abi<P, L, T>(PhantomData<(P, L, T)>);
 
-/// Largest managed buffer.
-const MAX_BUFFER: usize = 128 << 20;
-/// Largest ring count and queue depth the contract accepts.
-const MAX_RINGS: c_int = 1024;
-const MAX_QUEUE_DEPTH: c_int = 32_768;
+/// Largest managed buffer: the pool's.
+const MAX_BUFFER: usize = crate::pool::MAX_BUFFER_BYTES;
+/// Largest ring count and queue depth: the engine's limits.
+const MAX_RINGS: c_int = crate::options::MAX_RINGS as c_int;
+const MAX_QUEUE_DEPTH: c_int = crate::options::MAX_QUEUE_DEPTH as c_int;
 /// Most iovecs in one readv/writev.
 const IOV_MAX: c_int = 1024;
-/// Default queue depth of the C contract.
-const DEFAULT_QUEUE_DEPTH: c_int = 256;
+/// Default queue depth: the engine's (the C contract's too).
+const DEFAULT_QUEUE_DEPTH: c_int = crate::options::DEFAULT_QUEUE_DEPTH as c_int;
+/// The tuner's floor by default. The C contract fixes it at 4 (the reference library's
+/// default), where the Rust engine's is `Tuning::MIN_IN_FLIGHT` (1): programs written against
+/// the reference expect a ring never to drop below 4 in flight.
+const C_MIN_IN_FLIGHT: c_int = 4;
+/// The initial in-flight limit by default, as the C contract fixes it: a quarter of the queue
+/// depth, at least `C_MIN_IN_FLIGHT` (the Rust engine starts its search at
+/// `Tuning::START_IN_FLIGHT`, 1, unless told otherwise).
+fn c_initial_in_flight(queue_depth: u32) -> u32 {
+    (queue_depth / 4).max(C_MIN_IN_FLIGHT as u32).min(queue_depth)
+}
+
+static_assertions::const_assert!(crate::options::MAX_RINGS <= c_int::MAX as usize);
+static_assertions::const_assert!(crate::options::MAX_QUEUE_DEPTH <= c_int::MAX as u32);
 
 thread_local! {
     /// The last engine lookup on this thread refused a single-thread engine used from a
@@ -84,9 +97,9 @@ fn clamp_int(v: u64) -> c_int {
     c_int::try_from(v).unwrap_or(c_int::MAX)
 }
 
-/// Class a managed buffer counts as in the pool statistics (powers of two from 4 KiB).
+/// Bytes a managed buffer counts for in the pool statistics: its size class's (the pool's).
 fn class_of(size: usize) -> u64 {
-    size.max(4096).next_power_of_two() as u64
+    crate::pool::class_bytes_of(size).unwrap_or(size) as u64
 }
 
 impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
@@ -137,7 +150,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
             *o = aura_options_t {
                 struct_size: std::mem::size_of::<aura_options_t>(),
                 queue_depth: DEFAULT_QUEUE_DEPTH,
-                min_in_flight: 4,
+                min_in_flight: C_MIN_IN_FLIGHT,
                 buffer_alignment: page_size(),
                 sqpoll_idle_ms: 1000,
                 ring_select: AURA_SELECT_ADAPTIVE,
@@ -200,7 +213,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         let initial = if o.initial_in_flight > 0 {
             (o.initial_in_flight as u32).min(qd)
         } else {
-            (qd / 4).max(4).min(qd)
+            c_initial_in_flight(qd)
         };
         let alignment = if o.buffer_alignment == 0 {
             page_size()
