@@ -1833,6 +1833,7 @@ macro_rules! engine_methods {
             op $Op:ident { $($extra:ident : $ety:ty),* };
             direction $dir:ident;
             code $Code:ident;
+            fixed_file $fixed:literal;
             future $fut:ident;
             sqe($s:ident) = $sqe:expr;
             output($o:ident) = $output:expr;

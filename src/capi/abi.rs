@@ -38,7 +38,9 @@ const C_MIN_IN_FLIGHT: c_int = 4;
 /// depth, at least `C_MIN_IN_FLIGHT` (the Rust engine starts its search at
 /// `Tuning::START_IN_FLIGHT`, 1, unless told otherwise).
 fn c_initial_in_flight(queue_depth: u32) -> u32 {
-    (queue_depth / 4).max(C_MIN_IN_FLIGHT as u32).min(queue_depth)
+    (queue_depth / 4)
+        .max(C_MIN_IN_FLIGHT as u32)
+        .min(queue_depth)
 }
 
 static_assertions::const_assert!(crate::options::MAX_RINGS <= c_int::MAX as usize);

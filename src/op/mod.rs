@@ -79,21 +79,6 @@ pub const fn direct_slot(fd: std::os::fd::RawFd) -> Option<u32> {
     }
 }
 
-/// Opcodes whose SQE `fd` field is the file operated on (and may be a registered file).
-pub const fn takes_fixed_file(code: u8) -> bool {
-    use io_uring::opcode as o;
-    code == o::Read::CODE
-        || code == o::Write::CODE
-        || code == o::Readv::CODE
-        || code == o::Writev::CODE
-        || code == o::ReadFixed::CODE
-        || code == o::WriteFixed::CODE
-        || code == o::Fsync::CODE
-        || code == o::Fallocate::CODE
-        || code == o::Ftruncate::CODE
-        || code == o::SyncFileRange::CODE
-}
-
 /// Points an SQE's `fd` at registered file slot `index` (IOSQE_FIXED_FILE).
 pub(crate) fn use_fixed_file(sqe: Sqe, index: u32) -> Sqe {
     let mut sqe = sqe.flags(io_uring::squeue::Flags::FIXED_FILE);
@@ -137,6 +122,8 @@ pub(crate) fn len32(len: usize) -> u32 {
 ///     op OpType { extra_field: Type, ... };   // extra fields start as Default::default()
 ///     direction Read | Write | None;
 ///     code IoUringOpcodeType;                  // io_uring::opcode::<this>::CODE
+///     fixed_file true | false;                 // the SQE's fd is the file worked on, so a
+///                                              // registered file may stand in (FIXED_FILE)
 ///     future async_method_name;                // the engine's future-returning form
 ///     sqe(op) = expression building the SQE from `op: &mut OpType`;
 ///     output(op) = expression giving back the Output from `op: OpType`;
@@ -156,6 +143,7 @@ macro_rules! __op_table {
                 op Read {};
                 direction Read;
                 code Read;
+                fixed_file true;
                 future read_at;
                 sqe(op) = opcode::Read::new(types::Fd(op.fd), op.buf.io_mut_ptr(), len32(op.buf.io_len()))
                     .offset(op.offset)
@@ -168,6 +156,7 @@ macro_rules! __op_table {
                 op Write {};
                 direction Write;
                 code Write;
+                fixed_file true;
                 future write_at;
                 sqe(op) = opcode::Write::new(types::Fd(op.fd), op.buf.io_ptr(), len32(op.buf.io_len()))
                     .offset(op.offset)
@@ -180,6 +169,7 @@ macro_rules! __op_table {
                 op Readv { iovecs: IoVecArray };
                 direction Read;
                 code Readv;
+                fixed_file true;
                 future readv_at;
                 sqe(op) = {
                     op.iovecs = IoVecArray::for_reading(&mut op.bufs);
@@ -195,6 +185,7 @@ macro_rules! __op_table {
                 op Writev { iovecs: IoVecArray };
                 direction Write;
                 code Writev;
+                fixed_file true;
                 future writev_at;
                 sqe(op) = {
                     op.iovecs = IoVecArray::for_writing(&op.bufs);
@@ -209,6 +200,7 @@ macro_rules! __op_table {
                 op Fsync {};
                 direction None;
                 code Fsync;
+                fixed_file true;
                 future sync_all;
                 sqe(op) = opcode::Fsync::new(types::Fd(op.fd)).build();
                 output(op) = { let _ = op; };
@@ -218,6 +210,7 @@ macro_rules! __op_table {
                 op Fdatasync {};
                 direction None;
                 code Fsync;
+                fixed_file true;
                 future sync_data;
                 sqe(op) = opcode::Fsync::new(types::Fd(op.fd))
                     .flags(types::FsyncFlags::DATASYNC)
@@ -230,6 +223,7 @@ macro_rules! __op_table {
                 op ReadFixed {};
                 direction Read;
                 code ReadFixed;
+                fixed_file true;
                 future read_fixed_at;
                 sqe(op) = opcode::ReadFixed::new(
                     types::Fd(op.fd),
@@ -247,6 +241,7 @@ macro_rules! __op_table {
                 op WriteFixed {};
                 direction Write;
                 code WriteFixed;
+                fixed_file true;
                 future write_fixed_at;
                 sqe(op) = opcode::WriteFixed::new(
                     types::Fd(op.fd),
@@ -265,6 +260,7 @@ macro_rules! __op_table {
                 op OpenAt {};
                 direction None;
                 code OpenAt;
+                fixed_file false;
                 future open_at;
                 sqe(op) = opcode::OpenAt::new(types::Fd(op.dirfd), op.path.as_ptr())
                     .flags(op.flags | libc::O_CLOEXEC)
@@ -278,6 +274,7 @@ macro_rules! __op_table {
                 op Close {};
                 direction None;
                 code Close;
+                fixed_file false;
                 future close_async;
                 sqe(op) = match direct_slot(op.fd) {
                     Some(slot) => opcode::Close::new(types::Fixed(slot)).build(),
@@ -294,6 +291,7 @@ macro_rules! __op_table {
                 op OpenAtDirect {};
                 direction None;
                 code OpenAt;
+                fixed_file false;
                 future open_direct;
                 // The kernel refuses O_CLOEXEC here: a direct descriptor is no fd to inherit.
                 sqe(op) = opcode::OpenAt::new(types::Fd(op.dirfd), op.path.as_ptr())
@@ -318,6 +316,7 @@ macro_rules! __op_table {
                 op Statx { buf: StatxBuf };
                 direction None;
                 code Statx;
+                fixed_file false;
                 future statx_at;
                 sqe(op) = opcode::Statx::new(types::Fd(op.dirfd), op.path.as_ptr(), op.buf.as_mut_ptr())
                     .flags(op.flags)
@@ -331,6 +330,7 @@ macro_rules! __op_table {
                 op Fallocate {};
                 direction None;
                 code Fallocate;
+                fixed_file true;
                 future allocate;
                 sqe(op) = opcode::Fallocate::new(types::Fd(op.fd), op.len)
                     .offset(op.offset)
@@ -343,6 +343,7 @@ macro_rules! __op_table {
                 op Ftruncate {};
                 direction None;
                 code Ftruncate;
+                fixed_file true;
                 future set_len;
                 sqe(op) = opcode::Ftruncate::new(types::Fd(op.fd), op.len).build();
                 output(op) = { let _ = op; };
@@ -353,6 +354,7 @@ macro_rules! __op_table {
                 op UnlinkAt {};
                 direction None;
                 code UnlinkAt;
+                fixed_file false;
                 future unlink_at;
                 sqe(op) = opcode::UnlinkAt::new(types::Fd(op.dirfd), op.path.as_ptr())
                     .flags(op.flags)
@@ -365,6 +367,7 @@ macro_rules! __op_table {
                 op RenameAt {};
                 direction None;
                 code RenameAt;
+                fixed_file false;
                 future rename_at;
                 sqe(op) = opcode::RenameAt::new(
                     types::Fd(op.olddirfd),
@@ -381,6 +384,7 @@ macro_rules! __op_table {
                 op MkDirAt {};
                 direction None;
                 code MkDirAt;
+                fixed_file false;
                 future mkdir_at;
                 sqe(op) = opcode::MkDirAt::new(types::Fd(op.dirfd), op.path.as_ptr())
                     .mode(op.mode)
@@ -393,6 +397,7 @@ macro_rules! __op_table {
                 op SyncFileRange {};
                 direction None;
                 code SyncFileRange;
+                fixed_file true;
                 future sync_range;
                 sqe(op) = opcode::SyncFileRange::new(types::Fd(op.fd), op.len)
                     .offset(op.offset)
@@ -412,6 +417,7 @@ macro_rules! define_ops {
             op $Op:ident { $($extra:ident : $ety:ty),* };
             direction $dir:ident;
             code $Code:ident;
+            fixed_file $fixed:literal;
             future $fut:ident;
             sqe($s:ident) = $sqe:expr;
             output($o:ident) = $output:expr;
@@ -440,7 +446,7 @@ macro_rules! define_ops {
         unsafe impl $(<$g: $bound>)? Op for $Op $(<$g>)? {
             const DIRECTION: Direction = Direction::$dir;
             const OPCODE: u8 = opcode::$Code::CODE;
-            const FIXED_FD: bool = takes_fixed_file(opcode::$Code::CODE);
+            const FIXED_FD: bool = $fixed;
             type Output = $out;
             #[inline]
             fn sqe(&mut self) -> Sqe {
@@ -457,7 +463,7 @@ macro_rules! define_ops {
 }
 
 mod generated {
-    use super::{direct_slot, len32, takes_fixed_file, Direction, IoVecArray, Op, Sqe, StatxBuf};
+    use super::{direct_slot, len32, Direction, IoVecArray, Op, Sqe, StatxBuf};
     use crate::buffer::{IoBuf, IoBufMut};
     use crate::fixed::FixedIo;
     use io_uring::{opcode, types};
