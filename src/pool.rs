@@ -52,8 +52,9 @@ fn class_bytes(class: usize) -> usize {
     MIN_CLASS_BYTES << class
 }
 
-/// Bytes of the size class a buffer of `len` bytes comes from (`None` past the largest).
-pub(crate) fn class_bytes_of(len: usize) -> Option<usize> {
+/// Bytes a buffer of `len` bytes takes from the pool: its size class's (`None` past
+/// [`MAX_BUFFER_BYTES`]).
+pub fn class_bytes_of(len: usize) -> Option<usize> {
     class_of(len).map(class_bytes)
 }
 

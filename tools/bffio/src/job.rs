@@ -156,6 +156,24 @@ pub struct Job {
     pub target_p99: Option<Duration>,
     /// `--preset`.
     pub preset: Preset,
+    /// `randrepeat` (fio's default: on): the same random offsets every run.
+    pub randrepeat: bool,
+    /// `randseed`: the seed of the random offsets (and of `randrepeat=0`'s per-run seeds).
+    pub randseed: Option<u64>,
+    /// `loops`: the workload this many times over (not with `time_based`).
+    pub loops: u32,
+    /// `io_size` / `io_limit`: bytes of I/O, when not the whole `size`.
+    pub io_limit: Option<u64>,
+    /// `size=N%`: that share of the existing file's (or device's) size, resolved before the
+    /// run.
+    pub size_percent: Option<u32>,
+    /// `kb_base`: 1024 (fio's default: k/m/g are powers of 2, ki/mi/gi powers of 10) or 1000
+    /// (the other way round).
+    pub kb_base: u32,
+    /// `end_fsync`: an fsync of every file when the job's I/O ends.
+    pub end_fsync: bool,
+    /// `unlink`: remove the job's files when it ends.
+    pub unlink: bool,
     /// Options as written (key, value), for the JSON "job options".
     pub options: Vec<(String, String)>,
 }
@@ -198,6 +216,14 @@ impl Default for Job {
             aimd: true,
             target_p99: None,
             preset: Preset::Local,
+            randrepeat: true,
+            randseed: None,
+            loops: 1,
+            io_limit: None,
+            size_percent: None,
+            kb_base: 1024,
+            end_fsync: false,
+            unlink: false,
             options: Vec::new(),
         }
     }
@@ -222,18 +248,61 @@ impl Job {
         }
     }
 
-    /// Bytes of I/O the job does (when not time based): `size`, or all its files.
+    /// Bytes of I/O the job does (when not time based): `io_size`, else `size` (or all its
+    /// files), times `loops`.
     pub fn io_size(&self) -> u64 {
-        self.size
-            .unwrap_or(self.file_size() * u64::from(self.nrfiles.max(1)))
+        let once = self.io_limit.unwrap_or_else(|| {
+            self.size
+                .unwrap_or(self.file_size() * u64::from(self.nrfiles.max(1)))
+        });
+        once.saturating_mul(u64::from(self.loops.max(1)))
     }
+
+    /// The seed of clone `clone`'s random offsets: fixed (from `randseed`, else fio's
+    /// default) unless `randrepeat=0`, which draws a new one each run.
+    pub fn seed(&self, clone: u32) -> u64 {
+        let base = self.randseed.unwrap_or(0x5eed_0000_0000_0000);
+        let run = if self.randrepeat {
+            0
+        } else {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            t ^ u64::from(std::process::id()).rotate_left(32)
+        };
+        base ^ (u64::from(clone) << 32) ^ run
+    }
+}
+
+/// When the live status line is shown (`--eta`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eta {
+    /// When stderr is a terminal and the report is text.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// Options of the run as a whole.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOptions {
-    /// `--output-format`.
-    pub format: Format,
+    /// `--output-format`: one or more (comma-separated), reported in that order.
+    pub formats: Vec<Format>,
+    /// `--eta`: the live status line (`Auto`: when stderr is a terminal and the report is
+    /// text).
+    pub eta: Eta,
+    /// `--eta-newline`: end the status line with a newline this often.
+    pub eta_newline: Option<Duration>,
+    /// `--section`: run only these sections of the job files (none: all).
+    pub sections: Vec<String>,
+    /// `--parse-only`.
+    pub parse_only: bool,
+    /// `--showcmd`: print each job as command-line options and exit.
+    pub showcmd: bool,
+    /// `--max-jobs`: the most job threads the run may start.
+    pub max_jobs: Option<u32>,
     /// `--output`.
     pub output: Option<String>,
     /// `--plot`.
@@ -243,7 +312,13 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
-            format: Format::Normal,
+            formats: vec![Format::Normal],
+            eta: Eta::Auto,
+            eta_newline: None,
+            sections: Vec::new(),
+            parse_only: false,
+            showcmd: false,
+            max_jobs: None,
             output: None,
             plot: None,
         }

@@ -67,6 +67,10 @@ fn load_jobs() -> Result<(Vec<Job>, job::RunOptions), Box<dyn std::error::Error>
         println!("bffio {} (auraio)", env!("CARGO_PKG_VERSION"));
         std::process::exit(0);
     }
+    if let Some(key) = &cl.cmdhelp {
+        print!("{}", parse::cmdhelp(key.as_deref())?);
+        std::process::exit(0);
+    }
     let mut jobs = std::mem::take(&mut cl.jobs);
     let env = |k: &str| std::env::var(k).ok();
     let load = |p: &Path| std::fs::read_to_string(p);
@@ -87,8 +91,45 @@ fn load_jobs() -> Result<(Vec<Job>, job::RunOptions), Box<dyn std::error::Error>
         parse::apply_options(&mut d, &cl.global.options)?;
         jobs.push(d);
     }
-    for j in &jobs {
+    if !cl.run.sections.is_empty() {
+        let all: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
+        jobs.retain(|j| cl.run.sections.contains(&j.name));
+        if let Some(missing) = cl.run.sections.iter().find(|s| !all.contains(s)) {
+            return Err(format!("--section={missing}: no such job section").into());
+        }
+    }
+    for j in &mut jobs {
+        runner::resolve_size(j)?;
         parse::validate(j)?;
+    }
+    let threads: u32 = jobs.iter().map(|j| j.numjobs).sum();
+    if let Some(max) = cl.run.max_jobs {
+        if threads > max {
+            return Err(
+                format!("the jobs need {threads} threads, more than --max-jobs={max}").into(),
+            );
+        }
+    }
+    if cl.run.showcmd {
+        for j in &jobs {
+            let opts: Vec<String> = j
+                .options
+                .iter()
+                .filter(|(k, _)| k != "name")
+                .map(|(k, v)| {
+                    if v.is_empty() {
+                        format!("--{k}")
+                    } else {
+                        format!("--{k}={v}")
+                    }
+                })
+                .collect();
+            println!("bffio --name={} {}", j.name, opts.join(" "));
+        }
+        std::process::exit(0);
+    }
+    if cl.run.parse_only {
+        std::process::exit(0);
     }
     Ok((jobs, cl.run))
 }
@@ -96,7 +137,11 @@ fn load_jobs() -> Result<(Vec<Job>, job::RunOptions), Box<dyn std::error::Error>
 fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let (jobs, run) = load_jobs()?;
     let progress: Vec<Arc<Progress>> = jobs.iter().map(|_| Arc::new(Progress::default())).collect();
-    let live = std::io::stderr().is_terminal() && run.format == Format::Normal;
+    let live = match run.eta {
+        job::Eta::Always => true,
+        job::Eta::Never => false,
+        job::Eta::Auto => std::io::stderr().is_terminal() && run.formats == [Format::Normal],
+    };
     let longest = jobs
         .iter()
         .map(|j| j.ramp_time + j.runtime.unwrap_or(Duration::ZERO))
@@ -105,6 +150,8 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let start = Instant::now();
     // The rates shown are over the last second, not averages since the start.
     let last = std::cell::Cell::new((0.0f64, 0u64, 0u64));
+    let newline_every = run.eta_newline.map(|d| d.as_secs_f64());
+    let last_newline = std::cell::Cell::new(0.0f64);
     let status = |final_line: bool| {
         if !live {
             return;
@@ -122,17 +169,31 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         last.set((el, ios, bytes));
         let dt = (el - t0).max(1e-3);
         let eta = longest.as_secs_f64() - el;
+        // --eta-newline: keep a line every so often instead of overwriting it.
+        let newline = final_line
+            || newline_every.is_some_and(|every| {
+                let due = el - last_newline.get() >= every;
+                if due {
+                    last_newline.set(el);
+                }
+                due
+            });
         eprint!(
             "\rJobs: {running} [{el:.0}s elapsed{}] [{:.0} MiB/s] [{:.0} IOPS] [depth {depth}]   {}",
             if eta > 0.0 { format!(", eta {eta:.0}s") } else { String::new() },
             (bytes - bytes0) as f64 / dt / 1048576.0,
             (ios - ios0) as f64 / dt,
-            if final_line { "\n" } else { "" }
+            if newline { "\n" } else { "" }
         );
         let _ = std::io::stderr().flush();
     };
+    runner::stop_on_signals();
     let results = runner::run_all(&jobs, &progress, &|| status(false));
     status(true);
+    let sig = runner::SIGNALLED.load(Ordering::Relaxed);
+    if sig != 0 {
+        eprintln!("bffio: terminating on signal {sig}");
+    }
 
     let mut entries = Vec::new();
     let mut ok = true;
@@ -169,19 +230,25 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
             });
         }
     }
-    let report = match run.format {
-        Format::Normal => output::text(&entries),
-        Format::Json => serde_json::to_string_pretty(&output::json(&entries))? + "\n",
-        Format::Terse => output::terse(&entries),
-    };
+    let mut report = String::new();
+    for f in &run.formats {
+        report += &match f {
+            Format::Normal => output::text(&entries),
+            Format::Json => serde_json::to_string_pretty(&output::json(&entries))? + "\n",
+            Format::Terse => output::terse(&entries),
+        };
+    }
     match &run.output {
         Some(p) => std::fs::write(p, report).map_err(|e| format!("{p}: {e}"))?,
         None => {
             // Out now, whole: the process may outlive this report by as long as a stalled
             // device holds a request (see `runner::run_all`).
             let mut out = std::io::stdout().lock();
-            out.write_all(report.as_bytes())?;
-            out.flush()?;
+            // A reader that went away (`bffio | head`) is no error of the run: stop quietly.
+            match out.write_all(report.as_bytes()).and_then(|()| out.flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ok),
+                r => r?,
+            }
         }
     }
     if let Some(p) = &run.plot {

@@ -44,12 +44,106 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         j.directory = Some(v.to_string());
         Ok(())
     }),
-    ("size", false, "a size such as 256m, 4GiB, 1g", |j, v| {
-        j.size = Some(nonzero(parse_size(v)?)?);
+    (
+        "size",
+        false,
+        "a size such as 256m, 1g, or a percentage of the file's size such as 50%",
+        |j, v| {
+            if let Some(p) = v.trim().strip_suffix('%') {
+                j.size_percent = Some(parse_u32(p, 1, 100)?);
+                j.size = None;
+                return Ok(());
+            }
+            j.size = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
+            j.size_percent = None;
+            Ok(())
+        },
+    ),
+    ("filesize", false, "a size such as 64m", |j, v| {
+        j.filesize = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
         Ok(())
     }),
-    ("filesize", false, "a size such as 64m", |j, v| {
-        j.filesize = Some(nonzero(parse_size(v)?)?);
+    (
+        "io_size",
+        false,
+        "a size such as 1g: the I/O done, when not `size`",
+        |j, v| {
+            j.io_limit = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
+            Ok(())
+        },
+    ),
+    (
+        "io_limit",
+        false,
+        "a size such as 1g (as io_size)",
+        |j, v| {
+            j.io_limit = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
+            Ok(())
+        },
+    ),
+    (
+        "kb_base",
+        false,
+        "1024 (k = 1024, kib = 1000, as fio) or 1000 (the reverse)",
+        |j, v| {
+            j.kb_base = match v.trim() {
+                "1024" => 1024,
+                "1000" => 1000,
+                _ => return Err(format!("`{v}`")),
+            };
+            Ok(())
+        },
+    ),
+    ("loops", false, "a number of passes >= 1", |j, v| {
+        j.loops = parse_u32(v, 1, 1 << 30)?;
+        Ok(())
+    }),
+    (
+        "randrepeat",
+        true,
+        "0 or 1 (or no value): the same random offsets every run (fio's default: 1)",
+        |j, v| {
+            j.randrepeat = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    ("randseed", false, "a seed (an integer)", |j, v| {
+        j.randseed = Some(v.trim().parse::<u64>().map_err(|_| format!("`{v}`"))?);
+        Ok(())
+    }),
+    (
+        "norandommap",
+        true,
+        "0 or 1 (or no value); bffio draws random offsets with replacement either way",
+        |_, v| parse_bool(v).map(drop),
+    ),
+    (
+        "thread",
+        true,
+        "0 or 1 (or no value); bffio runs every job as a thread either way",
+        |_, v| parse_bool(v).map(drop),
+    ),
+    (
+        "gtod_reduce",
+        true,
+        "0 or 1 (or no value); bffio always takes its timestamps (one per batch)",
+        |_, v| parse_bool(v).map(drop),
+    ),
+    ("end_fsync", true, "0 or 1 (or no value)", |j, v| {
+        j.end_fsync = parse_bool(v)?;
+        Ok(())
+    }),
+    (
+        "fsync_on_close",
+        true,
+        "0 or 1 (or no value): as end_fsync",
+        |j, v| {
+            j.end_fsync |= parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    ("unlink", true, "0 or 1 (or no value)", |j, v| {
+        j.unlink = parse_bool(v)?;
         Ok(())
     }),
     ("nrfiles", false, "a number of files >= 1", |j, v| {
@@ -101,7 +195,7 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         false,
         "a block size such as 4k (a multiple of 512)",
         |j, v| {
-            j.bs = parse_bs(v)?;
+            j.bs = parse_bs(v, j.kb_base)?;
             Ok(())
         },
     ),
@@ -110,7 +204,7 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         false,
         "a block size such as 4k (a multiple of 512)",
         |j, v| {
-            j.bs = parse_bs(v)?;
+            j.bs = parse_bs(v, j.kb_base)?;
             Ok(())
         },
     ),
@@ -253,19 +347,98 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
     }),
 ];
 
-/// Options of the run rather than of a job.
-const RUN_KEYS: &[(&str, &str)] = &[
-    ("output-format", "normal, json, terse"),
-    ("output", "a file name"),
-    ("plot", "an .svg file name"),
+/// Options of the run rather than of a job: name, whether it may be written without a value,
+/// what it accepts.
+const RUN_KEYS: &[(&str, bool, &str)] = &[
+    (
+        "output-format",
+        false,
+        "normal, json, terse, or several separated by commas",
+    ),
+    ("minimal", true, "no value (as --output-format=terse)"),
+    ("output", false, "a file name"),
+    ("plot", false, "an .svg file name"),
+    ("eta", false, "always, never, auto"),
+    ("eta-newline", false, "a time such as 5 (seconds), 500ms"),
+    ("section", false, "a section name of the job files"),
+    ("parse-only", true, "no value"),
+    ("showcmd", true, "no value"),
+    ("max-jobs", false, "a number of job threads >= 1"),
+    (
+        "aux-path",
+        false,
+        "a directory (bffio writes no auxiliary files)",
+    ),
 ];
 
-fn accepted_keys() -> String {
-    KEYS.iter()
-        .map(|k| k.0)
-        .chain(RUN_KEYS.iter().map(|k| k.0))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Options fio has that bffio refuses rather than ignores, and why.
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "status-interval",
+        "periodic full reports are not implemented; the live status line is --eta",
+    ),
+    ("bandwidth-log", "bandwidth logs are not implemented yet"),
+    ("write_bw_log", "bandwidth logs are not implemented yet"),
+    ("write_lat_log", "latency logs are not implemented yet"),
+    ("write_iops_log", "IOPS logs are not implemented yet"),
+    ("write_hist_log", "histogram logs are not implemented yet"),
+    (
+        "exitall",
+        "ending every job when one ends is not implemented yet",
+    ),
+];
+
+/// Every key of a job or of the run, for help and suggestions.
+fn all_keys() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().map(|k| k.0).chain(RUN_KEYS.iter().map(|k| k.0))
+}
+
+/// The known key nearest `key` (edit distance at most a third of its length), for "did you
+/// mean".
+fn nearest(key: &str) -> Option<&'static str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    }
+    all_keys()
+        .map(|k| (distance(key, k), k))
+        .filter(|(d, _)| *d <= (key.len() / 3).max(1))
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Help for one key (`--cmdhelp=KEY`), or every key (`--cmdhelp`).
+pub fn cmdhelp(key: Option<&str>) -> Result<String, ParseError> {
+    let line = |k: &str, accepted: &str| format!("{k:<20} {accepted}\n");
+    let mut out = String::new();
+    for (k, _, accepted, _) in KEYS {
+        if key.is_none_or(|want| want == *k) {
+            out += &line(k, accepted);
+        }
+    }
+    for (k, _, accepted) in RUN_KEYS {
+        if key.is_none_or(|want| want == *k) {
+            out += &line(&format!("--{k}"), accepted);
+        }
+    }
+    if out.is_empty() {
+        let k = key.unwrap_or_default();
+        return Err(ParseError(match nearest(k) {
+            Some(n) => format!("no option `{k}`; did you mean `{n}`?"),
+            None => format!("no option `{k}`"),
+        }));
+    }
+    Ok(out)
 }
 
 fn nonzero(v: u64) -> Result<u64, String> {
@@ -303,30 +476,40 @@ fn parse_bool(v: &str) -> Result<bool, String> {
     }
 }
 
-fn parse_bs(v: &str) -> Result<u64, String> {
-    let n = parse_size(v)?;
+fn parse_bs(v: &str, kb_base: u32) -> Result<u64, String> {
+    let n = parse_size_base(v, kb_base)?;
     if n == 0 || n % 512 != 0 || n > 128 << 20 {
         return Err(format!("`{v}`"));
     }
     Ok(n)
 }
 
-/// A size with fio's suffixes: k/m/g/t/p with an optional `i`/`b`/`ib` (all base 2, fio's
-/// default `kb_base=1024`), or plain bytes.
-pub fn parse_size(v: &str) -> Result<u64, String> {
+/// A size with fio's suffixes, as fio reads them: with `kb_base=1024` (its default) `k`, `kb`,
+/// `m`, `mb`, ... are powers of 2 and the IEC spellings `kib`/`ki`, `mib`/`mi`, ... powers of
+/// 10 (so `4kib` is 4000 bytes, as in fio); with `kb_base=1000` the other way round. Plain
+/// numbers are bytes.
+pub fn parse_size_base(v: &str, kb_base: u32) -> Result<u64, String> {
     let s = v.trim().to_ascii_lowercase();
     let digits = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, suffix) = s.split_at(digits);
-    let mult: u64 = match suffix {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" | "ki" => 1 << 10,
-        "m" | "mb" | "mib" | "mi" => 1 << 20,
-        "g" | "gb" | "gib" | "gi" => 1 << 30,
-        "t" | "tb" | "tib" | "ti" => 1 << 40,
-        "p" | "pb" | "pib" | "pi" => 1 << 50,
-        _ => return Err(format!("`{v}`")),
+    let (unit, iec) = match suffix.strip_suffix('b').unwrap_or(suffix) {
+        "" => (0, false),
+        u => match u.strip_suffix('i') {
+            Some(prefix) => (power_of(prefix), true),
+            None => (power_of(u), false),
+        },
+    };
+    if unit == u32::MAX {
+        return Err(format!("`{v}`"));
+    }
+    // kb_base=1024: the plain prefix is binary, the IEC one decimal; kb_base=1000: reversed.
+    let binary = (kb_base == 1024) != iec;
+    let mult: u64 = if binary {
+        1u64 << (10 * unit)
+    } else {
+        10u64.pow(3 * unit)
     };
     let n: f64 = num.parse().map_err(|_| format!("`{v}`"))?;
     let bytes = n * mult as f64;
@@ -334,6 +517,19 @@ pub fn parse_size(v: &str) -> Result<u64, String> {
         return Err(format!("`{v}`"));
     }
     Ok(bytes.round() as u64)
+}
+
+/// The power of 1000 (or 1024) a size prefix names: k 1, m 2, g 3, t 4, p 5; `u32::MAX` for
+/// none of them.
+fn power_of(prefix: &str) -> u32 {
+    match prefix {
+        "k" => 1,
+        "m" => 2,
+        "g" => 3,
+        "t" => 4,
+        "p" => 5,
+        _ => u32::MAX,
+    }
 }
 
 /// A time with fio's suffixes (us, ms, s, m, h, d); a bare number is in `unit`.
@@ -369,32 +565,66 @@ fn apply(
     value: Option<&str>,
     at: &str,
 ) -> Result<(), ParseError> {
-    if let Some((_, accepted)) = RUN_KEYS.iter().find(|(k, _)| *k == key) {
-        let v =
-            value.ok_or_else(|| ParseError(format!("{at}: `{key}` needs a value ({accepted})")))?;
+    if let Some((_, why)) = REFUSED.iter().find(|(k, _)| *k == key) {
+        return Err(ParseError(format!("{at}: `{key}` is not supported: {why}")));
+    }
+    if let Some((_, valueless, accepted)) = RUN_KEYS.iter().find(|(k, _, _)| *k == key) {
+        let v = match value {
+            Some(v) => v,
+            None if *valueless => "",
+            None => {
+                return Err(ParseError(format!(
+                    "{at}: `{key}` needs a value ({accepted})"
+                )))
+            }
+        };
+        let bad = || {
+            ParseError(format!(
+                "{at}: bad value `{v}` for `{key}`; accepted: {accepted}"
+            ))
+        };
         match key {
             "output-format" => {
-                run.format = match v {
-                    "normal" => Format::Normal,
-                    "json" => Format::Json,
-                    "terse" => Format::Terse,
-                    _ => {
-                        return Err(ParseError(format!(
-                            "{at}: bad value `{v}` for `{key}`; accepted: {accepted}"
-                        )))
-                    }
+                run.formats = v
+                    .split(',')
+                    .map(|f| match f.trim() {
+                        "normal" => Ok(Format::Normal),
+                        "json" | "json+" => Ok(Format::Json),
+                        "terse" => Ok(Format::Terse),
+                        _ => Err(bad()),
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "minimal" => run.formats = vec![Format::Terse],
+            "output" => run.output = Some(v.to_string()),
+            "plot" => run.plot = Some(v.to_string()),
+            "eta" => {
+                run.eta = match v {
+                    "always" => crate::job::Eta::Always,
+                    "never" => crate::job::Eta::Never,
+                    "auto" => crate::job::Eta::Auto,
+                    _ => return Err(bad()),
                 }
             }
-            "output" => run.output = Some(v.to_string()),
-            _ => run.plot = Some(v.to_string()),
+            "eta-newline" => {
+                run.eta_newline = Some(parse_time(v, Duration::from_secs(1)).map_err(|_| bad())?)
+            }
+            "section" => run.sections.push(v.to_string()),
+            "parse-only" => run.parse_only = true,
+            "showcmd" => run.showcmd = true,
+            "max-jobs" => run.max_jobs = Some(parse_u32(v, 1, 1 << 20).map_err(|_| bad())?),
+            // Accepted: bffio writes no auxiliary files there or anywhere.
+            _ => {}
         }
         return Ok(());
     }
     let Some((_, valueless, accepted, set)) = KEYS.iter().find(|k| k.0 == key) else {
-        return Err(ParseError(format!(
-            "{at}: unknown option `{key}`; accepted: {}",
-            accepted_keys()
-        )));
+        return Err(ParseError(match nearest(key) {
+            Some(n) => format!(
+                "{at}: unknown option `{key}`; did you mean `{n}`? (`bffio --cmdhelp` lists them all)"
+            ),
+            None => format!("{at}: unknown option `{key}` (`bffio --cmdhelp` lists them all)"),
+        }));
     };
     let v = match value {
         Some(v) => v,
@@ -546,14 +776,28 @@ pub struct CommandLine {
     pub help: bool,
     /// `--version`.
     pub version: bool,
+    /// `--cmdhelp` (`Some(None)`) or `--cmdhelp=KEY`.
+    pub cmdhelp: Option<Option<String>>,
+}
+
+/// Whether `key` takes a value (so `--key value` reads the next argument as it).
+fn takes_value(key: &str) -> bool {
+    KEYS.iter().any(|k| k.0 == key && !k.1) || RUN_KEYS.iter().any(|k| k.0 == key && !k.1)
 }
 
 /// Parses the arguments (without the program name).
 pub fn parse_args(args: &[String]) -> Result<CommandLine, ParseError> {
     let mut cl = CommandLine::default();
     let mut current: Option<usize> = None;
-    for (i, arg) in args.iter().enumerate() {
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
         let at = format!("argument {}", i + 1);
+        i += 1;
+        if arg == "-h" {
+            cl.help = true;
+            continue;
+        }
         let Some(opt) = arg.strip_prefix("--") else {
             cl.files.push(PathBuf::from(arg));
             continue;
@@ -567,10 +811,23 @@ pub fn parse_args(args: &[String]) -> Result<CommandLine, ParseError> {
                 cl.version = true;
                 continue;
             }
+            "cmdhelp" => {
+                cl.cmdhelp = Some(None);
+                continue;
+            }
             _ => {}
+        }
+        if let Some(k) = opt.strip_prefix("cmdhelp=") {
+            cl.cmdhelp = Some(Some(k.to_string()));
+            continue;
         }
         let (key, value) = match opt.split_once('=') {
             Some((k, v)) => (k, Some(v)),
+            // fio's other spelling: `--key value`, for keys that take one.
+            None if takes_value(opt) && i < args.len() && !args[i].starts_with("--") => {
+                i += 1;
+                (opt, Some(args[i - 1].as_str()))
+            }
             None => (opt, None),
         };
         if key == "name" {

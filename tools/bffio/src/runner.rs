@@ -218,6 +218,34 @@ struct Slot {
     measured: bool,
 }
 
+/// The signal that asked the run to stop (SIGINT, SIGTERM), 0 while none has.
+pub static SIGNALLED: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // Async-signal-safe: an atomic swap, and _exit for a second signal (a person who presses
+    // Ctrl-C twice wants out now, report or not).
+    if SIGNALLED.swap(sig, Ordering::Relaxed) != 0 {
+        // SAFETY: _exit is async-signal-safe and takes no pointers.
+        unsafe { libc::_exit(128 + sig) };
+    }
+}
+
+/// SIGINT and SIGTERM stop the jobs (they end as at their runtime) and the report is still
+/// printed, as fio does; a second signal exits at once.
+pub fn stop_on_signals() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: an all-zero sigaction is a valid value of the plain C struct; the handler
+        // only touches an atomic and calls _exit, both async-signal-safe; `act` lives for the
+        // call.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
+    }
+}
+
 /// How long the end of a job waits for requests a stalled device still holds.
 pub const DRAIN_BOUND: Duration = Duration::from_secs(3);
 
@@ -237,6 +265,40 @@ fn on_fuse(path: &str) -> bool {
     let mut s: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is NUL-terminated and `s` is a writable statfs, both live for the call.
     unsafe { libc::statfs(c.as_ptr(), &mut s) == 0 && s.f_type as i64 == FUSE_SUPER_MAGIC }
+}
+
+/// Resolves `size=N%` to bytes: that share of the job's (first) file's size, or of the block
+/// device's, rounded down to the block size.
+pub fn resolve_size(job: &mut Job) -> io::Result<()> {
+    let Some(pct) = job.size_percent else {
+        return Ok(());
+    };
+    let Some(path) = job.filenames.first() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "job `{}`: size={pct}% needs a `filename` to take it of",
+                job.name
+            ),
+        ));
+    };
+    let f = File::open(path).map_err(|e| at_path(e, std::path::Path::new(path)))?;
+    // SAFETY: lseek on an open fd has no memory-safety preconditions (for a block device it
+    // gives the device's size, which metadata does not).
+    let end = unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
+    let len = end.max(0) as u64 * u64::from(pct) / 100;
+    let len = len - len % job.bs;
+    if len == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "job `{}`: {pct}% of {path} is less than one block",
+                job.name
+            ),
+        ));
+    }
+    job.size = Some(len);
+    Ok(())
 }
 
 /// Runs one job clone on the current thread with an engine of the job's preset.
@@ -294,7 +356,7 @@ fn run_loop<E: JobEngine>(
     clone: u32,
     progress: &Progress,
 ) -> io::Result<ThreadStats> {
-    let seed = 0x5eed_0000_0000_0000 ^ (u64::from(clone) << 32) ^ std::process::id() as u64;
+    let seed = job.seed(clone);
     let paths = files_of(job, clone);
     let files: Vec<(File, u64)> = paths
         .iter()
@@ -358,6 +420,10 @@ fn run_loop<E: JobEngine>(
     let mut published = (0u64, 0u64);
 
     loop {
+        // SIGINT/SIGTERM: the job ends as if its runtime were over; the report follows.
+        if SIGNALLED.load(Ordering::Relaxed) != 0 {
+            stop = true;
+        }
         // Refill: up to the job's depth, and with AIMD no more than the engine admits, so no
         // request waits in a backlog (its latency would then include that wait).
         let allowed = if job.aimd {
@@ -592,6 +658,15 @@ fn run_loop<E: JobEngine>(
     st.majf = usage1.4 - usage0.4;
     st.rings = engine.ring_ends();
     // Verify what was written: read every block of a write-only job back (fio's verify phase).
+    // end_fsync: once the job's I/O is done, every file to stable storage (fio's last step).
+    if job.end_fsync && st.error == 0 && st.abandoned == 0 {
+        for (f, _) in &files {
+            if let Err(e) = f.sync_all() {
+                st.error = errno_of(&e);
+                break;
+            }
+        }
+    }
     // Not after requests were left to a stalled device: the read-back would wait on it too,
     // and blocks it still holds were never written.
     if job.verify
@@ -602,6 +677,12 @@ fn run_loop<E: JobEngine>(
     {
         if let Err(e) = verify_files(&files, job, &mut st) {
             st.error = errno_of(&e);
+        }
+    }
+    if job.unlink {
+        drop(files);
+        for p in &paths {
+            let _ = std::fs::remove_file(p);
         }
     }
     progress

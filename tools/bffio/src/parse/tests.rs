@@ -22,6 +22,10 @@ fn file(text: &str) -> Result<Vec<Job>, ParseError> {
     )
 }
 
+fn parse_size(v: &str) -> Result<u64, String> {
+    parse_size_base(v, 1024)
+}
+
 fn one(text: &str) -> Job {
     let mut jobs = file(text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(jobs.len(), 1, "{text}");
@@ -29,13 +33,20 @@ fn one(text: &str) -> Job {
 }
 
 #[test]
-fn sizes_use_fio_base_2_suffixes() {
+fn sizes_use_fio_suffix_rules() {
     assert_eq!(parse_size("4k"), Ok(4096));
     assert_eq!(parse_size("4K"), Ok(4096));
-    assert_eq!(parse_size("4KiB"), Ok(4096));
+    assert_eq!(
+        parse_size("4KiB"),
+        Ok(4000),
+        "fio: IEC prefixes are decimal under kb_base=1024"
+    );
     assert_eq!(parse_size("4kb"), Ok(4096));
     assert_eq!(parse_size("1m"), Ok(1 << 20));
-    assert_eq!(parse_size("2MiB"), Ok(2 << 20));
+    assert_eq!(parse_size("2MiB"), Ok(2_000_000));
+    assert_eq!(parse_size_base("4KiB", 1000), Ok(4096));
+    assert_eq!(parse_size_base("4kb", 1000), Ok(4000));
+    assert_eq!(parse_size_base("4k", 1000), Ok(4000));
     assert_eq!(parse_size("1g"), Ok(1 << 30));
     assert_eq!(parse_size("1t"), Ok(1 << 40));
     assert_eq!(parse_size("1.5m"), Ok(3 << 19));
@@ -168,7 +179,7 @@ fn env_and_include_expand() {
 fn errors_name_the_key_the_line_and_what_is_accepted() {
     let e = file("[j]\nsize=1m\nbogus_key=3\n").unwrap_err();
     assert!(
-        e.0.contains("t.fio:3") && e.0.contains("bogus_key") && e.0.contains("accepted: name"),
+        e.0.contains("t.fio:3") && e.0.contains("bogus_key") && e.0.contains("--cmdhelp"),
         "{e}"
     );
     let e = file("[j]\nrw=sideways\n").unwrap_err();
@@ -226,7 +237,7 @@ fn the_command_line_starts_a_job_at_each_name() {
     assert_eq!(cl.jobs[1].pattern, Pattern::Write);
     assert!(cl.jobs[1].time_based);
     assert_eq!(cl.jobs[1].bs, 8192);
-    assert_eq!(cl.run.format, Format::Json);
+    assert_eq!(cl.run.formats, [Format::Json]);
     assert_eq!(cl.files, vec![PathBuf::from("jobs.fio")]);
     let e = parse_args(&["--name=a".into(), "--depth=3".into()]).unwrap_err();
     assert!(e.0.contains("argument 2") && e.0.contains("depth"), "{e}");
@@ -266,4 +277,101 @@ proptest::proptest! {
     fn arbitrary_arguments_give_a_command_line_or_an_error(args in proptest::collection::vec("--?[a-z_=0-9.:-]{0,20}", 0..10)) {
         let _ = parse_args(&args);
     }
+}
+
+#[test]
+fn kb_base_applies_to_the_sizes_after_it() {
+    let j = one("[a]\nkb_base=1000\nsize=4k\nbs=4KiB\n");
+    assert_eq!((j.size, j.bs), (Some(4000), 4096));
+    let j = one("[a]\nsize=4kib\nbs=4k\n");
+    assert_eq!((j.size, j.bs), (Some(4000), 4096));
+    assert!(file("[a]\nkb_base=1010\n").is_err());
+}
+
+#[test]
+fn new_job_keys() {
+    let j = one("[a]\nloops=3\nio_size=8m\nrandrepeat=0\nrandseed=42\nthread\nnorandommap\ngtod_reduce=1\nend_fsync\nunlink=1\nsize=50%\n");
+    assert_eq!(j.loops, 3);
+    assert_eq!(j.io_limit, Some(8 << 20));
+    assert!(!j.randrepeat && j.randseed == Some(42) && j.end_fsync && j.unlink);
+    assert_eq!((j.size, j.size_percent), (None, Some(50)));
+    assert_eq!(j.io_size(), 3 * (8 << 20), "io_size times loops");
+    let j = one("[a]\nfsync_on_close=1\nio_limit=1m\n");
+    assert!(j.end_fsync && j.io_limit == Some(1 << 20));
+    // randrepeat (the default): the same offsets every run; randseed moves them.
+    let (a, b) = (Job::default(), Job::default());
+    assert_eq!(a.seed(0), b.seed(0));
+    assert_ne!(a.seed(0), a.seed(1), "clones differ");
+    let c = one("[a]\nrandseed=7\n");
+    assert_ne!(c.seed(0), a.seed(0));
+    assert!(file("[a]\nsize=0%\n").is_err() && file("[a]\nsize=101%\n").is_err());
+}
+
+#[test]
+fn refused_and_misspelt_keys_say_why() {
+    let e = file("[a]\nwrite_bw_log=x\n").unwrap_err().0;
+    assert!(
+        e.contains("`write_bw_log` is not supported: bandwidth logs"),
+        "{e}"
+    );
+    let e = file("[a]\nrate_iop=5\n").unwrap_err().0;
+    assert!(
+        e.contains("unknown option `rate_iop`") && e.contains("--cmdhelp"),
+        "{e}"
+    );
+    let e = file("[a]\nrandsed=5\n").unwrap_err().0;
+    assert!(e.contains("did you mean `randseed`?"), "{e}");
+    assert!(cmdhelp(Some("loops")).unwrap().starts_with("loops"));
+    assert!(cmdhelp(Some("--eta")).is_err());
+    assert!(cmdhelp(Some("eta"))
+        .unwrap()
+        .contains("always, never, auto"));
+    assert!(cmdhelp(None).unwrap().lines().count() > 40);
+    assert!(cmdhelp(Some("runtme"))
+        .unwrap_err()
+        .0
+        .contains("did you mean `runtime`?"));
+}
+
+#[test]
+fn command_line_forms_of_fio() {
+    let args = |a: &[&str]| parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let cl = args(&["-h"]).unwrap();
+    assert!(cl.help && cl.files.is_empty(), "-h is help, not a job file");
+    let cl = args(&["--name", "x", "--rw", "randread", "--bs", "8k", "job.fio"]).unwrap();
+    assert_eq!(cl.jobs[0].name, "x");
+    assert_eq!(
+        (cl.jobs[0].pattern, cl.jobs[0].bs),
+        (Pattern::RandRead, 8192)
+    );
+    assert_eq!(cl.files, [PathBuf::from("job.fio")]);
+    let cl = args(&[
+        "--output-format=json,normal",
+        "--max-jobs=16",
+        "--eta=never",
+        "--eta-newline=2",
+        "--section=a",
+        "--section",
+        "b",
+        "--parse-only",
+        "--aux-path=/tmp",
+    ])
+    .unwrap();
+    assert_eq!(cl.run.formats, [Format::Json, Format::Normal]);
+    assert_eq!(cl.run.max_jobs, Some(16));
+    assert_eq!(cl.run.eta, crate::job::Eta::Never);
+    assert_eq!(cl.run.eta_newline, Some(Duration::from_secs(2)));
+    assert_eq!(cl.run.sections, ["a", "b"]);
+    assert!(cl.run.parse_only);
+    let cl = args(&["--minimal", "--showcmd", "--cmdhelp=bs"]).unwrap();
+    assert_eq!(cl.run.formats, [Format::Terse]);
+    assert!(cl.run.showcmd && cl.cmdhelp == Some(Some("bs".into())));
+    assert!(args(&["--status-interval=1"])
+        .unwrap_err()
+        .0
+        .contains("not supported"));
+    assert!(args(&["--eta=sometimes"]).is_err());
+    // A valueless flag does not swallow the next argument.
+    let cl = args(&["--time_based", "job.fio"]).unwrap();
+    assert_eq!(cl.files, [PathBuf::from("job.fio")]);
 }

@@ -1,0 +1,235 @@
+//! What fio users bring: its command-line forms, job keys and habits (Ctrl-C, `| head`),
+//! end to end on tmpfs. Every run is bounded: a bffio that hangs is killed and fails the test.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Waits for `child` at most `secs`; kills it and fails past that.
+fn bounded(mut child: Child, secs: u64, what: &str) -> Output {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("bffio {what} still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn bffio(args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_bffio"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    bounded(child, 120, &format!("{args:?}"))
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--output-format=json");
+    let out = bffio(&a);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bffio {args:?}: {err}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("JSON: {e}: {err}"))
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(format!("/dev/shm/bffio-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn arg(k: &str, p: &Path) -> String {
+    format!("--{k}={}", p.display())
+}
+
+#[test]
+fn loops_and_io_size_set_the_io_done() {
+    let d = dir("loops");
+    let f = d.join("f");
+    let base = [
+        arg("filename", &f),
+        "--rw=read".into(),
+        "--bs=4k".into(),
+        "--size=1m".into(),
+    ];
+    let base: Vec<&str> = base.iter().map(String::as_str).collect();
+    let v = json(&[&["--name=l"], &base[..], &["--loops=3"]].concat());
+    assert_eq!(
+        v["jobs"][0]["read"]["io_bytes"],
+        3 << 20,
+        "three passes of 1 MiB"
+    );
+    let v = json(&[&["--name=i"], &base[..], &["--io_size=512k"]].concat());
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 512 << 10);
+    // A percentage of the file's size: half of the 1 MiB file laid out above.
+    let v = json(&[
+        "--name=p",
+        &arg("filename", &f),
+        "--rw=read",
+        "--bs=4k",
+        "--size=50%",
+    ]);
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 512 << 10);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn unlink_removes_the_files_and_end_fsync_is_accepted() {
+    let d = dir("unlink");
+    let f = d.join("f");
+    json(&[
+        "--name=u",
+        &arg("filename", &f),
+        "--rw=write",
+        "--bs=4k",
+        "--size=256k",
+        "--unlink=1",
+        "--end_fsync=1",
+    ]);
+    assert!(!f.exists(), "unlink=1 removed {}", f.display());
+    json(&[
+        "--name=k",
+        &arg("filename", &f),
+        "--rw=write",
+        "--bs=4k",
+        "--size=256k",
+    ]);
+    assert!(f.exists(), "without unlink the file stays");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn sections_parse_only_and_showcmd() {
+    let d = dir("sections");
+    let jobfile = d.join("two.fio");
+    std::fs::write(
+        &jobfile,
+        format!(
+            "[global]\nrw=read\nbs=4k\nsize=256k\ndirectory={}\n[first]\n[second]\nrw=randread\n",
+            d.display()
+        ),
+    )
+    .unwrap();
+    let jf = jobfile.to_str().unwrap();
+    let v = json(&["--section=second", jf]);
+    let jobs = v["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["jobname"], "second");
+    let out = bffio(&["--parse-only", jf]);
+    assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
+    let out = bffio(&["--parse-only", "--section=third", jf]);
+    assert!(
+        !out.status.success(),
+        "a section that is not there is an error"
+    );
+    let out = bffio(&["--showcmd", jf]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("bffio --name=first") && text.contains("--rw=read"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bffio --name=second") && text.contains("--rw=randread"),
+        "{text}"
+    );
+    let out = bffio(&["-h"]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("usage"));
+    let out = bffio(&["--cmdhelp=loops"]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("loops"));
+    let out = bffio(&[
+        "--name=x",
+        "--max-jobs=2",
+        "--numjobs=3",
+        "--size=1m",
+        &arg("directory", &d),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("more than --max-jobs=2"));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Ctrl-C (SIGINT) ends the jobs and still prints the report, as fio does.
+#[test]
+fn sigint_stops_the_jobs_and_prints_the_report() {
+    let d = dir("sigint");
+    let f = d.join("f");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bffio"))
+        .args([
+            "--name=s",
+            &arg("filename", &f),
+            "--rw=randread",
+            "--bs=4k",
+            "--size=4m",
+            "--time_based",
+            "--runtime=60",
+            "--output-format=json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Running: its data file exists once it has been laid out.
+    let end = Instant::now() + Duration::from_secs(30);
+    while !(f.exists() && std::fs::metadata(&f).unwrap().len() == 4 << 20) {
+        assert!(Instant::now() < end, "bffio never laid out its file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) to the child this test started and has not reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = Instant::now();
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    let out = bounded(child, 20, "after SIGINT");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("terminating on signal 2"), "{err}");
+    let v: Value = serde_json::from_slice(&stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert!(
+        v["jobs"][0]["read"]["io_bytes"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// `bffio ... | head`: a reader that goes away ends the run quietly.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let d = dir("pipe");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bffio"))
+        .args([
+            "--name=p",
+            &arg("filename", &d.join("f")),
+            "--rw=read",
+            "--bs=4k",
+            "--size=256k",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = bounded(child, 60, "with a closed pipe");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
