@@ -236,7 +236,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
             "round-robin" => AURA_SELECT_ROUND_ROBIN,
             _ => AURA_SELECT_ADAPTIVE,
         };
-        if o.ring_select != policy {
+        // The defaults (ADAPTIVE, not single-thread) ask for nothing in particular; only a
+        // request this library cannot honour is noted.
+        if o.ring_select != policy && o.ring_select != AURA_SELECT_ADAPTIVE {
             log::emit(
                 log::NOTICE,
                 &format!(
@@ -247,7 +249,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
                 ),
             );
         }
-        if o.single_thread == L::MULTI_THREAD {
+        if o.single_thread && L::MULTI_THREAD {
             log::emit(
                 log::NOTICE,
                 &format!(

@@ -40,6 +40,10 @@ static int post(const char *host, const char *port, const char *body, int len) {
                      "POST /v1/metrics HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
                      "Content-Length: %d\r\nConnection: close\r\n\r\n",
                      host, port, len);
+    if (h < 0 || h >= (int)sizeof head) {
+        close(s);
+        return -1; /* a host name too long for the request line */
+    }
     int status = -1;
     char reply[256] = {0};
     if (write(s, head, (size_t)h) == h && write(s, body, (size_t)len) == len &&

@@ -3,7 +3,8 @@
  *
  *   ./prometheus_server                 demo: does some reads, scrapes itself once, prints the
  *                                       start of what a Prometheus server would receive
- *   ./prometheus_server --serve PORT    serves 127.0.0.1:PORT until killed, reading meanwhile
+ *   ./prometheus_server --serve PORT    serves 127.0.0.1:PORT until killed, with some reads
+ *                                       between scrapes so the figures move
  */
 #define _GNU_SOURCE
 #include <auraio.h>
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +49,7 @@ static void answer(int c) {
     char head[256];
     if (strncmp(req, "GET /metrics ", 13) != 0) {
         int h = snprintf(head, sizeof head, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        (void)!write(c, head, (size_t)h);
+        (void)!send(c, head, (size_t)h, MSG_NOSIGNAL);
         return;
     }
     /* The text's size first (a negative return is minus the size needed), then the text. */
@@ -56,7 +58,7 @@ static void answer(int c) {
     int len = body ? aura_metrics_prometheus(engine, body, (size_t)need) : -1;
     if (len < 0) {
         int h = snprintf(head, sizeof head, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        (void)!write(c, head, (size_t)h);
+        (void)!send(c, head, (size_t)h, MSG_NOSIGNAL);
         free(body);
         return;
     }
@@ -64,8 +66,8 @@ static void answer(int c) {
                      "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
                      "Content-Length: %d\r\nConnection: close\r\n\r\n",
                      len);
-    (void)!write(c, head, (size_t)h);
-    (void)!write(c, body, (size_t)len);
+    (void)!send(c, head, (size_t)h, MSG_NOSIGNAL);
+    (void)!send(c, body, (size_t)len, MSG_NOSIGNAL);
     free(body);
 }
 
@@ -143,8 +145,13 @@ int main(int argc, char **argv) {
         }
     }
     pthread_t t;
-    pthread_create(&t, NULL, scrape, &port);
-    int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+    if (pthread_create(&t, NULL, scrape, &port) != 0) {
+        perror("pthread_create");
+        return 1;
+    }
+    /* The scraper connects at once; a bounded wait keeps a failed one from hanging us. */
+    struct pollfd pf = {s, POLLIN, 0};
+    int c = poll(&pf, 1, 10000) == 1 ? accept4(s, NULL, NULL, SOCK_CLOEXEC) : -1;
     if (c < 0) {
         perror("accept");
         return 1;

@@ -258,11 +258,11 @@ impl Job {
         once.saturating_mul(u64::from(self.loops.max(1)))
     }
 
-    /// The seed of clone `clone`'s random offsets: fixed (from `randseed`, else fio's
-    /// default) unless `randrepeat=0`, which draws a new one each run.
+    /// The seed of clone `clone`'s random offsets: from `randseed` when given (as fio, even
+    /// with `randrepeat=0`), else fixed unless `randrepeat=0`, which draws a new one each run.
     pub fn seed(&self, clone: u32) -> u64 {
         let base = self.randseed.unwrap_or(0x5eed_0000_0000_0000);
-        let run = if self.randrepeat {
+        let run = if self.randrepeat || self.randseed.is_some() {
             0
         } else {
             let t = std::time::SystemTime::now()

@@ -485,8 +485,7 @@ fn parse_bs(v: &str, kb_base: u32) -> Result<u64, String> {
 }
 
 /// A size with fio's suffixes, as fio reads them: with `kb_base=1024` (its default) `k`, `kb`,
-/// `m`, `mb`, ... are powers of 2 and the IEC spellings `kib`/`ki`, `mib`/`mi`, ... powers of
-/// 10 (so `4kib` is 4000 bytes, as in fio); with `kb_base=1000` the other way round. Plain
+/// `m`, `mb`, ... are powers of 2 and the IEC spellings `kib`, `mib`, ... powers of 10 (so `4kib` is 4000 bytes, as in fio); with `kb_base=1000` the other way round. Plain
 /// numbers are bytes.
 pub fn parse_size_base(v: &str, kb_base: u32) -> Result<u64, String> {
     let s = v.trim().to_ascii_lowercase();
@@ -494,11 +493,13 @@ pub fn parse_size_base(v: &str, kb_base: u32) -> Result<u64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, suffix) = s.split_at(digits);
-    let (unit, iec) = match suffix.strip_suffix('b').unwrap_or(suffix) {
-        "" => (0, false),
-        u => match u.strip_suffix('i') {
-            Some(prefix) => (power_of(prefix), true),
-            None => (power_of(u), false),
+    // Only the three-letter IEC spellings (`kib`, `mib`, ...) are IEC, as in fio: `4ki` is
+    // `4k`.
+    let (unit, iec) = match suffix.strip_suffix("ib") {
+        Some(prefix) => (power_of(prefix), true),
+        None => match suffix.strip_suffix('b').unwrap_or(suffix) {
+            "" => (0, false),
+            u => (power_of(u.strip_suffix('i').unwrap_or(u)), false),
         },
     };
     if unit == u32::MAX {

@@ -681,8 +681,11 @@ fn run_loop<E: JobEngine>(
     }
     if job.unlink {
         drop(files);
+        // Files only: a job on a block device never removes its node.
         for p in &paths {
-            let _ = std::fs::remove_file(p);
+            if std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()) {
+                let _ = std::fs::remove_file(p);
+            }
         }
     }
     progress

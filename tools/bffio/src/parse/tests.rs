@@ -47,6 +47,7 @@ fn sizes_use_fio_suffix_rules() {
     assert_eq!(parse_size_base("4KiB", 1000), Ok(4096));
     assert_eq!(parse_size_base("4kb", 1000), Ok(4000));
     assert_eq!(parse_size_base("4k", 1000), Ok(4000));
+    assert_eq!(parse_size("4ki"), Ok(4096), "fio: only `kib` is IEC");
     assert_eq!(parse_size("1g"), Ok(1 << 30));
     assert_eq!(parse_size("1t"), Ok(1 << 40));
     assert_eq!(parse_size("1.5m"), Ok(3 << 19));
