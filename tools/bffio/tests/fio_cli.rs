@@ -183,7 +183,7 @@ fn sections_parse_only_and_showcmd() {
 fn sigint_stops_the_jobs_and_prints_the_report() {
     let d = dir("sigint");
     let f = d.join("f");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bffio"))
+    let child = Command::new(env!("CARGO_BIN_EXE_bffio"))
         .args([
             "--name=s",
             &arg("filename", &f),
