@@ -60,7 +60,7 @@ echo "== main job: bffio's default run"; timeout 600 cargo run --release -p bffi
 echo "== benches build"; cargo bench --workspace --all-features --no-run --quiet
 echo "== examples"
 cargo build --quiet --release --all-features --examples
-for ex in quickstart simple_read custom_config vectored_io write_modes file_copy registered_buffers cancel_request bulk_reader async_quickstart async_copy tokio_readers; do
+for ex in quickstart simple_read custom_config vectored_io write_modes file_copy registered_buffers cancel_request bulk_reader async_quickstart async_copy tokio_readers log_handler otel_push syslog; do
   echo "-- example $ex"
   timeout 300 cargo run --quiet --release --all-features --example "$ex"
 done
