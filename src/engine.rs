@@ -769,6 +769,11 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         self.notify.is_set()
     }
 
+    /// This engine's identity (the one its request ids carry).
+    pub(crate) fn engine_id(&self) -> u32 {
+        self.id
+    }
+
     /// Turns completion notifications on the eventfd ([`notify_fd`](Self::notify_fd)) on or
     /// off. On: every ring signals the eventfd when it posts completions, and futures stop
     /// rescheduling themselves, relying on the reactor that watches the fd to call

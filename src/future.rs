@@ -12,7 +12,9 @@
 //! driving the engine by itself. An executor that parks instead attaches a reactor to the
 //! engine's eventfd ([`Engine::notify_fd`], or the `tokio` feature's
 //! [`drive`](crate::tokio::drive)); once [`Engine::set_notifications`] is on, futures no
-//! longer reschedule themselves and sleep until a completion arrives.
+//! longer reschedule themselves and sleep until a completion arrives. Simplest of all,
+//! [`Engine::block_on`] runs a future on the calling thread and sleeps in the kernel while it
+//! waits: no reactor, no spinning.
 //!
 //! # Who owns the buffer (the soundness argument)
 //!
@@ -157,7 +159,9 @@ impl<P: Policy, L: LockMode, T: Tuning, Out: 'static> Future for OpFuture<'_, P,
                         return Poll::Ready(r);
                     }
                 }
-                if nested || !this.engine.notifications() {
+                let woken_by_driver = this.engine.notifications()
+                    || crate::block_on::driven_here(this.engine.engine_id());
+                if nested || !woken_by_driver {
                     // No reactor will wake us (or it is the poller this thread is running
                     // inside): ask to be polled again.
                     cx.waker().wake_by_ref();

@@ -70,6 +70,7 @@
 #![warn(missing_docs)]
 
 pub mod aimd;
+mod block_on;
 pub mod buffer;
 #[cfg(feature = "capi")]
 pub mod capi;
@@ -103,6 +104,7 @@ pub mod tokio;
 pub mod tuning;
 
 pub use aimd::Phase;
+pub use block_on::BLOCK_ON_WAIT;
 pub use buffer::{AlignedBuf, IoBuf, IoBufMut};
 pub use chain::Chain;
 pub use engine::{
