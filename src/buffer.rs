@@ -6,8 +6,14 @@
 //! into it: reads). They are implemented for `Vec<u8>`, `Box<[u8]>` and [`AlignedBuf`], the
 //! crate's aligned buffer for `O_DIRECT`.
 //!
-//! A read fills `buf[..len]` of the buffer's initialised length; the callback's byte count says
-//! how much of it the kernel wrote (short at end of file).
+//! The contract is the one tokio-uring, compio and monoio users know: a write sends the
+//! buffer's initialised bytes (`io_len()`, a `Vec`'s `len()`); a read goes into the whole
+//! capacity ([`IoBufMut::io_capacity`], a `Vec`'s `capacity()`), and on completion the engine
+//! marks the bytes the kernel wrote as initialised ([`IoBufMut::set_init`]: a `Vec`'s `len()`
+//! grows to the byte count), so `engine.read_at(fd, Vec::with_capacity(4096), 0)` returns the
+//! bytes read in a `Vec` of that length. [`IoBuf::slice`] narrows a buffer to a range for one
+//! operation and gives the whole buffer back ([`Slice::into_inner`]). With the `bytes` feature,
+//! `bytes::Bytes` is an [`IoBuf`] and `bytes::BytesMut` both.
 
 use std::alloc::{self, Layout};
 use std::fmt;
@@ -26,19 +32,59 @@ use std::ptr::NonNull;
 pub unsafe trait IoBuf: 'static {
     /// Start of the bytes.
     fn io_ptr(&self) -> *const u8;
-    /// Number of bytes.
+    /// Number of initialised bytes: what a write sends.
     fn io_len(&self) -> usize;
+
+    /// This buffer narrowed to `range` (of its initialised bytes for a write, of its capacity
+    /// for a read) for one operation; the operation gives the whole buffer back, as a
+    /// [`Slice`] whose [`into_inner`](Slice::into_inner) returns it.
+    ///
+    /// # Panics
+    ///
+    /// If the range is reversed or ends past [`IoBufMut::io_capacity`] (past `io_len()` for a
+    /// buffer that is not [`IoBufMut`]).
+    fn slice(self, range: impl std::ops::RangeBounds<usize>) -> Slice<Self>
+    where
+        Self: Sized,
+    {
+        Slice::new(self, range)
+    }
+
+    /// Bytes a slice of this buffer may span: the capacity for a writable buffer. The default
+    /// is `io_len()`; [`IoBufMut`] types with spare capacity override it as `io_capacity`.
+    #[doc(hidden)]
+    fn slice_limit(&self) -> usize {
+        self.io_len()
+    }
 }
 
-/// A buffer the kernel may write `io_len()` bytes into.
+/// A buffer the kernel may write into: `io_capacity()` bytes from `io_mut_ptr()`.
 ///
 /// # Safety
 ///
-/// As for [`IoBuf`], and `io_mut_ptr()` is valid for writes of `io_len()` bytes, with no other
-/// reference to those bytes alive while the engine owns the buffer.
+/// As for [`IoBuf`], and `io_mut_ptr()` is valid for writes of `io_capacity()` bytes (at least
+/// `io_len()`), with no other reference to those bytes alive while the engine owns the buffer;
+/// after [`set_init(n)`](IoBufMut::set_init) the first `n` bytes are initialised and
+/// `io_len()` is at least `n` (up to `io_capacity()`).
 pub unsafe trait IoBufMut: IoBuf {
     /// Start of the writable bytes.
     fn io_mut_ptr(&mut self) -> *mut u8;
+
+    /// Bytes the kernel may write: a read goes into all of them. The default is `io_len()`
+    /// (a buffer without spare capacity).
+    fn io_capacity(&self) -> usize {
+        self.io_len()
+    }
+
+    /// Marks the first `n` bytes as initialised, growing `io_len()` to `n` if it was less
+    /// (never shrinking it). The engine calls it when a read completes, with the byte count.
+    ///
+    /// # Safety
+    ///
+    /// The first `n` bytes (`n <= io_capacity()`) have been written.
+    unsafe fn set_init(&mut self, n: usize) {
+        let _ = n;
+    }
 }
 
 // SAFETY: a Vec's bytes live in its heap allocation, which moving the Vec does not move; the
@@ -50,12 +96,27 @@ unsafe impl IoBuf for Vec<u8> {
     fn io_len(&self) -> usize {
         self.len()
     }
+    fn slice_limit(&self) -> usize {
+        self.capacity()
+    }
 }
 
-// SAFETY: as for `IoBuf`; `as_mut_ptr` covers the `len()` initialised bytes.
+// SAFETY: as for `IoBuf`; `as_mut_ptr` covers the whole allocation, `capacity()` bytes (the
+// spare ones uninitialised, which the kernel may write), and `set_init` only grows the length
+// over bytes the kernel wrote.
 unsafe impl IoBufMut for Vec<u8> {
     fn io_mut_ptr(&mut self) -> *mut u8 {
         self.as_mut_ptr()
+    }
+    fn io_capacity(&self) -> usize {
+        self.capacity()
+    }
+    unsafe fn set_init(&mut self, n: usize) {
+        if n > self.len() {
+            // SAFETY: per this function's contract the first `n <= capacity()` bytes were
+            // written, so they are initialised.
+            unsafe { self.set_len(n) };
+        }
     }
 }
 
@@ -73,6 +134,141 @@ unsafe impl IoBuf for Box<[u8]> {
 unsafe impl IoBufMut for Box<[u8]> {
     fn io_mut_ptr(&mut self) -> *mut u8 {
         self.as_mut_ptr()
+    }
+}
+
+/// A buffer narrowed to a range for one operation ([`IoBuf::slice`]); the operation hands it
+/// back, and [`into_inner`](Slice::into_inner) returns the whole buffer.
+#[derive(Debug)]
+pub struct Slice<B> {
+    buf: B,
+    begin: usize,
+    end: usize,
+}
+
+impl<B: IoBuf> Slice<B> {
+    fn new(buf: B, range: impl std::ops::RangeBounds<usize>) -> Self {
+        use std::ops::Bound;
+        let limit = buf.slice_limit();
+        let begin = match range.start_bound() {
+            Bound::Included(&b) => b,
+            Bound::Excluded(&b) => b.checked_add(1).expect("slice start overflows"),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&e) => e.checked_add(1).expect("slice end overflows"),
+            Bound::Excluded(&e) => e,
+            Bound::Unbounded => limit,
+        };
+        assert!(
+            begin <= end && end <= limit,
+            "slice {begin}..{end} out of the buffer's {limit} bytes"
+        );
+        Slice { buf, begin, end }
+    }
+
+    /// Where the slice begins in the buffer.
+    pub fn begin(&self) -> usize {
+        self.begin
+    }
+
+    /// Where it ends.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+
+    /// The whole buffer.
+    pub fn get_ref(&self) -> &B {
+        &self.buf
+    }
+
+    /// The whole buffer, given back.
+    pub fn into_inner(self) -> B {
+        self.buf
+    }
+}
+
+// SAFETY: the slice's bytes are a sub-range of the inner buffer's (checked at creation:
+// begin <= end <= the inner limit), so they satisfy the inner buffer's guarantees: valid,
+// stable across moves, allocated while the slice (which owns the buffer) lives.
+unsafe impl<B: IoBuf> IoBuf for Slice<B> {
+    fn io_ptr(&self) -> *const u8 {
+        // `begin` is within the inner buffer's allocation (at most its limit).
+        self.buf.io_ptr().wrapping_add(self.begin)
+    }
+    fn io_len(&self) -> usize {
+        self.end.min(self.buf.io_len()).saturating_sub(self.begin)
+    }
+    fn slice_limit(&self) -> usize {
+        self.end - self.begin
+    }
+}
+
+// SAFETY: as for `IoBuf`; `begin..end` lies within the inner buffer's writable capacity (the
+// inner limit of an `IoBufMut` is its capacity), and `set_init` only marks bytes initialised
+// that are: the slice's first `n`, plus everything before `begin` when that was initialised
+// already.
+unsafe impl<B: IoBufMut> IoBufMut for Slice<B> {
+    fn io_mut_ptr(&mut self) -> *mut u8 {
+        self.buf.io_mut_ptr().wrapping_add(self.begin)
+    }
+    fn io_capacity(&self) -> usize {
+        self.end - self.begin
+    }
+    unsafe fn set_init(&mut self, n: usize) {
+        // Bytes between the inner buffer's initialised end and `begin` were never written:
+        // growing its length over them would expose uninitialised memory, so a slice that
+        // starts past the initialised bytes leaves the length as it was.
+        if self.begin <= self.buf.io_len() {
+            // SAFETY: bytes ..begin were initialised and the kernel wrote begin..begin + n.
+            unsafe { self.buf.set_init(self.begin + n) };
+        }
+    }
+}
+
+// SAFETY: a `Bytes` views heap (or static) memory that moving the handle does not move, and
+// that no handle can change while any exists; the engine owns this one while the kernel reads.
+#[cfg(feature = "bytes")]
+unsafe impl IoBuf for bytes::Bytes {
+    fn io_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn io_len(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: a `BytesMut` uniquely owns its view of a heap allocation, which moving it does not
+// move; `capacity()` bytes from its pointer are its own.
+#[cfg(feature = "bytes")]
+unsafe impl IoBuf for bytes::BytesMut {
+    fn io_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn io_len(&self) -> usize {
+        self.len()
+    }
+    fn slice_limit(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: as for `IoBuf`; the spare capacity is writable and `set_init` grows the length only
+// over bytes the kernel wrote.
+#[cfg(feature = "bytes")]
+unsafe impl IoBufMut for bytes::BytesMut {
+    fn io_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    fn io_capacity(&self) -> usize {
+        self.capacity()
+    }
+    unsafe fn set_init(&mut self, n: usize) {
+        if n > self.len() {
+            // SAFETY: per this function's contract the first `n <= capacity()` bytes were
+            // written.
+            unsafe { self.set_len(n) };
+        }
     }
 }
 

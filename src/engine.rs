@@ -1841,6 +1841,7 @@ macro_rules! engine_methods {
             fixed_file $fixed:literal;
             future $fut:ident;
             sqe($s:ident) = $sqe:expr;
+            $(complete($c:ident, $cn:ident) = $complete:expr;)?
             output($o:ident) = $output:expr;
         }
     )*) => {

@@ -204,6 +204,7 @@ macro_rules! future_methods {
             fixed_file $fixed:literal;
             future $fut:ident;
             sqe($s:ident) = $sqe:expr;
+            $(complete($c:ident, $cn:ident) = $complete:expr;)?
             output($o:ident) = $output:expr;
         }
     )*) => {

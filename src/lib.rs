@@ -64,6 +64,7 @@
 //! - `prometheus`: Prometheus exposition of every [`metrics`] entry.
 //! - `otel`: OTLP/JSON metrics and an HTTP push.
 //! - `syslog`: forwarding `log` records to syslog.
+//! - `bytes`: `bytes::Bytes` and `bytes::BytesMut` as operation buffers.
 //! - `capi`: the C ABI's implementation, used by the libraries in `capi/`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -105,7 +106,7 @@ pub mod tuning;
 
 pub use aimd::Phase;
 pub use block_on::BLOCK_ON_WAIT;
-pub use buffer::{AlignedBuf, IoBuf, IoBufMut};
+pub use buffer::{AlignedBuf, IoBuf, IoBufMut, Slice};
 pub use chain::Chain;
 pub use engine::{
     CpuLocalEngine, Engine, LocalEngine, RequestId, RoundRobinEngine, SharedEngine, Stats,

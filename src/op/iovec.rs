@@ -13,16 +13,36 @@ unsafe impl Send for IoVecArray {}
 unsafe impl Sync for IoVecArray {}
 
 impl IoVecArray {
-    /// Iovecs covering each buffer's writable bytes.
+    /// Iovecs covering each buffer's writable bytes (its whole capacity).
     pub(crate) fn for_reading<B: IoBufMut>(bufs: &mut [B]) -> Self {
         IoVecArray(
             bufs.iter_mut()
                 .map(|b| libc::iovec {
                     iov_base: b.io_mut_ptr().cast(),
-                    iov_len: b.io_len(),
+                    iov_len: b.io_capacity(),
                 })
                 .collect(),
         )
+    }
+
+    /// After a scatter read of `n` bytes: the buffers filled in order, each marked initialised
+    /// for what it got.
+    ///
+    /// # Safety
+    ///
+    /// `n` is the byte count the kernel reported for a read into `bufs` through
+    /// [`for_reading`](Self::for_reading)'s iovecs, with the buffers unchanged since.
+    pub(crate) unsafe fn complete_reading<B: IoBufMut>(bufs: &mut [B], mut n: usize) {
+        for b in bufs {
+            let got = n.min(b.io_capacity());
+            // SAFETY: the kernel fills the iovecs in order, so this buffer's first `got` bytes
+            // were written.
+            unsafe { b.set_init(got) };
+            n -= got;
+            if n == 0 {
+                break;
+            }
+        }
     }
 
     /// Iovecs covering each buffer's bytes.

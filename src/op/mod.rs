@@ -48,6 +48,16 @@ pub unsafe trait Op: 'static {
     type Output;
     /// Builds the submission entry. Called once, before the op is stored.
     fn sqe(&mut self) -> Sqe;
+    /// Records a successful completion's byte count before the output is given back: a read
+    /// marks the bytes the kernel wrote as initialised ([`IoBufMut::set_init`]
+    /// (crate::IoBufMut::set_init)). The default does nothing.
+    ///
+    /// # Safety
+    ///
+    /// `n` is the kernel's result for this op's SQE (a byte count, not an error).
+    unsafe fn complete(&mut self, n: usize) {
+        let _ = n;
+    }
     /// Gives back what the op owned.
     fn into_output(self) -> Self::Output;
 }
@@ -126,6 +136,7 @@ pub(crate) fn len32(len: usize) -> u32 {
 ///                                              // registered file may stand in (FIXED_FILE)
 ///     future async_method_name;                // the engine's future-returning form
 ///     sqe(op) = expression building the SQE from `op: &mut OpType`;
+///     complete(op, n) = expression;            // optional: on success, with the byte count
 ///     output(op) = expression giving back the Output from `op: OpType`;
 /// }
 /// ```
@@ -145,9 +156,11 @@ macro_rules! __op_table {
                 code Read;
                 fixed_file true;
                 future read_at;
-                sqe(op) = opcode::Read::new(types::Fd(op.fd), op.buf.io_mut_ptr(), len32(op.buf.io_len()))
+                sqe(op) = opcode::Read::new(types::Fd(op.fd), op.buf.io_mut_ptr(), len32(op.buf.io_capacity()))
                     .offset(op.offset)
                     .build();
+                // SAFETY: `n` is the kernel's byte count for this read into `buf`.
+                complete(op, n) = unsafe { op.buf.set_init(n) };
                 output(op) = op.buf;
             }
             /// Writes the whole of `buf` to `fd` at `offset`; completes with the number of bytes
@@ -177,6 +190,8 @@ macro_rules! __op_table {
                         .offset(op.offset)
                         .build()
                 };
+                // SAFETY: `n` is the kernel's byte count for the read through these iovecs.
+                complete(op, n) = unsafe { IoVecArray::complete_reading(&mut op.bufs, n) };
                 output(op) = op.bufs;
             }
             /// Writes `bufs` in order to `fd` at `offset` (gather); completes with the total
@@ -420,6 +435,7 @@ macro_rules! define_ops {
             fixed_file $fixed:literal;
             future $fut:ident;
             sqe($s:ident) = $sqe:expr;
+            $(complete($c:ident, $cn:ident) = $complete:expr;)?
             output($o:ident) = $output:expr;
         }
     )*) => {$(
@@ -453,6 +469,13 @@ macro_rules! define_ops {
                 let $s = self;
                 $sqe
             }
+            $(
+                #[inline]
+                unsafe fn complete(&mut self, $cn: usize) {
+                    let $c = self;
+                    $complete
+                }
+            )?
             #[inline]
             fn into_output(self) -> $out {
                 let $o = self;

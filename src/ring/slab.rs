@@ -53,8 +53,12 @@ where
 {
     // SAFETY: per this function's contract the slot holds an `(O, F)`; reading moves it out and
     // the caller never touches the slot's bytes again.
-    let (op, f) = unsafe { p.cast::<(O, F)>().read() };
+    let (mut op, f) = unsafe { p.cast::<(O, F)>().read() };
     if let Action::Complete(res) = action {
+        if res >= 0 {
+            // SAFETY: `res` is the kernel's result for this op's SQE, and not an error.
+            unsafe { op.complete(res as usize) };
+        }
         f(cqe_result(res), op.into_output());
     }
 }
@@ -68,8 +72,12 @@ where
 {
     // SAFETY: per this function's contract the slot holds a `Box<(O, F)>`; reading moves it out.
     let boxed = unsafe { p.cast::<Box<(O, F)>>().read() };
-    let (op, f) = *boxed;
+    let (mut op, f) = *boxed;
     if let Action::Complete(res) = action {
+        if res >= 0 {
+            // SAFETY: `res` is the kernel's result for this op's SQE, and not an error.
+            unsafe { op.complete(res as usize) };
+        }
         f(cqe_result(res), op.into_output());
     }
 }
