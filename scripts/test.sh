@@ -58,6 +58,15 @@ echo "== knee-device test (release)"; timeout 900 cargo test --release --test kn
 echo "== bffio on the knee device (release)"; timeout 900 cargo test --release -p bffio --test knee -- --nocapture
 echo "== main job: bffio's default run"; timeout 600 cargo run --release -p bffio
 echo "== benches build"; cargo bench --workspace --all-features --no-run --quiet
+# What `cargo publish --dry-run` checks, without the registry: the publishable crates package
+# and build from their packages alone (offline: the dependencies are in the local cache).
+echo "== package (publishable crates)"; timeout 600 cargo package -p auraio-macros -p auraio --offline --allow-dirty --quiet
+echo "== docs as docs.rs builds them (nightly, --cfg docsrs), if a nightly toolchain is installed"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  RUSTDOCFLAGS="--cfg docsrs -Dwarnings" CARGO_TARGET_DIR=target/docsrs timeout 900 cargo +nightly doc --no-deps --all-features -p auraio --quiet
+else
+  echo "   (no nightly toolchain: skipped; docs.rs builds with nightly)"
+fi
 echo "== examples"
 cargo build --quiet --release --all-features --examples
 for ex in quickstart simple_read custom_config vectored_io write_modes file_copy registered_buffers cancel_request bulk_reader async_quickstart async_copy tokio_readers log_handler otel_push syslog; do

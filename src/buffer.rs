@@ -229,6 +229,7 @@ unsafe impl<B: IoBufMut> IoBufMut for Slice<B> {
 // SAFETY: a `Bytes` views heap (or static) memory that moving the handle does not move, and
 // that no handle can change while any exists; the engine owns this one while the kernel reads.
 #[cfg(feature = "bytes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
 unsafe impl IoBuf for bytes::Bytes {
     fn io_ptr(&self) -> *const u8 {
         self.as_ptr()
@@ -241,6 +242,7 @@ unsafe impl IoBuf for bytes::Bytes {
 // SAFETY: a `BytesMut` uniquely owns its view of a heap allocation, which moving it does not
 // move; `capacity()` bytes from its pointer are its own.
 #[cfg(feature = "bytes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
 unsafe impl IoBuf for bytes::BytesMut {
     fn io_ptr(&self) -> *const u8 {
         self.as_ptr()
@@ -256,6 +258,7 @@ unsafe impl IoBuf for bytes::BytesMut {
 // SAFETY: as for `IoBuf`; the spare capacity is writable and `set_init` grows the length only
 // over bytes the kernel wrote.
 #[cfg(feature = "bytes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
 unsafe impl IoBufMut for bytes::BytesMut {
     fn io_mut_ptr(&mut self) -> *mut u8 {
         self.as_mut_ptr()

@@ -67,6 +67,7 @@
 //! - `bytes`: `bytes::Bytes` and `bytes::BytesMut` as operation buffers.
 //! - `capi`: the C ABI's implementation, used by the libraries in `capi/`.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
@@ -74,6 +75,7 @@ pub mod aimd;
 mod block_on;
 pub mod buffer;
 #[cfg(feature = "capi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "capi")))]
 pub mod capi;
 // The generated C types name this crate by its path, as the C ABI crates do.
 #[cfg(feature = "capi")]
@@ -90,17 +92,21 @@ pub mod metrics;
 pub mod op;
 pub mod options;
 #[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub mod otel;
 pub mod policy;
 pub mod pool;
 #[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
 mod ring;
 mod sync;
 mod sys;
 #[cfg(feature = "syslog")]
+#[cfg_attr(docsrs, doc(cfg(feature = "syslog")))]
 pub mod syslog;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 pub mod tuning;
 

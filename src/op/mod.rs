@@ -49,8 +49,8 @@ pub unsafe trait Op: 'static {
     /// Builds the submission entry. Called once, before the op is stored.
     fn sqe(&mut self) -> Sqe;
     /// Records a successful completion's byte count before the output is given back: a read
-    /// marks the bytes the kernel wrote as initialised ([`IoBufMut::set_init`]
-    /// (crate::IoBufMut::set_init)). The default does nothing.
+    /// marks the bytes the kernel wrote as initialised
+    /// ([`IoBufMut::set_init`](crate::IoBufMut::set_init)). The default does nothing.
     ///
     /// # Safety
     ///
