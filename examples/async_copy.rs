@@ -8,6 +8,8 @@
 //! followed by a read of the rest.
 
 use std::os::fd::AsRawFd;
+
+use auraio::IoBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -90,10 +92,11 @@ async fn copy() -> std::io::Result<()> {
                             return Ok::<_, std::io::Error>(());
                         }
                         let want = CHUNK.min((len - off) as usize);
-                        buf.resize(want, 0);
-                        let (r, mut b) = e.read_at(i.as_raw_fd(), buf, off).await;
+                        // A read fills the buffer's capacity: the slice keeps it to this chunk.
+                        buf.clear();
+                        let (r, b) = e.read_at(i.as_raw_fd(), buf.slice(..want), off).await;
+                        let mut b = b.into_inner();
                         let mut got = read_count(r, off)?;
-                        b.truncate(got);
                         // A short read is followed by a read of the rest: the chunk is whole, or
                         // the copy fails with the reason.
                         while got < want {

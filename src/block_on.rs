@@ -33,7 +33,7 @@ thread_local! {
 }
 
 /// Whether the calling thread is inside `block_on` of the engine with this id: its futures
-/// are then woken by the completions that thread waits for, and need not wake themselves.
+/// are then woken by the completions that `block_on` waits for, and need not wake themselves.
 pub(crate) fn driven_here(engine_id: u32) -> bool {
     DRIVING.with(|d| d.get() == u64::from(engine_id) + 1)
 }
@@ -74,7 +74,14 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// Any future works; it need not be this engine's. A future woken by something other
     /// than this engine's completions is polled again at most [`BLOCK_ON_WAIT`] later. Called
     /// from inside one of this engine's callbacks (where the engine cannot be waited on) it
-    /// still completes, by polling.
+    /// still completes, by polling. While another thread holds the engine's poll (a
+    /// [`run`](Self::run) loop, a [`drain`](Self::drain)) that thread reaps, and its
+    /// callbacks wake this one.
+    ///
+    /// Inside it, await this engine's futures (directly, or through combinators and
+    /// `FuturesUnordered`): they leave the waking to `block_on`. An executor nested inside
+    /// that parks the thread (`futures::executor::block_on`, `pollster`) would wait for a
+    /// wake that only `block_on`'s own waits deliver, and hang; do not nest one.
     ///
     /// ```
     /// # fn main() -> std::io::Result<()> {
@@ -105,11 +112,21 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             if self.pending() == 0 {
                 // Nothing of this engine's to wait for: the wake comes from elsewhere.
                 std::thread::park_timeout(BLOCK_ON_WAIT);
-            } else if self.wait(Some(BLOCK_ON_WAIT)).is_err() {
+                continue;
+            }
+            match self.wait_unless_busy(Some(BLOCK_ON_WAIT)) {
+                Some(Ok(_)) => {}
                 // Inside one of this engine's callbacks (it cannot be waited on here), or the
-                // engine latched a fatal error: the future's own poll reaps (nested) or resolves
-                // with the error, so poll it again.
-                flag.woken.store(true, Ordering::Release);
+                // engine latched a fatal error: the future's own poll reaps (nested) or
+                // resolves with the error, so poll it again.
+                Some(Err(_)) => flag.woken.store(true, Ordering::Release),
+                // Another thread holds the poll (a `run`, a `drain`): it reaps, and its
+                // callbacks wake this future, which unparks this thread. Asking it to poll
+                // once more covers a completion posted after its last reap.
+                None => {
+                    let _ = self.poll();
+                    std::thread::park_timeout(BLOCK_ON_WAIT);
+                }
             }
         }
     }

@@ -64,8 +64,8 @@ pub unsafe trait IoBuf: 'static {
 ///
 /// As for [`IoBuf`], and `io_mut_ptr()` is valid for writes of `io_capacity()` bytes (at least
 /// `io_len()`), with no other reference to those bytes alive while the engine owns the buffer;
-/// after [`set_init(n)`](IoBufMut::set_init) the first `n` bytes are initialised and
-/// `io_len()` is at least `n` (up to `io_capacity()`).
+/// [`set_init(n)`](IoBufMut::set_init) never marks bytes initialised that were not written
+/// (it may leave the length as it was).
 pub unsafe trait IoBufMut: IoBuf {
     /// Start of the writable bytes.
     fn io_mut_ptr(&mut self) -> *mut u8;
@@ -77,7 +77,8 @@ pub unsafe trait IoBufMut: IoBuf {
     }
 
     /// Marks the first `n` bytes as initialised, growing `io_len()` to `n` if it was less
-    /// (never shrinking it). The engine calls it when a read completes, with the byte count.
+    /// (never shrinking it; a [`Slice`] past the initialised bytes leaves it). The engine calls
+    /// it when a read completes, with the byte count.
     ///
     /// # Safety
     ///
@@ -112,6 +113,7 @@ unsafe impl IoBufMut for Vec<u8> {
         self.capacity()
     }
     unsafe fn set_init(&mut self, n: usize) {
+        debug_assert!(n <= self.capacity());
         if n > self.len() {
             // SAFETY: per this function's contract the first `n <= capacity()` bytes were
             // written, so they are initialised.
@@ -213,7 +215,11 @@ unsafe impl<B: IoBufMut> IoBufMut for Slice<B> {
         self.buf.io_mut_ptr().wrapping_add(self.begin)
     }
     fn io_capacity(&self) -> usize {
-        self.end - self.begin
+        // Clamped to the inner capacity: `slice_limit` is only a hint of the bounds, and no
+        // promise of a buffer's contract rests on it.
+        self.end
+            .min(self.buf.io_capacity())
+            .saturating_sub(self.begin)
     }
     unsafe fn set_init(&mut self, n: usize) {
         // Bytes between the inner buffer's initialised end and `begin` were never written:

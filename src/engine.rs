@@ -1103,6 +1103,26 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// meanwhile still happens), after which the panic goes on.
     fn holding_poll(&self, f: impl FnOnce() -> io::Result<usize>) -> io::Result<usize> {
         let g = self.lock_poll()?;
+        self.holding(g, f)
+    }
+
+    /// As [`wait`](Self::wait), unless another thread holds the poll (a `run`, a `drain`,
+    /// another `wait`): then `None` at once, and that thread reaps, and runs the callbacks,
+    /// for this one.
+    pub(crate) fn wait_unless_busy(&self, timeout: Option<Duration>) -> Option<io::Result<usize>> {
+        if self.is_poller() {
+            return Some(Err(deadlock()));
+        }
+        let g = self.own_poll(self.poll_lock.try_lock()?);
+        Some(self.holding(g, || self.wait_locked(timeout)))
+    }
+
+    /// Runs `f` with the poll lock `g` held; see [`holding_poll`](Self::holding_poll).
+    fn holding(
+        &self,
+        g: PollGuard<'_, L>,
+        f: impl FnOnce() -> io::Result<usize>,
+    ) -> io::Result<usize> {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
             Ok(n) => self.release_poll(g, n),
             Err(p) => {

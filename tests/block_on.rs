@@ -121,3 +121,30 @@ fn block_on_sleeps_where_the_fallback_spins() {
         "block_on {driven:?} CPU, fallback {spun:?}"
     );
 }
+
+/// Another thread holding the poll (an engine `run` loop) reaps for `block_on`, whose thread
+/// does not block on it: the future still completes.
+#[test]
+fn block_on_completes_while_another_thread_runs_the_engine() {
+    let _deadline = Deadline::plain("block_on beside run", 60);
+    let f = TestFile::new(&locations()[0].1, "block-on-run", 64 << 10, false);
+    let engine =
+        std::sync::Arc::new(SharedEngine::with_options(&Options::new().ring_count(1)).unwrap());
+    let runner = {
+        let e = engine.clone();
+        std::thread::spawn(move || e.run())
+    };
+    // Let the runner take the poll first.
+    std::thread::sleep(Duration::from_millis(100));
+    for i in 0..16u64 {
+        let (r, buf) =
+            engine.block_on(engine.read_at(f.file.as_raw_fd(), vec![0u8; 4096], i * 4096));
+        assert_eq!(r.unwrap(), 4096, "read {i}");
+        assert_eq!(
+            &buf[..],
+            &f.data[i as usize * 4096..(i as usize + 1) * 4096]
+        );
+    }
+    engine.stop();
+    runner.join().unwrap().unwrap();
+}

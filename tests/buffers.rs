@@ -134,3 +134,35 @@ fn bytes_mut_round_trip() {
     f.file.read_exact_at(&mut on_disk, 0).unwrap();
     assert_eq!(&on_disk[..], &f.data[4096..8192]);
 }
+
+/// A read that owns its file (`WithFile`) sets the length too.
+#[test]
+fn a_read_that_owns_its_file_sets_the_length() {
+    let _deadline = Deadline::plain("WithFile capacity read", 60);
+    let f = TestFile::new(&locations()[0].1, "withfile", LEN, false);
+    let file = std::sync::Arc::new(f.file.try_clone().unwrap());
+    let engine = LocalEngine::new().unwrap();
+    let got = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let g = got.clone();
+    let op = auraio::op::WithFile::new(file, |fd| {
+        auraio::op::Read::new(fd, Vec::with_capacity(4096), 0)
+    });
+    engine
+        .submit(op, move |r, (buf, _file)| {
+            *g.borrow_mut() = Some((r.unwrap(), buf));
+        })
+        .unwrap();
+    engine.drain(Duration::from_secs(10)).unwrap();
+    let (n, buf) = got.borrow_mut().take().unwrap();
+    assert_eq!((n, buf.len()), (4096, 4096));
+    assert_eq!(&buf[..], &f.data[..4096]);
+}
+
+/// A slice cannot claim more than its buffer holds, whatever the buffer's hint says.
+#[test]
+fn a_slice_reads_no_more_than_its_buffer_holds() {
+    let s = Vec::<u8>::with_capacity(100).slice(10..60);
+    assert_eq!(auraio::IoBufMut::io_capacity(&s), 50);
+    let s = vec![1u8; 20].slice(..);
+    assert_eq!((s.io_len(), auraio::IoBufMut::io_capacity(&s)), (20, 20));
+}

@@ -50,7 +50,8 @@ pub unsafe trait Op: 'static {
     fn sqe(&mut self) -> Sqe;
     /// Records a successful completion's byte count before the output is given back: a read
     /// marks the bytes the kernel wrote as initialised
-    /// ([`IoBufMut::set_init`](crate::IoBufMut::set_init)). The default does nothing.
+    /// ([`IoBufMut::set_init`](crate::IoBufMut::set_init)). The default does nothing; an op
+    /// that wraps another forwards it.
     ///
     /// # Safety
     ///

@@ -53,6 +53,10 @@ unsafe impl<O: Op, F: AsFd + 'static> Op for WithFile<O, F> {
     fn sqe(&mut self) -> Sqe {
         self.op.sqe()
     }
+    unsafe fn complete(&mut self, n: usize) {
+        // SAFETY: `n` is the kernel's result for the inner op's SQE (this op's is the same).
+        unsafe { self.op.complete(n) }
+    }
     fn into_output(self) -> Self::Output {
         (self.op.into_output(), self.file)
     }

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# User-space instructions per read, under callgrind: a stable cost figure where wall time on
+# this shared machine swings by 20%. Each variant of examples/instructions.rs (4 KiB random
+# reads from tmpfs, 32 in flight) runs at two counts; the difference over the difference of
+# counts is the cost of one read, set-up excluded. Compares with the figures recorded in
+# benches/instructions.txt and fails when one grew by more than 10%.
+#
+#   benches/instructions.sh            # print, compare, fail on a >10% growth
+#   benches/instructions.sh --record   # print and write the figures as the new record
+#                                      # (commit it with the change that moved them)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+record=benches/instructions.txt
+command -v valgrind >/dev/null || { echo "valgrind is required" >&2; exit 1; }
+cargo build --release --quiet --all-features --example instructions
+bin=target/release/examples/instructions
+count() {
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 \
+    | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+lo=20000 hi=120000
+out=""
+for v in plain local local-futures shared; do
+  a=$(count "$v" $lo); b=$(count "$v" $hi)
+  per=$(( (b - a) / (hi - lo) ))
+  out+="$v $per"$'\n'
+done
+printf "%-14s %s\n" variant "instructions/read"
+printf "%s" "$out" | while read -r v n; do printf "%-14s %s\n" "$v" "$n"; done
+if [ "${1:-}" = --record ]; then
+  printf "# variant instructions-per-read (benches/instructions.sh --record, %s)\n%s" "$(date -u +%F)" "$out" > "$record"
+  echo "recorded in $record"
+  exit 0
+fi
+status=0
+while read -r v n; do
+  was=$(awk -v v="$v" '$1 == v { print $2 }' "$record")
+  if [ -z "$was" ]; then echo "no record for $v in $record" >&2; status=1; continue; fi
+  if [ "$n" -gt $(( was * 110 / 100 )) ]; then
+    echo "FAIL: $v costs $n instructions per read, more than 10% over the record ($was)" >&2
+    status=1
+  fi
+done <<< "$out"
+exit $status
