@@ -25,9 +25,12 @@ fn main() -> std::io::Result<()> {
     let count: u64 = args.next().and_then(|c| c.parse().ok()).ok_or_else(usage)?;
     let (path, file) = loops::test_file();
     let fd = file.as_raw_fd();
+    // No spinning before a wait: how many times a spin loop turns depends on timing, and the
+    // figure is of the path a read takes, not of waiting.
     let opts = auraio::Options::new()
         .ring_count(1)
-        .initial_in_flight(loops::DEPTH as u32);
+        .initial_in_flight(loops::DEPTH as u32)
+        .spin(std::time::Duration::ZERO);
     let took = match variant.as_str() {
         "plain" => loops::plain_uring(fd, count),
         "local" => loops::local_loop(&auraio::LocalEngine::with_options(&opts)?, fd, count),

@@ -60,6 +60,8 @@ echo "== main job: bffio's default run"; timeout 600 cargo run --release -p bffi
 echo "== benches build"; cargo bench --workspace --all-features --no-run --quiet
 # What `cargo publish --dry-run` checks, without the registry: the publishable crates package
 # and build from their packages alone (offline: the dependencies are in the local cache).
+echo "== instructions per read (callgrind): a preset more than 10% over benches/instructions.txt fails"
+timeout 600 benches/instructions.sh
 echo "== package (publishable crates)"; timeout 600 cargo package -p auraio-macros -p auraio --offline --allow-dirty --quiet
 echo "== docs as docs.rs builds them (nightly, --cfg docsrs), if a nightly toolchain is installed"
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
