@@ -174,6 +174,21 @@ pub struct Job {
     pub end_fsync: bool,
     /// `unlink`: remove the job's files when it ends.
     pub unlink: bool,
+    /// `offset`: where the I/O region starts in each file (bytes, or a percentage of the
+    /// file's size when `offset_percent` is set).
+    pub offset: u64,
+    /// `offset=N%`.
+    pub offset_percent: Option<u32>,
+    /// `offset_increment`: added to the offset for each clone of the job (`numjobs`).
+    pub offset_increment: u64,
+    /// `startdelay`: the job starts this long after the run.
+    pub startdelay: Duration,
+    /// `rate_iops`: at most this many I/Os per second.
+    pub rate_iops: Option<u64>,
+    /// `rate`: at most this many bytes per second.
+    pub rate_bps: Option<u64>,
+    /// `rw=…:N` for a sequential pattern: bytes skipped after each I/O.
+    pub seq_gap: u64,
     /// Options as written (key, value), for the JSON "job options".
     pub options: Vec<(String, String)>,
 }
@@ -224,6 +239,13 @@ impl Default for Job {
             kb_base: 1024,
             end_fsync: false,
             unlink: false,
+            offset: 0,
+            offset_percent: None,
+            offset_increment: 0,
+            startdelay: Duration::ZERO,
+            rate_iops: None,
+            rate_bps: None,
+            seq_gap: 0,
             options: Vec::new(),
         }
     }

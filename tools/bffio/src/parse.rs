@@ -167,18 +167,58 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
     (
         "rw",
         false,
-        "read, write, randread, randwrite, rw, readwrite, randrw",
-        |j, v| {
-            j.pattern = parse_pattern(v)?;
-            Ok(())
-        },
+        "read, write, randread, randwrite, rw, readwrite, randrw; a sequential one with :N skips N bytes after each I/O",
+        set_pattern,
     ),
     (
         "readwrite",
         false,
-        "read, write, randread, randwrite, rw, readwrite, randrw",
+        "read, write, randread, randwrite, rw, readwrite, randrw (as rw)",
+        set_pattern,
+    ),
+    (
+        "offset",
+        false,
+        "a size such as 1m, or a percentage of the file's size such as 50%",
         |j, v| {
-            j.pattern = parse_pattern(v)?;
+            if let Some(p) = v.trim().strip_suffix('%') {
+                j.offset_percent = Some(parse_u32(p, 0, 99)?);
+                j.offset = 0;
+            } else {
+                j.offset = parse_size_base(v, j.kb_base)?;
+                j.offset_percent = None;
+            }
+            Ok(())
+        },
+    ),
+    ("offset_increment", false, "a size such as 1m", |j, v| {
+        j.offset_increment = parse_size_base(v, j.kb_base)?;
+        Ok(())
+    }),
+    (
+        "startdelay",
+        false,
+        "a time such as 2 (seconds), 500ms",
+        |j, v| {
+            j.startdelay = parse_time(v, Duration::from_secs(1))?;
+            Ok(())
+        },
+    ),
+    (
+        "rate_iops",
+        false,
+        "I/Os per second >= 1 (one figure for reads and writes together)",
+        |j, v| {
+            j.rate_iops = Some(u64::from(parse_u32(v, 1, u32::MAX)?));
+            Ok(())
+        },
+    ),
+    (
+        "rate",
+        false,
+        "bytes per second such as 10m (one figure for reads and writes together)",
+        |j, v| {
+            j.rate_bps = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
             Ok(())
         },
     ),
@@ -447,6 +487,24 @@ fn nonzero(v: u64) -> Result<u64, String> {
     } else {
         Ok(v)
     }
+}
+
+fn set_pattern(j: &mut Job, v: &str) -> Result<(), String> {
+    let (name, gap) = match v.split_once(':') {
+        Some((n, g)) => (n, Some(g)),
+        None => (v, None),
+    };
+    j.pattern = parse_pattern(name)?;
+    j.seq_gap = match gap {
+        // fio: for a random pattern `:N` is how many I/Os share one random offset, which
+        // bffio does not do; for a sequential one the bytes skipped after each I/O.
+        Some(_) if j.pattern.random() => {
+            return Err(format!("`{v}` (`:N` on a random pattern is not supported)"))
+        }
+        Some(g) => parse_size_base(g, j.kb_base)?,
+        None => 0,
+    };
+    Ok(())
 }
 
 fn parse_pattern(v: &str) -> Result<Pattern, String> {

@@ -385,13 +385,50 @@ fn run_loop<E: JobEngine>(
     let mut rng = Rng(seed | 1);
     let read_pct = u64::from(job.pattern.read_percent(job.rwmixread));
     let random = job.pattern.random();
+    // Each file's I/O region: from `offset` (plus `offset_increment` per clone, rounded down to
+    // the block size) to its end.
+    let regions: Vec<(u64, u64)> = files
+        .iter()
+        .map(|(_, span)| {
+            let first = match job.offset_percent {
+                Some(p) => span * u64::from(p) / 100,
+                None => job.offset,
+            } + u64::from(clone) * job.offset_increment;
+            let first = first - first % job.bs;
+            if first + job.bs > *span {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "job `{}`: offset {first} leaves less than one block of the {span}-byte file",
+                        job.name
+                    ),
+                ));
+            }
+            Ok((first, (span - first) / job.bs))
+        })
+        .collect::<io::Result<_>>()?;
     let mut seq_off: Vec<u64> = vec![0; files.len()];
     let mut file_turn = 0usize;
     let io_limit = if job.time_based {
         u64::MAX
+    } else if job.offset > 0 || job.offset_percent.is_some() || job.offset_increment > 0 {
+        // A region smaller than the file: a pass is the region, unless io_size says otherwise.
+        let region: u64 = regions.iter().map(|(_, blocks)| blocks * job.bs).sum();
+        job.io_limit
+            .unwrap_or(region)
+            .saturating_mul(u64::from(job.loops.max(1)))
     } else {
         job.io_size()
     };
+    // startdelay: the job's clock starts after it (a signal still ends the wait).
+    let delay_end = Instant::now() + job.startdelay;
+    while Instant::now() < delay_end && SIGNALLED.load(Ordering::Relaxed) == 0 {
+        std::thread::sleep(
+            delay_end
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(50)),
+        );
+    }
     let ramp_ns = job.ramp_time.as_nanos() as u64;
     let end_ns = job
         .runtime
@@ -433,7 +470,17 @@ fn run_loop<E: JobEngine>(
         };
         let mut t_prev = now();
         let before = outstanding;
-        while !stop && outstanding < allowed && issued < io_limit {
+        // rate / rate_iops: no more I/O than the budget since the job's start allows.
+        let rate_ok = |issued: u64, t: u64| {
+            let secs = t as f64 / 1e9;
+            let ops = issued / job.bs;
+            job.rate_iops
+                .is_none_or(|r| (ops as f64) < r as f64 * secs + 1.0)
+                && job
+                    .rate_bps
+                    .is_none_or(|r| (issued as f64) < r as f64 * secs + job.bs as f64)
+        };
+        while !stop && outstanding < allowed && issued < io_limit && rate_ok(issued, t_prev) {
             let Some(slot_id) = free.pop() else { break };
             let fi = match job.file_service {
                 FileService::RoundRobin => {
@@ -443,18 +490,25 @@ fn run_loop<E: JobEngine>(
                 FileService::Random => (rng.next() % files.len() as u64) as usize,
                 FileService::Sequential => file_turn,
             };
-            let (file, span) = &files[fi];
-            let blocks = span / job.bs;
-            let offset = if random {
-                (rng.next() % blocks) * job.bs
-            } else {
-                let o = seq_off[fi];
-                seq_off[fi] = (o + job.bs) % (blocks * job.bs);
-                if seq_off[fi] == 0 && job.file_service == FileService::Sequential {
-                    file_turn = (file_turn + 1) % files.len();
-                }
-                o
-            };
+            let (file, _) = &files[fi];
+            let (first, blocks) = regions[fi];
+            let offset = first
+                + if random {
+                    (rng.next() % blocks) * job.bs
+                } else {
+                    let o = seq_off[fi];
+                    // rw=…:N skips N bytes after each I/O; past the region's end it wraps.
+                    let next = o + job.bs + job.seq_gap;
+                    seq_off[fi] = if next + job.bs > blocks * job.bs {
+                        0
+                    } else {
+                        next
+                    };
+                    if seq_off[fi] == 0 && job.file_service == FileService::Sequential {
+                        file_turn = (file_turn + 1) % files.len();
+                    }
+                    o
+                };
             let write = read_pct < 100 && (read_pct == 0 || rng.next() % 100 >= read_pct);
             let slot = &mut slots[slot_id as usize];
             let mut buf = slot.buf.take().expect("free slot holds its buffer");
@@ -510,6 +564,15 @@ fn run_loop<E: JobEngine>(
             st.submit_batches[batch_class(outstanding - before)] += 1;
         }
         if outstanding == 0 && syncs_out == 0 {
+            if !stop && issued < io_limit && !rate_ok(issued, now()) {
+                // Held back by the rate with nothing in flight: sleep until the budget allows
+                // the next I/O (a little at a time, so the runtime's end and signals are seen).
+                std::thread::sleep(Duration::from_millis(1));
+                if now() >= end_ns || SIGNALLED.load(Ordering::Relaxed) != 0 {
+                    stop = true;
+                }
+                continue;
+            }
             break;
         }
         if stop || issued >= io_limit {

@@ -245,3 +245,66 @@ fn a_closed_pipe_ends_quietly() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn offset_gaps_rate_and_startdelay() {
+    let d = dir("region");
+    let f = d.join("f");
+    let base = [arg("filename", &f), "--bs=4k".into(), "--size=1m".into()];
+    let base: Vec<&str> = base.iter().map(String::as_str).collect();
+    // The region from 768k to the end: a pass is 256 KiB.
+    let v = json(&[&["--name=o", "--rw=read", "--offset=768k"], &base[..]].concat());
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 256 << 10, "{v}");
+    let v = json(
+        &[
+            &["--name=p", "--rw=read", "--offset=50%", "--io_size=64k"],
+            &base[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 64 << 10, "{v}");
+    // Two clones, each its own region (offset_increment), together the whole file.
+    let v = json(
+        &[
+            &[
+                "--name=i",
+                "--rw=read",
+                "--numjobs=2",
+                "--offset_increment=512k",
+                "--io_size=512k",
+                "--group_reporting",
+            ],
+            &base[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 1 << 20, "{v}");
+    let out = bffio(&[&["--name=x", "--rw=read", "--offset=1m"], &base[..]].concat());
+    assert!(!out.status.success(), "an offset past the file is an error");
+    // rw=read:4k: every other block, the same amount of I/O.
+    let v = json(
+        &[
+            &["--name=g", "--rw=read:4k", "--startdelay=200ms"],
+            &base[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 1 << 20, "{v}");
+    // rate_iops: a ceiling; a slow machine can only do fewer.
+    let v = json(
+        &[
+            &[
+                "--name=r",
+                "--rw=randread",
+                "--rate_iops=200",
+                "--time_based",
+                "--runtime=1",
+            ],
+            &base[..],
+        ]
+        .concat(),
+    );
+    let ios = v["jobs"][0]["read"]["total_ios"].as_u64().unwrap();
+    assert!((100..=221).contains(&ios), "200 IOPS for 1 s gave {ios}");
+    let _ = std::fs::remove_dir_all(&d);
+}

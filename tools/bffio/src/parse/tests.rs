@@ -376,3 +376,19 @@ fn command_line_forms_of_fio() {
     let cl = args(&["--time_based", "job.fio"]).unwrap();
     assert_eq!(cl.files, [PathBuf::from("job.fio")]);
 }
+
+#[test]
+fn region_rate_and_delay_keys() {
+    let j = one("[a]\noffset=1m\noffset_increment=512k\nstartdelay=250ms\nrate_iops=500\nrate=10m\nrw=read:4k\n");
+    assert_eq!((j.offset, j.offset_increment), (1 << 20, 512 << 10));
+    assert_eq!(j.startdelay, Duration::from_millis(250));
+    assert_eq!((j.rate_iops, j.rate_bps), (Some(500), Some(10 << 20)));
+    assert_eq!((j.pattern, j.seq_gap), (Pattern::Read, 4096));
+    let j = one("[a]\noffset=25%\n");
+    assert_eq!((j.offset, j.offset_percent), (0, Some(25)));
+    assert!(file("[a]\nrw=randread:8\n")
+        .unwrap_err()
+        .0
+        .contains("not supported"));
+    assert!(file("[a]\nrate_iops=0\n").is_err() && file("[a]\noffset=100%\n").is_err());
+}
