@@ -189,6 +189,16 @@ pub struct Job {
     pub rate_bps: Option<u64>,
     /// `rw=…:N` for a sequential pattern: bytes skipped after each I/O.
     pub seq_gap: u64,
+    /// `stonewall` / `wait_for_previous`: starts once every job before it has ended, and
+    /// begins a new reporting group.
+    pub stonewall: bool,
+    /// `new_group`: begins a new reporting group.
+    pub new_group: bool,
+    /// `wait_for`: starts once the named job has ended.
+    pub wait_for: Option<String>,
+    /// The reporting group (fio's `groupid`), counted from the `stonewall`s and `new_group`s
+    /// before it.
+    pub group: u32,
     /// Options as written (key, value), for the JSON "job options".
     pub options: Vec<(String, String)>,
 }
@@ -246,6 +256,10 @@ impl Default for Job {
             rate_iops: None,
             rate_bps: None,
             seq_gap: 0,
+            stonewall: false,
+            new_group: false,
+            wait_for: None,
+            group: 0,
             options: Vec::new(),
         }
     }

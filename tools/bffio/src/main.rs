@@ -102,6 +102,23 @@ fn load_jobs() -> Result<(Vec<Job>, job::RunOptions), Box<dyn std::error::Error>
         runner::resolve_size(j)?;
         parse::validate(j)?;
     }
+    // Reporting groups: a stonewall or new_group after the first job begins the next one.
+    let mut group = 0;
+    for i in 0..jobs.len() {
+        if i > 0 && (jobs[i].stonewall || jobs[i].new_group) {
+            group += 1;
+        }
+        jobs[i].group = group;
+        if let Some(w) = &jobs[i].wait_for {
+            if !jobs[..i].iter().any(|o| &o.name == w) {
+                return Err(format!(
+                    "job `{}`: wait_for={w}: no job of that name before it",
+                    jobs[i].name
+                )
+                .into());
+            }
+        }
+    }
     let threads: u32 = jobs.iter().map(|j| j.numjobs).sum();
     if let Some(max) = cl.run.max_jobs {
         if threads > max {

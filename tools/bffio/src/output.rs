@@ -154,13 +154,12 @@ fn pct(part: u64, total: u64) -> f64 {
 /// The text report.
 pub fn text(entries: &[Entry<'_>]) -> String {
     let mut out = String::new();
-    let mut all = ThreadStats::default();
     for e in entries {
         let s = &e.stats;
-        all.merge(s);
         out.push_str(&format!(
-            "{}: (groupid=0, jobs={}): err={:2}{}: pid={}\n",
+            "{}: (groupid={}, jobs={}): err={:2}{}: pid={}\n",
             e.job.name,
+            e.job.group,
             e.clones,
             s.error,
             if s.error != 0 {
@@ -260,21 +259,30 @@ pub fn text(entries: &[Entry<'_>]) -> String {
         }
         out.push('\n');
     }
-    out.push_str("Run status group 0 (all jobs):\n");
-    for (label, d) in [("READ", &all.read), ("WRITE", &all.write)] {
-        if d.ios == 0 {
-            continue;
+    // One summary per reporting group, as fio prints them.
+    let mut groups: Vec<u32> = entries.iter().map(|e| e.job.group).collect();
+    groups.dedup();
+    for g in groups {
+        let mut sum = ThreadStats::default();
+        for e in entries.iter().filter(|e| e.job.group == g) {
+            sum.merge(&e.stats);
         }
-        let secs = all.runtime_ns.max(1) as f64 / 1e9;
-        let bw = d.bytes as f64 / secs;
-        out.push_str(&format!(
-            "{label:>6}: bw={}/s ({}/s), io={} ({}), run={}msec\n",
-            human_bytes(bw),
-            human_si(bw),
-            human_bytes(d.bytes as f64),
-            human_si(d.bytes as f64),
-            all.runtime_ns / 1_000_000
-        ));
+        out.push_str(&format!("Run status group {g} (all jobs):\n"));
+        for (label, d) in [("READ", &sum.read), ("WRITE", &sum.write)] {
+            if d.ios == 0 {
+                continue;
+            }
+            let secs = sum.runtime_ns.max(1) as f64 / 1e9;
+            let bw = d.bytes as f64 / secs;
+            out.push_str(&format!(
+                "{label:>6}: bw={}/s ({}/s), io={} ({}), run={}msec\n",
+                human_bytes(bw),
+                human_si(bw),
+                human_bytes(d.bytes as f64),
+                human_si(d.bytes as f64),
+                sum.runtime_ns / 1_000_000
+            ));
+        }
     }
     out
 }
@@ -457,11 +465,12 @@ pub fn json(entries: &[Entry<'_>]) -> Value {
                 .collect();
             json!({
                 "jobname": e.job.name,
-                "groupid": 0,
+                "groupid": e.job.group,
                 "error": s.error,
                 "total_err": s.errors_passed,
                 "abandoned_ios": s.abandoned,
                 "eta": 0,
+                "job_start": s.start_ms,
                 "elapsed": (s.runtime_ns + e.job.ramp_time.as_nanos() as u64) / 1_000_000_000,
                 "job options": Value::Object(opts),
                 "read": dir_json(&s.read, s.runtime_ns, &e.job.percentiles),

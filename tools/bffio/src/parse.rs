@@ -142,6 +142,37 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
             Ok(())
         },
     ),
+    (
+        "stonewall",
+        true,
+        "0 or 1 (or no value): start once every job before has ended; a new group",
+        |j, v| {
+            j.stonewall = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    (
+        "wait_for_previous",
+        true,
+        "0 or 1 (or no value): as stonewall",
+        |j, v| {
+            j.stonewall = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    ("new_group", true, "0 or 1 (or no value)", |j, v| {
+        j.new_group = parse_bool(v)?;
+        Ok(())
+    }),
+    (
+        "wait_for",
+        false,
+        "the name of a job before this one",
+        |j, v| {
+            j.wait_for = Some(v.trim().to_string());
+            Ok(())
+        },
+    ),
     ("unlink", true, "0 or 1 (or no value)", |j, v| {
         j.unlink = parse_bool(v)?;
         Ok(())

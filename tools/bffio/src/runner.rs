@@ -443,6 +443,9 @@ fn run_loop<E: JobEngine>(
     // gets DRAIN_BOUND to complete.
     let mut stopped_at: Option<u64> = None;
 
+    st.start_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     let clock = Instant::now();
     let now = || clock.elapsed().as_nanos() as u64;
     let usage0 = thread_usage();
@@ -796,8 +799,31 @@ pub fn run_all(
         .iter()
         .map(|j| (0..j.numjobs).map(|_| None).collect())
         .collect();
+    // What each job waits for before it starts: every job before it (`stonewall`), or the
+    // one `wait_for` names (checked to exist before it when the jobs were parsed).
+    let deps: Vec<Vec<usize>> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| {
+            let mut d: Vec<usize> = if j.stonewall {
+                (0..i).collect()
+            } else {
+                Vec::new()
+            };
+            if let Some(name) = &j.wait_for {
+                d.extend(jobs[..i].iter().position(|o| &o.name == name));
+            }
+            d
+        })
+        .collect();
+    let mut left: Vec<u32> = jobs.iter().map(|j| j.numjobs).collect();
+    let mut started = vec![false; jobs.len()];
     let mut pending = 0usize;
-    for (ji, job) in jobs.iter().enumerate() {
+    let start = |ji: usize,
+                 results: &mut Vec<Vec<Option<io::Result<ThreadStats>>>>,
+                 left: &mut Vec<u32>,
+                 pending: &mut usize| {
+        let job = &jobs[ji];
         for clone in 0..job.numjobs {
             let (p, job, tx) = (progress[ji].clone(), job.clone(), tx.clone());
             p.running.fetch_add(1, Ordering::Relaxed);
@@ -812,18 +838,29 @@ pub fn run_all(
                     let _ = tx.send((ji, clone as usize, r));
                 });
             match spawned {
-                Ok(_) => pending += 1,
+                Ok(_) => *pending += 1,
                 Err(e) => {
                     progress[ji].running.fetch_sub(1, Ordering::Relaxed);
                     results[ji][clone as usize] = Some(Err(e));
+                    left[ji] -= 1;
                 }
             }
         }
-    }
-    drop(tx);
+    };
     let tick_every = Duration::from_millis(200);
     let mut next_tick = Instant::now() + tick_every;
-    while pending > 0 {
+    loop {
+        // Start every job whose dependencies have all ended (a SIGINT starts nothing more).
+        let stopping = SIGNALLED.load(Ordering::Relaxed) != 0;
+        for ji in 0..jobs.len() {
+            if !started[ji] && !stopping && deps[ji].iter().all(|&d| left[d] == 0) {
+                started[ji] = true;
+                start(ji, &mut results, &mut left, &mut pending);
+            }
+        }
+        if pending == 0 {
+            break;
+        }
         let wait = next_tick.saturating_duration_since(Instant::now());
         let got = rx.recv_timeout(wait);
         if Instant::now() >= next_tick {
@@ -834,18 +871,24 @@ pub fn run_all(
             Ok((ji, clone, r)) => {
                 results[ji][clone] = Some(r);
                 pending -= 1;
+                left[ji] -= 1;
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             // Every sender is gone: each thread sent before dropping its sender.
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
+    drop(tx);
     results
         .into_iter()
         .map(|clones| {
             clones
                 .into_iter()
-                .map(|r| r.unwrap_or_else(|| Err(io::Error::other("job thread lost"))))
+                .map(|r| {
+                    r.unwrap_or_else(|| {
+                        Err(io::Error::other("job not run (stopped before its turn)"))
+                    })
+                })
                 .collect()
         })
         .collect()

@@ -138,6 +138,9 @@ pub struct ThreadStats {
     /// Requests a device still held [`crate::runner::DRAIN_BOUND`] after the job ended: left
     /// to the kernel, never completed in the report.
     pub abandoned: u64,
+    /// When the job's I/O began (after `startdelay`), ms since the Unix epoch (fio's
+    /// `job_start`).
+    pub start_ms: u64,
 }
 
 impl ThreadStats {
@@ -171,6 +174,11 @@ impl ThreadStats {
         }
         self.errors_passed += o.errors_passed;
         self.abandoned += o.abandoned;
+        self.start_ms = match (self.start_ms, o.start_ms) {
+            (0, b) => b,
+            (a, 0) => a,
+            (a, b) => a.min(b),
+        };
         self.verify_errors.extend(o.verify_errors.iter().cloned());
     }
 }

@@ -308,3 +308,46 @@ fn offset_gaps_rate_and_startdelay() {
     assert!((100..=221).contains(&ios), "200 IOPS for 1 s gave {ios}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// stonewall: the job starts once every job before it has ended, in a new reporting group;
+/// wait_for: once the named one has.
+#[test]
+fn stonewall_and_wait_for_order_the_jobs() {
+    let d = dir("stonewall");
+    let jobfile = d.join("phases.fio");
+    std::fs::write(
+        &jobfile,
+        format!(
+            "[global]\nbs=4k\nsize=1m\ndirectory={}\n\
+             [first]\nrw=randread\ntime_based\nruntime=1\n\
+             [second]\nstonewall\nrw=read\n\
+             [third]\nwait_for=second\nrw=read\n",
+            d.display()
+        ),
+    )
+    .unwrap();
+    let v = json(&[jobfile.to_str().unwrap()]);
+    let jobs = v["jobs"].as_array().unwrap();
+    let by = |n: &str| jobs.iter().find(|j| j["jobname"] == n).unwrap();
+    let start = |n: &str| by(n)["job_start"].as_u64().unwrap();
+    assert!(start("second") >= start("first") + 1000, "{v}");
+    assert!(start("third") >= start("second"), "{v}");
+    assert_eq!(
+        (
+            by("first")["groupid"].as_u64(),
+            by("second")["groupid"].as_u64(),
+            by("third")["groupid"].as_u64()
+        ),
+        (Some(0), Some(1), Some(1))
+    );
+    let out = bffio(&[jobfile.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Run status group 0") && text.contains("Run status group 1"),
+        "{text}"
+    );
+    std::fs::write(&jobfile, "[a]\nsize=1m\nwait_for=nobody\n").unwrap();
+    let out = bffio(&[&arg("directory", &d), jobfile.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no job of that name"));
+    let _ = std::fs::remove_dir_all(&d);
+}
