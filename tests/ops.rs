@@ -463,3 +463,31 @@ fn pool_four_threads_hundred_thousand_cycles_no_leak() {
         "{st:?}"
     );
 }
+
+/// `nop`: through the engine and the kernel and back, with nothing done; as a callback, a
+/// future, and many at once (each completes exactly once).
+#[test]
+fn nop_completes_with_zero() {
+    let engine = LocalEngine::new().unwrap();
+    let (r, ()) = run_one(&engine, |cb| {
+        engine.nop(cb).unwrap();
+    });
+    assert_eq!(r.unwrap(), 0);
+    let (r, ()) = engine.block_on(engine.no_op());
+    assert_eq!(r.unwrap(), 0);
+    let done = Rc::new(Cell::new(0u32));
+    for _ in 0..1000 {
+        let d = done.clone();
+        engine
+            .nop(move |r, ()| {
+                assert_eq!(r.unwrap(), 0);
+                d.set(d.get() + 1);
+            })
+            .unwrap();
+    }
+    engine.drain(Duration::from_secs(10)).unwrap();
+    assert_eq!(done.get(), 1000);
+    let shared = SharedEngine::new().unwrap();
+    let (r, ()) = shared.block_on(shared.no_op());
+    assert_eq!(r.unwrap(), 0);
+}

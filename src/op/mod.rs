@@ -211,6 +211,20 @@ macro_rules! __op_table {
                 };
                 output(op) = op.bufs;
             }
+            /// Does nothing, through the whole engine and the kernel (IORING_OP_NOP): completes
+            /// at once with 0. What it costs is the engine's own cost per operation.
+            nop() -> () {
+                op Nop {};
+                direction None;
+                code Nop;
+                fixed_file false;
+                future no_op;
+                sqe(op) = {
+                    let _ = op;
+                    opcode::Nop::new().build()
+                };
+                output(op) = { let _ = op; };
+            }
             /// Flushes `fd`'s data and metadata to stable storage (`fsync`).
             fsync(fd: RawFd) -> () {
                 op Fsync {};

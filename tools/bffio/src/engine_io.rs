@@ -94,6 +94,9 @@ pub trait JobEngine {
     fn write(&self, fd: i32, buf: AlignedBuf, offset: u64, done: Done) -> io::Result<()>;
     /// fsync or fdatasync.
     fn sync(&self, fd: i32, datasync: bool, done: Done) -> io::Result<()>;
+    /// `ioengine=null`: an IORING_OP_NOP standing for an I/O of `buf`'s size, which it
+    /// completes as if done in full (fio's null engine), handing `buf` back.
+    fn nop(&self, buf: AlignedBuf, done: Done) -> io::Result<()>;
     /// Waits for completions (up to `timeout`).
     fn wait_for(&self, timeout: Duration) -> io::Result<usize>;
     /// Sum of the in-flight limits.
@@ -125,6 +128,14 @@ macro_rules! job_engine_for {
                     self.fsync(fd, move |r, ()| done.push(r, None)).map(drop)
                 };
                 r.map_err(|e| e.into_parts().0)
+            }
+            fn nop(&self, buf: AlignedBuf, done: Done) -> io::Result<()> {
+                Engine::nop(self, move |r, ()| {
+                    let len = buf.len();
+                    done.push(r.map(|_| len), Some(buf))
+                })
+                .map(drop)
+                .map_err(|e| e.into_parts().0)
             }
             fn wait_for(&self, timeout: Duration) -> io::Result<usize> {
                 self.wait(Some(timeout))

@@ -245,13 +245,18 @@ pub fn text(entries: &[Entry<'_>]) -> String {
             })
             .collect();
         out.push_str(&format!(
-            "  auraio       : {} (iodepth {} {})\n",
+            "  auraio       : {} (iodepth {} {}){}\n",
             aimd.join("; "),
             e.job.max_depth(),
             if e.job.aimd {
                 "is the upper bound, AIMD on"
             } else {
                 "fixed, AIMD off"
+            },
+            match e.job.ioengine.as_str() {
+                "auraio" => String::new(),
+                "null" => "; ioengine=null: IORING_OP_NOP through auraio, no data moved".into(),
+                other => format!("; ioengine={other} run through auraio (io_uring)"),
             }
         ));
         for v in &s.verify_errors {

@@ -359,9 +359,16 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
     (
         "ioengine",
         false,
-        "any fio engine name (recorded; bffio always runs auraio)",
+        "io_uring, libaio, psync, sync, pvsync, pvsync2, posixaio (all run through auraio, as the report says), or null (IORING_OP_NOP through auraio: the engine's own cost)",
         |j, v| {
-            j.ioengine = v.to_string();
+            const THROUGH_AURAIO: &[&str] = &[
+                "io_uring", "libaio", "psync", "sync", "pvsync", "pvsync2", "posixaio", "auraio",
+                "null",
+            ];
+            if !THROUGH_AURAIO.contains(&v.trim()) {
+                return Err(format!("`{v}` (not an engine bffio can stand in for)"));
+            }
+            j.ioengine = v.trim().to_string();
             Ok(())
         },
     ),

@@ -407,6 +407,7 @@ fn run_loop<E: JobEngine>(
             Ok((first, (span - first) / job.bs))
         })
         .collect::<io::Result<_>>()?;
+    let null_engine = job.ioengine == "null";
     let mut seq_off: Vec<u64> = vec![0; files.len()];
     let mut file_turn = 0usize;
     let io_limit = if job.time_based {
@@ -521,7 +522,9 @@ fn run_loop<E: JobEngine>(
             let fd = file.as_raw_fd();
             let done = Done::new(sink, slot_id);
             st.depth_levels[depth_level(outstanding + 1)] += 1;
-            let r = if write {
+            let r = if null_engine {
+                engine.nop(buf, done)
+            } else if write {
                 engine.write(fd, buf, offset, done)
             } else {
                 engine.read(fd, buf, offset, done)

@@ -351,3 +351,33 @@ fn stonewall_and_wait_for_order_the_jobs() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no job of that name"));
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// ioengine: fio's engines run through auraio and the report says so; `null` runs NOPs
+/// (full-size I/Os with nothing moved); an engine bffio cannot stand in for is an error.
+#[test]
+fn ioengines_run_through_auraio() {
+    let d = dir("engines");
+    let f = d.join("f");
+    let base = [
+        arg("filename", &f),
+        "--bs=4k".into(),
+        "--size=256k".into(),
+        "--rw=randread".into(),
+    ];
+    let base: Vec<&str> = base.iter().map(String::as_str).collect();
+    let out = bffio(&[&["--name=l", "--ioengine=libaio"], &base[..]].concat());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("ioengine=libaio run through auraio"),
+        "{text}"
+    );
+    let v = json(&[&["--name=n", "--ioengine=null"], &base[..]].concat());
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 256 << 10, "{v}");
+    let out = bffio(&[&["--name=x", "--ioengine=spdk"], &base[..]].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("ioengine") && err.contains("spdk"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
