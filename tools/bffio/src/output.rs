@@ -152,6 +152,44 @@ fn pct(part: u64, total: u64) -> f64 {
 }
 
 /// The text report.
+/// The self-tuning figures the reference tool reports: (final depth, phase, P99 ms of the
+/// completions, target ms). The final depth is the rings' in-flight limits at the end: the
+/// most concurrency the tuner kept (under the target when one was given).
+fn tuning_figures(e: &Entry<'_>) -> (u64, &'static str, f64, Option<f64>) {
+    let s = &e.stats;
+    let depth: u64 = s.rings.iter().map(|r| u64::from(r.limit)).sum();
+    let phase = s.rings.first().map_or("NONE", |r| r.phase);
+    let d = if s.read.ios > 0 { &s.read } else { &s.write };
+    let p99 = d.clat.percentile(99.0) as f64 / 1e6;
+    (
+        depth,
+        phase,
+        p99,
+        e.job.target_p99.map(|t| t.as_secs_f64() * 1e3),
+    )
+}
+
+/// fio's `time`: the local time in C's `ctime` layout (`Tue Dec  1 20:51:03 2026`).
+fn ctime_now() -> String {
+    // SAFETY: time(NULL) has no preconditions.
+    let t = unsafe { libc::time(std::ptr::null_mut()) };
+    // SAFETY: an all-zero tm is a valid value of the plain C struct.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let mut buf = [0u8; 64];
+    // SAFETY: `t` and `tm` are live locals; strftime writes at most `buf.len()` bytes into
+    // `buf` and the format is NUL-terminated.
+    let n = unsafe {
+        libc::localtime_r(&t, &mut tm);
+        libc::strftime(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            c"%a %b %e %H:%M:%S %Y".as_ptr(),
+            &tm,
+        )
+    };
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
 pub fn text(entries: &[Entry<'_>]) -> String {
     let mut out = String::new();
     for e in entries {
@@ -259,6 +297,11 @@ pub fn text(entries: &[Entry<'_>]) -> String {
                 other => format!("; ioengine={other} run through auraio (io_uring)"),
             }
         ));
+        if let (depth, _, p99, Some(target)) = tuning_figures(e) {
+            out.push_str(&format!(
+                "  max concurrency={depth} at p99={p99:.2}ms (target: {target:.2}ms)\n"
+            ));
+        }
         for v in &s.verify_errors {
             out.push_str(&format!("  verify: {v}\n"));
         }
@@ -501,6 +544,13 @@ pub fn json(entries: &[Entry<'_>]) -> Value {
                 "latency_target": 0,
                 "latency_percentile": 100.0,
                 "latency_window": 0,
+                "AuraIO": {
+                    "final_depth": tuning_figures(e).0,
+                    "phase": tuning_figures(e).1,
+                    "p99_ms": tuning_figures(e).2,
+                    "target_p99_ms": tuning_figures(e).3,
+                    "max_concurrency": tuning_figures(e).0,
+                },
                 "auraio": {
                     "aimd": e.job.aimd,
                     "preset": e.job.preset.name(),
@@ -515,7 +565,7 @@ pub fn json(entries: &[Entry<'_>]) -> Value {
         "fio version": concat!("bffio-", env!("CARGO_PKG_VERSION")),
         "timestamp": now.as_secs(),
         "timestamp_ms": now.as_millis() as u64,
-        "time": format!("{} s since the epoch", now.as_secs()),
+        "time": ctime_now(),
         "jobs": jobs,
     })
 }

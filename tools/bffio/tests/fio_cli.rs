@@ -381,3 +381,47 @@ fn ioengines_run_through_auraio() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// What scripts written against the reference tool read: the `AuraIO` JSON section, the
+/// `max concurrency=` line under a P99 target; fio's `time` layout.
+#[test]
+fn the_reference_tools_tuning_output() {
+    let d = dir("auraio-output");
+    let f = d.join("f");
+    let a = [
+        "--name=t".to_string(),
+        arg("filename", &f),
+        "--bs=4k".into(),
+        "--size=1m".into(),
+        "--rw=randread".into(),
+        "--target-p99=5ms".into(),
+    ];
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let v = json(&a);
+    let t = &v["jobs"][0]["AuraIO"];
+    for k in [
+        "final_depth",
+        "phase",
+        "p99_ms",
+        "target_p99_ms",
+        "max_concurrency",
+    ] {
+        assert!(!t[k].is_null(), "{k} in {t}");
+    }
+    assert_eq!(t["target_p99_ms"], 5.0);
+    assert!(t["final_depth"].as_u64().unwrap() >= 1);
+    // fio's `time`: "Tue Dec  1 20:51:31 2026".
+    let time = v["time"].as_str().unwrap();
+    let words: Vec<&str> = time.split_whitespace().collect();
+    assert!(
+        words.len() == 5 && words[3].matches(':').count() == 2,
+        "{time}"
+    );
+    let out = bffio(&a);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("max concurrency=") && text.contains("(target: 5.00ms)"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
