@@ -212,10 +212,12 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         eprintln!("bffio: terminating on signal {sig}");
     }
 
-    let mut entries = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
     let mut ok = true;
+    // group_reporting, as fio: every job of a reporting group in which any job asks for it is
+    // reported as one, named after the group's first job.
+    let grouped = |g: u32| jobs.iter().any(|j| j.group == g && j.group_reporting);
     for (job, clones) in jobs.iter().zip(results) {
-        let mut merged: Option<ThreadStats> = None;
         for r in clones {
             // A job that could not start (its file could not be laid out or opened) is
             // reported with that errno, as fio reports it; the other jobs still are.
@@ -229,22 +231,25 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
             if s.error != 0 || !s.verify_errors.is_empty() || s.abandoned != 0 {
                 ok = false;
             }
-            if job.group_reporting {
-                merged.get_or_insert_with(ThreadStats::default).merge(&s);
-            } else {
+            if !grouped(job.group) {
                 entries.push(Entry {
                     job,
                     clones: 1,
                     stats: s,
                 });
+                continue;
             }
-        }
-        if let Some(s) = merged {
-            entries.push(Entry {
-                job,
-                clones: job.numjobs,
-                stats: s,
-            });
+            match entries.iter_mut().find(|e| e.job.group == job.group) {
+                Some(e) => {
+                    e.stats.merge(&s);
+                    e.clones += 1;
+                }
+                None => entries.push(Entry {
+                    job,
+                    clones: 1,
+                    stats: s,
+                }),
+            }
         }
     }
     let mut report = String::new();

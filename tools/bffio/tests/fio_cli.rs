@@ -425,3 +425,34 @@ fn the_reference_tools_tuning_output() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// group_reporting merges the whole reporting group, as fio does: two jobs (three threads)
+/// reported as one; a stonewall after them starts a group of its own.
+#[test]
+fn group_reporting_merges_the_whole_group() {
+    let d = dir("groups");
+    let jobfile = d.join("g.fio");
+    std::fs::write(
+        &jobfile,
+        format!(
+            "[global]\nbs=4k\nsize=256k\nrw=read\ndirectory={}\ngroup_reporting\n\
+             [a]\nnumjobs=2\n[b]\n[c]\nstonewall\n",
+            d.display()
+        ),
+    )
+    .unwrap();
+    let v = json(&[jobfile.to_str().unwrap()]);
+    let jobs = v["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2, "{v}");
+    assert_eq!(jobs[0]["jobname"], "a");
+    assert_eq!(
+        jobs[0]["read"]["io_bytes"],
+        3 * (256 << 10),
+        "a's two clones and b: {v}"
+    );
+    assert_eq!(
+        (jobs[1]["jobname"].as_str(), jobs[1]["groupid"].as_u64()),
+        (Some("c"), Some(1))
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -332,13 +332,15 @@ fn a_fio_job_file_runs_unchanged() {
     );
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
     let jobs = j["jobs"].as_array().unwrap();
-    assert_eq!(jobs.len(), 2);
+    // group_reporting in [global] and no stonewall: one reporting group, reported as one entry
+    // named after its first job, as fio 3.33 reports this file (checked: 1 job, read 4 MiB,
+    // write 2 MiB).
+    assert_eq!(jobs.len(), 1, "{j}");
     assert_eq!(jobs[0]["jobname"], "rand-read");
     assert_eq!(num(&jobs[0], "read/io_bytes") as u64, 2 * (2 << 20));
-    assert_eq!(jobs[1]["jobname"], "seq-write");
-    assert_eq!(num(&jobs[1], "write/io_bytes") as u64, 2 << 20);
-    assert_eq!(num(&jobs[1], "sync/total_ios") as u64, 512 / 16);
-    assert_eq!(jobs[1]["job options"]["ioengine"], "io_uring");
+    assert_eq!(num(&jobs[0], "write/io_bytes") as u64, 2 << 20);
+    assert_eq!(num(&jobs[0], "sync/total_ios") as u64, 512 / 16);
+    assert_eq!(jobs[0]["job options"]["ioengine"], "io_uring");
     std::fs::remove_dir_all(&d).unwrap();
 }
 
