@@ -181,7 +181,7 @@ pub struct Job {
     pub offset_percent: Option<u32>,
     /// `offset_increment`: added to the offset for each clone of the job (`numjobs`).
     pub offset_increment: u64,
-    /// `startdelay`: the job starts this long after the run.
+    /// `startdelay`: the job's I/O starts this long after the job does.
     pub startdelay: Duration,
     /// `rate_iops`: at most this many I/Os per second.
     pub rate_iops: Option<u64>,
@@ -268,11 +268,23 @@ impl Default for Job {
 impl Job {
     /// Requests the job keeps outstanding at most: iodepth, or with AIMD and no iodepth, 256.
     pub fn max_depth(&self) -> u32 {
+        // fio's synchronous engines have one I/O in flight whatever iodepth says.
+        if self.sync_engine() {
+            return 1;
+        }
         match (self.iodepth, self.aimd) {
             (Some(d), _) => d.max(1),
             (None, true) => AIMD_DEFAULT_MAX_DEPTH,
             (None, false) => 1,
         }
+    }
+
+    /// Whether `ioengine` names one of fio's synchronous engines (one I/O at a time).
+    pub fn sync_engine(&self) -> bool {
+        matches!(
+            self.ioengine.as_str(),
+            "psync" | "sync" | "pvsync" | "pvsync2"
+        )
     }
 
     /// Size of each file.

@@ -100,6 +100,11 @@ fn load_jobs() -> Result<(Vec<Job>, job::RunOptions), Box<dyn std::error::Error>
     }
     for j in &mut jobs {
         runner::resolve_size(j)?;
+        // The null engine's NOPs have no latency the tuner could read, and a synchronous
+        // engine is one I/O at a time: both run at a fixed depth, as in fio.
+        if j.ioengine == "null" || j.sync_engine() {
+            j.aimd = false;
+        }
         parse::validate(j)?;
     }
     // Reporting groups: a stonewall or new_group after the first job begins the next one.
@@ -214,14 +219,17 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
 
     let mut entries: Vec<Entry> = Vec::new();
     let mut ok = true;
-    // group_reporting, as fio: every job of a reporting group in which any job asks for it is
-    // reported as one, named after the group's first job.
-    let grouped = |g: u32| jobs.iter().any(|j| j.group == g && j.group_reporting);
+    // group_reporting, as fio: the jobs of a reporting group that ask for it are reported as
+    // one, named after the first of them; the others keep their own entries.
     for (job, clones) in jobs.iter().zip(results) {
         for r in clones {
             // A job that could not start (its file could not be laid out or opened) is
             // reported with that errno, as fio reports it; the other jobs still are.
             let s = r.unwrap_or_else(|e| {
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    // Stopped by a signal before its turn: no I/O, and no error of its own.
+                    return ThreadStats::default();
+                }
                 eprintln!("bffio: job `{}`: {e}", job.name);
                 ThreadStats {
                     error: runner::errno_of(&e),
@@ -231,7 +239,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
             if s.error != 0 || !s.verify_errors.is_empty() || s.abandoned != 0 {
                 ok = false;
             }
-            if !grouped(job.group) {
+            if !job.group_reporting {
                 entries.push(Entry {
                     job,
                     clones: 1,
@@ -239,7 +247,10 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
                 });
                 continue;
             }
-            match entries.iter_mut().find(|e| e.job.group == job.group) {
+            match entries
+                .iter_mut()
+                .find(|e| e.job.group == job.group && e.job.group_reporting)
+            {
                 Some(e) => {
                     e.stats.merge(&s);
                     e.clones += 1;

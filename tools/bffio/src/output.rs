@@ -151,7 +151,6 @@ fn pct(part: u64, total: u64) -> f64 {
     }
 }
 
-/// The text report.
 /// The self-tuning figures the reference tool reports: (final depth, phase, P99 ms of the
 /// completions, target ms). The final depth is the rings' in-flight limits at the end: the
 /// most concurrency the tuner kept (under the target when one was given).
@@ -190,6 +189,7 @@ fn ctime_now() -> String {
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
+/// The text report.
 pub fn text(entries: &[Entry<'_>]) -> String {
     let mut out = String::new();
     for e in entries {

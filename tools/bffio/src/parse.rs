@@ -957,6 +957,11 @@ pub fn validate(job: &Job) -> Result<(), ParseError> {
     if job.time_based && job.runtime.is_none() {
         return Err(ParseError(format!("{who}: `time_based` needs a `runtime`")));
     }
+    if job.ioengine == "null" && job.verify {
+        return Err(ParseError(format!(
+            "{who}: `verify` with `ioengine=null`: a NOP moves no data to verify"
+        )));
+    }
     if job.target_p99.is_some() && !job.aimd {
         return Err(ParseError(format!(
             "{who}: `target-p99` needs `aimd=on` (the engine meets it by choosing the depth)"

@@ -61,8 +61,13 @@ pub fn files_of(job: &Job, clone: u32) -> Vec<PathBuf> {
 
 /// Opens (making or extending it first when needed) one file of a job; returns it and the
 /// size its I/O spans.
-fn open_file(job: &Job, path: &PathBuf, seed: u64) -> io::Result<(File, u64)> {
-    let want = job.file_size();
+fn open_file(job: &Job, path: &PathBuf, seed: u64, first: u64) -> io::Result<(File, u64)> {
+    // The region starts at `first` (the job's offset for this clone) and spans the job's
+    // file size: a file to make or extend needs both.
+    let want = match job.file_size() {
+        0 => 0,
+        n => n + first,
+    };
     let meta = std::fs::metadata(path);
     let is_dev = meta
         .as_ref()
@@ -358,9 +363,39 @@ fn run_loop<E: JobEngine>(
 ) -> io::Result<ThreadStats> {
     let seed = job.seed(clone);
     let paths = files_of(job, clone);
+    // Where each file's region starts: `offset` (bytes, or a share of the job's file size, or
+    // of the existing file's) plus `offset_increment` per clone, aligned down to the block
+    // size. As fio: the region is `size` bytes from there (to the file's end without a size).
+    let firsts: Vec<u64> = paths
+        .iter()
+        .map(|p| {
+            let base = match job.file_size() {
+                0 => std::fs::metadata(p).map_or(0, |m| m.len()),
+                n => n,
+            };
+            let first = match job.offset_percent {
+                Some(pct) => base * u64::from(pct) / 100,
+                None => job.offset,
+            } + u64::from(clone) * job.offset_increment;
+            first - first % job.bs
+        })
+        .collect();
+    // ioengine=null touches no file (fio's null engine is diskless): its NOPs name none, so
+    // the regions are drawn over stand-ins the size of the job's files.
+    let null_engine = job.ioengine == "null";
     let files: Vec<(File, u64)> = paths
         .iter()
-        .map(|p| open_file(job, p, seed))
+        .zip(&firsts)
+        .map(|(p, &first)| {
+            if null_engine {
+                Ok((
+                    File::open("/dev/null")?,
+                    first + job.file_size().max(job.bs),
+                ))
+            } else {
+                open_file(job, p, seed, first)
+            }
+        })
         .collect::<io::Result<_>>()?;
     let depth = job.max_depth() as usize;
     let bs = job.bs as usize;
@@ -389,12 +424,8 @@ fn run_loop<E: JobEngine>(
     // the block size) to its end.
     let regions: Vec<(u64, u64)> = files
         .iter()
-        .map(|(_, span)| {
-            let first = match job.offset_percent {
-                Some(p) => span * u64::from(p) / 100,
-                None => job.offset,
-            } + u64::from(clone) * job.offset_increment;
-            let first = first - first % job.bs;
+        .zip(&firsts)
+        .map(|((_, span), &first)| {
             if first + job.bs > *span {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -407,19 +438,24 @@ fn run_loop<E: JobEngine>(
             Ok((first, (span - first) / job.bs))
         })
         .collect::<io::Result<_>>()?;
-    let null_engine = job.ioengine == "null";
     let mut seq_off: Vec<u64> = vec![0; files.len()];
     let mut file_turn = 0usize;
     let io_limit = if job.time_based {
         u64::MAX
-    } else if job.offset > 0 || job.offset_percent.is_some() || job.offset_increment > 0 {
-        // A region smaller than the file: a pass is the region, unless io_size says otherwise.
-        let region: u64 = regions.iter().map(|(_, blocks)| blocks * job.bs).sum();
-        job.io_limit
-            .unwrap_or(region)
-            .saturating_mul(u64::from(job.loops.max(1)))
     } else {
-        job.io_size()
+        // A pass: io_size when given; else `size`, or without one every file's region; with
+        // rw=…:N one block in every bs + N bytes of it, as fio.
+        let stride = job.bs + job.seq_gap;
+        let regions_bytes: u64 = regions
+            .iter()
+            .map(|(_, blocks)| (blocks * job.bs).div_ceil(stride) * job.bs)
+            .sum();
+        let pass = match (job.io_limit, job.size) {
+            (Some(l), _) => l,
+            (None, Some(s)) if job.seq_gap == 0 => s,
+            _ => regions_bytes,
+        };
+        pass.saturating_mul(u64::from(job.loops.max(1)))
     };
     // startdelay: the job's clock starts after it (a signal still ends the wait).
     let delay_end = Instant::now() + job.startdelay;
@@ -550,7 +586,7 @@ fn run_loop<E: JobEngine>(
                 } else {
                     job.fdatasync
                 };
-                if every > 0 && writes_since_sync >= every {
+                if every > 0 && writes_since_sync >= every && !null_engine {
                     if let Some(id) = sync_free.pop() {
                         writes_since_sync = 0;
                         sync_start[id as usize] = t;
@@ -728,7 +764,7 @@ fn run_loop<E: JobEngine>(
     st.rings = engine.ring_ends();
     // Verify what was written: read every block of a write-only job back (fio's verify phase).
     // end_fsync: once the job's I/O is done, every file to stable storage (fio's last step).
-    if job.end_fsync && st.error == 0 && st.abandoned == 0 {
+    if job.end_fsync && st.error == 0 && st.abandoned == 0 && !null_engine {
         for (f, _) in &files {
             if let Err(e) = f.sync_all() {
                 st.error = errno_of(&e);
@@ -748,7 +784,7 @@ fn run_loop<E: JobEngine>(
             st.error = errno_of(&e);
         }
     }
-    if job.unlink {
+    if job.unlink && !null_engine {
         drop(files);
         // Files only: a job on a block device never removes its node.
         for p in &paths {
@@ -889,7 +925,10 @@ pub fn run_all(
                 .into_iter()
                 .map(|r| {
                     r.unwrap_or_else(|| {
-                        Err(io::Error::other("job not run (stopped before its turn)"))
+                        Err(io::Error::new(
+                            io::ErrorKind::Interrupted,
+                            "job not run (stopped before its turn)",
+                        ))
                     })
                 })
                 .collect()

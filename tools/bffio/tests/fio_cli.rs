@@ -252,9 +252,13 @@ fn offset_gaps_rate_and_startdelay() {
     let f = d.join("f");
     let base = [arg("filename", &f), "--bs=4k".into(), "--size=1m".into()];
     let base: Vec<&str> = base.iter().map(String::as_str).collect();
-    // The region from 768k to the end: a pass is 256 KiB.
+    // As fio: the region is `size` bytes from the offset (the file grows to hold it).
     let v = json(&[&["--name=o", "--rw=read", "--offset=768k"], &base[..]].concat());
-    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 256 << 10, "{v}");
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 1 << 20, "{v}");
+    assert_eq!(
+        std::fs::metadata(&f).unwrap().len(),
+        (1 << 20) + (768 << 10)
+    );
     let v = json(
         &[
             &["--name=p", "--rw=read", "--offset=50%", "--io_size=64k"],
@@ -263,25 +267,40 @@ fn offset_gaps_rate_and_startdelay() {
         .concat(),
     );
     assert_eq!(v["jobs"][0]["read"]["io_bytes"], 64 << 10, "{v}");
-    // Two clones, each its own region (offset_increment), together the whole file.
+    // fio's disjoint segments: size=S offset_increment=S numjobs=2, of one file.
+    let seg = [
+        arg("filename", &d.join("g")),
+        "--bs=4k".into(),
+        "--size=512k".into(),
+    ];
+    let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
     let v = json(
         &[
             &[
                 "--name=i",
-                "--rw=read",
+                "--rw=write",
                 "--numjobs=2",
                 "--offset_increment=512k",
-                "--io_size=512k",
                 "--group_reporting",
             ],
-            &base[..],
+            &seg[..],
         ]
         .concat(),
     );
-    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 1 << 20, "{v}");
-    let out = bffio(&[&["--name=x", "--rw=read", "--offset=1m"], &base[..]].concat());
+    assert_eq!(v["jobs"][0]["write"]["io_bytes"], 1 << 20, "{v}");
+    assert_eq!(
+        std::fs::metadata(d.join("g")).unwrap().len(),
+        1 << 20,
+        "two segments, one file"
+    );
+    // Without a size the region runs to the file's end; past it is an error.
+    let whole = [arg("filename", &f), "--bs=4k".into()];
+    let whole: Vec<&str> = whole.iter().map(String::as_str).collect();
+    let v = json(&[&["--name=w", "--rw=read", "--offset=1m"], &whole[..]].concat());
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 768 << 10, "{v}");
+    let out = bffio(&[&["--name=x", "--rw=read", "--offset=4m"], &whole[..]].concat());
     assert!(!out.status.success(), "an offset past the file is an error");
-    // rw=read:4k: every other block, the same amount of I/O.
+    // rw=read:4k: every other block of the region, once (fio's holes).
     let v = json(
         &[
             &["--name=g", "--rw=read:4k", "--startdelay=200ms"],
@@ -289,7 +308,7 @@ fn offset_gaps_rate_and_startdelay() {
         ]
         .concat(),
     );
-    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 1 << 20, "{v}");
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 512 << 10, "{v}");
     // rate_iops: a ceiling; a slow machine can only do fewer.
     let v = json(
         &[
@@ -371,8 +390,34 @@ fn ioengines_run_through_auraio() {
         out.status.success() && text.contains("ioengine=libaio run through auraio"),
         "{text}"
     );
-    let v = json(&[&["--name=n", "--ioengine=null"], &base[..]].concat());
-    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 256 << 10, "{v}");
+    let null_file = d.join("never");
+    let v = json(&[
+        "--name=n",
+        "--ioengine=null",
+        &arg("filename", &null_file),
+        "--bs=4k",
+        "--size=256k",
+        "--rw=randwrite",
+        "--fsync=4",
+    ]);
+    assert_eq!(v["jobs"][0]["write"]["io_bytes"], 256 << 10, "{v}");
+    assert!(!null_file.exists(), "the null engine touches no file");
+    let out = bffio(&[
+        "--name=nv",
+        "--ioengine=null",
+        &arg("filename", &null_file),
+        "--size=256k",
+        "--verify=crc32c",
+        "--rw=write",
+    ]);
+    assert!(
+        !out.status.success(),
+        "verify with the null engine is refused"
+    );
+    // A synchronous engine is one I/O at a time, as in fio.
+    let v = json(&[&["--name=s", "--ioengine=psync", "--iodepth=32"], &base[..]].concat());
+    let levels = &v["jobs"][0]["iodepth_level"];
+    assert_eq!(levels["1"], 100.0, "{levels}");
     let out = bffio(&[&["--name=x", "--ioengine=spdk"], &base[..]].concat());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
