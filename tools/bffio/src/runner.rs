@@ -450,12 +450,11 @@ fn run_loop<E: JobEngine>(
             .iter()
             .map(|(_, blocks)| (blocks * job.bs).div_ceil(stride) * job.bs)
             .sum();
-        let pass = match (job.io_limit, job.size) {
-            (Some(l), _) => l,
-            (None, Some(s)) if job.seq_gap == 0 => s,
-            _ => regions_bytes,
-        };
-        pass.saturating_mul(u64::from(job.loops.max(1)))
+        if job.io_limit.is_some() || (job.size.is_some() && job.seq_gap == 0) {
+            job.io_size()
+        } else {
+            regions_bytes.saturating_mul(u64::from(job.loops.max(1)))
+        }
     };
     // startdelay: the job's clock starts after it (a signal still ends the wait).
     let delay_end = Instant::now() + job.startdelay;
