@@ -199,6 +199,11 @@ pub struct Job {
     /// The reporting group (fio's `groupid`), counted from the `stonewall`s and `new_group`s
     /// before it.
     pub group: u32,
+    /// `iodepth_batch` / `iodepth_batch_submit`: SQEs gathered before a submit system call
+    /// (the engine's batch threshold, pinned; none: the engine tunes it).
+    pub iodepth_batch: Option<u32>,
+    /// `iodepth_low`: once the queue is full, refill only when it has drained to this.
+    pub iodepth_low: Option<u32>,
     /// Options as written (key, value), for the JSON "job options".
     pub options: Vec<(String, String)>,
 }
@@ -260,6 +265,8 @@ impl Default for Job {
             new_group: false,
             wait_for: None,
             group: 0,
+            iodepth_batch: None,
+            iodepth_low: None,
             options: Vec::new(),
         }
     }

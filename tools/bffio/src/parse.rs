@@ -283,6 +283,22 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         j.iodepth = Some(parse_u32(v, 1, 32768)?);
         Ok(())
     }),
+    (
+        "iodepth_batch",
+        false,
+        "SQEs per submit system call >= 1 (pins the engine's batch threshold; 0: the engine tunes it)",
+        set_batch,
+    ),
+    ("iodepth_batch_submit", false, "as iodepth_batch", set_batch),
+    (
+        "iodepth_low",
+        false,
+        "a depth: once full, refill only when the queue has drained to it",
+        |j, v| {
+            j.iodepth_low = Some(parse_u32(v, 0, 32768)?);
+            Ok(())
+        },
+    ),
     ("numjobs", false, "a number of jobs 1-1024", |j, v| {
         j.numjobs = parse_u32(v, 1, 1024)?;
         Ok(())
@@ -464,6 +480,18 @@ const REFUSED: &[(&str, &str)] = &[
         "exitall",
         "ending every job when one ends is not implemented yet",
     ),
+    (
+        "iodepth_batch_complete",
+        "the engine reaps every completion that is ready; a minimum per reap is not implemented",
+    ),
+    (
+        "iodepth_batch_complete_min",
+        "the engine reaps every completion that is ready; a minimum per reap is not implemented",
+    ),
+    (
+        "iodepth_batch_complete_max",
+        "the engine reaps every completion that is ready; a maximum per reap is not implemented",
+    ),
 ];
 
 /// Every key of a job or of the run, for help and suggestions.
@@ -525,6 +553,14 @@ fn nonzero(v: u64) -> Result<u64, String> {
     } else {
         Ok(v)
     }
+}
+
+fn set_batch(j: &mut Job, v: &str) -> Result<(), String> {
+    j.iodepth_batch = match parse_u32(v, 0, 32768)? {
+        0 => None,
+        n => Some(n),
+    };
+    Ok(())
 }
 
 fn set_pattern(j: &mut Job, v: &str) -> Result<(), String> {

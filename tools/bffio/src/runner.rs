@@ -344,6 +344,9 @@ where
     } else {
         io.engine.set_in_flight_limit(depth)?;
     }
+    if let Some(n) = job.iodepth_batch {
+        io.engine.set_batch_threshold(Some(n))?;
+    }
     let r = run_loop(&io.engine, io.sink(), job, clone, progress);
     // What the engine's drop still delivers (requests left in flight when the loop bailed out
     // with an error) is only released: the run has failed already.
@@ -475,6 +478,8 @@ fn run_loop<E: JobEngine>(
     let mut syncs_out: u64 = 0;
     let mut writes_since_sync: u32 = 0;
     let mut stop = false;
+    // iodepth_low: the queue filled up and is draining to the low mark.
+    let mut draining = false;
     // When the job stopped issuing (runtime over, error, I/O done): what is still outstanding
     // gets DRAIN_BOUND to complete.
     let mut stopped_at: Option<u64> = None;
@@ -509,6 +514,19 @@ fn run_loop<E: JobEngine>(
         };
         let mut t_prev = now();
         let before = outstanding;
+        // iodepth_low: once the queue has filled up, no refill until it has drained to the
+        // low mark.
+        let mut hold_refill = false;
+        if let Some(low) = job.iodepth_low {
+            if outstanding >= allowed {
+                draining = true;
+            }
+            if draining && outstanding > u64::from(low) {
+                hold_refill = true;
+            } else {
+                draining = false;
+            }
+        }
         // rate / rate_iops: no more I/O than the budget since the job's start allows.
         let rate_ok = |issued: u64, t: u64| {
             let secs = t as f64 / 1e9;
@@ -519,7 +537,12 @@ fn run_loop<E: JobEngine>(
                     .rate_bps
                     .is_none_or(|r| (issued as f64) < r as f64 * secs + job.bs as f64)
         };
-        while !stop && outstanding < allowed && issued < io_limit && rate_ok(issued, t_prev) {
+        while !stop
+            && !hold_refill
+            && outstanding < allowed
+            && issued < io_limit
+            && rate_ok(issued, t_prev)
+        {
             let Some(slot_id) = free.pop() else { break };
             let fi = match job.file_service {
                 FileService::RoundRobin => {

@@ -384,6 +384,22 @@ fn ioengines_run_through_auraio() {
         "--rw=randread".into(),
     ];
     let base: Vec<&str> = base.iter().map(String::as_str).collect();
+    // fio's batching keys: iodepth_batch pins the engine's batch threshold, iodepth_low holds
+    // refills until the queue has drained.
+    let v = json(
+        &[
+            &[
+                "--name=b",
+                "--iodepth=16",
+                "--aimd=off",
+                "--iodepth_batch=8",
+                "--iodepth_low=4",
+            ],
+            &base[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 256 << 10, "{v}");
     let out = bffio(&[&["--name=l", "--ioengine=libaio"], &base[..]].concat());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

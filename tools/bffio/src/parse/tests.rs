@@ -392,3 +392,16 @@ fn region_rate_and_delay_keys() {
         .contains("not supported"));
     assert!(file("[a]\nrate_iops=0\n").is_err() && file("[a]\noffset=100%\n").is_err());
 }
+
+#[test]
+fn batching_keys() {
+    let j = one("[a]\niodepth_batch=8\niodepth_low=4\n");
+    assert_eq!((j.iodepth_batch, j.iodepth_low), (Some(8), Some(4)));
+    let j = one("[a]\niodepth_batch_submit=0\n");
+    assert_eq!(j.iodepth_batch, None, "0: the engine tunes it");
+    let e = file("[a]\niodepth_batch_complete_min=2\n").unwrap_err().0;
+    assert!(
+        e.contains("not supported") && e.contains("reaps every completion"),
+        "{e}"
+    );
+}
