@@ -511,6 +511,7 @@ pub fn json(entries: &[Entry<'_>]) -> Value {
                     })
                 })
                 .collect();
+            let (final_depth, phase, p99_ms, target_p99_ms) = tuning_figures(e);
             json!({
                 "jobname": e.job.name,
                 "groupid": e.job.group,
@@ -545,11 +546,11 @@ pub fn json(entries: &[Entry<'_>]) -> Value {
                 "latency_percentile": 100.0,
                 "latency_window": 0,
                 "AuraIO": {
-                    "final_depth": tuning_figures(e).0,
-                    "phase": tuning_figures(e).1,
-                    "p99_ms": tuning_figures(e).2,
-                    "target_p99_ms": tuning_figures(e).3,
-                    "max_concurrency": tuning_figures(e).0,
+                    "final_depth": final_depth,
+                    "phase": phase,
+                    "p99_ms": p99_ms,
+                    "target_p99_ms": target_p99_ms,
+                    "max_concurrency": final_depth,
                 },
                 "auraio": {
                     "aimd": e.job.aimd,

@@ -67,19 +67,13 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         "io_size",
         false,
         "a size such as 1g: the I/O done, when not `size`",
-        |j, v| {
-            j.io_limit = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
-            Ok(())
-        },
+        set_io_limit,
     ),
     (
         "io_limit",
         false,
         "a size such as 1g (as io_size)",
-        |j, v| {
-            j.io_limit = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
-            Ok(())
-        },
+        set_io_limit,
     ),
     (
         "kb_base",
@@ -146,19 +140,13 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         "stonewall",
         true,
         "0 or 1 (or no value): start once every job before has ended; a new group",
-        |j, v| {
-            j.stonewall = parse_bool(v)?;
-            Ok(())
-        },
+        set_stonewall,
     ),
     (
         "wait_for_previous",
         true,
         "0 or 1 (or no value): as stonewall",
-        |j, v| {
-            j.stonewall = parse_bool(v)?;
-            Ok(())
-        },
+        set_stonewall,
     ),
     ("new_group", true, "0 or 1 (or no value)", |j, v| {
         j.new_group = parse_bool(v)?;
@@ -553,6 +541,16 @@ fn nonzero(v: u64) -> Result<u64, String> {
     } else {
         Ok(v)
     }
+}
+
+fn set_io_limit(j: &mut Job, v: &str) -> Result<(), String> {
+    j.io_limit = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
+    Ok(())
+}
+
+fn set_stonewall(j: &mut Job, v: &str) -> Result<(), String> {
+    j.stonewall = parse_bool(v)?;
+    Ok(())
 }
 
 fn set_batch(j: &mut Job, v: &str) -> Result<(), String> {
