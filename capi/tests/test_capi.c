@@ -1129,9 +1129,8 @@ static void test_other_thread(void) {
     close(fd);
 }
 
-/* 64 one-byte reads of an empty pipe on a 4-ring engine of the given ring policy, each ring
- * held at 4 in flight: where they went (pending per ring) and how many spilled. */
-static void spread(int select, bool single_thread, int pending[4], uint64_t *spills) {
+/* A 4-ring engine of the given ring policy, each ring held at 4 in flight. */
+static aura_engine_t *four_rings(int select, bool single_thread) {
     aura_options_t o;
     aura_options_init(&o);
     o.ring_count = 4;
@@ -1142,6 +1141,34 @@ static void spread(int select, bool single_thread, int pending[4], uint64_t *spi
     o.single_thread = single_thread;
     aura_engine_t *e = aura_create_with_options(&o);
     CHECK(e != NULL);
+    return e;
+}
+
+/* After 64 one-byte reads of the empty pipe `p` were submitted to `e`: where they went
+ * (pending per ring) and how many spilled; then the pipe feeds them, and all complete. */
+static void spread_result(aura_engine_t *e, int p[2], int pending[4], uint64_t *spills) {
+    CHECK(aura_wait(e, 0) >= 0);
+    for (int r = 0; r < 4; r++) {
+        aura_ring_stats_t rs;
+        CHECK(aura_get_ring_stats(e, r, &rs) == 0);
+        pending[r] = rs.pending_count;
+    }
+    aura_stats_t st;
+    aura_get_stats(e, &st);
+    *spills = st.adaptive_spills;
+    static char bytes[64];
+    CHECK(write(p[1], bytes, sizeof bytes) == (ssize_t)sizeof bytes);
+    CHECK(aura_drain(e, 10000) >= 0);
+    CHECK(counted == 64);
+    close(p[0]);
+    close(p[1]);
+    aura_destroy(e);
+}
+
+/* 64 one-byte reads of an empty pipe on a 4-ring engine of the given ring policy, each ring
+ * held at 4 in flight: where they went (pending per ring) and how many spilled. */
+static void spread(int select, bool single_thread, int pending[4], uint64_t *spills) {
+    aura_engine_t *e = four_rings(select, single_thread);
     if (e == NULL) {
         return;
     }
@@ -1152,21 +1179,7 @@ static void spread(int select, bool single_thread, int pending[4], uint64_t *spi
     for (int i = 0; i < 64; i++) {
         CHECK(aura_read(e, p[0], aura_buf(bytes + i), 1, -1, count_cb, NULL) != NULL);
     }
-    CHECK(aura_wait(e, 0) >= 0);
-    for (int r = 0; r < 4; r++) {
-        aura_ring_stats_t rs;
-        CHECK(aura_get_ring_stats(e, r, &rs) == 0);
-        pending[r] = rs.pending_count;
-    }
-    aura_stats_t st;
-    aura_get_stats(e, &st);
-    *spills = st.adaptive_spills;
-    CHECK(write(p[1], bytes, sizeof bytes) == (ssize_t)sizeof bytes);
-    CHECK(aura_drain(e, 10000) >= 0);
-    CHECK(counted == 64);
-    close(p[0]);
-    close(p[1]);
-    aura_destroy(e);
+    spread_result(e, p, pending, spills);
 }
 
 /* `n` reads of an empty pipe from a fresh thread pinned to one CPU (a fresh thread: its idea
@@ -1215,14 +1228,7 @@ static void adaptive_under_load(int ncpus, int pending[4], uint64_t *spills) {
     if (!two) {
         return;
     }
-    aura_options_t o;
-    aura_options_init(&o);
-    o.ring_count = 4;
-    o.queue_depth = 64;
-    o.initial_in_flight = 4;
-    o.disable_adaptive = true;
-    aura_engine_t *e = aura_create_with_options(&o);
-    CHECK(e != NULL);
+    aura_engine_t *e = four_rings(AURA_SELECT_ADAPTIVE, false);
     if (e == NULL) {
         return;
     }
@@ -1235,22 +1241,7 @@ static void adaptive_under_load(int ncpus, int pending[4], uint64_t *spills) {
         CHECK(pthread_create(&t, NULL, burst, &b) == 0);
         pthread_join(t, NULL);
     }
-    CHECK(aura_wait(e, 0) >= 0);
-    for (int r = 0; r < 4; r++) {
-        aura_ring_stats_t rs;
-        CHECK(aura_get_ring_stats(e, r, &rs) == 0);
-        pending[r] = rs.pending_count;
-    }
-    aura_stats_t st;
-    aura_get_stats(e, &st);
-    *spills = st.adaptive_spills;
-    static char bytes[64];
-    CHECK(write(p[1], bytes, sizeof bytes) == (ssize_t)sizeof bytes);
-    CHECK(aura_drain(e, 10000) >= 0);
-    CHECK(counted == 64);
-    close(p[0]);
-    close(p[1]);
-    aura_destroy(e);
+    spread_result(e, p, pending, spills);
 }
 
 /* ring_select and single_thread choose the engine's preset (libauraio holds all six; the
