@@ -179,6 +179,8 @@ pub struct Job {
     pub offset: u64,
     /// `offset=N%`.
     pub offset_percent: Option<u32>,
+    /// fio's I/O logs: `write_bw_log`, `write_lat_log`, `write_iops_log` and their options.
+    pub logs: crate::iolog::LogOptions,
     /// `offset_increment`: added to the offset for each clone of the job (`numjobs`).
     pub offset_increment: u64,
     /// `startdelay`: the job's I/O starts this long after the job does.
@@ -232,6 +234,7 @@ impl Default for Job {
             bs: 4096,
             iodepth: None,
             numjobs: 1,
+            logs: crate::iolog::LogOptions::new(),
             runtime: None,
             time_based: false,
             ramp_time: Duration::ZERO,

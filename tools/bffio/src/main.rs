@@ -6,6 +6,7 @@
 
 mod engine_io;
 mod hist;
+mod iolog;
 mod job;
 mod output;
 mod parse;

@@ -161,6 +161,63 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
             Ok(())
         },
     ),
+    (
+        "write_bw_log",
+        true,
+        "a file name prefix (no value: the job's name); writes PREFIX_bw.N.log",
+        |j, v| {
+            j.logs.bw = Some(v.trim().to_string());
+            Ok(())
+        },
+    ),
+    (
+        "write_lat_log",
+        true,
+        "a file name prefix (no value: the job's name); writes PREFIX_{slat,clat,lat}.N.log",
+        |j, v| {
+            j.logs.lat = Some(v.trim().to_string());
+            Ok(())
+        },
+    ),
+    (
+        "write_iops_log",
+        true,
+        "a file name prefix (no value: the job's name); writes PREFIX_iops.N.log",
+        |j, v| {
+            j.logs.iops = Some(v.trim().to_string());
+            Ok(())
+        },
+    ),
+    (
+        "log_avg_msec",
+        false,
+        "milliseconds per log line (0: a line per I/O)",
+        |j, v| {
+            j.logs.avg_msec = u64::from(parse_u32(v, 0, 86_400_000)?);
+            Ok(())
+        },
+    ),
+    ("log_max_value", true, "0 or 1 (or no value)", |j, v| {
+        j.logs.max_value = parse_bool(v)?;
+        Ok(())
+    }),
+    ("log_offset", true, "0 or 1 (or no value)", |j, v| {
+        j.logs.offset = parse_bool(v)?;
+        Ok(())
+    }),
+    (
+        "log_prio",
+        true,
+        "0 or 1 (or no value); bffio's priorities are all 0",
+        |j, v| {
+            j.logs.prio = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    ("per_job_logs", true, "0 or 1 (or no value)", |j, v| {
+        j.logs.per_job = parse_bool(v)?;
+        Ok(())
+    }),
     ("unlink", true, "0 or 1 (or no value)", |j, v| {
         j.unlink = parse_bool(v)?;
         Ok(())
@@ -460,10 +517,10 @@ const REFUSED: &[(&str, &str)] = &[
         "periodic full reports are not implemented; the live status line is --eta",
     ),
     ("bandwidth-log", "bandwidth logs are not implemented yet"),
-    ("write_bw_log", "bandwidth logs are not implemented yet"),
-    ("write_lat_log", "latency logs are not implemented yet"),
-    ("write_iops_log", "IOPS logs are not implemented yet"),
-    ("write_hist_log", "histogram logs are not implemented yet"),
+    (
+        "write_hist_log",
+        "histogram logs (fio's log_hist_msec format) are not implemented; write_lat_log logs every latency",
+    ),
     (
         "exitall",
         "ending every job when one ends is not implemented yet",

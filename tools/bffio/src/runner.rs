@@ -18,7 +18,7 @@ use auraio::{Adaptive, AlignedBuf, CpuLocal, Engine, Options, RoundRobin};
 use crate::engine_io::{Completion, Done, JobEngine, JobIo};
 use crate::job::{FileService, Job, Preset};
 use crate::stats::{batch_class, depth_level, thread_usage, DirStats, ThreadStats, TimePoint};
-use crate::verify;
+use crate::{iolog, verify};
 
 /// Live figures a job thread publishes for the status line.
 #[derive(Default)]
@@ -307,18 +307,27 @@ pub fn resolve_size(job: &mut Job) -> io::Result<()> {
 }
 
 /// Runs one job clone on the current thread with an engine of the job's preset.
-pub fn run_clone(job: &Job, clone: u32, progress: &Progress) -> io::Result<ThreadStats> {
+pub fn run_clone(
+    job: &Job,
+    clone: u32,
+    logs: &LogFiles,
+    progress: &Progress,
+) -> io::Result<ThreadStats> {
     match job.preset {
-        Preset::Local => run_with::<CpuLocal, SingleThread>(job, clone, progress),
-        Preset::Shared => run_with::<Adaptive, MultiThread>(job, clone, progress),
-        Preset::RoundRobin => run_with::<RoundRobin, MultiThread>(job, clone, progress),
-        Preset::CpuLocal => run_with::<CpuLocal, MultiThread>(job, clone, progress),
+        Preset::Local => run_with::<CpuLocal, SingleThread>(job, clone, logs, progress),
+        Preset::Shared => run_with::<Adaptive, MultiThread>(job, clone, logs, progress),
+        Preset::RoundRobin => run_with::<RoundRobin, MultiThread>(job, clone, logs, progress),
+        Preset::CpuLocal => run_with::<CpuLocal, MultiThread>(job, clone, logs, progress),
     }
 }
+
+/// The I/O log files of one job thread, and what each holds.
+pub type LogFiles = Vec<(String, iolog::Kind)>;
 
 fn run_with<P: Policy, L: LockMode>(
     job: &Job,
     clone: u32,
+    logs: &LogFiles,
     progress: &Progress,
 ) -> io::Result<ThreadStats>
 where
@@ -347,7 +356,7 @@ where
     if let Some(n) = job.iodepth_batch {
         io.engine.set_batch_threshold(Some(n))?;
     }
-    let r = run_loop(&io.engine, io.sink(), job, clone, progress);
+    let r = run_loop(&io.engine, io.sink(), job, clone, logs, progress);
     // What the engine's drop still delivers (requests left in flight when the loop bailed out
     // with an error) is only released: the run has failed already.
     drop(io.close());
@@ -362,9 +371,15 @@ fn run_loop<E: JobEngine>(
     sink: *mut Vec<Completion>,
     job: &Job,
     clone: u32,
+    log_files: &LogFiles,
     progress: &Progress,
 ) -> io::Result<ThreadStats> {
     let seed = job.seed(clone);
+    let mut logs = if log_files.is_empty() {
+        None
+    } else {
+        Some(iolog::Logs::open(&job.logs, log_files)?)
+    };
     let paths = files_of(job, clone);
     // Where each file's region starts: `offset` (bytes, or a share of the job's file size, or
     // of the existing file's) plus `offset_increment` per clone, aligned down to the block
@@ -730,9 +745,29 @@ fn run_loop<E: JobEngine>(
                     if (c.result as usize) < bs {
                         d.short_ios += 1;
                     }
-                    d.slat.record(slot.submitted_ns - slot.start_ns);
-                    d.clat.record(t.saturating_sub(slot.submitted_ns));
-                    d.lat.record(t.saturating_sub(slot.start_ns));
+                    let (slat_ns, clat_ns, lat_ns) = (
+                        slot.submitted_ns - slot.start_ns,
+                        t.saturating_sub(slot.submitted_ns),
+                        t.saturating_sub(slot.start_ns),
+                    );
+                    d.slat.record(slat_ns);
+                    d.clat.record(clat_ns);
+                    d.lat.record(lat_ns);
+                    if let Some(l) = &mut logs {
+                        let e = iolog::Entry {
+                            t_ns: t.saturating_sub(measure_start),
+                            write: slot.write,
+                            bytes: c.result as u64,
+                            offset: slot.offset,
+                            slat_ns,
+                            clat_ns,
+                            lat_ns,
+                        };
+                        if let Err(e) = l.record(&e) {
+                            st.error = errno_of(&e);
+                            stop = true;
+                        }
+                    }
                 }
             }
             slot.buf = Some(buf);
@@ -777,6 +812,13 @@ fn run_loop<E: JobEngine>(
     }
     let end = now();
     st.runtime_ns = end.saturating_sub(if measuring { measure_start } else { end });
+    if let Some(l) = logs.take() {
+        if let Err(e) = l.finish(st.runtime_ns) {
+            if st.error == 0 {
+                st.error = errno_of(&e);
+            }
+        }
+    }
     let usage1 = thread_usage();
     st.usr_us = usage1.0 - usage0.0;
     st.sys_us = usage1.1 - usage0.1;
@@ -877,6 +919,38 @@ pub fn run_all(
             d
         })
         .collect();
+    // The I/O logs of each thread, numbered 1.. over the run as fio numbers them; created
+    // (emptied) here, before any thread appends to them.
+    let mut number = 0u32;
+    let log_files: Vec<Vec<LogFiles>> = jobs
+        .iter()
+        .map(|j| {
+            (0..j.numjobs)
+                .map(|_| {
+                    number += 1;
+                    j.logs.files(&j.name, number)
+                })
+                .collect()
+        })
+        .collect();
+    let mut names: Vec<String> = log_files
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|f| f.0.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    if let Err(e) = iolog::create(&names) {
+        return jobs
+            .iter()
+            .map(|j| {
+                (0..j.numjobs)
+                    .map(|_| Err(io::Error::new(e.kind(), e.to_string())))
+                    .collect()
+            })
+            .collect();
+    }
     let mut left: Vec<u32> = jobs.iter().map(|j| j.numjobs).collect();
     let mut started = vec![false; jobs.len()];
     let mut pending = 0usize;
@@ -887,13 +961,15 @@ pub fn run_all(
         let job = &jobs[ji];
         for clone in 0..job.numjobs {
             let (p, job, tx) = (progress[ji].clone(), job.clone(), tx.clone());
+            let logs = log_files[ji][clone as usize].clone();
             p.running.fetch_add(1, Ordering::Relaxed);
             let spawned = std::thread::Builder::new()
                 .name(format!("{}.{clone}", job.name))
                 .spawn(move || {
-                    let r =
-                        std::panic::catch_unwind(AssertUnwindSafe(|| run_clone(&job, clone, &p)))
-                            .unwrap_or_else(|_| Err(io::Error::other("job thread panicked")));
+                    let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        run_clone(&job, clone, &logs, &p)
+                    }))
+                    .unwrap_or_else(|_| Err(io::Error::other("job thread panicked")));
                     p.running.fetch_sub(1, Ordering::Relaxed);
                     // The receiver lives until every clone has sent.
                     let _ = tx.send((ji, clone as usize, r));

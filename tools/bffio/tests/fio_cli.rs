@@ -519,3 +519,106 @@ fn group_reporting_merges_the_whole_group() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Lines of an I/O log, split into their numeric fields (priority as written).
+fn log_lines(p: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .lines()
+        .map(|l| l.split(", ").map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn io_logs_in_fios_names_and_format() {
+    let d = dir("logs");
+    let job = format!(
+        "[global]\nfilename={f}\nsize=1m\nbs=4k\nrw=randrw\n\
+         [a]\nnumjobs=2\nwrite_iops_log=p\nwrite_lat_log=p\nlog_offset=1\n\
+         [b]\nwrite_bw_log\nlog_avg_msec=5\nper_job_logs=0\nlog_prio=1\nio_size=4m\n",
+        f = d.join("data").display()
+    );
+    std::fs::write(d.join("j.fio"), job).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_bffio"))
+        .args(["j.fio", "--output-format=json"])
+        .current_dir(&d)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = bounded(child, 120, "with logs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ios = |name: &str| -> u64 {
+        v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["jobname"] == name)
+            .map(|j| {
+                j["read"]["total_ios"].as_u64().unwrap() + j["write"]["total_ios"].as_u64().unwrap()
+            })
+            .sum()
+    };
+    // Job a: one line per I/O in each log, threads 1 and 2 (fio numbers threads over the run).
+    let mut lines = 0;
+    for t in [1, 2] {
+        let iops = log_lines(&d.join(format!("p_iops.{t}.log")));
+        let clat = log_lines(&d.join(format!("p_clat.{t}.log")));
+        let lat = log_lines(&d.join(format!("p_lat.{t}.log")));
+        let slat = log_lines(&d.join(format!("p_slat.{t}.log")));
+        assert!(!iops.is_empty());
+        assert_eq!(
+            (clat.len(), lat.len(), slat.len()),
+            (iops.len(), iops.len(), iops.len())
+        );
+        let mut last_ms = 0u64;
+        for (i, l) in iops.iter().enumerate() {
+            assert_eq!(
+                l.len(),
+                6,
+                "time, value, direction, bs, offset, prio: {l:?}"
+            );
+            let ms: u64 = l[0].parse().unwrap();
+            assert!(ms >= last_ms, "times never go back: {l:?}");
+            last_ms = ms;
+            assert_eq!(l[1], "1");
+            assert!(l[2] == "0" || l[2] == "1");
+            assert_eq!(l[3], "4096");
+            let off: u64 = l[4].parse().unwrap();
+            assert!(off % 4096 == 0 && off < 1 << 20, "offset {off}");
+            assert_eq!(l[5], "0");
+            // The same I/O on the same line of each latency log: total = submit + complete.
+            let n = |v: &Vec<String>| v[1].parse::<u64>().unwrap();
+            assert_eq!(clat[i][4], l[4]);
+            let (s, c, t) = (n(&slat[i]), n(&clat[i]), n(&lat[i]));
+            assert!(
+                s + c >= t.saturating_sub(1) && s + c <= t + 1,
+                "slat {s} + clat {c} != lat {t}"
+            );
+        }
+        lines += iops.len() as u64;
+    }
+    assert_eq!(lines, ios("a"), "a line per measured I/O");
+    // Job b: the job's name as prefix, no thread number, a line per 5 ms window and direction.
+    let bw = log_lines(&d.join("b_bw.log"));
+    assert!(!bw.is_empty());
+    assert!(!d.join("b_bw.3.log").exists());
+    for l in &bw {
+        assert_eq!(l.len(), 5, "no offset: {l:?}");
+        assert_eq!((l[3].as_str(), l[4].as_str()), ("0", "0x0000"));
+        assert!(l[1].parse::<u64>().unwrap() > 0, "KiB/s: {l:?}");
+    }
+    let ms: Vec<u64> = bw.iter().map(|l| l[0].parse().unwrap()).collect();
+    // Windows end on multiples of 5 ms, but for the last, cut at the job's end.
+    let end = *ms.iter().max().unwrap();
+    assert!(
+        ms.iter().all(|m| m % 5 == 0 || *m == end),
+        "windows end on 5 ms: {ms:?}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

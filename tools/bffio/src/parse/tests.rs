@@ -310,9 +310,9 @@ fn new_job_keys() {
 
 #[test]
 fn refused_and_misspelt_keys_say_why() {
-    let e = file("[a]\nwrite_bw_log=x\n").unwrap_err().0;
+    let e = file("[a]\nwrite_hist_log=x\n").unwrap_err().0;
     assert!(
-        e.contains("`write_bw_log` is not supported: bandwidth logs"),
+        e.contains("`write_hist_log` is not supported: histogram logs"),
         "{e}"
     );
     let e = file("[a]\nrate_iop=5\n").unwrap_err().0;

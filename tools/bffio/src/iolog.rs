@@ -1,0 +1,388 @@
+//! fio's I/O logs (`write_bw_log`, `write_lat_log`, `write_iops_log`), in fio's file names
+//! and line format, so fio's plotting scripts and users' parsers read them unchanged.
+//!
+//! A line is `time (ms), value, direction (0 read, 1 write), block size, [offset,] priority`:
+//! one per measured I/O by default, or, with `log_avg_msec`, one per window and direction
+//! seen in it (the average or, with `log_max_value`, the largest value; block size and
+//! offset 0). Values: latencies in nanoseconds, bandwidth in KiB/s (per I/O: its bytes over
+//! its total latency; per window: the window's bytes over its length), IOPS (per I/O: 1; per
+//! window: its I/Os over its length). Times count from the end of `ramp_time`, as fio's;
+//! I/Os of the ramp are not logged. Priorities are always 0 (bffio issues at the default
+//! priority), written `0x0000` with `log_prio`, as fio writes them.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+
+/// What a job asked to log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogOptions {
+    /// `write_bw_log`: the file name prefix (empty: the job's name).
+    pub bw: Option<String>,
+    /// `write_lat_log`.
+    pub lat: Option<String>,
+    /// `write_iops_log`.
+    pub iops: Option<String>,
+    /// `log_avg_msec` (0: every I/O).
+    pub avg_msec: u64,
+    /// `log_max_value`.
+    pub max_value: bool,
+    /// `log_offset`.
+    pub offset: bool,
+    /// `log_prio`.
+    pub prio: bool,
+    /// `per_job_logs` (fio's default: on).
+    pub per_job: bool,
+}
+
+impl LogOptions {
+    /// fio's defaults: no logs, per-job file names.
+    pub fn new() -> Self {
+        LogOptions {
+            per_job: true,
+            ..LogOptions::default()
+        }
+    }
+
+    /// The files the thread numbered `thread` (1-based over the run, as fio numbers them)
+    /// of job `job_name` writes, with what each holds.
+    pub fn files(&self, job_name: &str, thread: u32) -> Vec<(String, Kind)> {
+        let name = |prefix: &str, kind: &str| {
+            let prefix = if prefix.is_empty() { job_name } else { prefix };
+            if self.per_job {
+                format!("{prefix}_{kind}.{thread}.log")
+            } else {
+                format!("{prefix}_{kind}.log")
+            }
+        };
+        let mut out = Vec::new();
+        if let Some(p) = &self.bw {
+            out.push((name(p, "bw"), Kind::Bw));
+        }
+        if let Some(p) = &self.lat {
+            out.push((name(p, "slat"), Kind::Slat));
+            out.push((name(p, "clat"), Kind::Clat));
+            out.push((name(p, "lat"), Kind::Lat));
+        }
+        if let Some(p) = &self.iops {
+            out.push((name(p, "iops"), Kind::Iops));
+        }
+        out
+    }
+}
+
+/// What a log holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Bandwidth, KiB/s.
+    Bw,
+    /// Submission latency, ns.
+    Slat,
+    /// Completion latency, ns.
+    Clat,
+    /// Total latency, ns.
+    Lat,
+    /// IOPS.
+    Iops,
+}
+
+/// One measured I/O, as the logs see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// Completion time since the measurement began, ns.
+    pub t_ns: u64,
+    /// Written (else read).
+    pub write: bool,
+    /// Bytes moved.
+    pub bytes: u64,
+    /// Offset in the file.
+    pub offset: u64,
+    pub slat_ns: u64,
+    pub clat_ns: u64,
+    pub lat_ns: u64,
+}
+
+/// A window's running figures for one direction.
+#[derive(Debug, Clone, Copy, Default)]
+struct Acc {
+    ios: u64,
+    bytes: u64,
+    sum: f64,
+    max: f64,
+}
+
+/// One log file being written.
+struct Log {
+    kind: Kind,
+    file: File,
+    /// Whole lines not yet written: a file shared by threads (`per_job_logs=0`, opened for
+    /// appending) gets whole lines only, one write each batch.
+    buf: String,
+    acc: [Acc; 2],
+}
+
+/// A job thread's logs.
+pub struct Logs {
+    logs: Vec<Log>,
+    opts: LogOptions,
+    /// End of the current window, ns (windowed logging).
+    window_end_ns: u64,
+}
+
+/// Bytes of lines a log gathers before it writes them.
+const FLUSH_BYTES: usize = 64 << 10;
+
+/// Creates (or empties) the log files of every thread before the jobs start: threads then
+/// only append, so threads sharing a file (`per_job_logs=0`) never truncate each other's.
+pub fn create(files: &[String]) -> io::Result<()> {
+    for f in files {
+        File::create(f).map_err(|e| io::Error::new(e.kind(), format!("{f}: {e}")))?;
+    }
+    Ok(())
+}
+
+impl Logs {
+    /// Opens `files` (created by [`create`]) for appending.
+    pub fn open(opts: &LogOptions, files: &[(String, Kind)]) -> io::Result<Logs> {
+        let logs = files
+            .iter()
+            .map(|(name, kind)| {
+                let file = OpenOptions::new()
+                    .append(true)
+                    .open(name)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))?;
+                Ok(Log {
+                    kind: *kind,
+                    file,
+                    buf: String::new(),
+                    acc: [Acc::default(); 2],
+                })
+            })
+            .collect::<io::Result<_>>()?;
+        Ok(Logs {
+            logs,
+            opts: opts.clone(),
+            window_end_ns: opts.avg_msec * 1_000_000,
+        })
+    }
+
+    /// Logs one measured I/O.
+    pub fn record(&mut self, e: &Entry) -> io::Result<()> {
+        if self.opts.avg_msec == 0 {
+            for log in &mut self.logs {
+                let value = match log.kind {
+                    Kind::Bw => e.bytes as f64 * 1e9 / e.lat_ns.max(1) as f64 / 1024.0,
+                    Kind::Slat => e.slat_ns as f64,
+                    Kind::Clat => e.clat_ns as f64,
+                    Kind::Lat => e.lat_ns as f64,
+                    Kind::Iops => 1.0,
+                };
+                line(
+                    &mut log.buf,
+                    &self.opts,
+                    e.t_ns / 1_000_000,
+                    value,
+                    e.write,
+                    e.bytes,
+                    e.offset,
+                );
+                log.flush_if_full()?;
+            }
+            return Ok(());
+        }
+        while e.t_ns >= self.window_end_ns {
+            self.close_window(self.window_end_ns)?;
+            self.window_end_ns += self.opts.avg_msec * 1_000_000;
+        }
+        for log in &mut self.logs {
+            let value = match log.kind {
+                Kind::Bw | Kind::Iops => 0.0,
+                Kind::Slat => e.slat_ns as f64,
+                Kind::Clat => e.clat_ns as f64,
+                Kind::Lat => e.lat_ns as f64,
+            };
+            let a = &mut log.acc[usize::from(e.write)];
+            a.ios += 1;
+            a.bytes += e.bytes;
+            a.sum += value;
+            a.max = a.max.max(value);
+        }
+        Ok(())
+    }
+
+    /// Writes the window ending at `end_ns` (of `len_ns`; shorter for the last one), one line
+    /// per direction that completed something in it.
+    fn close_window(&mut self, end_ns: u64) -> io::Result<()> {
+        let window_ns = self.opts.avg_msec * 1_000_000;
+        let len_ns = window_ns - (self.window_end_ns - end_ns).min(window_ns - 1);
+        for log in &mut self.logs {
+            for (dir, a) in log.acc.iter_mut().enumerate() {
+                if a.ios == 0 {
+                    continue;
+                }
+                let secs = len_ns as f64 / 1e9;
+                let value = match log.kind {
+                    Kind::Bw => a.bytes as f64 / 1024.0 / secs,
+                    Kind::Iops => a.ios as f64 / secs,
+                    _ if self.opts.max_value => a.max,
+                    _ => a.sum / a.ios as f64,
+                };
+                line(
+                    &mut log.buf,
+                    &self.opts,
+                    end_ns / 1_000_000,
+                    value,
+                    dir == 1,
+                    0,
+                    0,
+                );
+                *a = Acc::default();
+            }
+            log.flush_if_full()?;
+        }
+        Ok(())
+    }
+
+    /// Ends the logs at `end_ns` since the measurement began: the last, partial window is
+    /// written, and everything reaches the files.
+    pub fn finish(mut self, end_ns: u64) -> io::Result<()> {
+        if self.opts.avg_msec > 0 {
+            self.close_window(end_ns.min(self.window_end_ns))?;
+        }
+        for log in &mut self.logs {
+            log.flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl Log {
+    fn flush_if_full(&mut self) -> io::Result<()> {
+        if self.buf.len() >= FLUSH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.write_all(self.buf.as_bytes())?;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+/// Appends one line in fio's format.
+fn line(out: &mut String, o: &LogOptions, ms: u64, value: f64, write: bool, bs: u64, offset: u64) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        out,
+        "{ms}, {}, {}, {bs}, ",
+        value.round() as u64,
+        u8::from(write)
+    );
+    if o.offset {
+        let _ = write!(out, "{offset}, ");
+    }
+    out.push_str(if o.prio { "0x0000\n" } else { "0\n" });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(t_ms: u64, write: bool, lat_us: u64) -> Entry {
+        Entry {
+            t_ns: t_ms * 1_000_000,
+            write,
+            bytes: 4096,
+            offset: 8192,
+            slat_ns: 1_000,
+            clat_ns: lat_us * 1000 - 1_000,
+            lat_ns: lat_us * 1000,
+        }
+    }
+
+    fn read_lines(name: &str) -> Vec<String> {
+        std::fs::read_to_string(name)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn file_names_follow_fio() {
+        let mut o = LogOptions::new();
+        o.bw = Some(String::new());
+        o.lat = Some("x".into());
+        let names: Vec<String> = o.files("job", 3).into_iter().map(|f| f.0).collect();
+        assert_eq!(
+            names,
+            [
+                "job_bw.3.log",
+                "x_slat.3.log",
+                "x_clat.3.log",
+                "x_lat.3.log"
+            ]
+        );
+        o.per_job = false;
+        assert_eq!(o.files("job", 3)[0].0, "job_bw.log");
+    }
+
+    #[test]
+    fn per_io_and_windowed_lines() {
+        let dir = std::env::temp_dir().join(format!("bffio-iolog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let prefix = dir.join("t").to_string_lossy().into_owned();
+        let mut o = LogOptions::new();
+        o.iops = Some(prefix.clone());
+        o.lat = Some(prefix.clone());
+        o.offset = true;
+        let files = o.files("j", 1);
+        create(&files.iter().map(|f| f.0.clone()).collect::<Vec<_>>()).unwrap();
+        let mut logs = Logs::open(&o, &files).unwrap();
+        logs.record(&entry(0, false, 20)).unwrap();
+        logs.record(&entry(7, true, 30)).unwrap();
+        logs.finish(10_000_000).unwrap();
+        assert_eq!(
+            read_lines(&format!("{prefix}_iops.1.log")),
+            ["0, 1, 0, 4096, 8192, 0", "7, 1, 1, 4096, 8192, 0"]
+        );
+        assert_eq!(
+            read_lines(&format!("{prefix}_clat.1.log"))[1],
+            "7, 29000, 1, 4096, 8192, 0"
+        );
+
+        // Windows of 100 ms: averages per direction, the last window cut at the end.
+        o.avg_msec = 100;
+        o.offset = false;
+        o.prio = true;
+        create(&files.iter().map(|f| f.0.clone()).collect::<Vec<_>>()).unwrap();
+        let mut logs = Logs::open(&o, &files).unwrap();
+        for (t, w, lat) in [
+            (10, false, 20),
+            (50, false, 40),
+            (60, true, 100),
+            (150, false, 10),
+        ] {
+            logs.record(&entry(t, w, lat)).unwrap();
+        }
+        logs.finish(150_000_000).unwrap();
+        assert_eq!(
+            read_lines(&format!("{prefix}_lat.1.log")),
+            [
+                "100, 30000, 0, 0, 0x0000",
+                "100, 100000, 1, 0, 0x0000",
+                "150, 10000, 0, 0, 0x0000"
+            ]
+        );
+        assert_eq!(
+            read_lines(&format!("{prefix}_iops.1.log")),
+            [
+                "100, 20, 0, 0, 0x0000",
+                "100, 10, 1, 0, 0x0000",
+                "150, 20, 0, 0, 0x0000"
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
