@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use auraio::lock::{MultiThread, SingleThread};
 use auraio::policy::Policy;
-use auraio::{AlignedBuf, Engine};
+use auraio::{AlignedBuf, Engine, IoBuf};
 
 use crate::stats::RingEnd;
 
@@ -88,15 +88,23 @@ impl Done {
 
 /// What the job loop needs of an engine.
 pub trait JobEngine {
-    /// Reads into `buf` at `offset`.
-    fn read(&self, fd: i32, buf: AlignedBuf, offset: u64, done: Done) -> io::Result<()>;
-    /// Writes `buf` at `offset`.
-    fn write(&self, fd: i32, buf: AlignedBuf, offset: u64, done: Done) -> io::Result<()>;
+    /// Reads `len` bytes into the start of `buf` at `offset`.
+    fn read(&self, fd: i32, buf: AlignedBuf, len: usize, offset: u64, done: Done)
+        -> io::Result<()>;
+    /// Writes the first `len` bytes of `buf` at `offset`.
+    fn write(
+        &self,
+        fd: i32,
+        buf: AlignedBuf,
+        len: usize,
+        offset: u64,
+        done: Done,
+    ) -> io::Result<()>;
     /// fsync or fdatasync.
     fn sync(&self, fd: i32, datasync: bool, done: Done) -> io::Result<()>;
-    /// `ioengine=null`: an IORING_OP_NOP standing for an I/O of `buf`'s size, which it
+    /// `ioengine=null`: an IORING_OP_NOP standing for an I/O of `len` bytes, which it
     /// completes as if done in full (fio's null engine), handing `buf` back.
-    fn nop(&self, buf: AlignedBuf, done: Done) -> io::Result<()>;
+    fn nop(&self, buf: AlignedBuf, len: usize, done: Done) -> io::Result<()>;
     /// Waits for completions (up to `timeout`).
     fn wait_for(&self, timeout: Duration) -> io::Result<usize>;
     /// Sum of the in-flight limits.
@@ -110,15 +118,35 @@ pub trait JobEngine {
 macro_rules! job_engine_for {
     ($L:ty) => {
         impl<P: Policy> JobEngine for Engine<P, $L> {
-            fn read(&self, fd: i32, buf: AlignedBuf, offset: u64, done: Done) -> io::Result<()> {
-                Engine::read(self, fd, buf, offset, move |r, b| done.push(r, Some(b)))
-                    .map(drop)
-                    .map_err(|e| e.into_parts().0)
+            fn read(
+                &self,
+                fd: i32,
+                buf: AlignedBuf,
+                len: usize,
+                offset: u64,
+                done: Done,
+            ) -> io::Result<()> {
+                let slice = buf.slice(..len);
+                Engine::read(self, fd, slice, offset, move |r, b| {
+                    done.push(r, Some(b.into_inner()))
+                })
+                .map(drop)
+                .map_err(|e| e.into_parts().0)
             }
-            fn write(&self, fd: i32, buf: AlignedBuf, offset: u64, done: Done) -> io::Result<()> {
-                Engine::write(self, fd, buf, offset, move |r, b| done.push(r, Some(b)))
-                    .map(drop)
-                    .map_err(|e| e.into_parts().0)
+            fn write(
+                &self,
+                fd: i32,
+                buf: AlignedBuf,
+                len: usize,
+                offset: u64,
+                done: Done,
+            ) -> io::Result<()> {
+                let slice = buf.slice(..len);
+                Engine::write(self, fd, slice, offset, move |r, b| {
+                    done.push(r, Some(b.into_inner()))
+                })
+                .map(drop)
+                .map_err(|e| e.into_parts().0)
             }
             fn sync(&self, fd: i32, datasync: bool, done: Done) -> io::Result<()> {
                 let r = if datasync {
@@ -129,13 +157,10 @@ macro_rules! job_engine_for {
                 };
                 r.map_err(|e| e.into_parts().0)
             }
-            fn nop(&self, buf: AlignedBuf, done: Done) -> io::Result<()> {
-                Engine::nop(self, move |r, ()| {
-                    let len = buf.len();
-                    done.push(r.map(|_| len), Some(buf))
-                })
-                .map(drop)
-                .map_err(|e| e.into_parts().0)
+            fn nop(&self, buf: AlignedBuf, len: usize, done: Done) -> io::Result<()> {
+                Engine::nop(self, move |r, ()| done.push(r.map(|_| len), Some(buf)))
+                    .map(drop)
+                    .map_err(|e| e.into_parts().0)
             }
             fn wait_for(&self, timeout: Duration) -> io::Result<usize> {
                 self.wait(Some(timeout))
@@ -180,7 +205,7 @@ mod tests {
         let io = JobIo::new(Engine::<CpuLocal, SingleThread>::new().unwrap(), 4);
         let buf = AlignedBuf::new(4096, 4096).unwrap();
         // An empty pipe: the read stays in flight until the engine cancels it.
-        JobEngine::read(&io.engine, fds[0], buf, 0, Done::new(io.sink(), 7)).unwrap();
+        JobEngine::read(&io.engine, fds[0], buf, 4096, 0, Done::new(io.sink(), 7)).unwrap();
         let left = io.close();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].slot, 7);

@@ -121,8 +121,11 @@ pub struct Job {
     pub pattern: Pattern,
     /// `rwmixread`.
     pub rwmixread: u32,
-    /// `bs`.
-    pub bs: u64,
+    /// I/O sizes of reads (`[0]`) and writes (`[1]`): `bs=R,W`, `bsrange`, `bssplit`.
+    pub sizes: [BlockSizes; 2],
+    /// `blockalign`: where random offsets fall (a multiple of it; default: the smallest
+    /// block size).
+    pub blockalign: Option<u64>,
     /// `iodepth`, if given.
     pub iodepth: Option<u32>,
     /// `numjobs`.
@@ -231,7 +234,8 @@ impl Default for Job {
             file_service: FileService::RoundRobin,
             pattern: Pattern::Read,
             rwmixread: 50,
-            bs: 4096,
+            sizes: [BlockSizes::Fixed(4096), BlockSizes::Fixed(4096)],
+            blockalign: None,
             iodepth: None,
             numjobs: 1,
             logs: crate::iolog::LogOptions::new(),
@@ -298,6 +302,23 @@ impl Job {
     }
 
     /// Size of each file.
+    /// The job's unit of offsets: `blockalign`, else its smallest block size. Regions,
+    /// offsets and the lengths of files are multiples of it.
+    pub fn align(&self) -> u64 {
+        self.blockalign
+            .unwrap_or_else(|| self.sizes[0].min().min(self.sizes[1].min()))
+    }
+
+    /// The largest I/O the job issues (its buffers' size).
+    pub fn max_bs(&self) -> u64 {
+        self.sizes[0].max().max(self.sizes[1].max())
+    }
+
+    /// Whether its I/Os come in more than one size.
+    pub fn mixed_sizes(&self) -> bool {
+        self.sizes[0] != self.sizes[1] || self.sizes.iter().any(BlockSizes::varies)
+    }
+
     pub fn file_size(&self) -> u64 {
         match (self.filesize, self.size) {
             (Some(f), _) => f,
@@ -433,5 +454,55 @@ impl ContinueOn {
             write,
             verify,
         })
+    }
+}
+
+/// The I/O sizes of one direction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BlockSizes {
+    /// `bs`: one size.
+    Fixed(u64),
+    /// `bsrange=LO-HI`: multiples of `lo` up to `hi`, equally likely.
+    Range { lo: u64, hi: u64 },
+    /// `bssplit`: sizes with their cumulative percentages (the last is 100).
+    Split(Vec<(u64, u32)>),
+}
+
+impl BlockSizes {
+    /// The smallest size.
+    pub fn min(&self) -> u64 {
+        match self {
+            BlockSizes::Fixed(n) => *n,
+            BlockSizes::Range { lo, .. } => *lo,
+            BlockSizes::Split(v) => v.iter().map(|e| e.0).min().unwrap_or(0),
+        }
+    }
+
+    /// The largest size.
+    pub fn max(&self) -> u64 {
+        match self {
+            BlockSizes::Fixed(n) => *n,
+            BlockSizes::Range { hi, .. } => *hi,
+            BlockSizes::Split(v) => v.iter().map(|e| e.0).max().unwrap_or(0),
+        }
+    }
+
+    /// Whether more than one size is issued.
+    pub fn varies(&self) -> bool {
+        self.min() != self.max()
+    }
+
+    /// The size of one I/O, from a random number `r`.
+    pub fn draw(&self, r: u64) -> u64 {
+        match self {
+            BlockSizes::Fixed(n) => *n,
+            BlockSizes::Range { lo, hi } => lo * (1 + r % (hi / lo)),
+            BlockSizes::Split(v) => {
+                let pct = (r % 100) as u32;
+                v.iter()
+                    .find(|e| pct < e.1)
+                    .map_or(v[v.len() - 1].0, |e| e.0)
+            }
+        }
     }
 }

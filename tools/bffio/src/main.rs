@@ -291,7 +291,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
                 "bffio {}: {} bs={} ({})",
                 e.job.name,
                 e.job.pattern.name(),
-                e.job.bs,
+                e.job.max_bs(),
                 if e.job.aimd { "AIMD" } else { "fixed depth" }
             );
             std::fs::write(p, plot::svg(&title, &e.stats.timeline))

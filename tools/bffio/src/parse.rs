@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::job::{FileService, Format, Job, Pattern, Preset, RunOptions};
+use crate::job::{BlockSizes, FileService, Format, Job, Pattern, Preset, RunOptions};
 
 /// A job description that cannot run.
 #[derive(Debug, Clone, PartialEq)]
@@ -309,21 +309,20 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
     (
         "bs",
         false,
-        "a block size such as 4k (a multiple of 512)",
-        |j, v| {
-            j.bs = parse_bs(v, j.kb_base)?;
-            Ok(())
-        },
+        BS_ACCEPTS,
+        set_bs,
     ),
+    ("blocksize", false, BS_ACCEPTS, set_bs),
+    ("bsrange", false, BSRANGE_ACCEPTS, set_bsrange),
+    ("blocksize_range", false, BSRANGE_ACCEPTS, set_bsrange),
     (
-        "blocksize",
+        "bssplit",
         false,
-        "a block size such as 4k (a multiple of 512)",
-        |j, v| {
-            j.bs = parse_bs(v, j.kb_base)?;
-            Ok(())
-        },
+        "SIZE/PERCENT:SIZE/PERCENT...[,...] (reads, writes); a PERCENT left out shares what is left",
+        |j, v| per_direction(j, v, parse_bssplit),
     ),
+    ("blockalign", false, BLOCKALIGN_ACCEPTS, set_blockalign),
+    ("ba", false, BLOCKALIGN_ACCEPTS, set_blockalign),
     ("iodepth", false, "a depth 1-32768", |j, v| {
         j.iodepth = Some(parse_u32(v, 1, 32768)?);
         Ok(())
@@ -661,6 +660,112 @@ fn parse_bool(v: &str) -> Result<bool, String> {
         "0" | "false" | "off" => Ok(false),
         _ => Err(format!("`{v}`")),
     }
+}
+
+const BS_ACCEPTS: &str =
+    "a block size such as 4k (a multiple of 512), or R,W: reads' and writes' (either may be left out)";
+const BSRANGE_ACCEPTS: &str =
+    "LO-HI[,LO-HI] (reads, writes): sizes that are multiples of LO up to HI";
+const BLOCKALIGN_ACCEPTS: &str =
+    "an alignment such as 4k for random offsets (one for reads and writes)";
+
+fn set_bs(j: &mut Job, v: &str) -> Result<(), String> {
+    per_direction(j, v, |s, kb| parse_bs(s, kb).map(BlockSizes::Fixed))
+}
+
+fn set_bsrange(j: &mut Job, v: &str) -> Result<(), String> {
+    per_direction(j, v, |r, kb| {
+        let (lo, hi) = r
+            .split_once(['-', ':'])
+            .ok_or_else(|| format!("`{r}` (LO-HI)"))?;
+        let (lo, hi) = (parse_bs(lo, kb)?, parse_bs(hi, kb)?);
+        if hi < lo {
+            return Err(format!("`{r}`: HI below LO"));
+        }
+        Ok(BlockSizes::Range { lo, hi })
+    })
+}
+
+fn set_blockalign(j: &mut Job, v: &str) -> Result<(), String> {
+    let mut parts = v.split(',').map(str::trim).filter(|p| !p.is_empty());
+    let a = parse_bs(parts.next().ok_or("an empty alignment")?, j.kb_base)?;
+    if let Some(w) = parts.next() {
+        if parse_bs(w, j.kb_base)? != a {
+            return Err("different read and write alignments (bffio takes one for both)".into());
+        }
+    }
+    j.blockalign = Some(a);
+    Ok(())
+}
+
+/// `READ[,WRITE[,TRIM]]`, as fio's block size keys: one value sets both directions; an
+/// empty part leaves that direction as it was; a trim part is checked and not used (bffio
+/// issues no trims).
+fn per_direction(
+    j: &mut Job,
+    v: &str,
+    parse: impl Fn(&str, u32) -> Result<BlockSizes, String>,
+) -> Result<(), String> {
+    let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+    if parts.len() > 3 || parts.iter().all(|p| p.is_empty()) {
+        return Err(format!("`{v}`"));
+    }
+    if parts.len() == 1 {
+        let b = parse(parts[0], j.kb_base)?;
+        j.sizes = [b.clone(), b];
+        return Ok(());
+    }
+    for (dir, p) in parts.iter().take(2).enumerate() {
+        if !p.is_empty() {
+            j.sizes[dir] = parse(p, j.kb_base)?;
+        }
+    }
+    if let Some(t) = parts.get(2).filter(|t| !t.is_empty()) {
+        parse(t, j.kb_base)?;
+    }
+    Ok(())
+}
+
+/// `4k/10:64k/50:32k`: sizes and percentages; those without one share what is left.
+fn parse_bssplit(v: &str, kb: u32) -> Result<BlockSizes, String> {
+    let mut entries: Vec<(u64, Option<u32>)> = Vec::new();
+    for e in v.split(':').filter(|e| !e.trim().is_empty()) {
+        let (size, pct) = match e.split_once('/') {
+            Some((s, p)) if !p.trim().is_empty() => (s, Some(parse_u32(p, 0, 100)?)),
+            Some((s, _)) => (s, None),
+            None => (e, None),
+        };
+        entries.push((parse_bs(size, kb)?, pct));
+    }
+    if entries.is_empty() {
+        return Err(format!("`{v}`"));
+    }
+    let given: u32 = entries.iter().filter_map(|e| e.1).sum();
+    let blanks = entries.iter().filter(|e| e.1.is_none()).count() as u32;
+    if given > 100 || (blanks == 0 && given != 100) {
+        return Err(format!("`{v}`: the percentages add up to {given}, not 100"));
+    }
+    // With no blank, `given` is 100 and nothing is left to share.
+    let share = (100 - given).checked_div(blanks).unwrap_or(0);
+    // The rounding's remainder goes to the first entries without a percentage.
+    let mut left = (100 - given) - share * blanks;
+    let mut cumulative = 0;
+    let mut out = Vec::new();
+    for (size, pct) in entries {
+        let p = pct.unwrap_or_else(|| {
+            let extra = u32::from(left > 0);
+            left -= extra;
+            share + extra
+        });
+        cumulative += p;
+        if p > 0 {
+            out.push((size, cumulative));
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("`{v}`: every percentage is 0"));
+    }
+    Ok(BlockSizes::Split(out))
 }
 
 fn parse_bs(v: &str, kb_base: u32) -> Result<u64, String> {
@@ -1051,6 +1156,11 @@ pub fn validate(job: &Job) -> Result<(), ParseError> {
     if job.ioengine == "null" && job.verify {
         return Err(ParseError(format!(
             "{who}: `verify` with `ioengine=null`: a NOP moves no data to verify"
+        )));
+    }
+    if job.verify && (job.mixed_sizes() || job.align() != job.max_bs()) {
+        return Err(ParseError(format!(
+            "{who}: `verify` needs one block size for reads and writes and offsets aligned to it (bsrange, bssplit, bs=R,W and blockalign make blocks overlap)"
         )));
     }
     if job.target_p99.is_some() && !job.aimd {

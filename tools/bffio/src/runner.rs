@@ -82,7 +82,7 @@ fn open_file(job: &Job, path: &PathBuf, seed: u64, first: u64) -> io::Result<(Fi
             // the writes themselves, at their offsets.
             allocate(path, want)?;
         } else {
-            lay_out(path, want, job.bs, job.verify, seed)?;
+            lay_out(path, want, job.max_bs(), job.verify, seed)?;
         }
     }
     let mut o = OpenOptions::new();
@@ -94,17 +94,17 @@ fn open_file(job: &Job, path: &PathBuf, seed: u64, first: u64) -> io::Result<(Fi
     // SAFETY: lseek on an open fd has no memory-safety preconditions.
     let end = unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
     let span = if want > 0 { want } else { end.max(0) as u64 };
-    if span < job.bs {
+    if span < job.max_bs() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
                 "{}: {span} bytes, smaller than bs={}",
                 path.display(),
-                job.bs
+                job.max_bs()
             ),
         ));
     }
-    Ok((f, span - span % job.bs))
+    Ok((f, span - span % job.align()))
 }
 
 /// An error about a job's file: its errno (what the report shows as `err=`) and a message that
@@ -216,6 +216,8 @@ impl Rng {
 
 struct Slot {
     buf: Option<AlignedBuf>,
+    /// Bytes the I/O asked for.
+    len: u64,
     start_ns: u64,
     submitted_ns: u64,
     offset: u64,
@@ -292,7 +294,7 @@ pub fn resolve_size(job: &mut Job) -> io::Result<()> {
     // gives the device's size, which metadata does not).
     let end = unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
     let len = end.max(0) as u64 * u64::from(pct) / 100;
-    let len = len - len % job.bs;
+    let len = len - len % job.align();
     if len == 0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -395,7 +397,7 @@ fn run_loop<E: JobEngine>(
                 Some(pct) => base * u64::from(pct) / 100,
                 None => job.offset,
             } + u64::from(clone) * job.offset_increment;
-            first - first % job.bs
+            first - first % job.align()
         })
         .collect();
     // ioengine=null touches no file (fio's null engine is diskless): its NOPs name none, so
@@ -408,7 +410,7 @@ fn run_loop<E: JobEngine>(
             if null_engine {
                 Ok((
                     File::open("/dev/null")?,
-                    first + job.file_size().max(job.bs),
+                    first + job.file_size().max(job.max_bs()),
                 ))
             } else {
                 open_file(job, p, seed, first)
@@ -416,11 +418,14 @@ fn run_loop<E: JobEngine>(
         })
         .collect::<io::Result<_>>()?;
     let depth = job.max_depth() as usize;
-    let bs = job.bs as usize;
+    let (align, max_bs) = (job.align(), job.max_bs());
+    // Each direction's I/O size when it has one (no draw per I/O).
+    let fixed_len = job.sizes.each_ref().map(|b| (!b.varies()).then(|| b.min()));
     let mut slots: Vec<Slot> = (0..depth)
         .map(|_| {
             Ok(Slot {
-                buf: Some(AlignedBuf::zeroed(bs)?),
+                buf: Some(AlignedBuf::zeroed(max_bs as usize)?),
+                len: 0,
                 start_ns: 0,
                 submitted_ns: 0,
                 offset: 0,
@@ -439,12 +444,12 @@ fn run_loop<E: JobEngine>(
     let read_pct = u64::from(job.pattern.read_percent(job.rwmixread));
     let random = job.pattern.random();
     // Each file's I/O region: from `offset` (plus `offset_increment` per clone, rounded down to
-    // the block size) to its end.
+    // the alignment) to its end, in bytes (a multiple of the alignment).
     let regions: Vec<(u64, u64)> = files
         .iter()
         .zip(&firsts)
         .map(|((_, span), &first)| {
-            if first + job.bs > *span {
+            if first + job.max_bs() > *span {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     format!(
@@ -453,7 +458,8 @@ fn run_loop<E: JobEngine>(
                     ),
                 ));
             }
-            Ok((first, (span - first) / job.bs))
+            let len = span - first;
+            Ok((first, len - len % align))
         })
         .collect::<io::Result<_>>()?;
     let mut seq_off: Vec<u64> = vec![0; files.len()];
@@ -463,10 +469,11 @@ fn run_loop<E: JobEngine>(
     } else {
         // A pass: io_size when given; else `size`, or without one every file's region; with
         // rw=…:N one block in every bs + N bytes of it, as fio.
-        let stride = job.bs + job.seq_gap;
+        let bs = job.max_bs();
+        let stride = bs + job.seq_gap;
         let regions_bytes: u64 = regions
             .iter()
-            .map(|(_, blocks)| (blocks * job.bs).div_ceil(stride) * job.bs)
+            .map(|(_, len)| len.div_ceil(stride) * bs)
             .sum();
         if job.io_limit.is_some() || (job.size.is_some() && job.seq_gap == 0) {
             job.io_size()
@@ -489,6 +496,7 @@ fn run_loop<E: JobEngine>(
         .map(|r| ramp_ns + r.as_nanos() as u64)
         .unwrap_or(u64::MAX);
     let mut issued: u64 = 0;
+    let mut issued_ops: u64 = 0;
     let mut outstanding: u64 = 0;
     let mut syncs_out: u64 = 0;
     let mut writes_since_sync: u32 = 0;
@@ -543,20 +551,19 @@ fn run_loop<E: JobEngine>(
             }
         }
         // rate / rate_iops: no more I/O than the budget since the job's start allows.
-        let rate_ok = |issued: u64, t: u64| {
+        let rate_ok = |issued: u64, ops: u64, t: u64| {
             let secs = t as f64 / 1e9;
-            let ops = issued / job.bs;
             job.rate_iops
                 .is_none_or(|r| (ops as f64) < r as f64 * secs + 1.0)
                 && job
                     .rate_bps
-                    .is_none_or(|r| (issued as f64) < r as f64 * secs + job.bs as f64)
+                    .is_none_or(|r| (issued as f64) < r as f64 * secs + job.max_bs() as f64)
         };
         while !stop
             && !hold_refill
             && outstanding < allowed
             && issued < io_limit
-            && rate_ok(issued, t_prev)
+            && rate_ok(issued, issued_ops, t_prev)
         {
             let Some(slot_id) = free.pop() else { break };
             let fi = match job.file_service {
@@ -568,25 +575,27 @@ fn run_loop<E: JobEngine>(
                 FileService::Sequential => file_turn,
             };
             let (file, _) = &files[fi];
-            let (first, blocks) = regions[fi];
+            let (first, region) = regions[fi];
+            let write = read_pct < 100 && (read_pct == 0 || rng.next() % 100 >= read_pct);
+            let dir = usize::from(write);
+            let len = match fixed_len[dir] {
+                Some(n) => n,
+                None => job.sizes[dir].draw(rng.next()),
+            };
             let offset = first
                 + if random {
-                    (rng.next() % blocks) * job.bs
+                    // Aligned, and the whole I/O within the region.
+                    (rng.next() % ((region - len) / align + 1)) * align
                 } else {
                     let o = seq_off[fi];
                     // rw=…:N skips N bytes after each I/O; past the region's end it wraps.
-                    let next = o + job.bs + job.seq_gap;
-                    seq_off[fi] = if next + job.bs > blocks * job.bs {
-                        0
-                    } else {
-                        next
-                    };
+                    let next = o + len + job.seq_gap;
+                    seq_off[fi] = if next + max_bs > region { 0 } else { next };
                     if seq_off[fi] == 0 && job.file_service == FileService::Sequential {
                         file_turn = (file_turn + 1) % files.len();
                     }
                     o
                 };
-            let write = read_pct < 100 && (read_pct == 0 || rng.next() % 100 >= read_pct);
             let slot = &mut slots[slot_id as usize];
             let mut buf = slot.buf.take().expect("free slot holds its buffer");
             if write && job.verify {
@@ -596,11 +605,11 @@ fn run_loop<E: JobEngine>(
             let done = Done::new(sink, slot_id);
             st.depth_levels[depth_level(outstanding + 1)] += 1;
             let r = if null_engine {
-                engine.nop(buf, done)
+                engine.nop(buf, len as usize, done)
             } else if write {
-                engine.write(fd, buf, offset, done)
+                engine.write(fd, buf, len as usize, offset, done)
             } else {
-                engine.read(fd, buf, offset, done)
+                engine.read(fd, buf, len as usize, offset, done)
             };
             if let Err(e) = r {
                 st.error = e.raw_os_error().unwrap_or(libc::EIO);
@@ -611,11 +620,13 @@ fn run_loop<E: JobEngine>(
             slot.start_ns = t_prev;
             slot.submitted_ns = t;
             slot.offset = offset;
+            slot.len = len;
             slot.write = write;
             slot.measured = measuring;
             t_prev = t;
             outstanding += 1;
-            issued += job.bs;
+            issued += len;
+            issued_ops += 1;
             if write {
                 writes_since_sync += 1;
                 let every = if job.fsync > 0 {
@@ -643,7 +654,7 @@ fn run_loop<E: JobEngine>(
             st.submit_batches[batch_class(outstanding - before)] += 1;
         }
         if outstanding == 0 && syncs_out == 0 {
-            if !stop && issued < io_limit && !rate_ok(issued, now()) {
+            if !stop && issued < io_limit && !rate_ok(issued, issued_ops, now()) {
                 // Held back by the rate with nothing in flight: sleep until the budget allows
                 // the next I/O (a little at a time, so the runtime's end and signals are seen).
                 std::thread::sleep(Duration::from_millis(1));
@@ -719,12 +730,12 @@ fn run_loop<E: JobEngine>(
                     st.error_at = Some(crate::stats::ErrorAt {
                         write: slot.write,
                         offset: slot.offset,
-                        len: bs as u64,
+                        len: slot.len,
                     });
                 }
                 stop = true;
             } else {
-                if job.verify && !slot.write && c.result as usize == bs {
+                if job.verify && !slot.write && c.result as u64 == slot.len {
                     if let Err(msg) = verify::check(&buf, slot.offset) {
                         if job.continue_on.verify {
                             st.errors_passed += 1;
@@ -742,7 +753,7 @@ fn run_loop<E: JobEngine>(
                     };
                     d.ios += 1;
                     d.bytes += c.result as u64;
-                    if (c.result as usize) < bs {
+                    if (c.result as u64) < slot.len {
                         d.short_ios += 1;
                     }
                     let (slat_ns, clat_ns, lat_ns) = (
@@ -869,7 +880,8 @@ fn run_loop<E: JobEngine>(
 /// Reads back every block of the files (synchronously: this is the check, not the benchmark).
 fn verify_files(files: &[(File, u64)], job: &Job, st: &mut ThreadStats) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
-    let mut buf = AlignedBuf::zeroed(job.bs as usize)?;
+    // Verified jobs have one block size (checked when the job was read).
+    let mut buf = AlignedBuf::zeroed(job.max_bs() as usize)?;
     for (f, span) in files {
         let mut off = 0;
         while off < *span {
@@ -878,7 +890,7 @@ fn verify_files(files: &[(File, u64)], job: &Job, st: &mut ThreadStats) -> io::R
                 st.verify_errors.push(msg);
                 return Ok(());
             }
-            off += job.bs;
+            off += job.max_bs();
         }
     }
     Ok(())

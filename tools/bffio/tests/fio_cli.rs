@@ -622,3 +622,93 @@ fn io_logs_in_fios_names_and_format() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Runs the job file `text` in `d` (JSON report), failing on an error.
+fn run_in(d: &Path, text: &str) -> Value {
+    std::fs::write(d.join("j.fio"), text).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_bffio"))
+        .args(["j.fio", "--output-format=json"])
+        .current_dir(d)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = bounded(child, 120, text);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn block_size_splits_ranges_and_alignment() {
+    let d = dir("bs");
+    let f = d.join("data");
+    // Each I/O's direction, size and offset, from the IOPS log.
+    let ios = |d: &Path| -> Vec<(u8, u64, u64)> {
+        log_lines(&d.join("s_iops.1.log"))
+            .iter()
+            .map(|l| {
+                (
+                    l[2].parse().unwrap(),
+                    l[3].parse().unwrap(),
+                    l[4].parse().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let common = format!(
+        "[global]\nfilename={}\nsize=1m\nio_size=4m\nwrite_iops_log=s\nlog_offset=1\n",
+        f.display()
+    );
+    // bssplit: a quarter 4 KiB, the rest 16 KiB; every I/O within the file, 4 KiB aligned.
+    let v = run_in(
+        &d,
+        &format!("{common}[a]\nrw=randread\nbssplit=4k/25:16k/75\n"),
+    );
+    let got = ios(&d);
+    let small = got.iter().filter(|i| i.1 == 4096).count() as f64 / got.len() as f64;
+    assert!(
+        got.iter().all(|i| i.1 == 4096 || i.1 == 16384),
+        "sizes: {got:?}"
+    );
+    assert!((0.15..0.35).contains(&small), "4 KiB share {small}");
+    assert!(got.iter().all(|i| i.2 % 4096 == 0 && i.2 + i.1 <= 1 << 20));
+    let bytes: u64 = got.iter().map(|i| i.1).sum();
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"].as_u64(), Some(bytes));
+    // bs=R,W: reads of 4 KiB and writes of 16 KiB.
+    run_in(&d, &format!("{common}[a]\nrw=randrw\nbs=4k,16k\n"));
+    let got = ios(&d);
+    assert!(got.iter().any(|i| i.0 == 0) && got.iter().any(|i| i.0 == 1));
+    assert!(got
+        .iter()
+        .all(|i| i.1 == if i.0 == 0 { 4096 } else { 16384 }));
+    // bsrange with blockalign: multiples of 2 KiB up to 8 KiB, at 512-byte offsets.
+    run_in(
+        &d,
+        &format!("{common}[a]\nrw=randread\nbsrange=2k-8k\nblockalign=512\n"),
+    );
+    let got = ios(&d);
+    let mut sizes: Vec<u64> = got.iter().map(|i| i.1).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    assert_eq!(sizes, [2048, 4096, 6144, 8192]);
+    assert!(got.iter().all(|i| i.2 % 512 == 0 && i.2 + i.1 <= 1 << 20));
+    assert!(
+        got.iter().any(|i| i.2 % 2048 != 0),
+        "offsets at 512, not only at 2 KiB"
+    );
+    // Sequential with mixed sizes: each I/O starts where the one before ended (one at a
+    // time, so the log's completion order is the issue order).
+    run_in(
+        &d,
+        &format!("{common}[a]\nrw=read\nbssplit=4k/50:8k/50\niodepth=1\n"),
+    );
+    let got = ios(&d);
+    for w in got.windows(2).take(100) {
+        assert!(w[1].2 == w[0].2 + w[0].1 || w[1].2 == 0, "{w:?}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -89,7 +89,7 @@ fn each_key_sets_its_field() {
     assert_eq!(j.file_service, FileService::Random);
     assert_eq!(j.pattern, Pattern::RandRw);
     assert_eq!(j.rwmixread, 70);
-    assert_eq!(j.bs, 16384);
+    assert_eq!(j.max_bs(), 16384);
     assert_eq!(j.iodepth, Some(32));
     assert_eq!(j.numjobs, 3);
     assert_eq!(j.runtime, Some(Duration::from_secs(5)));
@@ -134,9 +134,9 @@ fn global_sections_apply_to_the_jobs_below_them() {
     .unwrap();
     let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(names, ["first", "second", "third"]);
-    assert_eq!(jobs[0].bs, 8192);
-    assert_eq!(jobs[1].bs, 16384);
-    assert_eq!(jobs[2].bs, 4096);
+    assert_eq!(jobs[0].max_bs(), 8192);
+    assert_eq!(jobs[1].max_bs(), 16384);
+    assert_eq!(jobs[2].max_bs(), 4096);
     assert!(jobs.iter().all(|j| j.pattern == Pattern::RandRead));
     assert_eq!(jobs[1].size, Some(2 << 20));
 }
@@ -161,7 +161,7 @@ fn env_and_include_expand() {
     )
     .unwrap();
     assert_eq!(jobs[0].size, Some(3 << 20));
-    assert_eq!(jobs[0].bs, 8192);
+    assert_eq!(jobs[0].max_bs(), 8192);
     let e = parse_job_file(
         "[j]\nsize=${NOPE}\n",
         Path::new("t.fio"),
@@ -232,12 +232,12 @@ fn the_command_line_starts_a_job_at_each_name() {
     let cl = parse_args(&args).unwrap();
     assert_eq!(cl.jobs.len(), 2);
     assert_eq!(cl.jobs[0].name, "a");
-    assert_eq!(cl.jobs[0].bs, 8192);
+    assert_eq!(cl.jobs[0].max_bs(), 8192);
     assert_eq!(cl.jobs[0].pattern, Pattern::RandRead);
     assert!(!cl.jobs[0].time_based);
     assert_eq!(cl.jobs[1].pattern, Pattern::Write);
     assert!(cl.jobs[1].time_based);
-    assert_eq!(cl.jobs[1].bs, 8192);
+    assert_eq!(cl.jobs[1].max_bs(), 8192);
     assert_eq!(cl.run.formats, [Format::Json]);
     assert_eq!(cl.files, vec![PathBuf::from("jobs.fio")]);
     let e = parse_args(&["--name=a".into(), "--depth=3".into()]).unwrap_err();
@@ -283,9 +283,9 @@ proptest::proptest! {
 #[test]
 fn kb_base_applies_to_the_sizes_after_it() {
     let j = one("[a]\nkb_base=1000\nsize=4k\nbs=4KiB\n");
-    assert_eq!((j.size, j.bs), (Some(4000), 4096));
+    assert_eq!((j.size, j.max_bs()), (Some(4000), 4096));
     let j = one("[a]\nsize=4kib\nbs=4k\n");
-    assert_eq!((j.size, j.bs), (Some(4000), 4096));
+    assert_eq!((j.size, j.max_bs()), (Some(4000), 4096));
     assert!(file("[a]\nkb_base=1010\n").is_err());
 }
 
@@ -342,7 +342,7 @@ fn command_line_forms_of_fio() {
     let cl = args(&["--name", "x", "--rw", "randread", "--bs", "8k", "job.fio"]).unwrap();
     assert_eq!(cl.jobs[0].name, "x");
     assert_eq!(
-        (cl.jobs[0].pattern, cl.jobs[0].bs),
+        (cl.jobs[0].pattern, cl.jobs[0].max_bs()),
         (Pattern::RandRead, 8192)
     );
     assert_eq!(cl.files, [PathBuf::from("job.fio")]);
@@ -404,4 +404,78 @@ fn batching_keys() {
         e.contains("not supported") && e.contains("reaps every completion"),
         "{e}"
     );
+}
+
+#[test]
+fn block_sizes_per_direction_ranges_and_splits() {
+    use crate::job::BlockSizes::{Fixed, Range, Split};
+    let j = one("[a]\nfilename=f\nbs=4k,16k\n");
+    assert_eq!(j.sizes, [Fixed(4096), Fixed(16384)]);
+    assert_eq!(
+        (j.align(), j.max_bs(), j.mixed_sizes()),
+        (4096, 16384, true)
+    );
+    let j = one("[a]\nfilename=f\nbs=8k\nbs=,64k\n");
+    assert_eq!(
+        j.sizes,
+        [Fixed(8192), Fixed(65536)],
+        "an empty part keeps that direction"
+    );
+    let j = one("[a]\nfilename=f\nbsrange=1k-8k,4k:4k\n");
+    assert_eq!(
+        j.sizes,
+        [Range { lo: 1024, hi: 8192 }, Range { lo: 4096, hi: 4096 }]
+    );
+    let j = one("[a]\nfilename=f\nbssplit=4k/10:64k/50:32k/40\n");
+    assert_eq!(
+        j.sizes[1],
+        Split(vec![(4096, 10), (65536, 60), (32768, 100)])
+    );
+    // Sizes without a percentage share what is left (the remainder to the first of them).
+    let j = one("[a]\nfilename=f\nbssplit=4k/50:8k/:16k\n");
+    assert_eq!(
+        j.sizes[0],
+        Split(vec![(4096, 50), (8192, 75), (16384, 100)])
+    );
+    let j = one("[a]\nfilename=f\nbssplit=4k:8k:16k\n");
+    assert_eq!(
+        j.sizes[0],
+        Split(vec![(4096, 34), (8192, 67), (16384, 100)])
+    );
+    let j = one("[a]\nfilename=f\nbs=16k\nblockalign=4k\n");
+    assert_eq!((j.align(), j.max_bs()), (4096, 16384));
+    for bad in [
+        "bssplit=4k/50:8k/40",
+        "bssplit=4k/70:8k/40",
+        "bsrange=8k-4k",
+        "bsrange=4k",
+        "bs=4k,8k,16k,32k",
+        "bs=1000",
+        "blockalign=4k,8k",
+    ] {
+        let e = file(&format!("[a]\nfilename=f\n{bad}\n")).unwrap_err().0;
+        assert!(e.contains("bad value"), "{bad}: {e}");
+    }
+    let e = validate(&one(
+        "[a]\nfilename=f\nbssplit=4k/50:8k/50\nverify=crc32c\n",
+    ))
+    .unwrap_err()
+    .0;
+    assert!(e.contains("`verify` needs one block size"), "{e}");
+}
+
+#[test]
+fn block_size_draws_follow_the_split() {
+    use crate::job::BlockSizes::{Range, Split};
+    let s = Split(vec![(4096, 25), (65536, 100)]);
+    let small = (0..1000u64).filter(|&r| s.draw(r) == 4096).count();
+    assert_eq!(small, 250, "25% of the draws");
+    let r = Range {
+        lo: 4096,
+        hi: 16384,
+    };
+    let mut seen: Vec<u64> = (0..100u64).map(|x| r.draw(x)).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen, [4096, 8192, 12288, 16384], "multiples of LO up to HI");
 }
