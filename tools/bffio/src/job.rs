@@ -123,6 +123,13 @@ pub struct Job {
     pub rwmixread: u32,
     /// I/O sizes of reads (`[0]`) and writes (`[1]`): `bs=R,W`, `bsrange`, `bssplit`.
     pub sizes: [BlockSizes; 2],
+    /// `random_distribution` of reads (`[0]`) and writes (`[1]`).
+    pub random_distribution: [crate::offsets::Distribution; 2],
+    /// `norandommap`: random offsets drawn with replacement (by default a pass visits each
+    /// block once).
+    pub norandommap: bool,
+    /// `random_generator=lfsr`: each block once per pass, even with `norandommap`.
+    pub lfsr: bool,
     /// `blockalign`: where random offsets fall (a multiple of it; default: the smallest
     /// block size).
     pub blockalign: Option<u64>,
@@ -236,6 +243,12 @@ impl Default for Job {
             rwmixread: 50,
             sizes: [BlockSizes::Fixed(4096), BlockSizes::Fixed(4096)],
             blockalign: None,
+            random_distribution: [
+                crate::offsets::Distribution::Uniform,
+                crate::offsets::Distribution::Uniform,
+            ],
+            norandommap: false,
+            lfsr: false,
             iodepth: None,
             numjobs: 1,
             logs: crate::iolog::LogOptions::new(),

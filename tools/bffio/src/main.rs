@@ -8,6 +8,7 @@ mod engine_io;
 mod hist;
 mod iolog;
 mod job;
+mod offsets;
 mod output;
 mod parse;
 mod plot;

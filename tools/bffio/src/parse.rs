@@ -108,8 +108,37 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
     (
         "norandommap",
         true,
-        "0 or 1 (or no value); bffio draws random offsets with replacement either way",
-        |_, v| parse_bool(v).map(drop),
+        "0 or 1 (or no value): random offsets drawn with replacement (else each block once a pass)",
+        |j, v| {
+            j.norandommap = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    (
+        "random_generator",
+        false,
+        "tausworthe, tausworthe64 (bffio's own generator), lfsr (each block once a pass, even with norandommap)",
+        |j, v| {
+            j.lfsr = match v.trim() {
+                "tausworthe" | "tausworthe64" => false,
+                "lfsr" => true,
+                _ => return Err(format!("`{v}`")),
+            };
+            Ok(())
+        },
+    ),
+    (
+        "random_distribution",
+        false,
+        "random, zipf:THETA[:BASE], pareto:H[:BASE], normal:DEV[:BASE], zoned:P/R:..., zoned_abs:P/SIZE:... (R,W as bs)",
+        |j, v| {
+            let kb = j.kb_base;
+            let parsed = per_direction(v, |d| {
+                crate::offsets::Distribution::parse(d, |s| parse_size_base(s, kb))
+            })?;
+            set_directions(&mut j.random_distribution, parsed);
+            Ok(())
+        },
     ),
     (
         "thread",
@@ -319,7 +348,12 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         "bssplit",
         false,
         "SIZE/PERCENT:SIZE/PERCENT...[,...] (reads, writes); a PERCENT left out shares what is left",
-        |j, v| per_direction(j, v, parse_bssplit),
+        |j, v| {
+            let kb = j.kb_base;
+            let parsed = per_direction(v, |s| parse_bssplit(s, kb))?;
+            set_directions(&mut j.sizes, parsed);
+            Ok(())
+        },
     ),
     ("blockalign", false, BLOCKALIGN_ACCEPTS, set_blockalign),
     ("ba", false, BLOCKALIGN_ACCEPTS, set_blockalign),
@@ -670,11 +704,15 @@ const BLOCKALIGN_ACCEPTS: &str =
     "an alignment such as 4k for random offsets (one for reads and writes)";
 
 fn set_bs(j: &mut Job, v: &str) -> Result<(), String> {
-    per_direction(j, v, |s, kb| parse_bs(s, kb).map(BlockSizes::Fixed))
+    let kb = j.kb_base;
+    let parsed = per_direction(v, |s| parse_bs(s, kb).map(BlockSizes::Fixed))?;
+    set_directions(&mut j.sizes, parsed);
+    Ok(())
 }
 
 fn set_bsrange(j: &mut Job, v: &str) -> Result<(), String> {
-    per_direction(j, v, |r, kb| {
+    let kb = j.kb_base;
+    let parsed = per_direction(v, |r| {
         let (lo, hi) = r
             .split_once(['-', ':'])
             .ok_or_else(|| format!("`{r}` (LO-HI)"))?;
@@ -683,7 +721,9 @@ fn set_bsrange(j: &mut Job, v: &str) -> Result<(), String> {
             return Err(format!("`{r}`: HI below LO"));
         }
         Ok(BlockSizes::Range { lo, hi })
-    })
+    })?;
+    set_directions(&mut j.sizes, parsed);
+    Ok(())
 }
 
 fn set_blockalign(j: &mut Job, v: &str) -> Result<(), String> {
@@ -698,32 +738,35 @@ fn set_blockalign(j: &mut Job, v: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `READ[,WRITE[,TRIM]]`, as fio's block size keys: one value sets both directions; an
-/// empty part leaves that direction as it was; a trim part is checked and not used (bffio
-/// issues no trims).
-fn per_direction(
-    j: &mut Job,
+/// `READ[,WRITE[,TRIM]]`, as fio's per-direction keys (block sizes, distributions): one value
+/// is both directions'; an empty part (`None`) leaves that direction as it was; a trim part
+/// is checked and not used (bffio issues no trims).
+fn per_direction<T: Clone>(
     v: &str,
-    parse: impl Fn(&str, u32) -> Result<BlockSizes, String>,
-) -> Result<(), String> {
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<[Option<T>; 2], String> {
     let parts: Vec<&str> = v.split(',').map(str::trim).collect();
     if parts.len() > 3 || parts.iter().all(|p| p.is_empty()) {
         return Err(format!("`{v}`"));
     }
     if parts.len() == 1 {
-        let b = parse(parts[0], j.kb_base)?;
-        j.sizes = [b.clone(), b];
-        return Ok(());
-    }
-    for (dir, p) in parts.iter().take(2).enumerate() {
-        if !p.is_empty() {
-            j.sizes[dir] = parse(p, j.kb_base)?;
-        }
+        let x = parse(parts[0])?;
+        return Ok([Some(x.clone()), Some(x)]);
     }
     if let Some(t) = parts.get(2).filter(|t| !t.is_empty()) {
-        parse(t, j.kb_base)?;
+        parse(t)?;
     }
-    Ok(())
+    let one = |p: &str| (!p.is_empty()).then(|| parse(p)).transpose();
+    Ok([one(parts[0])?, one(parts[1])?])
+}
+
+/// Sets the directions `per_direction` gave a value.
+fn set_directions<T>(slot: &mut [T; 2], parsed: [Option<T>; 2]) {
+    for (s, p) in slot.iter_mut().zip(parsed) {
+        if let Some(p) = p {
+            *s = p;
+        }
+    }
 }
 
 /// `4k/10:64k/50:32k`: sizes and percentages; those without one share what is left.

@@ -17,6 +17,7 @@ use auraio::{Adaptive, AlignedBuf, CpuLocal, Engine, Options, RoundRobin};
 
 use crate::engine_io::{Completion, Done, JobEngine, JobIo};
 use crate::job::{FileService, Job, Preset};
+use crate::offsets::{Picker, Rng};
 use crate::stats::{batch_class, depth_level, thread_usage, DirStats, ThreadStats, TimePoint};
 use crate::{iolog, verify};
 
@@ -200,18 +201,6 @@ fn lay_out(path: &PathBuf, size: u64, bs: u64, verify_blocks: bool, seed: u64) -
         off += n as u64;
     }
     f.sync_all()
-}
-
-/// A pseudo-random sequence (xorshift64*), one per thread.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
 }
 
 struct Slot {
@@ -462,6 +451,27 @@ fn run_loop<E: JobEngine>(
             Ok((first, len - len % align))
         })
         .collect::<io::Result<_>>()?;
+    // Random positions per file: one picker for both directions when they draw alike (so a
+    // pass of random reads and writes covers each block once, as fio's random map), else one
+    // each.
+    let shared =
+        job.sizes[0] == job.sizes[1] && job.random_distribution[0] == job.random_distribution[1];
+    let mut pickers: Vec<[Picker; 2]> = regions
+        .iter()
+        .map(|&(_, region)| {
+            [0, 1].map(|dir| {
+                let places = (region - job.sizes[dir].min()) / align + 1;
+                let cover = job.lfsr || (!job.norandommap && !job.sizes[dir].varies());
+                Picker::new(
+                    places,
+                    &job.random_distribution[dir],
+                    cover,
+                    align,
+                    &mut rng,
+                )
+            })
+        })
+        .collect();
     let mut seq_off: Vec<u64> = vec![0; files.len()];
     let mut file_turn = 0usize;
     let io_limit = if job.time_based {
@@ -585,7 +595,8 @@ fn run_loop<E: JobEngine>(
             let offset = first
                 + if random {
                     // Aligned, and the whole I/O within the region.
-                    (rng.next() % ((region - len) / align + 1)) * align
+                    let picker = &mut pickers[fi][if shared { 0 } else { dir }];
+                    picker.next(&mut rng, (region - len) / align + 1) * align
                 } else {
                     let o = seq_off[fi];
                     // rw=…:N skips N bytes after each I/O; past the region's end it wraps.

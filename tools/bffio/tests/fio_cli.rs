@@ -712,3 +712,67 @@ fn block_size_splits_ranges_and_alignment() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn random_map_generators_and_distributions() {
+    let d = dir("dist");
+    let f = d.join("data");
+    let offsets = |d: &Path| -> Vec<u64> {
+        log_lines(&d.join("s_iops.1.log"))
+            .iter()
+            .map(|l| l[4].parse().unwrap())
+            .collect()
+    };
+    let common = format!(
+        "[global]\nfilename={}\nsize=1m\nbs=4k\nwrite_iops_log=s\nlog_offset=1\n",
+        f.display()
+    );
+    // fio's random map: one pass of random writes writes each block once.
+    run_in(&d, &format!("{common}[a]\nrw=randwrite\n"));
+    let mut got = offsets(&d);
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        (0..256).map(|b| b * 4096).collect::<Vec<_>>(),
+        "each block once"
+    );
+    // norandommap: with replacement (256 draws of 256 blocks repeat some).
+    run_in(&d, &format!("{common}[a]\nrw=randread\nnorandommap\n"));
+    let mut got = offsets(&d);
+    got.sort_unstable();
+    got.dedup();
+    assert!(got.len() < 256, "{} distinct blocks", got.len());
+    // lfsr: each block once even with norandommap; and over two loops, twice.
+    run_in(
+        &d,
+        &format!("{common}[a]\nrw=randread\nnorandommap\nrandom_generator=lfsr\nloops=2\n"),
+    );
+    let got = offsets(&d);
+    let mut counts = std::collections::HashMap::new();
+    for o in &got {
+        *counts.entry(*o).or_insert(0) += 1;
+    }
+    assert_eq!(got.len(), 512);
+    assert!(counts.len() == 256 && counts.values().all(|&c| c == 2));
+    // zipf: most of the I/O on a few blocks.
+    run_in(
+        &d,
+        &format!("{common}[a]\nrw=randread\nio_size=4m\nrandom_distribution=zipf:1.2\n"),
+    );
+    let got = offsets(&d);
+    let mut counts: Vec<u32> = {
+        let mut m = std::collections::HashMap::new();
+        for o in &got {
+            *m.entry(*o).or_insert(0u32) += 1;
+        }
+        m.into_values().collect()
+    };
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    let top: u32 = counts.iter().take(26).sum();
+    assert!(
+        f64::from(top) > 0.5 * got.len() as f64,
+        "{top} of {} I/Os on the hottest tenth of the blocks",
+        got.len()
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

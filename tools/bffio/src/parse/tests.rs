@@ -479,3 +479,36 @@ fn block_size_draws_follow_the_split() {
     seen.dedup();
     assert_eq!(seen, [4096, 8192, 12288, 16384], "multiples of LO up to HI");
 }
+
+#[test]
+fn random_distributions_and_generators() {
+    use crate::offsets::Distribution;
+    let j = one("[a]\nfilename=f\nrandom_distribution=zipf:1.2\n");
+    assert_eq!(
+        j.random_distribution[1],
+        Distribution::Zipf {
+            theta: 1.2,
+            base: None
+        }
+    );
+    let j = one("[a]\nfilename=f\nrandom_distribution=random,normal:10:0.25\n");
+    assert_eq!(j.random_distribution[0], Distribution::Uniform);
+    assert_eq!(
+        j.random_distribution[1],
+        Distribution::Normal {
+            dev_pct: 10.0,
+            base: 0.25
+        }
+    );
+    let j = one("[a]\nfilename=f\nrandom_distribution=zoned_abs:60/1m:40/3m\n");
+    assert_eq!(
+        j.random_distribution[0],
+        Distribution::ZonedAbs(vec![(60, 1 << 20), (100, 4 << 20)])
+    );
+    assert!(one("[a]\nfilename=f\nrandom_generator=lfsr\n").lfsr);
+    assert!(one("[a]\nfilename=f\nnorandommap\n").norandommap);
+    for bad in ["random_distribution=zipf:1", "random_generator=mt19937"] {
+        let e = file(&format!("[a]\nfilename=f\n{bad}\n")).unwrap_err().0;
+        assert!(e.contains("bad value"), "{bad}: {e}");
+    }
+}
