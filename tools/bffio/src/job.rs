@@ -216,8 +216,11 @@ pub struct Job {
     pub iodepth_batch: Option<u32>,
     /// `iodepth_low`: once the queue is full, refill only when it has drained to this.
     pub iodepth_low: Option<u32>,
-    /// Options as written (key, value), for the JSON "job options".
+    /// Options as written (key, value): the global ones and the job's own.
     pub options: Vec<(String, String)>,
+    /// The global options (command line before the job, `[global]` sections) the job began
+    /// with: fio's JSON reports them as "global options", the rest as "job options".
+    pub global_options: Vec<(String, String)>,
 }
 
 /// fio's default percentile list.
@@ -288,6 +291,7 @@ impl Default for Job {
             iodepth_batch: None,
             iodepth_low: None,
             options: Vec::new(),
+            global_options: Vec::new(),
         }
     }
 }
@@ -330,6 +334,13 @@ impl Job {
     /// Whether its I/Os come in more than one size.
     pub fn mixed_sizes(&self) -> bool {
         self.sizes[0] != self.sizes[1] || self.sizes.iter().any(BlockSizes::varies)
+    }
+
+    /// The options set for this job itself (fio's "job options"), not inherited.
+    pub fn own_options(&self) -> impl Iterator<Item = &(String, String)> {
+        self.options
+            .iter()
+            .filter(|o| !self.global_options.contains(o))
     }
 
     pub fn file_size(&self) -> u64 {

@@ -345,17 +345,27 @@ fn lat_json(h: &LatHist) -> Map<String, Value> {
     m
 }
 
+/// `m` with fio's "percentile" map of `h` added (when anything was measured: `ios > 0`).
+fn with_percentiles(
+    mut m: Map<String, Value>,
+    h: &LatHist,
+    ios: u64,
+    percentiles: &[f64],
+) -> Map<String, Value> {
+    if ios > 0 {
+        let p: Map<String, Value> = percentiles
+            .iter()
+            .map(|p| (format!("{p:.6}"), json!(h.percentile(*p))))
+            .collect();
+        m.insert("percentile".into(), Value::Object(p));
+    }
+    m
+}
+
 fn dir_json(d: &DirStats, runtime_ns: u64, percentiles: &[f64]) -> Value {
     let runtime_ms = runtime_ns / 1_000_000;
     let secs = runtime_ns.max(1) as f64 / 1e9;
-    let mut clat = lat_json(&d.clat);
-    if d.ios > 0 {
-        let p: Map<String, Value> = percentiles
-            .iter()
-            .map(|p| (format!("{p:.6}"), json!(d.clat.percentile(*p))))
-            .collect();
-        clat.insert("percentile".into(), Value::Object(p));
-    }
+    let clat = with_percentiles(lat_json(&d.clat), &d.clat, d.ios, percentiles);
     let (bmin, bmax, bmean, bdev) = sample_stats(&d.bw_samples);
     let (imin, imax, imean, idev) = sample_stats(&d.iops_samples);
     let bw_bytes = if d.ios > 0 {
@@ -489,8 +499,7 @@ pub fn json(entries: &[Entry<'_>]) -> Value {
             let s = &e.stats;
             let opts: Map<String, Value> = e
                 .job
-                .options
-                .iter()
+                .own_options()
                 .map(|(k, v)| (k.clone(), json!(v)))
                 .collect();
             let mut lat = s.read.lat.clone();
@@ -527,7 +536,7 @@ pub fn json(entries: &[Entry<'_>]) -> Value {
                 "trim": dir_json(&DirStats::default(), s.runtime_ns, &e.job.percentiles),
                 "sync": {
                     "total_ios": s.sync.ios,
-                    "lat_ns": Value::Object(lat_json(&s.sync.lat)),
+                    "lat_ns": Value::Object(with_percentiles(lat_json(&s.sync.lat), &s.sync.lat, s.sync.ios, &e.job.percentiles)),
                 },
                 "job_runtime": s.runtime_ns / 1_000_000,
                 "usr_cpu": s.usr_us as f64 * 100.0 / run_us,
@@ -562,11 +571,22 @@ pub fn json(entries: &[Entry<'_>]) -> Value {
             })
         })
         .collect();
-    json!({
+    let mut doc = json!({
         "fio version": concat!("bffio-", env!("CARGO_PKG_VERSION")),
         "timestamp": now.as_secs(),
         "timestamp_ms": now.as_millis() as u64,
         "time": ctime_now(),
-        "jobs": jobs,
-    })
+    });
+    // As fio: the first job's global options, when there are any.
+    if let Some(e) = entries.first().filter(|e| !e.job.global_options.is_empty()) {
+        let g: Map<String, Value> = e
+            .job
+            .global_options
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        doc["global options"] = Value::Object(g);
+    }
+    doc["jobs"] = Value::Array(jobs);
+    doc
 }

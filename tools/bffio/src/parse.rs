@@ -1046,6 +1046,7 @@ pub fn parse_job_file(
                 current = None;
             } else {
                 let mut j = global.clone();
+                j.global_options = global.options.clone();
                 j.name = name.to_string();
                 jobs.push(j);
                 current = Some(jobs.len() - 1);
@@ -1167,7 +1168,9 @@ pub fn parse_args(args: &[String]) -> Result<CommandLine, ParseError> {
             None => (opt, None),
         };
         if key == "name" {
-            cl.jobs.push(cl.global.clone());
+            let mut j = cl.global.clone();
+            j.global_options = cl.global.options.clone();
+            cl.jobs.push(j);
             current = Some(cl.jobs.len() - 1);
         }
         let target = match current {

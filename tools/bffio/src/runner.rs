@@ -477,17 +477,13 @@ fn run_loop<E: JobEngine>(
     let io_limit = if job.time_based {
         u64::MAX
     } else {
-        // A pass: io_size when given; else `size`, or without one every file's region; with
-        // rw=…:N one block in every bs + N bytes of it, as fio.
-        let bs = job.max_bs();
-        let stride = bs + job.seq_gap;
-        let regions_bytes: u64 = regions
-            .iter()
-            .map(|(_, len)| len.div_ceil(stride) * bs)
-            .sum();
-        if job.io_limit.is_some() || (job.size.is_some() && job.seq_gap == 0) {
+        // A pass: io_size when given; else `size`, or without one every file's region. As
+        // fio, that many bytes are transferred whatever the pattern: rw=…:N wraps around
+        // the region until they are.
+        if job.io_limit.is_some() || job.size.is_some() {
             job.io_size()
         } else {
+            let regions_bytes: u64 = regions.iter().map(|(_, len)| len).sum();
             regions_bytes.saturating_mul(u64::from(job.loops.max(1)))
         }
     };
@@ -888,7 +884,8 @@ fn run_loop<E: JobEngine>(
     Ok(st)
 }
 
-/// Reads back every block of the files (synchronously: this is the check, not the benchmark).
+/// Reads back every block of the files (synchronously: this is the check, not the
+/// benchmark), counted as reads as fio counts its verify phase.
 fn verify_files(files: &[(File, u64)], job: &Job, st: &mut ThreadStats) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
     // Verified jobs have one block size (checked when the job was read).
@@ -896,7 +893,14 @@ fn verify_files(files: &[(File, u64)], job: &Job, st: &mut ThreadStats) -> io::R
     for (f, span) in files {
         let mut off = 0;
         while off < *span {
+            let t = Instant::now();
             f.read_exact_at(&mut buf, off)?;
+            let ns = t.elapsed().as_nanos() as u64;
+            st.read.ios += 1;
+            st.read.bytes += buf.len() as u64;
+            st.read.slat.record(0);
+            st.read.clat.record(ns);
+            st.read.lat.record(ns);
             if let Err(msg) = verify::check(&buf, off) {
                 st.verify_errors.push(msg);
                 return Ok(());

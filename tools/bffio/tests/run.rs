@@ -340,7 +340,11 @@ fn a_fio_job_file_runs_unchanged() {
     assert_eq!(num(&jobs[0], "read/io_bytes") as u64, 2 * (2 << 20));
     assert_eq!(num(&jobs[0], "write/io_bytes") as u64, 2 << 20);
     assert_eq!(num(&jobs[0], "sync/total_ios") as u64, 512 / 16);
-    assert_eq!(jobs[0]["job options"]["ioengine"], "io_uring");
+    // As fio: what [global] set is reported once, as "global options"; each job's own keys
+    // as its "job options".
+    assert_eq!(j["global options"]["ioengine"], "io_uring");
+    assert_eq!(jobs[0]["job options"]["rw"], "randread");
+    assert!(jobs[0]["job options"].get("ioengine").is_none());
     std::fs::remove_dir_all(&d).unwrap();
 }
 
