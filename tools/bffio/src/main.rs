@@ -78,14 +78,12 @@ fn load_jobs() -> Result<(Vec<Job>, job::RunOptions), Box<dyn std::error::Error>
     let load = |p: &Path| std::fs::read_to_string(p);
     for f in &cl.files {
         let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-        jobs.extend(parse::parse_job_file(
-            &text,
-            f,
-            &cl.global,
-            &mut cl.run,
-            &env,
-            &load,
-        )?);
+        let found = parse::parse_job_file(&text, f, &cl.global, &mut cl.run, &env, &load)?;
+        if found.is_empty() {
+            // As fio: a file of global options only is a mistake, not a default run.
+            return Err(format!("{}: no job(s) defined (only [global])", f.display()).into());
+        }
+        jobs.extend(found);
     }
     if jobs.is_empty() && cl.files.is_empty() {
         // No job named: the default job, with the options given applied over it.

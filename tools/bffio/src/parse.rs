@@ -1033,6 +1033,7 @@ pub fn parse_job_file(
     let mut jobs: Vec<Job> = Vec::new();
     // Which section the next key goes to: None = global.
     let mut current: Option<usize> = None;
+    let mut in_section = false;
     for (at, line) in lines {
         if let Some(section) = line.strip_prefix('[') {
             let name = section
@@ -1042,6 +1043,7 @@ pub fn parse_job_file(
             if name.is_empty() {
                 return Err(ParseError(format!("{at}: empty section name")));
             }
+            in_section = true;
             if name == "global" {
                 current = None;
             } else {
@@ -1057,6 +1059,12 @@ pub fn parse_job_file(
             Some((k, v)) => (k.trim(), Some(v.trim())),
             None => (line.trim(), None),
         };
+        if !in_section {
+            // As fio: "option outside of [] job section".
+            return Err(ParseError(format!(
+                "{at}: `{line}` outside of any section (put it under [global] or a job)"
+            )));
+        }
         let target = match current {
             Some(i) => &mut jobs[i],
             None => &mut global,

@@ -777,3 +777,36 @@ fn random_map_generators_and_distributions() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn a_file_without_jobs_or_with_stray_keys_fails_as_in_fio() {
+    let d = dir("nojobs");
+    let only_global = d.join("g.fio");
+    std::fs::write(&only_global, "[global]\nsize=1m\n").unwrap();
+    let stray = d.join("s.fio");
+    std::fs::write(&stray, "rw=read\n[a]\nsize=1m\n").unwrap();
+    for (f, says) in [
+        (&only_global, "no job(s) defined"),
+        (&stray, "outside of any section"),
+    ] {
+        let out = bffio(&[f.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{}: {err}",
+            f.display()
+        );
+        // fio refuses both too (before any I/O: "No job(s) defined", "option outside of []
+        // job section").
+        let child = Command::new("fio")
+            .arg(f)
+            .current_dir(&d)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let fio = bounded(child, 60, "fio on a file without jobs");
+        assert!(!fio.status.success(), "fio accepted {}", f.display());
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -512,3 +512,14 @@ fn random_distributions_and_generators() {
         assert!(e.contains("bad value"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn keys_outside_any_section_are_errors() {
+    let e = file("rw=read\n[a]\nfilename=f\n").unwrap_err().0;
+    assert!(
+        e.contains("t.fio:1") && e.contains("outside of any section"),
+        "{e}"
+    );
+    // Comments and blank lines before the first section are fine.
+    assert_eq!(file("; a comment\n\n[a]\nfilename=f\n").unwrap().len(), 1);
+}
