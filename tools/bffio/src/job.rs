@@ -123,6 +123,25 @@ pub struct Job {
     pub rwmixread: u32,
     /// I/O sizes of reads (`[0]`) and writes (`[1]`): `bs=R,W`, `bsrange`, `bssplit`.
     pub sizes: [BlockSizes; 2],
+    /// `exitall`: when this job ends, the others of its group (or, `exit_what=all`, every
+    /// job) end too.
+    pub exitall: bool,
+    /// `exit_what=all`.
+    pub exit_all_groups: bool,
+    /// `invalidate` (fio's default: on): the files' cached pages dropped before the job.
+    pub invalidate: bool,
+    /// `cpus_allowed`: the CPUs the job's threads run on.
+    pub cpus_allowed: Option<Vec<usize>>,
+    /// `cpus_allowed_policy=split`: one CPU of the set per thread.
+    pub cpus_split: bool,
+    /// `zero_buffers`.
+    pub zero_buffers: bool,
+    /// `refill_buffers`.
+    pub refill_buffers: bool,
+    /// `scramble_buffers` (fio's default: on).
+    pub scramble_buffers: bool,
+    /// `buffer_pattern`, as bytes.
+    pub buffer_pattern: Option<Vec<u8>>,
     /// `random_distribution` of reads (`[0]`) and writes (`[1]`).
     pub random_distribution: [crate::offsets::Distribution; 2],
     /// `norandommap`: random offsets drawn with replacement (by default a pass visits each
@@ -251,6 +270,15 @@ impl Default for Job {
                 crate::offsets::Distribution::Uniform,
             ],
             norandommap: false,
+            exitall: false,
+            exit_all_groups: false,
+            invalidate: true,
+            cpus_allowed: None,
+            cpus_split: false,
+            zero_buffers: false,
+            refill_buffers: false,
+            scramble_buffers: true,
+            buffer_pattern: None,
             lfsr: false,
             iodepth: None,
             numjobs: 1,
@@ -334,6 +362,20 @@ impl Job {
     /// Whether its I/Os come in more than one size.
     pub fn mixed_sizes(&self) -> bool {
         self.sizes[0] != self.sizes[1] || self.sizes.iter().any(BlockSizes::varies)
+    }
+
+    /// What its write buffers hold: a pattern if given, else zeros if asked, else random
+    /// bytes (refilled or scrambled per write as asked).
+    pub fn fill(&self) -> crate::buffers::Fill {
+        use crate::buffers::Fill;
+        match (&self.buffer_pattern, self.zero_buffers) {
+            (Some(p), _) => Fill::Pattern(p.clone()),
+            (None, true) => Fill::Zero,
+            (None, false) => Fill::Random {
+                refill: self.refill_buffers,
+                scramble: self.scramble_buffers,
+            },
+        }
     }
 
     /// The options set for this job itself (fio's "job options"), not inherited.

@@ -4,6 +4,7 @@
 //! under $TMPDIR for 10 s, adaptive depth). Otherwise it takes fio's command-line options
 //! (`--name=` starting each job) and `.fio` job files; see `--help`.
 
+mod buffers;
 mod engine_io;
 mod hist;
 mod iolog;

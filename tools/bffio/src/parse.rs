@@ -247,6 +247,102 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         j.logs.per_job = parse_bool(v)?;
         Ok(())
     }),
+    (
+        "zero_buffers",
+        true,
+        "0 or 1 (or no value): write buffers of zeros",
+        |j, v| {
+            j.zero_buffers = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    (
+        "refill_buffers",
+        true,
+        "0 or 1 (or no value): new random bytes on every write",
+        |j, v| {
+            j.refill_buffers = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    (
+        "scramble_buffers",
+        true,
+        "0 or 1 (or no value; default 1): a few bytes changed on every write",
+        |j, v| {
+            j.scramble_buffers = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    (
+        "buffer_pattern",
+        false,
+        "0xHEX, \"string\", 'file', a decimal number, or several of them in a row",
+        |j, v| {
+            let read = |f: &str| std::fs::read(f).map_err(|e| format!("'{f}': {e}"));
+            j.buffer_pattern = Some(crate::buffers::parse_pattern(v, read)?);
+            Ok(())
+        },
+    ),
+    (
+        "exitall",
+        true,
+        "0 or 1 (or no value): when this job ends, end the others of its group (exit_what)",
+        |j, v| {
+            j.exitall = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    (
+        "exit_what",
+        false,
+        "group (the jobs of its reporting group), all (every job)",
+        |j, v| {
+            j.exit_all_groups = match v.trim() {
+                "group" => false,
+                "all" => true,
+                _ => return Err(format!("`{v}`")),
+            };
+            Ok(())
+        },
+    ),
+    (
+        "invalidate",
+        true,
+        "0 or 1 (default 1): drop the files' cached pages before the job (buffered I/O)",
+        |j, v| {
+            j.invalidate = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    (
+        "create_on_open",
+        true,
+        "0 or 1 (or no value); bffio makes a job's files when the job starts either way",
+        |_, v| parse_bool(v).map(drop),
+    ),
+    (
+        "cpus_allowed",
+        false,
+        "CPUs such as 0,5,8-15",
+        |j, v| {
+            j.cpus_allowed = Some(parse_cpus(v)?);
+            Ok(())
+        },
+    ),
+    (
+        "cpus_allowed_policy",
+        false,
+        "shared (every thread on the whole set), split (one CPU of the set each)",
+        |j, v| {
+            j.cpus_split = match v.trim() {
+                "shared" => false,
+                "split" => true,
+                _ => return Err(format!("`{v}`")),
+            };
+            Ok(())
+        },
+    ),
     ("unlink", true, "0 or 1 (or no value)", |j, v| {
         j.unlink = parse_bool(v)?;
         Ok(())
@@ -555,10 +651,6 @@ const REFUSED: &[(&str, &str)] = &[
         "histogram logs (fio's log_hist_msec format) are not implemented; write_lat_log logs every latency",
     ),
     (
-        "exitall",
-        "ending every job when one ends is not implemented yet",
-    ),
-    (
         "iodepth_batch_complete",
         "the engine reaps every completion that is ready; a minimum per reap is not implemented",
     ),
@@ -636,6 +728,36 @@ fn nonzero(v: u64) -> Result<u64, String> {
 fn set_io_limit(j: &mut Job, v: &str) -> Result<(), String> {
     j.io_limit = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
     Ok(())
+}
+
+/// `0,5,8-15`: CPU numbers and ranges, sorted, each once.
+fn parse_cpus(v: &str) -> Result<Vec<usize>, String> {
+    let mut cpus = Vec::new();
+    for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let num = |s: &str| {
+            s.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|&c| c < libc::CPU_SETSIZE as usize)
+                .ok_or_else(|| format!("`{s}` (a CPU number below {})", libc::CPU_SETSIZE))
+        };
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b)?);
+                if b < a {
+                    return Err(format!("`{part}`: the range runs backwards"));
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(num(part)?),
+        }
+    }
+    cpus.sort_unstable();
+    cpus.dedup();
+    if cpus.is_empty() {
+        return Err(format!("`{v}`: no CPU"));
+    }
+    Ok(cpus)
 }
 
 fn set_stonewall(j: &mut Job, v: &str) -> Result<(), String> {

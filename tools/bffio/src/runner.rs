@@ -32,6 +32,15 @@ pub struct Progress {
     pub depth: AtomicU64,
     /// Threads of the job still running.
     pub running: AtomicU64,
+    /// Set when the job is to end now (another job's `exitall`).
+    pub stop: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    /// Whether the job is to end now: a signal, or another job's `exitall`.
+    fn ending(&self) -> bool {
+        SIGNALLED.load(Ordering::Relaxed) != 0 || self.stop.load(Ordering::Relaxed)
+    }
 }
 
 /// Interval of the bandwidth/IOPS samples (fio's default `bwavgtime`/`iopsavgtime`).
@@ -92,6 +101,9 @@ fn open_file(job: &Job, path: &PathBuf, seed: u64, first: u64) -> io::Result<(Fi
         o.custom_flags(libc::O_DIRECT);
     }
     let f = o.open(path).map_err(|e| at_path(e, path))?;
+    if job.invalidate && !job.direct {
+        invalidate(&f, is_dev);
+    }
     // SAFETY: lseek on an open fd has no memory-safety preconditions.
     let end = unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
     let span = if want > 0 { want } else { end.max(0) as u64 };
@@ -106,6 +118,45 @@ fn open_file(job: &Job, path: &PathBuf, seed: u64, first: u64) -> io::Result<(Fi
         ));
     }
     Ok((f, span - span % job.align()))
+}
+
+/// Pins the calling thread to `cpus` (`cpus_allowed`).
+fn pin_to(cpus: &[usize]) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data, valid when zeroed (the empty set).
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        // SAFETY: `c` is below CPU_SETSIZE (checked when the job was parsed), the bound
+        // CPU_SET writes within.
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    // SAFETY: `set` is a valid cpu_set_t of the size passed; 0 is the calling thread.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+    if r == 0 {
+        Ok(())
+    } else {
+        let e = io::Error::last_os_error();
+        Err(io::Error::new(
+            e.kind(),
+            format!("cpus_allowed={cpus:?}: {e}"),
+        ))
+    }
+}
+
+/// `BLKFLSBUF` (linux/fs.h: `_IO(0x12, 97)`), which the libc crate does not name.
+const BLKFLSBUF: u32 = 0x1261;
+
+/// Drops the file's cached pages (fio's `invalidate`), so buffered reads start from the
+/// device as in fio; advisory: a file whose pages cannot be dropped (tmpfs keeps them, a
+/// device without the privilege) runs as it is.
+fn invalidate(f: &File, is_dev: bool) {
+    let fd = f.as_raw_fd();
+    if is_dev {
+        // SAFETY: BLKFLSBUF takes no argument memory; `fd` is an open block device.
+        let _ = unsafe { libc::ioctl(fd, BLKFLSBUF as libc::Ioctl, 0) };
+    } else {
+        // SAFETY: posix_fadvise takes no pointers; `fd` is open for this call's duration.
+        let _ = unsafe { libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED) };
+    }
 }
 
 /// An error about a job's file: its errno (what the report shows as `err=`) and a message that
@@ -410,10 +461,16 @@ fn run_loop<E: JobEngine>(
     let (align, max_bs) = (job.align(), job.max_bs());
     // Each direction's I/O size when it has one (no draw per I/O).
     let fixed_len = job.sizes.each_ref().map(|b| (!b.varies()).then(|| b.min()));
+    let fill = job.fill();
     let mut slots: Vec<Slot> = (0..depth)
-        .map(|_| {
+        .map(|i| {
+            let mut buf = AlignedBuf::zeroed(max_bs as usize)?;
+            fill.init(
+                &mut buf,
+                seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            );
             Ok(Slot {
-                buf: Some(AlignedBuf::zeroed(max_bs as usize)?),
+                buf: Some(buf),
                 len: 0,
                 start_ns: 0,
                 submitted_ns: 0,
@@ -489,7 +546,7 @@ fn run_loop<E: JobEngine>(
     };
     // startdelay: the job's clock starts after it (a signal still ends the wait).
     let delay_end = Instant::now() + job.startdelay;
-    while Instant::now() < delay_end && SIGNALLED.load(Ordering::Relaxed) == 0 {
+    while Instant::now() < delay_end && !progress.ending() {
         std::thread::sleep(
             delay_end
                 .saturating_duration_since(Instant::now())
@@ -531,7 +588,7 @@ fn run_loop<E: JobEngine>(
 
     loop {
         // SIGINT/SIGTERM: the job ends as if its runtime were over; the report follows.
-        if SIGNALLED.load(Ordering::Relaxed) != 0 {
+        if progress.ending() {
             stop = true;
         }
         // Refill: up to the job's depth, and with AIMD no more than the engine admits, so no
@@ -607,6 +664,8 @@ fn run_loop<E: JobEngine>(
             let mut buf = slot.buf.take().expect("free slot holds its buffer");
             if write && job.verify {
                 verify::fill(&mut buf, offset, seed ^ issued);
+            } else if write {
+                fill.before_write(&mut buf[..len as usize], offset, issued_ops);
             }
             let fd = file.as_raw_fd();
             let done = Done::new(sink, slot_id);
@@ -665,7 +724,7 @@ fn run_loop<E: JobEngine>(
                 // Held back by the rate with nothing in flight: sleep until the budget allows
                 // the next I/O (a little at a time, so the runtime's end and signals are seen).
                 std::thread::sleep(Duration::from_millis(1));
-                if now() >= end_ns || SIGNALLED.load(Ordering::Relaxed) != 0 {
+                if now() >= end_ns || progress.ending() {
                     stop = true;
                 }
                 continue;
@@ -989,14 +1048,26 @@ pub fn run_all(
         for clone in 0..job.numjobs {
             let (p, job, tx) = (progress[ji].clone(), job.clone(), tx.clone());
             let logs = log_files[ji][clone as usize].clone();
+            // cpus_allowed: the whole set (shared), or one CPU of it per thread, numbered
+            // over the run (split).
+            let thread_number = jobs[..ji].iter().map(|j| j.numjobs).sum::<u32>() + clone;
+            let cpus: Option<Vec<usize>> = job.cpus_allowed.as_ref().map(|set| {
+                if job.cpus_split {
+                    vec![set[thread_number as usize % set.len()]]
+                } else {
+                    set.clone()
+                }
+            });
             p.running.fetch_add(1, Ordering::Relaxed);
             let spawned = std::thread::Builder::new()
                 .name(format!("{}.{clone}", job.name))
                 .spawn(move || {
-                    let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        run_clone(&job, clone, &logs, &p)
-                    }))
-                    .unwrap_or_else(|_| Err(io::Error::other("job thread panicked")));
+                    let r = cpus.as_deref().map_or(Ok(()), pin_to).and_then(|()| {
+                        std::panic::catch_unwind(AssertUnwindSafe(|| {
+                            run_clone(&job, clone, &logs, &p)
+                        }))
+                        .unwrap_or_else(|_| Err(io::Error::other("job thread panicked")))
+                    });
                     p.running.fetch_sub(1, Ordering::Relaxed);
                     // The receiver lives until every clone has sent.
                     let _ = tx.send((ji, clone as usize, r));
@@ -1036,6 +1107,14 @@ pub fn run_all(
                 results[ji][clone] = Some(r);
                 pending -= 1;
                 left[ji] -= 1;
+                // exitall: the job ended, so do the others of its group (or all).
+                if jobs[ji].exitall {
+                    for (k, other) in jobs.iter().enumerate() {
+                        if jobs[ji].exit_all_groups || other.group == jobs[ji].group {
+                            progress[k].stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             // Every sender is gone: each thread sent before dropping its sender.

@@ -810,3 +810,80 @@ fn a_file_without_jobs_or_with_stray_keys_fails_as_in_fio() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn write_buffers_hold_what_fio_puts_there() {
+    let d = dir("buffers");
+    let f = d.join("data");
+    let write = |extra: &[&str]| {
+        let _ = std::fs::remove_file(&f);
+        let base = [
+            "--name=w".to_string(),
+            arg("filename", &f),
+            "--rw=write".into(),
+            "--bs=4k".into(),
+            "--size=64k".into(),
+        ];
+        let mut a: Vec<&str> = base.iter().map(String::as_str).collect();
+        a.extend_from_slice(extra);
+        json(&a);
+        std::fs::read(&f).unwrap()
+    };
+    let data = write(&["--buffer_pattern=0xdeadbeef\"ab\""]);
+    let pattern = [0xde, 0xad, 0xbe, 0xef, b'a', b'b'];
+    // Each buffer holds the pattern from its start, as fio fills them.
+    assert!(data
+        .chunks(4096)
+        .all(|blk| blk.iter().zip(pattern.iter().cycle()).all(|(a, b)| a == b)));
+    assert!(write(&["--zero_buffers"]).iter().all(|&b| b == 0));
+    // fio's default: random bytes, scrambled per write, so no two blocks are alike.
+    let data = write(&[]);
+    let blocks: std::collections::HashSet<&[u8]> = data.chunks(4096).collect();
+    assert_eq!(blocks.len(), 16, "16 distinct blocks");
+    assert!(data.iter().filter(|&&b| b == 0).count() < data.len() / 64);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn exitall_ends_the_group_and_cpus_allowed_pins() {
+    let d = dir("exitall");
+    // `long` would run 30 s; `short` ends after 256 reads and, with exitall, ends `long` too.
+    let v = run_in(
+        &d,
+        &format!(
+            "[global]\nfilename={}\nsize=1m\nbs=4k\nrw=randread\n\
+             [long]\ntime_based\nruntime=30\n[short]\nexitall\n",
+            d.join("data").display()
+        ),
+    );
+    let long = &v["jobs"][0];
+    assert_eq!(long["jobname"], "long");
+    assert!(
+        long["job_runtime"].as_u64().unwrap() < 20_000,
+        "long ended with short: {} ms",
+        long["job_runtime"]
+    );
+    assert_eq!(v["jobs"][1]["read"]["total_ios"], 256);
+    // cpus_allowed: CPU 0 (shared and split), and a CPU the machine lacks is the job's error.
+    let job = |cpus: &str| {
+        format!(
+            "[a]\nfilename={}\nsize=256k\nbs=4k\nrw=read\nnumjobs=2\n{cpus}\n",
+            d.join("data").display()
+        )
+    };
+    for cpus in [
+        "cpus_allowed=0",
+        "cpus_allowed=0\ncpus_allowed_policy=split",
+    ] {
+        let v = run_in(&d, &job(cpus));
+        assert_eq!(v["jobs"][0]["read"]["io_bytes"], 256 << 10, "{cpus}");
+    }
+    std::fs::write(d.join("j.fio"), job("cpus_allowed=1000")).unwrap();
+    let out = bffio(&[d.join("j.fio").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("cpus_allowed=[1000]"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
