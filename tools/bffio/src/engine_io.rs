@@ -105,6 +105,10 @@ pub trait JobEngine {
     /// `ioengine=null`: an IORING_OP_NOP standing for an I/O of `len` bytes, which it
     /// completes as if done in full (fio's null engine), handing `buf` back.
     fn nop(&self, buf: AlignedBuf, len: usize, done: Done) -> io::Result<()>;
+    /// Trims `len` bytes at `offset`: fallocate(PUNCH_HOLE | KEEP_SIZE), which frees a
+    /// file's blocks and becomes a write-zeroes or discard request on a block device;
+    /// completes as `len` bytes done.
+    fn trim(&self, fd: i32, offset: u64, len: u64, done: Done) -> io::Result<()>;
     /// Waits for completions (up to `timeout`).
     fn wait_for(&self, timeout: Duration) -> io::Result<usize>;
     /// Sum of the in-flight limits.
@@ -156,6 +160,14 @@ macro_rules! job_engine_for {
                     self.fsync(fd, move |r, ()| done.push(r, None)).map(drop)
                 };
                 r.map_err(|e| e.into_parts().0)
+            }
+            fn trim(&self, fd: i32, offset: u64, len: u64, done: Done) -> io::Result<()> {
+                let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+                self.fallocate(fd, mode, offset, len, move |r, ()| {
+                    done.push(r.map(|_| len as usize), None)
+                })
+                .map(drop)
+                .map_err(|e| e.into_parts().0)
             }
             fn nop(&self, buf: AlignedBuf, len: usize, done: Done) -> io::Result<()> {
                 Engine::nop(self, move |r, ()| done.push(r.map(|_| len), Some(buf)))

@@ -90,8 +90,8 @@ pub enum Kind {
 pub struct Entry {
     /// Completion time since the measurement began, ns.
     pub t_ns: u64,
-    /// Written (else read).
-    pub write: bool,
+    /// Its direction.
+    pub dir: crate::stats::Dir,
     /// Bytes moved.
     pub bytes: u64,
     /// Offset in the file.
@@ -117,7 +117,7 @@ struct Log {
     /// Whole lines not yet written: a file shared by threads (`per_job_logs=0`, opened for
     /// appending) gets whole lines only, one write each batch.
     buf: String,
-    acc: [Acc; 2],
+    acc: [Acc; 3],
 }
 
 /// A job thread's logs.
@@ -154,7 +154,7 @@ impl Logs {
                     kind: *kind,
                     file,
                     buf: String::new(),
-                    acc: [Acc::default(); 2],
+                    acc: [Acc::default(); 3],
                 })
             })
             .collect::<io::Result<_>>()?;
@@ -181,7 +181,7 @@ impl Logs {
                     &self.opts,
                     e.t_ns / 1_000_000,
                     value,
-                    e.write,
+                    e.dir as u8,
                     e.bytes,
                     e.offset,
                 );
@@ -200,7 +200,7 @@ impl Logs {
                 Kind::Clat => e.clat_ns as f64,
                 Kind::Lat => e.lat_ns as f64,
             };
-            let a = &mut log.acc[usize::from(e.write)];
+            let a = &mut log.acc[e.dir as usize];
             a.ios += 1;
             a.bytes += e.bytes;
             a.sum += value;
@@ -231,7 +231,7 @@ impl Logs {
                     &self.opts,
                     end_ns / 1_000_000,
                     value,
-                    dir == 1,
+                    dir as u8,
                     0,
                     0,
                 );
@@ -271,14 +271,9 @@ impl Log {
 }
 
 /// Appends one line in fio's format.
-fn line(out: &mut String, o: &LogOptions, ms: u64, value: f64, write: bool, bs: u64, offset: u64) {
+fn line(out: &mut String, o: &LogOptions, ms: u64, value: f64, dir: u8, bs: u64, offset: u64) {
     use std::fmt::Write as _;
-    let _ = write!(
-        out,
-        "{ms}, {}, {}, {bs}, ",
-        value.round() as u64,
-        u8::from(write)
-    );
+    let _ = write!(out, "{ms}, {}, {dir}, {bs}, ", value.round() as u64);
     if o.offset {
         let _ = write!(out, "{offset}, ");
     }
@@ -292,7 +287,11 @@ mod tests {
     fn entry(t_ms: u64, write: bool, lat_us: u64) -> Entry {
         Entry {
             t_ns: t_ms * 1_000_000,
-            write,
+            dir: if write {
+                crate::stats::Dir::Write
+            } else {
+                crate::stats::Dir::Read
+            },
             bytes: 4096,
             offset: 8192,
             slat_ns: 1_000,

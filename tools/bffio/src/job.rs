@@ -17,6 +17,14 @@ pub enum Pattern {
     ReadWrite,
     /// Random mixed reads and writes.
     RandRw,
+    /// Sequential trims.
+    Trim,
+    /// Random trims.
+    RandTrim,
+    /// Sequential trims, each block written after its trim.
+    TrimWrite,
+    /// Random trims, each block written after its trim.
+    RandTrimWrite,
 }
 
 impl Pattern {
@@ -29,6 +37,10 @@ impl Pattern {
             Pattern::RandWrite => "randwrite",
             Pattern::ReadWrite => "rw",
             Pattern::RandRw => "randrw",
+            Pattern::Trim => "trim",
+            Pattern::RandTrim => "randtrim",
+            Pattern::TrimWrite => "trimwrite",
+            Pattern::RandTrimWrite => "randtrimwrite",
         }
     }
 
@@ -36,15 +48,37 @@ impl Pattern {
     pub fn random(self) -> bool {
         matches!(
             self,
-            Pattern::RandRead | Pattern::RandWrite | Pattern::RandRw
+            Pattern::RandRead
+                | Pattern::RandWrite
+                | Pattern::RandRw
+                | Pattern::RandTrim
+                | Pattern::RandTrimWrite
         )
+    }
+
+    /// Whether the pattern trims.
+    pub fn trims(self) -> bool {
+        matches!(
+            self,
+            Pattern::Trim | Pattern::RandTrim | Pattern::TrimWrite | Pattern::RandTrimWrite
+        )
+    }
+
+    /// Whether each trimmed block is written after its trim.
+    pub fn writes_after_trim(self) -> bool {
+        matches!(self, Pattern::TrimWrite | Pattern::RandTrimWrite)
     }
 
     /// Share of reads, in percent, given `rwmixread`.
     pub fn read_percent(self, rwmixread: u32) -> u32 {
         match self {
             Pattern::Read | Pattern::RandRead => 100,
-            Pattern::Write | Pattern::RandWrite => 0,
+            Pattern::Write
+            | Pattern::RandWrite
+            | Pattern::Trim
+            | Pattern::RandTrim
+            | Pattern::TrimWrite
+            | Pattern::RandTrimWrite => 0,
             Pattern::ReadWrite | Pattern::RandRw => rwmixread,
         }
     }

@@ -304,12 +304,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         }
         if e.stats.error != 0 {
             let at = e.stats.error_at.map_or(String::new(), |a| {
-                format!(
-                    ": {} offset={}, buflen={}",
-                    if a.write { "write" } else { "read" },
-                    a.offset,
-                    a.len
-                )
+                format!(": {} offset={}, buflen={}", a.dir.name(), a.offset, a.len)
             });
             eprintln!(
                 "bffio: io_u error on file {}: {}{at} (job `{}` stopped, err={})",

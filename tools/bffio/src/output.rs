@@ -218,6 +218,7 @@ pub fn text(entries: &[Entry<'_>]) -> String {
             s.runtime_ns,
             &e.job.percentiles,
         );
+        dir_text(&mut out, "trim", &s.trim, s.runtime_ns, &e.job.percentiles);
         if s.sync.ios > 0 {
             out.push_str(&format!(
                 "  fsync/fdatasync: {} syncs, lat avg={:.2}usec p99={:.0}usec\n",
@@ -228,6 +229,7 @@ pub fn text(entries: &[Entry<'_>]) -> String {
         }
         let mut lat = s.read.lat.clone();
         lat.merge(&s.write.lat);
+        lat.merge(&s.trim.lat);
         let (_, us, ms) = lat_maps(&lat);
         let fmt = |m: &[(String, f64)]| {
             m.iter()
@@ -316,7 +318,11 @@ pub fn text(entries: &[Entry<'_>]) -> String {
             sum.merge(&e.stats);
         }
         out.push_str(&format!("Run status group {g} (all jobs):\n"));
-        for (label, d) in [("READ", &sum.read), ("WRITE", &sum.write)] {
+        for (label, d) in [
+            ("READ", &sum.read),
+            ("WRITE", &sum.write),
+            ("TRIM", &sum.trim),
+        ] {
             if d.ios == 0 {
                 continue;
             }
@@ -480,6 +486,7 @@ pub fn terse(entries: &[Entry<'_>]) -> String {
         );
         let mut lat = s.read.lat.clone();
         lat.merge(&s.write.lat);
+        lat.merge(&s.trim.lat);
         let (_, us, ms) = lat_maps(&lat);
         f.extend(us.iter().chain(ms.iter()).map(|(_, v)| format!("{v:.2}%")));
         text.push_str(&f.join(";"));
@@ -504,6 +511,7 @@ pub fn json(entries: &[Entry<'_>]) -> Value {
                 .collect();
             let mut lat = s.read.lat.clone();
             lat.merge(&s.write.lat);
+            lat.merge(&s.trim.lat);
             let (ns, us, ms) = lat_maps(&lat);
             let map = |m: Vec<(String, f64)>| Value::Object(m.into_iter().map(|(k, v)| (k, json!(v))).collect());
             let run_us = (s.runtime_ns / 1000).max(1) as f64 * f64::from(e.clones);
@@ -533,7 +541,7 @@ pub fn json(entries: &[Entry<'_>]) -> Value {
                 "job options": Value::Object(opts),
                 "read": dir_json(&s.read, s.runtime_ns, &e.job.percentiles),
                 "write": dir_json(&s.write, s.runtime_ns, &e.job.percentiles),
-                "trim": dir_json(&DirStats::default(), s.runtime_ns, &e.job.percentiles),
+                "trim": dir_json(&s.trim, s.runtime_ns, &e.job.percentiles),
                 "sync": {
                     "total_ios": s.sync.ios,
                     "lat_ns": Value::Object(with_percentiles(lat_json(&s.sync.lat), &s.sync.lat, s.sync.ios, &e.job.percentiles)),

@@ -368,13 +368,13 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
     (
         "rw",
         false,
-        "read, write, randread, randwrite, rw, readwrite, randrw; a sequential one with :N skips N bytes after each I/O",
+        "read, write, randread, randwrite, rw, readwrite, randrw, trim, randtrim, trimwrite, randtrimwrite; a sequential one with :N skips N bytes after each I/O",
         set_pattern,
     ),
     (
         "readwrite",
         false,
-        "read, write, randread, randwrite, rw, readwrite, randrw (as rw)",
+        "read, write, randread, randwrite, rw, readwrite, randrw, trim, randtrim, trimwrite, randtrimwrite (as rw)",
         set_pattern,
     ),
     (
@@ -799,6 +799,10 @@ fn parse_pattern(v: &str) -> Result<Pattern, String> {
         "randwrite" => Pattern::RandWrite,
         "rw" | "readwrite" => Pattern::ReadWrite,
         "randrw" => Pattern::RandRw,
+        "trim" => Pattern::Trim,
+        "randtrim" => Pattern::RandTrim,
+        "trimwrite" => Pattern::TrimWrite,
+        "randtrimwrite" => Pattern::RandTrimWrite,
         _ => return Err(format!("`{v}`")),
     })
 }

@@ -18,7 +18,7 @@ use auraio::{Adaptive, AlignedBuf, CpuLocal, Engine, Options, RoundRobin};
 use crate::engine_io::{Completion, Done, JobEngine, JobIo};
 use crate::job::{FileService, Job, Preset};
 use crate::offsets::{Picker, Rng};
-use crate::stats::{batch_class, depth_level, thread_usage, DirStats, ThreadStats, TimePoint};
+use crate::stats::{batch_class, depth_level, thread_usage, Dir, ThreadStats, TimePoint};
 use crate::{iolog, verify};
 
 /// Live figures a job thread publishes for the status line.
@@ -261,7 +261,7 @@ struct Slot {
     start_ns: u64,
     submitted_ns: u64,
     offset: u64,
-    write: bool,
+    dir: Dir,
     measured: bool,
 }
 
@@ -475,7 +475,7 @@ fn run_loop<E: JobEngine>(
                 start_ns: 0,
                 submitted_ns: 0,
                 offset: 0,
-                write: false,
+                dir: Dir::Read,
                 measured: false,
             })
         })
@@ -530,6 +530,9 @@ fn run_loop<E: JobEngine>(
         })
         .collect();
     let mut seq_off: Vec<u64> = vec![0; files.len()];
+    let trims = job.pattern.trims();
+    // trimwrite: the block trimmed last (file, offset, length), which the next I/O writes.
+    let mut trimmed: Option<(usize, u64, u64)> = None;
     let mut file_turn = 0usize;
     let io_limit = if job.time_based {
         u64::MAX
@@ -579,7 +582,7 @@ fn run_loop<E: JobEngine>(
     let mut measuring = ramp_ns == 0;
     let mut measure_start = 0u64;
     let mut next_sample = SAMPLE_NS;
-    let (mut last_read, mut last_write) = ((0, 0), (0, 0));
+    let (mut last_read, mut last_write, mut last_trim) = ((0, 0), (0, 0), (0, 0));
     let mut next_point = TIMELINE_NS;
     let mut last_point_ios = 0u64;
     let mut total_ios = 0u64;
@@ -625,57 +628,84 @@ fn run_loop<E: JobEngine>(
         while !stop
             && !hold_refill
             && outstanding < allowed
-            && issued < io_limit
+            && (issued < io_limit || trimmed.is_some())
             && rate_ok(issued, issued_ops, t_prev)
         {
             let Some(slot_id) = free.pop() else { break };
-            let fi = match job.file_service {
-                FileService::RoundRobin => {
+            // trimwrite: the block just trimmed is written next, whatever the file order.
+            let after_trim = trimmed.take();
+            let fi = match (after_trim, job.file_service) {
+                (Some((fi, _, _)), _) => fi,
+                (None, FileService::RoundRobin) => {
                     file_turn = (file_turn + 1) % files.len();
                     file_turn
                 }
-                FileService::Random => (rng.next() % files.len() as u64) as usize,
-                FileService::Sequential => file_turn,
+                (None, FileService::Random) => (rng.next() % files.len() as u64) as usize,
+                (None, FileService::Sequential) => file_turn,
             };
+            let after_trim = after_trim.map(|(_, o, l)| (o, l));
             let (file, _) = &files[fi];
             let (first, region) = regions[fi];
-            let write = read_pct < 100 && (read_pct == 0 || rng.next() % 100 >= read_pct);
-            let dir = usize::from(write);
-            let len = match fixed_len[dir] {
-                Some(n) => n,
-                None => job.sizes[dir].draw(rng.next()),
+            let dir = if after_trim.is_some() {
+                Dir::Write
+            } else if trims {
+                Dir::Trim
+            } else if read_pct < 100 && (read_pct == 0 || rng.next() % 100 >= read_pct) {
+                Dir::Write
+            } else {
+                Dir::Read
             };
-            let offset = first
-                + if random {
-                    // Aligned, and the whole I/O within the region.
-                    let picker = &mut pickers[fi][if shared { 0 } else { dir }];
-                    picker.next(&mut rng, (region - len) / align + 1) * align
-                } else {
-                    let o = seq_off[fi];
-                    // rw=…:N skips N bytes after each I/O; past the region's end it wraps.
-                    let next = o + len + job.seq_gap;
-                    seq_off[fi] = if next + max_bs > region { 0 } else { next };
-                    if seq_off[fi] == 0 && job.file_service == FileService::Sequential {
-                        file_turn = (file_turn + 1) % files.len();
+            let write = dir == Dir::Write;
+            // Trims take the writes' sizes and offsets (fio's default for trims).
+            let sizes_dir = usize::from(dir != Dir::Read);
+            let len = match (after_trim, fixed_len[sizes_dir]) {
+                (Some((_, len)), _) => len,
+                (None, Some(n)) => n,
+                (None, None) => job.sizes[sizes_dir].draw(rng.next()),
+            };
+            let offset = if let Some((o, _)) = after_trim {
+                o
+            } else {
+                first
+                    + if random {
+                        // Aligned, and the whole I/O within the region.
+                        let picker = &mut pickers[fi][if shared { 0 } else { sizes_dir }];
+                        picker.next(&mut rng, (region - len) / align + 1) * align
+                    } else {
+                        let o = seq_off[fi];
+                        // rw=…:N skips N bytes after each I/O; past the region's end it wraps.
+                        let next = o + len + job.seq_gap;
+                        seq_off[fi] = if next + max_bs > region { 0 } else { next };
+                        if seq_off[fi] == 0 && job.file_service == FileService::Sequential {
+                            file_turn = (file_turn + 1) % files.len();
+                        }
+                        o
                     }
-                    o
-                };
-            let slot = &mut slots[slot_id as usize];
-            let mut buf = slot.buf.take().expect("free slot holds its buffer");
-            if write && job.verify {
-                verify::fill(&mut buf, offset, seed ^ issued);
-            } else if write {
-                fill.before_write(&mut buf[..len as usize], offset, issued_ops);
+            };
+            if dir == Dir::Trim && job.pattern.writes_after_trim() {
+                trimmed = Some((fi, offset, len));
             }
+            let slot = &mut slots[slot_id as usize];
             let fd = file.as_raw_fd();
             let done = Done::new(sink, slot_id);
             st.depth_levels[depth_level(outstanding + 1)] += 1;
-            let r = if null_engine {
-                engine.nop(buf, len as usize, done)
-            } else if write {
-                engine.write(fd, buf, len as usize, offset, done)
+            let r = if dir == Dir::Trim && !null_engine {
+                // A trim moves no data: the slot keeps its buffer.
+                engine.trim(fd, offset, len, done)
             } else {
-                engine.read(fd, buf, len as usize, offset, done)
+                let mut buf = slot.buf.take().expect("free slot holds its buffer");
+                if write && job.verify {
+                    verify::fill(&mut buf, offset, seed ^ issued);
+                } else if write {
+                    fill.before_write(&mut buf[..len as usize], offset, issued_ops);
+                }
+                if null_engine {
+                    engine.nop(buf, len as usize, done)
+                } else if write {
+                    engine.write(fd, buf, len as usize, offset, done)
+                } else {
+                    engine.read(fd, buf, len as usize, offset, done)
+                }
             };
             if let Err(e) = r {
                 st.error = e.raw_os_error().unwrap_or(libc::EIO);
@@ -687,11 +717,14 @@ fn run_loop<E: JobEngine>(
             slot.submitted_ns = t;
             slot.offset = offset;
             slot.len = len;
-            slot.write = write;
+            slot.dir = dir;
             slot.measured = measuring;
             t_prev = t;
             outstanding += 1;
-            issued += len;
+            // The write that follows a trim is the same block's: the trims count the bytes.
+            if after_trim.is_none() {
+                issued += len;
+            }
             issued_ops += 1;
             if write {
                 writes_since_sync += 1;
@@ -779,14 +812,17 @@ fn run_loop<E: JobEngine>(
                 continue;
             }
             let slot = &mut slots[c.slot as usize];
-            let buf = c.buf.expect("engine hands the buffer back");
+            if let Some(buf) = c.buf {
+                slot.buf = Some(buf);
+            }
             outstanding -= 1;
             total_ios += 1;
             total_bytes += c.result.max(0) as u64;
-            let passed = if slot.write {
-                job.continue_on.write
-            } else {
+            // Trims count as writes for continue_on_error.
+            let passed = if slot.dir == Dir::Read {
                 job.continue_on.read
+            } else {
+                job.continue_on.write
             };
             if c.result < 0 && passed {
                 st.errors_passed += 1;
@@ -794,15 +830,16 @@ fn run_loop<E: JobEngine>(
                 if st.error == 0 {
                     st.error = -c.result as i32;
                     st.error_at = Some(crate::stats::ErrorAt {
-                        write: slot.write,
+                        dir: slot.dir,
                         offset: slot.offset,
                         len: slot.len,
                     });
                 }
                 stop = true;
             } else {
-                if job.verify && !slot.write && c.result as u64 == slot.len {
-                    if let Err(msg) = verify::check(&buf, slot.offset) {
+                let buf = slot.buf.as_deref().unwrap_or(&[]);
+                if job.verify && slot.dir == Dir::Read && c.result as u64 == slot.len {
+                    if let Err(msg) = verify::check(buf, slot.offset) {
                         if job.continue_on.verify {
                             st.errors_passed += 1;
                         } else {
@@ -812,11 +849,7 @@ fn run_loop<E: JobEngine>(
                     }
                 }
                 if slot.measured && measuring {
-                    let d: &mut DirStats = if slot.write {
-                        &mut st.write
-                    } else {
-                        &mut st.read
-                    };
+                    let d = st.dir_mut(slot.dir);
                     d.ios += 1;
                     d.bytes += c.result as u64;
                     if (c.result as u64) < slot.len {
@@ -833,7 +866,7 @@ fn run_loop<E: JobEngine>(
                     if let Some(l) = &mut logs {
                         let e = iolog::Entry {
                             t_ns: t.saturating_sub(measure_start),
-                            write: slot.write,
+                            dir: slot.dir,
                             bytes: c.result as u64,
                             offset: slot.offset,
                             slat_ns,
@@ -847,7 +880,6 @@ fn run_loop<E: JobEngine>(
                     }
                 }
             }
-            slot.buf = Some(buf);
             free.push(c.slot);
         }
         // Hand the emptied queue (its capacity) back for the next wait's callbacks.
@@ -862,6 +894,7 @@ fn run_loop<E: JobEngine>(
             let secs = SAMPLE_NS as f64 / 1e9;
             st.read.push_sample(&mut last_read, secs);
             st.write.push_sample(&mut last_write, secs);
+            st.trim.push_sample(&mut last_trim, secs);
             next_sample += SAMPLE_NS;
         }
         if t >= next_point {

@@ -2,7 +2,26 @@
 
 use crate::hist::LatHist;
 
-/// One direction (read, write) or the syncs.
+/// A data direction, numbered as fio numbers them in its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    Read = 0,
+    Write = 1,
+    Trim = 2,
+}
+
+impl Dir {
+    /// fio's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dir::Read => "read",
+            Dir::Write => "write",
+            Dir::Trim => "trim",
+        }
+    }
+}
+
+/// One direction (read, write, trim) or the syncs.
 #[derive(Clone, Default)]
 pub struct DirStats {
     /// Bytes moved.
@@ -102,6 +121,8 @@ pub struct ThreadStats {
     pub read: DirStats,
     /// Writes.
     pub write: DirStats,
+    /// Trims.
+    pub trim: DirStats,
     /// fsync / fdatasync.
     pub sync: DirStats,
     /// Measured time (after ramp), nanoseconds.
@@ -145,9 +166,19 @@ pub struct ThreadStats {
 
 impl ThreadStats {
     /// Adds another thread's figures.
+    /// The figures of direction `d`.
+    pub fn dir_mut(&mut self, d: Dir) -> &mut DirStats {
+        match d {
+            Dir::Read => &mut self.read,
+            Dir::Write => &mut self.write,
+            Dir::Trim => &mut self.trim,
+        }
+    }
+
     pub fn merge(&mut self, o: &ThreadStats) {
         self.read.merge(&o.read);
         self.write.merge(&o.write);
+        self.trim.merge(&o.trim);
         self.sync.merge(&o.sync);
         self.runtime_ns = self.runtime_ns.max(o.runtime_ns);
         self.usr_us += o.usr_us;
@@ -228,8 +259,8 @@ pub fn thread_usage() -> (u64, u64, u64, u64, u64) {
 /// The request that failed first: fio names it as `read offset=…, buflen=…`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorAt {
-    /// A write (else a read).
-    pub write: bool,
+    /// Its direction.
+    pub dir: Dir,
     /// Its file offset.
     pub offset: u64,
     /// Its length.

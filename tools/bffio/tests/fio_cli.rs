@@ -887,3 +887,48 @@ fn exitall_ends_the_group_and_cpus_allowed_pins() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn trims_punch_holes_in_files() {
+    use std::os::unix::fs::MetadataExt;
+    let d = dir("trim");
+    let f = d.join("data");
+    let job = |rw: &str| {
+        let a = [
+            "--name=t".to_string(),
+            arg("filename", &f),
+            format!("--rw={rw}"),
+            "--bs=4k".into(),
+            "--size=1m".into(),
+            "--iodepth=8".into(),
+        ];
+        json(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    // The file is laid out (1 MiB of data), then every block trimmed once: its size stays,
+    // its blocks are freed.
+    for rw in ["trim", "randtrim"] {
+        let _ = std::fs::remove_file(&f);
+        let v = job(rw);
+        let t = &v["jobs"][0]["trim"];
+        assert_eq!(
+            (t["io_bytes"].as_u64(), t["total_ios"].as_u64()),
+            (Some(1 << 20), Some(256)),
+            "{rw}"
+        );
+        let m = std::fs::metadata(&f).unwrap();
+        assert_eq!(m.len(), 1 << 20, "{rw}: the size is kept");
+        assert_eq!(m.blocks(), 0, "{rw}: every block freed");
+    }
+    // trimwrite: each block trimmed, then written (fio: 1 MiB trimmed, 1 MiB written).
+    let _ = std::fs::remove_file(&f);
+    let v = job("trimwrite");
+    let j = &v["jobs"][0];
+    assert_eq!(j["trim"]["io_bytes"], 1 << 20);
+    assert_eq!(j["write"]["io_bytes"], 1 << 20);
+    let data = std::fs::read(&f).unwrap();
+    assert!(
+        data.chunks(4096).all(|b| b.iter().any(|&x| x != 0)),
+        "every block written back"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

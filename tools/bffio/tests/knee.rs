@@ -43,22 +43,69 @@ fn run_on_knee(dev: &str, extra: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
-#[test]
-fn bffio_target_p99_on_the_knee_device() {
+/// One test at a time on the device (the test harness runs tests in parallel).
+static DEVICE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The knee device at `cap` IOPS (0: none); its path.
+fn knee_device(cap: &str) -> String {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
     assert_eq!(euid, 0, "needs root (the blkio throttle and losetup)");
     assert!(tool().exists(), "{} not found", tool().display());
-    let up = Command::new(tool())
-        .args(["up", "100000"])
-        .output()
-        .unwrap();
+    let up = Command::new(tool()).args(["up", cap]).output().unwrap();
     assert!(
         up.status.success(),
         "knee-device up: {}",
         String::from_utf8_lossy(&up.stderr)
     );
-    let dev = String::from_utf8_lossy(&up.stdout).trim().to_string();
+    String::from_utf8_lossy(&up.stdout).trim().to_string()
+}
+
+/// Trims on a real block device, against fio's on the same device: the same I/O.
+#[test]
+fn trims_on_a_block_device_as_fio_does_them() {
+    let _one = DEVICE.lock().unwrap_or_else(|e| e.into_inner());
+    let dev = knee_device("0");
+    let run = |tool: &str, rw: &str| -> Value {
+        let out = Command::new(tool)
+            .args([
+                "--name=t",
+                &format!("--filename={dev}"),
+                &format!("--rw={rw}"),
+                "--bs=4k",
+                "--size=1m",
+                "--iodepth=8",
+                "--ioengine=io_uring",
+                "--output-format=json",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{tool} {rw}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(&text[text.find('{').unwrap()..]).expect("JSON")
+    };
+    for rw in ["trim", "randtrim", "trimwrite", "randtrimwrite"] {
+        let [f, b] = ["fio", env!("CARGO_BIN_EXE_bffio")].map(|t| run(t, rw));
+        for dir in ["trim", "write", "read"] {
+            for key in ["io_bytes", "total_ios"] {
+                assert_eq!(
+                    b["jobs"][0][dir][key], f["jobs"][0][dir][key],
+                    "{rw} {dir} {key}"
+                );
+            }
+        }
+        assert_eq!(b["jobs"][0]["error"], 0, "{rw}");
+    }
+}
+
+#[test]
+fn bffio_target_p99_on_the_knee_device() {
+    let _one = DEVICE.lock().unwrap_or_else(|e| e.into_inner());
+    let dev = knee_device("100000");
 
     let target_us = 300.0;
     let j = run_on_knee(&dev, &["--target-p99=300us"]);
