@@ -48,7 +48,20 @@ auraio options:
   --plot=FILE.svg   the convergence picture: in-flight limit, IOPS and P99 over time
 ";
 
+/// RUST_LOG (as env_logger reads it: `debug`, `auraio=trace`, ...): the engine's log records
+/// (the tuner's decisions at debug, each tick at trace) on stderr. Without it, warnings only.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
 fn main() -> ExitCode {
+    init_logging();
     match run() {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

@@ -932,3 +932,36 @@ fn trims_punch_holes_in_files() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn rust_log_shows_the_tuners_decisions() {
+    let d = dir("rustlog");
+    let run = |log: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bffio"));
+        cmd.args([
+            "--name=l",
+            &arg("filename", &d.join("f")),
+            "--rw=randread",
+            "--bs=4k",
+            "--size=4m",
+            "--io_size=64m",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        match log {
+            Some(l) => cmd.env("RUST_LOG", l),
+            None => cmd.env_remove("RUST_LOG"),
+        };
+        let out = bounded(cmd.spawn().unwrap(), 120, "RUST_LOG");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let debug = run(Some("debug"));
+    assert!(
+        debug.contains("DEBUG auraio::engine: ring 0: BASELINE limit"),
+        "the search's first step is logged: {debug}"
+    );
+    let quiet = run(None);
+    assert!(!quiet.contains("DEBUG"), "without RUST_LOG: {quiet}");
+    let _ = std::fs::remove_dir_all(&d);
+}
