@@ -299,17 +299,22 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         }
     }
     if let Some(p) = &run.plot {
-        if let Some(e) = entries.first() {
-            let title = format!(
-                "bffio {}: {} bs={} ({})",
-                e.job.name,
-                e.job.pattern.name(),
-                e.job.max_bs(),
-                if e.job.aimd { "AIMD" } else { "fixed depth" }
-            );
-            std::fs::write(p, plot::svg(&title, &e.stats.timeline))
-                .map_err(|e| format!("{p}: {e}"))?;
-        }
+        // Every job, each labelled with what it ran.
+        let lines: Vec<(String, &[stats::TimePoint])> = entries
+            .iter()
+            .map(|e| {
+                let label = format!(
+                    "{} ({} {}, {})",
+                    e.job.name,
+                    e.job.pattern.name(),
+                    e.job.max_bs(),
+                    if e.job.aimd { "AIMD" } else { "fixed" }
+                );
+                (label, &e.stats.timeline[..])
+            })
+            .collect();
+        let title = format!("bffio: {} job(s)", lines.len());
+        std::fs::write(p, plot::svg(&title, &lines)).map_err(|e| format!("{p}: {e}"))?;
     }
     for e in &entries {
         for v in &e.stats.verify_errors {

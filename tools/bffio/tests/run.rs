@@ -398,6 +398,27 @@ fn text_report_and_plot() {
         svg.starts_with("<svg") && svg.matches("<polyline").count() == 3,
         "{svg}"
     );
+    // Every job is drawn: a line per job in each of the three panels, and a legend entry.
+    let file = format!("--filename={}", d.join("t.dat").display());
+    let out = bffio(&[
+        &file,
+        "--size=16m",
+        "--runtime=1",
+        "--time_based",
+        &format!("--plot={}", plot.display()),
+        "--name=first",
+        "--rw=randread",
+        "--name=second",
+        "--rw=read",
+        "--stonewall",
+    ]);
+    assert!(out.status.success());
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert_eq!(svg.matches("<polyline").count(), 6, "{svg}");
+    assert!(
+        svg.contains(">first (randread") && svg.contains(">second (read"),
+        "{svg}"
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }
 
