@@ -105,6 +105,30 @@ pub trait JobEngine {
     /// `ioengine=null`: an IORING_OP_NOP standing for an I/O of `len` bytes, which it
     /// completes as if done in full (fio's null engine), handing `buf` back.
     fn nop(&self, buf: AlignedBuf, len: usize, done: Done) -> io::Result<()>;
+    /// `fixedbufs`: registers `bufs` (slot `i`'s is index `i`) with the engine.
+    fn register_slot_buffers(&self, bufs: Vec<AlignedBuf>) -> io::Result<()>;
+    /// `registerfiles`: registers the job's files (their operations then use fixed slots).
+    fn register_job_files(&self, fds: &[i32]) -> io::Result<()>;
+    /// Reads `len` bytes into registered buffer `index` at `offset` (IORING_OP_READ_FIXED).
+    fn read_fixed(
+        &self,
+        fd: i32,
+        index: usize,
+        len: usize,
+        offset: u64,
+        done: Done,
+    ) -> io::Result<()>;
+    /// Writes `len` bytes of registered buffer `index` at `offset` (IORING_OP_WRITE_FIXED),
+    /// once `fill` has prepared them.
+    fn write_fixed(
+        &self,
+        fd: i32,
+        index: usize,
+        len: usize,
+        offset: u64,
+        fill: &mut dyn FnMut(&mut [u8]),
+        done: Done,
+    ) -> io::Result<()>;
     /// Trims `len` bytes at `offset`: fallocate(PUNCH_HOLE | KEEP_SIZE), which frees a
     /// file's blocks and becomes a write-zeroes or discard request on a block device;
     /// completes as `len` bytes done.
@@ -160,6 +184,41 @@ macro_rules! job_engine_for {
                     self.fsync(fd, move |r, ()| done.push(r, None)).map(drop)
                 };
                 r.map_err(|e| e.into_parts().0)
+            }
+            fn register_slot_buffers(&self, bufs: Vec<AlignedBuf>) -> io::Result<()> {
+                self.register_buffers(bufs)
+            }
+            fn register_job_files(&self, fds: &[i32]) -> io::Result<()> {
+                self.register_files(fds)
+            }
+            fn read_fixed(
+                &self,
+                fd: i32,
+                index: usize,
+                len: usize,
+                offset: u64,
+                done: Done,
+            ) -> io::Result<()> {
+                // The lease goes back to the engine when the completion drops it.
+                let lease = self.fixed_buf(index, 0, len)?;
+                Engine::read_fixed(self, fd, lease, offset, move |r, _| done.push(r, None))
+                    .map(drop)
+                    .map_err(|e| e.into_parts().0)
+            }
+            fn write_fixed(
+                &self,
+                fd: i32,
+                index: usize,
+                len: usize,
+                offset: u64,
+                fill: &mut dyn FnMut(&mut [u8]),
+                done: Done,
+            ) -> io::Result<()> {
+                let mut lease = self.fixed_buf(index, 0, len)?;
+                fill(&mut lease);
+                Engine::write_fixed(self, fd, lease, offset, move |r, _| done.push(r, None))
+                    .map(drop)
+                    .map_err(|e| e.into_parts().0)
             }
             fn trim(&self, fd: i32, offset: u64, len: u64, done: Done) -> io::Result<()> {
                 let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;

@@ -168,6 +168,14 @@ pub struct Job {
     pub cpus_allowed: Option<Vec<usize>>,
     /// `cpus_allowed_policy=split`: one CPU of the set per thread.
     pub cpus_split: bool,
+    /// io_uring's `fixedbufs`: the slots' buffers registered, I/O through READ/WRITE_FIXED.
+    pub fixedbufs: bool,
+    /// io_uring's `registerfiles`.
+    pub registerfiles: bool,
+    /// io_uring's `sqthread_poll`: a kernel thread polls the submission queue (SQPOLL).
+    pub sqthread_poll: bool,
+    /// io_uring's `force_async=1`: every request issued asynchronously (IOSQE_ASYNC).
+    pub force_async: bool,
     /// `zero_buffers`.
     pub zero_buffers: bool,
     /// `refill_buffers`.
@@ -309,6 +317,10 @@ impl Default for Job {
             invalidate: true,
             cpus_allowed: None,
             cpus_split: false,
+            fixedbufs: false,
+            registerfiles: false,
+            sqthread_poll: false,
+            force_async: false,
             zero_buffers: false,
             refill_buffers: false,
             scramble_buffers: true,

@@ -343,6 +343,52 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
             Ok(())
         },
     ),
+    (
+        "fixedbufs",
+        true,
+        "0 or 1 (or no value): the I/O buffers registered with the ring (READ/WRITE_FIXED)",
+        |j, v| {
+            j.fixedbufs = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    (
+        "registerfiles",
+        true,
+        "0 or 1 (or no value): the job's files registered with the ring (fixed files)",
+        |j, v| {
+            j.registerfiles = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    (
+        "sqthread_poll",
+        true,
+        "0 or 1 (or no value): a kernel thread polls the submission queue (SQPOLL)",
+        |j, v| {
+            j.sqthread_poll = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    (
+        "force_async",
+        false,
+        "0 or 1: every request issued asynchronously (IOSQE_ASYNC); every N-th is not supported",
+        |j, v| {
+            j.force_async = match parse_u32(v, 0, u32::MAX)? {
+                0 => false,
+                1 => true,
+                _ => return Err(format!("`{v}`: only 0 or 1 (every request)")),
+            };
+            Ok(())
+        },
+    ),
+    (
+        "nonvectored",
+        true,
+        "0 or 1 (or no value); bffio's reads and writes are not vectored either way",
+        |_, v| parse_bool(v).map(drop),
+    ),
     ("unlink", true, "0 or 1 (or no value)", |j, v| {
         j.unlink = parse_bool(v)?;
         Ok(())
@@ -650,6 +696,16 @@ const REFUSED: &[(&str, &str)] = &[
         "write_hist_log",
         "histogram logs (fio's log_hist_msec format) are not implemented; write_lat_log logs every latency",
     ),
+    (
+        "hipri",
+        "polled completions (IORING_SETUP_IOPOLL) are not implemented by the engine",
+    ),
+    (
+        "sqthread_poll_cpu",
+        "pinning the SQPOLL thread is not implemented; sqthread_poll leaves it to the kernel",
+    ),
+    ("nowait", "RWF_NOWAIT requests are not implemented"),
+    ("uncached", "uncached (RWF_DONTCACHE) requests are not implemented"),
     (
         "iodepth_batch_complete",
         "the engine reaps every completion that is ready; a minimum per reap is not implemented",
@@ -1341,6 +1397,11 @@ pub fn validate(job: &Job) -> Result<(), ParseError> {
     if job.verify && (job.mixed_sizes() || job.align() != job.max_bs()) {
         return Err(ParseError(format!(
             "{who}: `verify` needs one block size for reads and writes and offsets aligned to it (bsrange, bssplit, bs=R,W and blockalign make blocks overlap)"
+        )));
+    }
+    if job.fixedbufs && job.verify {
+        return Err(ParseError(format!(
+            "{who}: `verify` with `fixedbufs` is not supported (registered buffers are not read back into the job)"
         )));
     }
     if job.target_p99.is_some() && !job.aimd {

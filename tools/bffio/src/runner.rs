@@ -384,7 +384,12 @@ where
         .drain_timeout(DRAIN_BOUND)
         // The kernel issues FUSE reads and writes inline, blocking this thread in its submit
         // until the server answers: a stalled server would stall the job past its runtime.
-        .async_issue(job.filenames.iter().any(|f| on_fuse(f)));
+        .async_issue(job.force_async || job.filenames.iter().any(|f| on_fuse(f)));
+    if job.sqthread_poll {
+        // fio's io_uring engine leaves the thread's idle time to the kernel's default; a
+        // second keeps it polling through a job's pauses (rate limits, waits).
+        opts = opts.sqpoll(1000);
+    }
     if !job.aimd {
         opts = opts.initial_in_flight(depth.min(depth.clamp(64, 32768) * 2));
     }
@@ -480,6 +485,20 @@ fn run_loop<E: JobEngine>(
             })
         })
         .collect::<io::Result<_>>()?;
+    // fixedbufs: the slots' buffers belong to the engine from here (slot i's is index i);
+    // the null engine's NOPs take no buffer of the ring's, so it keeps them.
+    let fixed = job.fixedbufs && !null_engine;
+    if fixed {
+        let bufs = slots
+            .iter_mut()
+            .map(|s| s.buf.take().expect("a new slot holds its buffer"))
+            .collect();
+        engine.register_slot_buffers(bufs)?;
+    }
+    if job.registerfiles && !null_engine {
+        let fds: Vec<i32> = files.iter().map(|(f, _)| f.as_raw_fd()).collect();
+        engine.register_job_files(&fds)?;
+    }
     let mut free: Vec<u32> = (0..depth as u32).rev().collect();
     // Syncs are identified by SYNC_BIT | index into their start times.
     let mut sync_start: Vec<u64> = vec![0; depth + 1];
@@ -692,6 +711,19 @@ fn run_loop<E: JobEngine>(
             let r = if dir == Dir::Trim && !null_engine {
                 // A trim moves no data: the slot keeps its buffer.
                 engine.trim(fd, offset, len, done)
+            } else if fixed && write {
+                let n = issued_ops;
+                let mut prepare = |b: &mut [u8]| fill.before_write(b, offset, n);
+                engine.write_fixed(
+                    fd,
+                    slot_id as usize,
+                    len as usize,
+                    offset,
+                    &mut prepare,
+                    done,
+                )
+            } else if fixed {
+                engine.read_fixed(fd, slot_id as usize, len as usize, offset, done)
             } else {
                 let mut buf = slot.buf.take().expect("free slot holds its buffer");
                 if write && job.verify {

@@ -965,3 +965,52 @@ fn rust_log_shows_the_tuners_decisions() {
     assert!(!quiet.contains("DEBUG"), "without RUST_LOG: {quiet}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn io_uring_options_map_to_the_engine() {
+    let d = dir("uring");
+    let f = d.join("data");
+    let base = [
+        "--name=u".to_string(),
+        arg("filename", &f),
+        "--bs=4k".into(),
+        "--size=1m".into(),
+        "--iodepth=8".into(),
+        "--ioengine=io_uring".into(),
+    ];
+    let with = |extra: &[&str]| {
+        let mut a: Vec<&str> = base.iter().map(String::as_str).collect();
+        a.extend_from_slice(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+    };
+    // Registered buffers and files, SQPOLL, IOSQE_ASYNC: the same I/O, the data written.
+    for extra in [
+        &["--fixedbufs", "--registerfiles"][..],
+        &["--sqthread_poll"],
+        &["--force_async=1", "--fixedbufs"],
+    ] {
+        let _ = std::fs::remove_file(&f);
+        let a = with(&[&["--rw=write", "--buffer_pattern=0xab"], extra].concat());
+        let v = json(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(v["jobs"][0]["write"]["io_bytes"], 1 << 20, "{extra:?}");
+        let data = std::fs::read(&f).unwrap();
+        assert!(
+            data.iter().all(|&b| b == 0xab),
+            "{extra:?}: the buffers' bytes written"
+        );
+        let a = with(&[&["--rw=randread"], extra].concat());
+        let v = json(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(v["jobs"][0]["read"]["io_bytes"], 1 << 20, "{extra:?}");
+    }
+    for (bad, says) in [
+        ("--hipri", "IORING_SETUP_IOPOLL"),
+        ("--force_async=4", "only 0 or 1"),
+        ("--nowait", "RWF_NOWAIT"),
+    ] {
+        let a = with(&["--rw=read", bad]);
+        let out = bffio(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{bad}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
