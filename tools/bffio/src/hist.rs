@@ -64,6 +64,16 @@ impl LatHist {
         }
     }
 
+    /// The non-empty buckets, as (the bucket's upper edge in ns, samples), in order: fio's
+    /// json+ "bins".
+    pub fn bins(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| (high(i), *c))
+    }
+
     /// Records one sample.
     #[inline]
     pub fn record(&mut self, v: u64) {

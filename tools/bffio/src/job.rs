@@ -130,6 +130,8 @@ pub enum Format {
     Normal,
     /// fio's JSON structure plus an "auraio" section.
     Json,
+    /// json+: the JSON with each completion-latency histogram's buckets ("bins").
+    JsonPlus,
     /// fio's terse format, version 3.
     Terse,
 }

@@ -281,7 +281,8 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     for f in &run.formats {
         report += &match f {
             Format::Normal => output::text(&entries),
-            Format::Json => serde_json::to_string_pretty(&output::json(&entries))? + "\n",
+            Format::Json => serde_json::to_string_pretty(&output::json(&entries, false))? + "\n",
+            Format::JsonPlus => serde_json::to_string_pretty(&output::json(&entries, true))? + "\n",
             Format::Terse => output::terse(&entries),
         };
     }

@@ -368,10 +368,18 @@ fn with_percentiles(
     m
 }
 
-fn dir_json(d: &DirStats, runtime_ns: u64, percentiles: &[f64]) -> Value {
+/// fio's "bins" of a json+ latency: bucket value (ns) -> samples.
+fn bins(h: &LatHist) -> Value {
+    Value::Object(h.bins().map(|(ns, n)| (ns.to_string(), json!(n))).collect())
+}
+
+fn dir_json(d: &DirStats, runtime_ns: u64, percentiles: &[f64], plus: bool) -> Value {
     let runtime_ms = runtime_ns / 1_000_000;
     let secs = runtime_ns.max(1) as f64 / 1e9;
-    let clat = with_percentiles(lat_json(&d.clat), &d.clat, d.ios, percentiles);
+    let mut clat = with_percentiles(lat_json(&d.clat), &d.clat, d.ios, percentiles);
+    if plus && d.ios > 0 {
+        clat.insert("bins".into(), bins(&d.clat));
+    }
     let (bmin, bmax, bmean, bdev) = sample_stats(&d.bw_samples);
     let (imin, imax, imean, idev) = sample_stats(&d.iops_samples);
     let bw_bytes = if d.ios > 0 {
@@ -495,8 +503,8 @@ pub fn terse(entries: &[Entry<'_>]) -> String {
     text
 }
 
-/// fio's JSON document.
-pub fn json(entries: &[Entry<'_>]) -> Value {
+/// fio's JSON document; `plus`: json+ (completion-latency buckets as "bins").
+pub fn json(entries: &[Entry<'_>], plus: bool) -> Value {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -539,9 +547,9 @@ pub fn json(entries: &[Entry<'_>]) -> Value {
                 "job_start": s.start_ms,
                 "elapsed": (s.runtime_ns + e.job.ramp_time.as_nanos() as u64) / 1_000_000_000,
                 "job options": Value::Object(opts),
-                "read": dir_json(&s.read, s.runtime_ns, &e.job.percentiles),
-                "write": dir_json(&s.write, s.runtime_ns, &e.job.percentiles),
-                "trim": dir_json(&s.trim, s.runtime_ns, &e.job.percentiles),
+                "read": dir_json(&s.read, s.runtime_ns, &e.job.percentiles, plus),
+                "write": dir_json(&s.write, s.runtime_ns, &e.job.percentiles, plus),
+                "trim": dir_json(&s.trim, s.runtime_ns, &e.job.percentiles, plus),
                 "sync": {
                     "total_ios": s.sync.ios,
                     "lat_ns": Value::Object(with_percentiles(lat_json(&s.sync.lat), &s.sync.lat, s.sync.ios, &e.job.percentiles)),

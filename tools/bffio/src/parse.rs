@@ -1107,7 +1107,8 @@ fn apply(
                     .split(',')
                     .map(|f| match f.trim() {
                         "normal" => Ok(Format::Normal),
-                        "json" | "json+" => Ok(Format::Json),
+                        "json" => Ok(Format::Json),
+                        "json+" => Ok(Format::JsonPlus),
                         "terse" => Ok(Format::Terse),
                         _ => Err(bad()),
                     })

@@ -1014,3 +1014,48 @@ fn io_uring_options_map_to_the_engine() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn json_plus_bins_read_by_fios_converter() {
+    let d = dir("jsonplus");
+    let out = bffio(&[
+        "--name=p",
+        &arg("filename", &d.join("f")),
+        "--rw=randrw",
+        "--bs=4k",
+        "--size=4m",
+        "--output-format=json+",
+    ]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for dir in ["read", "write"] {
+        let d = &v["jobs"][0][dir];
+        let bins = d["clat_ns"]["bins"].as_object().expect("json+ bins");
+        let n: u64 = bins.values().map(|c| c.as_u64().unwrap()).sum();
+        assert_eq!(
+            Some(n),
+            d["total_ios"].as_u64(),
+            "{dir}: every I/O in a bin"
+        );
+    }
+    // fio's json+ converter makes its CSV of them, and checks it against them.
+    std::fs::write(d.join("plus.json"), &out.stdout).unwrap();
+    for extra in [&[][..], &["--validate"]] {
+        let child = Command::new("fio_jsonplus_clat2csv")
+            .args(extra)
+            .args(["plus.json", "out.csv"])
+            .current_dir(&d)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let r = bounded(child, 60, "fio_jsonplus_clat2csv");
+        assert!(
+            r.status.success() && String::from_utf8_lossy(&r.stdout).contains("out_job0.csv"),
+            "{extra:?}: {}{}",
+            String::from_utf8_lossy(&r.stdout),
+            String::from_utf8_lossy(&r.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
