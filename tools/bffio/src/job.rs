@@ -262,6 +262,14 @@ pub struct Job {
     pub rate_iops: Option<u64>,
     /// `rate`: at most this many bytes per second.
     pub rate_bps: Option<u64>,
+    /// `rate_min`: bytes per second a rate cycle must complete, or the job ends (EIO).
+    pub rate_min_bps: Option<u64>,
+    /// `rate_iops_min`: I/Os per second a rate cycle must complete.
+    pub rate_iops_min: Option<u64>,
+    /// `rate_cycle`: the cycle, ms.
+    pub rate_cycle_ms: u64,
+    /// `rate_process=poisson`: I/Os issued at exponential gaps around the rate.
+    pub rate_poisson: bool,
     /// `rw=…:N` for a sequential pattern: bytes skipped after each I/O.
     pub seq_gap: u64,
     /// `stonewall` / `wait_for_previous`: starts once every job before it has ended, and
@@ -359,6 +367,10 @@ impl Default for Job {
             startdelay: Duration::ZERO,
             rate_iops: None,
             rate_bps: None,
+            rate_min_bps: None,
+            rate_iops_min: None,
+            rate_cycle_ms: 1000,
+            rate_poisson: false,
             seq_gap: 0,
             stonewall: false,
             new_group: false,

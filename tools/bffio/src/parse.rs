@@ -469,6 +469,46 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
             Ok(())
         },
     ),
+    (
+        "rate_min",
+        false,
+        "bytes per second such as 1m: a rate cycle that completes less ends the job (EIO)",
+        |j, v| {
+            j.rate_min_bps = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
+            Ok(())
+        },
+    ),
+    (
+        "rate_iops_min",
+        false,
+        "I/Os per second >= 1: a rate cycle that completes fewer ends the job (EIO)",
+        |j, v| {
+            j.rate_iops_min = Some(u64::from(parse_u32(v, 1, u32::MAX)?));
+            Ok(())
+        },
+    ),
+    (
+        "rate_cycle",
+        false,
+        "milliseconds over which rate_min and rate_iops_min are averaged (default 1000)",
+        |j, v| {
+            j.rate_cycle_ms = u64::from(parse_u32(v, 1, 3_600_000)?);
+            Ok(())
+        },
+    ),
+    (
+        "rate_process",
+        false,
+        "linear (even gaps), poisson (exponential gaps around the rate)",
+        |j, v| {
+            j.rate_poisson = match v.trim() {
+                "linear" => false,
+                "poisson" => true,
+                _ => return Err(format!("`{v}`")),
+            };
+            Ok(())
+        },
+    ),
     ("rwmixread", false, "a percentage 0-100", |j, v| {
         j.rwmixread = parse_u32(v, 0, 100)?;
         Ok(())
@@ -1398,6 +1438,12 @@ pub fn validate(job: &Job) -> Result<(), ParseError> {
     if job.verify && (job.mixed_sizes() || job.align() != job.max_bs()) {
         return Err(ParseError(format!(
             "{who}: `verify` needs one block size for reads and writes and offsets aligned to it (bsrange, bssplit, bs=R,W and blockalign make blocks overlap)"
+        )));
+    }
+    let over = |min: Option<u64>, max: Option<u64>| min.zip(max).is_some_and(|(a, b)| a > b);
+    if over(job.rate_min_bps, job.rate_bps) || over(job.rate_iops_min, job.rate_iops) {
+        return Err(ParseError(format!(
+            "{who}: the minimum rate exceeds the rate (as fio refuses it)"
         )));
     }
     if job.fixedbufs && job.verify {

@@ -582,6 +582,10 @@ fn run_loop<E: JobEngine>(
         .unwrap_or(u64::MAX);
     let mut issued: u64 = 0;
     let mut issued_ops: u64 = 0;
+    // rate_process=poisson: when the next I/O may be issued, ns on the job's clock.
+    let mut next_arrival: u64 = 0;
+    // rate_min / rate_iops_min: the current cycle's start and the completions before it.
+    let mut cycle = (0u64, 0u64, 0u64);
     let mut outstanding: u64 = 0;
     let mut syncs_out: u64 = 0;
     let mut writes_since_sync: u32 = 0;
@@ -636,7 +640,10 @@ fn run_loop<E: JobEngine>(
             }
         }
         // rate / rate_iops: no more I/O than the budget since the job's start allows.
-        let rate_ok = |issued: u64, ops: u64, t: u64| {
+        let rate_ok = |issued: u64, ops: u64, next_arrival: u64, t: u64| {
+            if job.rate_poisson {
+                return t >= next_arrival;
+            }
             let secs = t as f64 / 1e9;
             job.rate_iops
                 .is_none_or(|r| (ops as f64) < r as f64 * secs + 1.0)
@@ -648,7 +655,7 @@ fn run_loop<E: JobEngine>(
             && !hold_refill
             && outstanding < allowed
             && (issued < io_limit || trimmed.is_some())
-            && rate_ok(issued, issued_ops, t_prev)
+            && rate_ok(issued, issued_ops, next_arrival, t_prev)
         {
             let Some(slot_id) = free.pop() else { break };
             // trimwrite: the block just trimmed is written next, whatever the file order.
@@ -758,6 +765,16 @@ fn run_loop<E: JobEngine>(
                 issued += len;
             }
             issued_ops += 1;
+            if job.rate_poisson {
+                // The next arrival an exponential gap later: the slower of the two rates' mean
+                // gaps for this I/O, so both hold on average.
+                let mean_ns = job
+                    .rate_iops
+                    .map_or(0.0, |r| 1e9 / r as f64)
+                    .max(job.rate_bps.map_or(0.0, |r| len as f64 * 1e9 / r as f64));
+                let u = ((rng.next() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+                next_arrival += (-u.ln() * mean_ns) as u64;
+            }
             if write {
                 writes_since_sync += 1;
                 let every = if job.fsync > 0 {
@@ -785,7 +802,7 @@ fn run_loop<E: JobEngine>(
             st.submit_batches[batch_class(outstanding - before)] += 1;
         }
         if outstanding == 0 && syncs_out == 0 {
-            if !stop && issued < io_limit && !rate_ok(issued, issued_ops, now()) {
+            if !stop && issued < io_limit && !rate_ok(issued, issued_ops, next_arrival, now()) {
                 // Held back by the rate with nothing in flight: sleep until the budget allows
                 // the next I/O (a little at a time, so the runtime's end and signals are seen).
                 std::thread::sleep(Duration::from_millis(1));
@@ -950,6 +967,33 @@ fn run_loop<E: JobEngine>(
         }
         if t >= end_ns {
             stop = true;
+        }
+        // rate_min / rate_iops_min: each cycle of rate_cycle ms (once measuring) must complete
+        // at least that much, or the job ends with EIO, as fio documents it.
+        let cycle_ns = job.rate_cycle_ms * 1_000_000;
+        if measuring && (job.rate_min_bps.is_some() || job.rate_iops_min.is_some()) {
+            if cycle.0 == 0 {
+                cycle = (t.max(1), total_bytes, total_ios);
+            } else if t - cycle.0 >= cycle_ns && st.error == 0 {
+                let secs = (t - cycle.0) as f64 / 1e9;
+                let bps = (total_bytes - cycle.1) as f64 / secs;
+                let iops = (total_ios - cycle.2) as f64 / secs;
+                let short = job
+                    .rate_min_bps
+                    .filter(|&m| bps < m as f64)
+                    .map(|m| format!("min rate {} B/s not met, got {bps:.0} B/s", m));
+                let short = short.or_else(|| {
+                    job.rate_iops_min
+                        .filter(|&m| iops < m as f64)
+                        .map(|m| format!("min rate {m} IOPS not met, got {iops:.0} IOPS"))
+                });
+                if let Some(why) = short {
+                    eprintln!("bffio: job `{}`: {why}", job.name);
+                    st.error = libc::EIO;
+                    stop = true;
+                }
+                cycle = (t, total_bytes, total_ios);
+            }
         }
     }
     let end = now();

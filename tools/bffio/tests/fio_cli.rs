@@ -1059,3 +1059,60 @@ fn json_plus_bins_read_by_fios_converter() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn rate_min_and_the_poisson_process() {
+    let d = dir("ratemin");
+    let f = arg("filename", &d.join("f"));
+    // 20 IOPS of 4 KiB is 80 KB/s: a 1 MB/s minimum fails the first 200 ms cycle.
+    let out = bffio(&[
+        "--name=m",
+        &f,
+        "--rw=randread",
+        "--bs=4k",
+        "--size=1m",
+        "--rate_iops=20",
+        "--rate_min=1m",
+        "--rate_cycle=200",
+        "--time_based",
+        "--runtime=30",
+        "--output-format=json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("min rate 1048576 B/s not met"), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["jobs"][0]["error"], libc::EIO, "{v}");
+    let e = bffio(&[
+        "--name=x",
+        &f,
+        "--size=1m",
+        "--rate_iops=10",
+        "--rate_iops_min=20",
+    ]);
+    assert!(String::from_utf8_lossy(&e.stderr).contains("minimum rate exceeds the rate"));
+    // Poisson arrivals: at most the rate (a ceiling; a loaded machine only does fewer), at
+    // gaps that vary (an even process would space them alike).
+    let v = json(&[
+        "--name=p",
+        &f,
+        "--rw=randread",
+        "--bs=4k",
+        "--size=1m",
+        "--rate_iops=200",
+        "--rate_process=poisson",
+        "--time_based",
+        "--runtime=1",
+        &format!("--write_iops_log={}", d.join("p").display()),
+    ]);
+    let ios = v["jobs"][0]["read"]["total_ios"].as_u64().unwrap();
+    assert!((1..=280).contains(&ios), "200 IOPS for 1 s gave {ios}");
+    let times: Vec<u64> = log_lines(&d.join("p_iops.1.log"))
+        .iter()
+        .map(|l| l[0].parse().unwrap())
+        .collect();
+    let mut gaps: Vec<u64> = times.windows(2).map(|w| w[1] - w[0]).take(50).collect();
+    gaps.sort_unstable();
+    gaps.dedup();
+    assert!(gaps.len() >= 5, "gaps (ms) {gaps:?}");
+    let _ = std::fs::remove_dir_all(&d);
+}
