@@ -178,6 +178,12 @@ pub struct Job {
     pub sqthread_poll: bool,
     /// io_uring's `force_async=1`: every request issued asynchronously (IOSQE_ASYNC).
     pub force_async: bool,
+    /// `write_iolog`: what the job issues, logged in fio's iolog format.
+    pub write_iolog: Option<String>,
+    /// `read_iolog`: the I/O to replay instead of the job's pattern.
+    pub read_iolog: Option<String>,
+    /// `replay_no_stall`: replay as fast as the depth allows, not at the log's times.
+    pub replay_no_stall: bool,
     /// `zero_buffers`.
     pub zero_buffers: bool,
     /// `refill_buffers`.
@@ -331,6 +337,9 @@ impl Default for Job {
             registerfiles: false,
             sqthread_poll: false,
             force_async: false,
+            write_iolog: None,
+            read_iolog: None,
+            replay_no_stall: false,
             zero_buffers: false,
             refill_buffers: false,
             scramble_buffers: true,

@@ -13,6 +13,7 @@ mod offsets;
 mod output;
 mod parse;
 mod plot;
+mod replay;
 mod runner;
 mod stats;
 mod verify;

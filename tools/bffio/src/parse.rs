@@ -389,6 +389,33 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         "0 or 1 (or no value); bffio's reads and writes are not vectored either way",
         |_, v| parse_bool(v).map(drop),
     ),
+    (
+        "write_iolog",
+        false,
+        "a file: every issued I/O logged in fio's iolog format (version 3)",
+        |j, v| {
+            j.write_iolog = Some(v.trim().to_string());
+            Ok(())
+        },
+    ),
+    (
+        "read_iolog",
+        false,
+        "a file in fio's iolog format (version 2 or 3): its I/O replayed instead of the pattern",
+        |j, v| {
+            j.read_iolog = Some(v.trim().to_string());
+            Ok(())
+        },
+    ),
+    (
+        "replay_no_stall",
+        true,
+        "0 or 1 (or no value): replay at the depth's pace, not at the log's times",
+        |j, v| {
+            j.replay_no_stall = parse_bool(v)?;
+            Ok(())
+        },
+    ),
     ("unlink", true, "0 or 1 (or no value)", |j, v| {
         j.unlink = parse_bool(v)?;
         Ok(())
@@ -1417,6 +1444,10 @@ pub fn parse_args(args: &[String]) -> Result<CommandLine, ParseError> {
 /// make its files or a runtime to bound its work.
 pub fn validate(job: &Job) -> Result<(), ParseError> {
     let who = format!("job `{}`", job.name);
+    if job.read_iolog.is_some() {
+        // The log names the files and the I/O.
+        return Ok(());
+    }
     if job.filenames.is_empty() && job.directory.is_none() && job.size.is_none() {
         return Err(ParseError(format!(
             "{who}: no `filename`, `directory` or `size`: nothing to do I/O on"

@@ -18,6 +18,7 @@ use auraio::{Adaptive, AlignedBuf, CpuLocal, Engine, Options, RoundRobin};
 use crate::engine_io::{Completion, Done, JobEngine, JobIo};
 use crate::job::{FileService, Job, Preset};
 use crate::offsets::{Picker, Rng};
+use crate::replay::{self, Act};
 use crate::stats::{batch_class, depth_level, thread_usage, Dir, ThreadStats, TimePoint};
 use crate::{iolog, verify};
 
@@ -71,6 +72,20 @@ pub fn files_of(job: &Job, clone: u32) -> Vec<PathBuf> {
 
 /// Opens (making or extending it first when needed) one file of a job; returns it and the
 /// size its I/O spans.
+/// Opens a file an iolog names, as it is (a replay makes and lays out nothing); returns it
+/// and its size.
+fn open_for_replay(job: &Job, path: &PathBuf) -> io::Result<(File, u64)> {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true);
+    if job.direct {
+        o.custom_flags(libc::O_DIRECT);
+    }
+    let f = o.open(path).map_err(|e| at_path(e, path))?;
+    // SAFETY: lseek on an open fd has no memory-safety preconditions.
+    let end = unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
+    Ok((f, end.max(0) as u64))
+}
+
 fn open_file(job: &Job, path: &PathBuf, seed: u64, first: u64) -> io::Result<(File, u64)> {
     // The region starts at `first` (the job's offset for this clone) and spans the job's
     // file size: a file to make or extend needs both.
@@ -427,7 +442,21 @@ fn run_loop<E: JobEngine>(
     } else {
         Some(iolog::Logs::open(&job.logs, log_files)?)
     };
-    let paths = files_of(job, clone);
+    // read_iolog: the log's files and I/O, in place of the job's.
+    let replay_log: Option<replay::Log> = match &job.read_iolog {
+        None => None,
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| io::Error::new(e.kind(), format!("read_iolog {p}: {e}")))?;
+            Some(replay::parse(&text).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("read_iolog {p}: {e}"))
+            })?)
+        }
+    };
+    let paths: Vec<PathBuf> = match &replay_log {
+        Some(log) => log.files.iter().map(PathBuf::from).collect(),
+        None => files_of(job, clone),
+    };
     // Where each file's region starts: `offset` (bytes, or a share of the job's file size, or
     // of the existing file's) plus `offset_increment` per clone, aligned down to the block
     // size. As fio: the region is `size` bytes from there (to the file's end without a size).
@@ -457,13 +486,18 @@ fn run_loop<E: JobEngine>(
                     File::open("/dev/null")?,
                     first + job.file_size().max(job.max_bs()),
                 ))
+            } else if replay_log.is_some() {
+                open_for_replay(job, p)
             } else {
                 open_file(job, p, seed, first)
             }
         })
         .collect::<io::Result<_>>()?;
     let depth = job.max_depth() as usize;
-    let (align, max_bs) = (job.align(), job.max_bs());
+    let align = job.align();
+    let max_bs = job
+        .max_bs()
+        .max(replay_log.as_ref().map_or(0, replay::Log::max_len));
     // Each direction's I/O size when it has one (no draw per I/O).
     let fixed_len = job.sizes.each_ref().map(|b| (!b.varies()).then(|| b.min()));
     let fill = job.fill();
@@ -514,6 +548,9 @@ fn run_loop<E: JobEngine>(
         .iter()
         .zip(&firsts)
         .map(|((_, span), &first)| {
+            if replay_log.is_some() {
+                return Ok((0, *span));
+            }
             if first + job.max_bs() > *span {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -553,7 +590,7 @@ fn run_loop<E: JobEngine>(
     // trimwrite: the block trimmed last (file, offset, length), which the next I/O writes.
     let mut trimmed: Option<(usize, u64, u64)> = None;
     let mut file_turn = 0usize;
-    let io_limit = if job.time_based {
+    let io_limit = if job.time_based || replay_log.is_some() {
         u64::MAX
     } else {
         // A pass: io_size when given; else `size`, or without one every file's region. As
@@ -584,6 +621,13 @@ fn run_loop<E: JobEngine>(
     let mut issued_ops: u64 = 0;
     // rate_process=poisson: when the next I/O may be issued, ns on the job's clock.
     let mut next_arrival: u64 = 0;
+    // read_iolog: the next entry of the log to issue, and when it may be (ns; 0 at once).
+    let mut cursor = 0usize;
+    let not_before = |next_arrival: u64, cursor: usize| match &replay_log {
+        Some(_) if job.replay_no_stall => 0,
+        Some(l) => l.entries.get(cursor).map_or(0, |e| e.at_ms * 1_000_000),
+        None => next_arrival,
+    };
     // rate_min / rate_iops_min: the current cycle's start and the completions before it.
     let mut cycle = (0u64, 0u64, 0u64);
     let mut outstanding: u64 = 0;
@@ -600,6 +644,12 @@ fn run_loop<E: JobEngine>(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let clock = Instant::now();
+    // write_iolog: every I/O issued, in fio's iolog (version 3, times from the job's start).
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let mut iolog_out = match &job.write_iolog {
+        Some(p) => Some(replay::Writer::create(p, &names, 0)?),
+        None => None,
+    };
     let now = || clock.elapsed().as_nanos() as u64;
     let usage0 = thread_usage();
     let mut measuring = ramp_ns == 0;
@@ -640,9 +690,10 @@ fn run_loop<E: JobEngine>(
             }
         }
         // rate / rate_iops: no more I/O than the budget since the job's start allows.
-        let rate_ok = |issued: u64, ops: u64, next_arrival: u64, t: u64| {
-            if job.rate_poisson {
-                return t >= next_arrival;
+        // `not_before`: the next Poisson arrival, or the next replayed I/O's time.
+        let rate_ok = |issued: u64, ops: u64, not_before: u64, t: u64| {
+            if job.rate_poisson || replay_log.is_some() {
+                return t >= not_before;
             }
             let secs = t as f64 / 1e9;
             job.rate_iops
@@ -655,12 +706,38 @@ fn run_loop<E: JobEngine>(
             && !hold_refill
             && outstanding < allowed
             && (issued < io_limit || trimmed.is_some())
-            && rate_ok(issued, issued_ops, next_arrival, t_prev)
+            && replay_log.as_ref().is_none_or(|l| cursor < l.entries.len())
+            && rate_ok(issued, issued_ops, not_before(next_arrival, cursor), t_prev)
         {
             let Some(slot_id) = free.pop() else { break };
+            // read_iolog: the next I/O of the log; its syncs go the way of the fsync option's.
+            let entry = replay_log.as_ref().map(|l| l.entries[cursor]);
+            if let Some(e) = entry.filter(|e| matches!(e.act, Act::Sync | Act::Datasync)) {
+                free.push(slot_id);
+                let Some(id) = sync_free.pop() else { break };
+                cursor += 1;
+                let fd = files[e.file].0.as_raw_fd();
+                sync_start[id as usize] = now();
+                let datasync = e.act == Act::Datasync;
+                if let Some(w) = &mut iolog_out {
+                    w.io(now() / 1_000_000, e.file, e.act, 0, 0)?;
+                }
+                if let Err(err) = engine.sync(fd, datasync, Done::new(sink, SYNC_BIT | id)) {
+                    sync_free.push(id);
+                    st.error = err.raw_os_error().unwrap_or(libc::EIO);
+                    stop = true;
+                } else {
+                    syncs_out += 1;
+                }
+                continue;
+            }
+            if entry.is_some() {
+                cursor += 1;
+            }
             // trimwrite: the block just trimmed is written next, whatever the file order.
             let after_trim = trimmed.take();
             let fi = match (after_trim, job.file_service) {
+                _ if entry.is_some() => entry.map_or(0, |e| e.file),
                 (Some((fi, _, _)), _) => fi,
                 (None, FileService::RoundRobin) => {
                     file_turn = (file_turn + 1) % files.len();
@@ -672,7 +749,13 @@ fn run_loop<E: JobEngine>(
             let after_trim = after_trim.map(|(_, o, l)| (o, l));
             let (file, _) = &files[fi];
             let (first, region) = regions[fi];
-            let dir = if after_trim.is_some() {
+            let dir = if let Some(e) = entry {
+                match e.act {
+                    Act::Read => Dir::Read,
+                    Act::Trim => Dir::Trim,
+                    _ => Dir::Write,
+                }
+            } else if after_trim.is_some() {
                 Dir::Write
             } else if trims {
                 Dir::Trim
@@ -685,11 +768,14 @@ fn run_loop<E: JobEngine>(
             // Trims take the writes' sizes and offsets (fio's default for trims).
             let sizes_dir = usize::from(dir != Dir::Read);
             let len = match (after_trim, fixed_len[sizes_dir]) {
+                _ if entry.is_some() => entry.map_or(0, |e| e.len),
                 (Some((_, len)), _) => len,
                 (None, Some(n)) => n,
                 (None, None) => job.sizes[sizes_dir].draw(rng.next()),
             };
-            let offset = if let Some((o, _)) = after_trim {
+            let offset = if let Some(e) = entry {
+                e.offset
+            } else if let Some((o, _)) = after_trim {
                 o
             } else {
                 first
@@ -765,6 +851,14 @@ fn run_loop<E: JobEngine>(
                 issued += len;
             }
             issued_ops += 1;
+            if let Some(w) = &mut iolog_out {
+                let act = match dir {
+                    Dir::Read => Act::Read,
+                    Dir::Write => Act::Write,
+                    Dir::Trim => Act::Trim,
+                };
+                w.io(t / 1_000_000, fi, act, offset, len)?;
+            }
             if job.rate_poisson {
                 // The next arrival an exponential gap later: the slower of the two rates' mean
                 // gaps for this I/O, so both hold on average.
@@ -802,7 +896,10 @@ fn run_loop<E: JobEngine>(
             st.submit_batches[batch_class(outstanding - before)] += 1;
         }
         if outstanding == 0 && syncs_out == 0 {
-            if !stop && issued < io_limit && !rate_ok(issued, issued_ops, next_arrival, now()) {
+            if !stop
+                && issued < io_limit
+                && !rate_ok(issued, issued_ops, not_before(next_arrival, cursor), now())
+            {
                 // Held back by the rate with nothing in flight: sleep until the budget allows
                 // the next I/O (a little at a time, so the runtime's end and signals are seen).
                 std::thread::sleep(Duration::from_millis(1));
@@ -998,6 +1095,13 @@ fn run_loop<E: JobEngine>(
     }
     let end = now();
     st.runtime_ns = end.saturating_sub(if measuring { measure_start } else { end });
+    if let Some(w) = iolog_out.take() {
+        if let Err(e) = w.finish(end / 1_000_000) {
+            if st.error == 0 {
+                st.error = errno_of(&e);
+            }
+        }
+    }
     if let Some(l) = logs.take() {
         if let Err(e) = l.finish(st.runtime_ns) {
             if st.error == 0 {

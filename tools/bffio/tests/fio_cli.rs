@@ -1116,3 +1116,87 @@ fn rate_min_and_the_poisson_process() {
     assert!(gaps.len() >= 5, "gaps (ms) {gaps:?}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn iologs_written_and_replayed_both_ways_with_fio() {
+    let d = dir("iolog");
+    let data = d.join("data");
+    let fio = |args: &[&str]| {
+        let child = Command::new("fio")
+            .args(args)
+            .arg("--output-format=json")
+            .current_dir(&d)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = bounded(child, 60, "fio");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        serde_json::from_str::<Value>(&text[text.find('{').unwrap()..]).unwrap()
+    };
+    let counts = |v: &Value| {
+        let j = &v["jobs"][0];
+        (
+            j["read"]["total_ios"].as_u64().unwrap(),
+            j["write"]["total_ios"].as_u64().unwrap(),
+        )
+    };
+    let log_counts = |p: &Path| {
+        let t = std::fs::read_to_string(p).unwrap();
+        let n = |a: &str| t.lines().filter(|l| l.split(' ').nth(2) == Some(a)).count() as u64;
+        (n("read"), n("write"))
+    };
+    let file = arg("filename", &data);
+    let common = ["--bs=4k", "--size=64k", "--rw=randrw"];
+    // bffio writes the log (fio's version 3), fio replays it: the same I/O.
+    let mine = d.join("bffio.log");
+    let v = json(
+        &[
+            &["--name=w", &file, &arg("write_iolog", &mine)],
+            &common[..],
+        ]
+        .concat(),
+    );
+    let text = std::fs::read_to_string(&mine).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "fio version 3 iolog");
+    assert!(lines[1].ends_with(" add") && lines[2].ends_with(" open"));
+    assert!(lines.last().unwrap().ends_with(" close"));
+    assert_eq!(log_counts(&mine), counts(&v), "a line per I/O");
+    let replayed = fio(&["--name=r", &arg("read_iolog", &mine), "--ioengine=io_uring"]);
+    assert_eq!(counts(&replayed), counts(&v), "fio replays bffio's log");
+    // fio writes one, bffio replays it: the same I/O, not before the log's times.
+    let theirs = d.join("fio.log");
+    fio(&[
+        &[
+            "--name=w",
+            &file,
+            &arg("write_iolog", &theirs),
+            "--ioengine=io_uring",
+        ],
+        &common[..],
+    ]
+    .concat());
+    let v = json(&["--name=r", &arg("read_iolog", &theirs)]);
+    assert_eq!(counts(&v), log_counts(&theirs), "bffio replays fio's log");
+    let last_ms: u64 = std::fs::read_to_string(&theirs)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(" read ") || l.contains(" write "))
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .max()
+        .unwrap();
+    assert!(
+        v["jobs"][0]["job_runtime"].as_u64().unwrap() + 1 >= last_ms,
+        "the last I/O waits for its time ({last_ms} ms): {}",
+        v["jobs"][0]["job_runtime"]
+    );
+    let v = json(&["--name=r", &arg("read_iolog", &theirs), "--replay_no_stall"]);
+    assert_eq!(counts(&v), log_counts(&theirs));
+    let _ = std::fs::remove_dir_all(&d);
+}
