@@ -220,8 +220,18 @@ pub struct Job {
     pub fdatasync: u32,
     /// `group_reporting`.
     pub group_reporting: bool,
-    /// `verify=crc32c`.
+    /// `verify=crc32c` (or `meta`): verify blocks written and read back.
     pub verify: bool,
+    /// `verify=pattern`: the blocks hold `verify_pattern` (else crc32c blocks).
+    pub verify_is_pattern: bool,
+    /// `verify_pattern`.
+    pub verify_pattern: Option<Vec<u8>>,
+    /// `verify_interval`: bytes per checksummed chunk (default: the block size).
+    pub verify_interval: Option<u64>,
+    /// `verify_fatal`: the first mismatch ends the job (else every block is checked).
+    pub verify_fatal: bool,
+    /// `do_verify` (default 1): the read-back after a write job.
+    pub do_verify: bool,
     /// `continue_on_error`: which errors are counted and passed over instead of stopping the
     /// job (read, write, verify), as fio's `none`, `read`, `write`, `io`, `verify`, `all`.
     pub continue_on: ContinueOn,
@@ -356,6 +366,11 @@ impl Default for Job {
             fdatasync: 0,
             group_reporting: false,
             verify: false,
+            verify_is_pattern: false,
+            verify_pattern: None,
+            verify_interval: None,
+            verify_fatal: false,
+            do_verify: true,
             continue_on: ContinueOn::default(),
             ioengine: "auraio".into(),
             percentiles: DEFAULT_PERCENTILES.to_vec(),
@@ -445,6 +460,19 @@ impl Job {
                 scramble: self.scramble_buffers,
             },
         }
+    }
+
+    /// What verification writes and checks (when `verify` is on).
+    pub fn verify_kind(&self) -> crate::verify::Verify {
+        match (&self.verify_pattern, self.verify_is_pattern) {
+            (Some(p), true) => crate::verify::Verify::Pattern(p.clone()),
+            _ => crate::verify::Verify::Crc32c,
+        }
+    }
+
+    /// The bytes each checksummed chunk covers.
+    pub fn verify_chunk(&self) -> usize {
+        self.verify_interval.unwrap_or(self.max_bs()) as usize
     }
 
     /// The options set for this job itself (fio's "job options"), not inherited.

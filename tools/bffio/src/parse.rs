@@ -642,12 +642,45 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         j.group_reporting = parse_bool(v)?;
         Ok(())
     }),
-    ("verify", false, "crc32c, 0, none", |j, v| {
-        j.verify = match v {
-            "crc32c" | "crc32c-intel" => true,
-            "0" | "none" => false,
-            _ => return Err(format!("`{v}`")),
-        };
+    (
+        "verify",
+        false,
+        "crc32c (crc32c-intel), meta (the crc32c header's offset check), pattern (verify_pattern), 0, none",
+        |j, v| {
+            (j.verify, j.verify_is_pattern) = match v {
+                "crc32c" | "crc32c-intel" | "meta" => (true, false),
+                "pattern" => (true, true),
+                "0" | "none" => (false, false),
+                _ => return Err(format!("`{v}` (md5, crc64, sha256, xxhash and the others are not implemented: use crc32c)")),
+            };
+            Ok(())
+        },
+    ),
+    (
+        "verify_pattern",
+        false,
+        "as buffer_pattern: 0xHEX, \"string\", 'file', numbers",
+        |j, v| {
+            let read = |f: &str| std::fs::read(f).map_err(|e| format!("'{f}': {e}"));
+            j.verify_pattern = Some(crate::buffers::parse_pattern(v, read)?);
+            Ok(())
+        },
+    ),
+    (
+        "verify_interval",
+        false,
+        "bytes per checksummed chunk, a divisor of the block size of at least 32",
+        |j, v| {
+            j.verify_interval = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
+            Ok(())
+        },
+    ),
+    ("verify_fatal", true, "0 or 1 (or no value)", |j, v| {
+        j.verify_fatal = parse_bool(v)?;
+        Ok(())
+    }),
+    ("do_verify", true, "0 or 1 (default 1)", |j, v| {
+        j.do_verify = parse_bool(v)?;
         Ok(())
     }),
     (
@@ -763,6 +796,13 @@ const REFUSED: &[(&str, &str)] = &[
         "write_hist_log",
         "histogram logs (fio's log_hist_msec format) are not implemented; write_lat_log logs every latency",
     ),
+    (
+        "verify_backlog",
+        "verifying while writing is not implemented; blocks are verified after the writes",
+    ),
+    ("verify_dump", "dumping mismatched blocks is not implemented"),
+    ("verify_state_save", "verify state files are not implemented"),
+    ("verify_state_load", "verify state files are not implemented"),
     (
         "hipri",
         "polled completions (IORING_SETUP_IOPOLL) are not implemented by the engine",
@@ -1476,6 +1516,19 @@ pub fn validate(job: &Job) -> Result<(), ParseError> {
         return Err(ParseError(format!(
             "{who}: the minimum rate exceeds the rate (as fio refuses it)"
         )));
+    }
+    if job.verify && job.verify_is_pattern && job.verify_pattern.is_none() {
+        return Err(ParseError(format!(
+            "{who}: `verify=pattern` needs a `verify_pattern`"
+        )));
+    }
+    if let Some(i) = job.verify_interval.filter(|_| job.verify) {
+        if i < 32 || job.max_bs() % i != 0 {
+            return Err(ParseError(format!(
+                "{who}: `verify_interval={i}` must divide the block size ({}) and be at least 32 (a chunk holds its header)",
+                job.max_bs()
+            )));
+        }
     }
     if job.fixedbufs && job.verify {
         return Err(ParseError(format!(

@@ -16,11 +16,12 @@ use auraio::policy::Policy;
 use auraio::{Adaptive, AlignedBuf, CpuLocal, Engine, Options, RoundRobin};
 
 use crate::engine_io::{Completion, Done, JobEngine, JobIo};
+use crate::iolog;
 use crate::job::{FileService, Job, Preset};
 use crate::offsets::{Picker, Rng};
 use crate::replay::{self, Act};
 use crate::stats::{batch_class, depth_level, thread_usage, Dir, ThreadStats, TimePoint};
-use crate::{iolog, verify};
+use crate::verify::Verify;
 
 /// Live figures a job thread publishes for the status line.
 #[derive(Default)]
@@ -107,7 +108,9 @@ fn open_file(job: &Job, path: &PathBuf, seed: u64, first: u64) -> io::Result<(Fi
             // the writes themselves, at their offsets.
             allocate(path, want)?;
         } else {
-            lay_out(path, want, job.max_bs(), job.verify, seed)?;
+            let kind = job.verify_kind();
+            let blocks = job.verify.then_some((&kind, job.verify_chunk()));
+            lay_out(path, want, job.max_bs(), blocks, seed)?;
         }
     }
     let mut o = OpenOptions::new();
@@ -239,7 +242,13 @@ fn allocate(path: &PathBuf, size: u64) -> io::Result<()> {
 
 /// Writes a file of `size` bytes: verify blocks when verifying, else non-zero data (a sparse
 /// file would read faster than a real one).
-fn lay_out(path: &PathBuf, size: u64, bs: u64, verify_blocks: bool, seed: u64) -> io::Result<()> {
+fn lay_out(
+    path: &PathBuf,
+    size: u64,
+    bs: u64,
+    verify_blocks: Option<(&Verify, usize)>,
+    seed: u64,
+) -> io::Result<()> {
     use std::io::Write;
     let mut f = OpenOptions::new()
         .create(true)
@@ -252,11 +261,9 @@ fn lay_out(path: &PathBuf, size: u64, bs: u64, verify_blocks: bool, seed: u64) -
     let mut off = 0;
     while off < size {
         let n = chunk.min(size - off) as usize;
-        if verify_blocks {
+        if let Some((v, interval)) = verify_blocks {
             for (i, b) in buf[..n].chunks_mut(bs as usize).enumerate() {
-                if b.len() >= verify::HEADER {
-                    verify::fill(b, off + i as u64 * bs, seed);
-                }
+                v.fill(b, off + i as u64 * bs, seed, interval);
             }
         } else {
             for (i, b) in buf[..n].iter_mut().enumerate() {
@@ -501,6 +508,7 @@ fn run_loop<E: JobEngine>(
     // Each direction's I/O size when it has one (no draw per I/O).
     let fixed_len = job.sizes.each_ref().map(|b| (!b.varies()).then(|| b.min()));
     let fill = job.fill();
+    let (verifier, chunk) = (job.verify_kind(), job.verify_chunk());
     let mut slots: Vec<Slot> = (0..depth)
         .map(|i| {
             let mut buf = AlignedBuf::zeroed(max_bs as usize)?;
@@ -820,7 +828,7 @@ fn run_loop<E: JobEngine>(
             } else {
                 let mut buf = slot.buf.take().expect("free slot holds its buffer");
                 if write && job.verify {
-                    verify::fill(&mut buf, offset, seed ^ issued);
+                    verifier.fill(&mut buf[..len as usize], offset, seed ^ issued, chunk);
                 } else if write {
                     fill.before_write(&mut buf[..len as usize], offset, issued_ops);
                 }
@@ -985,12 +993,15 @@ fn run_loop<E: JobEngine>(
             } else {
                 let buf = slot.buf.as_deref().unwrap_or(&[]);
                 if job.verify && slot.dir == Dir::Read && c.result as u64 == slot.len {
-                    if let Err(msg) = verify::check(buf, slot.offset) {
+                    if let Err(msg) = verifier.check(&buf[..slot.len as usize], slot.offset, chunk)
+                    {
                         if job.continue_on.verify {
                             st.errors_passed += 1;
                         } else {
+                            // As fio: every block is checked before the job fails, unless
+                            // verify_fatal ends it at the first.
                             st.verify_errors.push(msg);
-                            stop = true;
+                            stop |= job.verify_fatal;
                         }
                     }
                 }
@@ -1129,6 +1140,7 @@ fn run_loop<E: JobEngine>(
     // Not after requests were left to a stalled device: the read-back would wait on it too,
     // and blocks it still holds were never written.
     if job.verify
+        && job.do_verify
         && st.error == 0
         && st.abandoned == 0
         && st.verify_errors.is_empty()
@@ -1162,6 +1174,7 @@ fn verify_files(files: &[(File, u64)], job: &Job, st: &mut ThreadStats) -> io::R
     use std::os::unix::fs::FileExt;
     // Verified jobs have one block size (checked when the job was read).
     let mut buf = AlignedBuf::zeroed(job.max_bs() as usize)?;
+    let verifier = job.verify_kind();
     for (f, span) in files {
         let mut off = 0;
         while off < *span {
@@ -1173,9 +1186,11 @@ fn verify_files(files: &[(File, u64)], job: &Job, st: &mut ThreadStats) -> io::R
             st.read.slat.record(0);
             st.read.clat.record(ns);
             st.read.lat.record(ns);
-            if let Err(msg) = verify::check(&buf, off) {
+            if let Err(msg) = verifier.check(&buf, off, job.verify_chunk()) {
                 st.verify_errors.push(msg);
-                return Ok(());
+                if job.verify_fatal {
+                    return Ok(());
+                }
             }
             off += job.max_bs();
         }

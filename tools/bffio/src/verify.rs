@@ -106,9 +106,84 @@ pub fn check(block: &[u8], offset: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// What a verifying job writes into its blocks and checks in them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verify {
+    /// `verify=crc32c` (and `meta`, whose offset check the header carries): each chunk a
+    /// header (magic, CRC32C, offset, seed) and seeded data.
+    Crc32c,
+    /// `verify=pattern`: each block `verify_pattern`, repeated.
+    Pattern(Vec<u8>),
+}
+
+impl Verify {
+    /// Fills `block` (written at `offset`), a chunk of `interval` bytes at a time (each
+    /// its own header).
+    pub fn fill(&self, block: &mut [u8], offset: u64, seed: u64, interval: usize) {
+        match self {
+            Verify::Crc32c => {
+                for (i, chunk) in block.chunks_mut(interval).enumerate() {
+                    if chunk.len() >= HEADER {
+                        fill(chunk, offset + (i * interval) as u64, seed);
+                    }
+                }
+            }
+            Verify::Pattern(p) => {
+                for (b, v) in block.iter_mut().zip(p.iter().cycle()) {
+                    *b = *v;
+                }
+            }
+        }
+    }
+
+    /// Checks `block` read from `offset`, a chunk at a time; describes the first mismatch.
+    pub fn check(&self, block: &[u8], offset: u64, interval: usize) -> Result<(), String> {
+        match self {
+            Verify::Crc32c => {
+                for (i, chunk) in block.chunks(interval).enumerate() {
+                    if chunk.len() >= HEADER {
+                        check(chunk, offset + (i * interval) as u64)?;
+                    }
+                }
+                Ok(())
+            }
+            Verify::Pattern(p) => {
+                match block.iter().zip(p.iter().cycle()).position(|(a, b)| a != b) {
+                    None => Ok(()),
+                    Some(i) => Err(format!(
+                        "offset {}: byte {:#04x}, the pattern's is {:#04x}",
+                        offset + i as u64,
+                        block[i],
+                        p[i % p.len()]
+                    )),
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intervals_and_patterns() {
+        let mut b = vec![0u8; 4096];
+        Verify::Crc32c.fill(&mut b, 8192, 1, 512);
+        assert_eq!(Verify::Crc32c.check(&b, 8192, 512), Ok(()));
+        // Each 512-byte chunk carries its own header: a flip in the seventh is named there.
+        b[6 * 512 + 100] ^= 1;
+        let e = Verify::Crc32c.check(&b, 8192, 512).unwrap_err();
+        assert!(e.starts_with(&format!("offset {}", 8192 + 6 * 512)), "{e}");
+        let p = Verify::Pattern(vec![0xde, 0xad]);
+        p.fill(&mut b, 0, 0, 4096);
+        assert_eq!(p.check(&b, 4096, 4096), Ok(()));
+        b[11] = 0;
+        assert_eq!(
+            p.check(&b, 4096, 4096),
+            Err("offset 4107: byte 0x00, the pattern's is 0xad".into())
+        );
+    }
 
     #[test]
     fn crc32c_known_answers() {

@@ -1200,3 +1200,77 @@ fn iologs_written_and_replayed_both_ways_with_fio() {
     assert_eq!(counts(&v), log_counts(&theirs));
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn verify_patterns_intervals_and_fatal() {
+    use std::os::unix::fs::FileExt;
+    let d = dir("verify");
+    let f = d.join("data");
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "--name=v".to_string(),
+            arg("filename", &f),
+            "--bs=4k".into(),
+            "--size=64k".into(),
+            "--output-format=json".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let out = bffio(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.success(), v)
+    };
+    let errors = |v: &Value| -> Vec<String> {
+        v["jobs"][0]["auraio"]["verify_errors"]
+            .as_array()
+            .map(|a| a.iter().map(|e| e.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    };
+    let corrupt = |at: u64| {
+        let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+        file.write_all_at(&[0x00], at).unwrap();
+    };
+    // verify=pattern: written, read back, the pattern checked.
+    let (ok, v) = run(&["--rw=write", "--verify=pattern", "--verify_pattern=0x5a"]);
+    assert!(ok && errors(&v).is_empty(), "{v}");
+    assert_eq!(
+        v["jobs"][0]["read"]["io_bytes"],
+        64 << 10,
+        "the read-back is counted"
+    );
+    assert!(std::fs::read(&f).unwrap().iter().all(|&b| b == 0x5a));
+    corrupt(5000);
+    let (ok, v) = run(&["--rw=read", "--verify=pattern", "--verify_pattern=0x5a"]);
+    assert!(
+        !ok && errors(&v) == ["offset 5000: byte 0x00, the pattern's is 0x5a"],
+        "{v}"
+    );
+    // verify_interval=512: a chunk's own header names where it went wrong.
+    let (ok, _) = run(&["--rw=write", "--verify=crc32c", "--verify_interval=512"]);
+    assert!(ok);
+    corrupt(8192 + 2 * 512 + 100);
+    corrupt(16384 + 100);
+    let (ok, v) = run(&["--rw=read", "--verify=crc32c", "--verify_interval=512"]);
+    let e = errors(&v);
+    assert!(
+        !ok && e.len() == 2,
+        "every block checked (not verify_fatal): {e:?}"
+    );
+    assert!(
+        e[0].starts_with(&format!("offset {}", 8192 + 1024)),
+        "{e:?}"
+    );
+    let (_, v) = run(&[
+        "--rw=read",
+        "--verify=crc32c",
+        "--verify_interval=512",
+        "--verify_fatal=1",
+        "--iodepth=1",
+    ]);
+    assert_eq!(errors(&v).len(), 1, "verify_fatal: the first ends it");
+    // do_verify=0: no read-back.
+    let (ok, v) = run(&["--rw=write", "--verify=crc32c", "--do_verify=0"]);
+    assert!(ok && v["jobs"][0]["read"]["io_bytes"] == 0, "{v}");
+    let (ok, _) = run(&["--rw=write", "--verify=pattern"]);
+    assert!(!ok, "verify=pattern needs a verify_pattern");
+    let _ = std::fs::remove_dir_all(&d);
+}
