@@ -5,6 +5,7 @@
 //! (`--name=` starting each job) and `.fio` job files; see `--help`.
 
 mod buffers;
+mod diskutil;
 mod engine_io;
 mod hist;
 mod iolog;
@@ -225,7 +226,19 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         let _ = std::io::stderr().flush();
     };
     runner::stop_on_signals();
+    // fio's Disk stats: the block devices under the jobs' files, over the run.
+    let watched: Vec<std::path::PathBuf> = jobs
+        .iter()
+        .filter(|j| j.ioengine != "null")
+        .flat_map(|j| {
+            let mut p: Vec<std::path::PathBuf> = j.filenames.iter().map(Into::into).collect();
+            p.extend(j.directory.iter().map(Into::into));
+            p
+        })
+        .collect();
+    let watch = diskutil::Watch::start(&watched);
     let results = runner::run_all(&jobs, &progress, &|| status(false));
+    let disks = watch.finish();
     status(true);
     let sig = runner::SIGNALLED.load(Ordering::Relaxed);
     if sig != 0 {
@@ -281,9 +294,13 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let mut report = String::new();
     for f in &run.formats {
         report += &match f {
-            Format::Normal => output::text(&entries),
-            Format::Json => serde_json::to_string_pretty(&output::json(&entries, false))? + "\n",
-            Format::JsonPlus => serde_json::to_string_pretty(&output::json(&entries, true))? + "\n",
+            Format::Normal => output::text(&entries, &disks),
+            Format::Json => {
+                serde_json::to_string_pretty(&output::json(&entries, false, &disks))? + "\n"
+            }
+            Format::JsonPlus => {
+                serde_json::to_string_pretty(&output::json(&entries, true, &disks))? + "\n"
+            }
             Format::Terse => output::terse(&entries),
         };
     }

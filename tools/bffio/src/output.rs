@@ -2,6 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::diskutil::DiskUtil;
 use crate::hist::LatHist;
 use crate::job::Job;
 use crate::stats::{sample_stats, DirStats, ThreadStats};
@@ -190,7 +191,7 @@ fn ctime_now() -> String {
 }
 
 /// The text report.
-pub fn text(entries: &[Entry<'_>]) -> String {
+pub fn text(entries: &[Entry<'_>], disks: &[DiskUtil]) -> String {
     let mut out = String::new();
     for e in entries {
         let s = &e.stats;
@@ -335,6 +336,23 @@ pub fn text(entries: &[Entry<'_>]) -> String {
                 human_bytes(d.bytes as f64),
                 human_si(d.bytes as f64),
                 sum.runtime_ns / 1_000_000
+            ));
+        }
+    }
+    if !disks.is_empty() {
+        out.push_str("\nDisk stats (read/write):\n");
+        for d in disks {
+            out.push_str(&format!(
+                "  {}: ios={}/{}, merge={}/{}, ticks={}/{}, in_queue={}, util={:.2}%\n",
+                d.name,
+                d.read_ios,
+                d.write_ios,
+                d.read_merges,
+                d.write_merges,
+                d.read_ticks,
+                d.write_ticks,
+                d.in_queue,
+                d.util
             ));
         }
     }
@@ -504,7 +522,7 @@ pub fn terse(entries: &[Entry<'_>]) -> String {
 }
 
 /// fio's JSON document; `plus`: json+ (completion-latency buckets as "bins").
-pub fn json(entries: &[Entry<'_>], plus: bool) -> Value {
+pub fn json(entries: &[Entry<'_>], plus: bool, disks: &[DiskUtil]) -> Value {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -604,5 +622,25 @@ pub fn json(entries: &[Entry<'_>], plus: bool) -> Value {
         doc["global options"] = Value::Object(g);
     }
     doc["jobs"] = Value::Array(jobs);
+    if !disks.is_empty() {
+        doc["disk_util"] = Value::Array(
+            disks
+                .iter()
+                .map(|d| {
+                    json!({
+                        "name": d.name,
+                        "read_ios": d.read_ios,
+                        "write_ios": d.write_ios,
+                        "read_merges": d.read_merges,
+                        "write_merges": d.write_merges,
+                        "read_ticks": d.read_ticks,
+                        "write_ticks": d.write_ticks,
+                        "in_queue": d.in_queue,
+                        "util": d.util,
+                    })
+                })
+                .collect(),
+        );
+    }
     doc
 }

@@ -61,10 +61,15 @@ fn bounded(mut cmd: Command, secs: u64, what: &str) -> Output {
     }
 }
 
-/// Runs `tool` on `job` in `dir` (the job files name their files under `${JOBDIR}`).
-fn run(tool: &str, job: &Path, dir: &Path, extra: &[&str]) -> Output {
+/// Runs `tool` on `job` in `dir` (the job files name their files under `${JOBDIR}`, and
+/// take `direct=${DIRECT}`).
+fn run(tool: &str, job: &Path, dir: &Path, direct: bool, extra: &[&str]) -> Output {
     let mut cmd = Command::new(tool);
-    cmd.arg(job).args(extra).current_dir(dir).env("JOBDIR", dir);
+    cmd.arg(job)
+        .args(extra)
+        .current_dir(dir)
+        .env("JOBDIR", dir)
+        .env("DIRECT", if direct { "1" } else { "0" });
     let out = bounded(cmd, 120, &format!("{tool} {}", job.display()));
     assert!(
         out.status.success(),
@@ -116,8 +121,25 @@ fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
+/// The corpus, buffered on tmpfs.
 #[test]
-fn fio_job_files_run_alike_in_fio_and_bffio() {
+fn fio_job_files_run_alike_in_fio_and_bffio_on_tmpfs() {
+    corpus(
+        &PathBuf::from(format!("/dev/shm/bffio-jobs-{}", std::process::id())),
+        false,
+    );
+}
+
+/// The corpus with O_DIRECT on the disk the build is on.
+#[test]
+fn fio_job_files_run_alike_in_fio_and_bffio_with_o_direct_on_disk() {
+    corpus(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("bffio-jobs"),
+        true,
+    );
+}
+
+fn corpus(root: &Path, direct: bool) {
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jobs");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&here)
         .unwrap()
@@ -127,7 +149,7 @@ fn fio_job_files_run_alike_in_fio_and_bffio() {
     files.sort();
     assert!(files.len() >= 12, "the corpus: {files:?}");
     let bffio = env!("CARGO_BIN_EXE_bffio");
-    let root = PathBuf::from(format!("/dev/shm/bffio-jobs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(root);
     let mut failures = Vec::new();
     for job in &files {
         let name = job.file_stem().unwrap().to_string_lossy().into_owned();
@@ -147,10 +169,10 @@ fn fio_job_files_run_alike_in_fio_and_bffio() {
         for d in &dirs {
             std::fs::create_dir_all(d).unwrap();
         }
-        run("fio", job, &dirs[0], &["--parse-only"]);
-        run(bffio, job, &dirs[1], &["--parse-only"]);
+        run("fio", job, &dirs[0], direct, &["--parse-only"]);
+        run(bffio, job, &dirs[1], direct, &["--parse-only"]);
         let reports = [("fio", &dirs[0]), (bffio, &dirs[1])].map(|(tool, d)| {
-            let out = run(tool, job, d, &["--output-format=json"]);
+            let out = run(tool, job, d, direct, &["--output-format=json"]);
             serde_json::from_slice::<Value>(&out.stdout)
                 .unwrap_or_else(|e| panic!("{tool} {name}: JSON: {e}"))
         });
@@ -254,6 +276,6 @@ fn fio_job_files_run_alike_in_fio_and_bffio() {
             failures.push(name);
         }
     }
-    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(root);
     assert!(failures.is_empty(), "job files that differ: {failures:?}");
 }
