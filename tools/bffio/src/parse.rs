@@ -986,7 +986,7 @@ fn parse_bool(v: &str) -> Result<bool, String> {
 }
 
 const BS_ACCEPTS: &str =
-    "a block size such as 4k (a multiple of 512), or R,W: reads' and writes' (either may be left out)";
+    "a block size such as 4k (a multiple of 512 with direct), or R,W: reads' and writes' (either may be left out)";
 const BSRANGE_ACCEPTS: &str =
     "LO-HI[,LO-HI] (reads, writes): sizes that are multiples of LO up to HI";
 const BLOCKALIGN_ACCEPTS: &str =
@@ -1102,7 +1102,8 @@ fn parse_bssplit(v: &str, kb: u32) -> Result<BlockSizes, String> {
 
 fn parse_bs(v: &str, kb_base: u32) -> Result<u64, String> {
     let n = parse_size_base(v, kb_base)?;
-    if n == 0 || n % 512 != 0 || n > 128 << 20 {
+    // Any size for buffered I/O, as fio; O_DIRECT's multiple of 512 is checked per job.
+    if n == 0 || n > 128 << 20 {
         return Err(format!("`{v}`"));
     }
     Ok(n)
@@ -1319,6 +1320,20 @@ pub fn parse_job_file(
 ) -> Result<Vec<Job>, ParseError> {
     let mut lines = Vec::new();
     collect_lines(text, origin, env, load, &mut lines, 0)?;
+    // fio reads a section's kb_base before its other options (whatever their order), so a
+    // size written above it follows it too: each section's kb_base, applied at its header.
+    let mut kb_bases: Vec<Option<(String, String)>> = Vec::new();
+    for (at, line) in &lines {
+        if line.starts_with('[') {
+            kb_bases.push(None);
+        } else if let (Some(last), Some(("kb_base", v))) = (
+            kb_bases.last_mut(),
+            line.split_once('=').map(|(k, v)| (k.trim(), v.trim())),
+        ) {
+            *last = Some((at.clone(), v.to_string()));
+        }
+    }
+    let mut section_no = 0usize;
     let mut global = base.clone();
     let mut jobs: Vec<Job> = Vec::new();
     // Which section the next key goes to: None = global.
@@ -1343,6 +1358,14 @@ pub fn parse_job_file(
                 jobs.push(j);
                 current = Some(jobs.len() - 1);
             }
+            if let Some((kb_at, v)) = kb_bases.get(section_no).cloned().flatten() {
+                let target = match current {
+                    Some(i) => &mut jobs[i],
+                    None => &mut global,
+                };
+                apply(target, run, "kb_base", Some(&v), &kb_at)?;
+            }
+            section_no += 1;
             continue;
         }
         let (key, value) = match line.split_once('=') {
@@ -1529,6 +1552,16 @@ pub fn validate(job: &Job) -> Result<(), ParseError> {
                 job.max_bs()
             )));
         }
+    }
+    if job.direct
+        && job
+            .sizes
+            .iter()
+            .any(|b| b.min() % 512 != 0 || b.max() % 512 != 0)
+    {
+        return Err(ParseError(format!(
+            "{who}: `direct` needs block sizes that are multiples of 512"
+        )));
     }
     if job.fixedbufs && job.verify {
         return Err(ParseError(format!(

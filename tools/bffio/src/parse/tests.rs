@@ -188,8 +188,11 @@ fn errors_name_the_key_the_line_and_what_is_accepted() {
         e.0.contains("t.fio:2") && e.0.contains("sideways") && e.0.contains("randread"),
         "{e}"
     );
-    let e = file("[j]\nbs=1000\n").unwrap_err();
-    assert!(e.0.contains("bs") && e.0.contains("multiple of 512"), "{e}");
+    let e = file("[j]\nbs=0\n").unwrap_err();
+    assert!(
+        e.0.contains("bs") && e.0.contains("multiple of 512 with direct"),
+        "{e}"
+    );
     let e = file("[j]\nsize\n").unwrap_err();
     assert!(e.0.contains("needs a value"), "{e}");
     let e = file("[j\n").unwrap_err();
@@ -450,7 +453,7 @@ fn block_sizes_per_direction_ranges_and_splits() {
         "bsrange=8k-4k",
         "bsrange=4k",
         "bs=4k,8k,16k,32k",
-        "bs=1000",
+        "bs=0",
         "blockalign=4k,8k",
     ] {
         let e = file(&format!("[a]\nfilename=f\n{bad}\n")).unwrap_err().0;
@@ -522,4 +525,22 @@ fn keys_outside_any_section_are_errors() {
     );
     // Comments and blank lines before the first section are fine.
     assert_eq!(file("; a comment\n\n[a]\nfilename=f\n").unwrap().len(), 1);
+}
+
+#[test]
+fn kb_base_applies_to_its_whole_section_and_odd_sizes_are_buffered_only() {
+    // fio reads a section's kb_base first: the size above it is 8000 bytes, as in fio 3.33.
+    let j = one("[a]\nfilename=f\nbs=1000\nsize=8k\nkb_base=1000\n");
+    assert_eq!((j.size, j.max_bs()), (Some(8000), 1000));
+    // A [global] kb_base reaches the jobs below it.
+    let j = one("[global]\nsize=8k\nkb_base=1000\n[a]\nfilename=f\n");
+    assert_eq!(j.size, Some(8000));
+    assert!(
+        validate(&one("[a]\nfilename=f\nbs=1000\n")).is_ok(),
+        "buffered: any size"
+    );
+    let e = validate(&one("[a]\nfilename=f\nbs=1000\ndirect=1\n"))
+        .unwrap_err()
+        .0;
+    assert!(e.contains("multiples of 512"), "{e}");
 }
