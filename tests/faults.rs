@@ -615,17 +615,8 @@ fn copy_from_a_failing_source(name: &str) -> (bool, String) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let end = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("{name} still running after 60 s on a failing source");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status =
+        auraio_faultfs::wait_status(&mut child, 60, &format!("{name} on a failing source"));
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     let _ = std::fs::remove_file(&dst);

@@ -64,6 +64,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod child;
 mod deadline;
 mod fs;
 mod scheduler;
@@ -76,6 +77,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use child::{wait_output, wait_status};
 pub use deadline::Deadline;
 pub use script::{Fault, Op, Rule};
 

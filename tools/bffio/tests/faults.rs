@@ -189,17 +189,7 @@ fn a_stalled_device_does_not_hold_the_report() {
     let stalled = m.stalled();
     // Whatever happened, the device answers now so the process can end.
     m.release();
-    let exit_by = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > exit_by {
-            let _ = child.kill();
-            panic!("bffio did not exit within 30 s of the device answering");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = auraio_faultfs::wait_status(&mut child, 30, "bffio after the device answered");
     let mut stderr = String::new();
     child
         .stderr

@@ -1,44 +1,13 @@
 //! What fio users bring: its command-line forms, job keys and habits (Ctrl-C, `| head`),
 //! end to end on tmpfs. Every run is bounded: a bffio that hangs is killed and fails the test.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Waits for `child` at most `secs`, reading its output meanwhile (so a long report cannot
-/// fill a pipe and block it); kills it and fails past that.
-fn bounded(mut child: Child, secs: u64, what: &str) -> Output {
-    fn drain(r: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut v);
-            }
-            v
-        })
-    }
-    let out = drain(child.stdout.take());
-    let err = drain(child.stderr.take());
-    let end = Instant::now() + Duration::from_secs(secs);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("bffio {what} still running after {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
+use auraio_faultfs::wait_output as bounded;
 
 fn bffio(args: &[&str]) -> Output {
     let child = Command::new(env!("CARGO_BIN_EXE_bffio"))
