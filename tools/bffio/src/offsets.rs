@@ -70,7 +70,12 @@ impl Distribution {
                 let (p, r) = z
                     .split_once('/')
                     .ok_or_else(|| format!("`{z}` (P/RANGE)"))?;
-                let p: u32 = p.trim().parse().map_err(|_| format!("`{p}`"))?;
+                let p: u32 = p
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|&p| p <= 100)
+                    .ok_or_else(|| format!("`{p}` (a percentage)"))?;
                 pct += p;
                 at += total_of(r.trim())?;
                 out.push((pct, at));
@@ -172,6 +177,9 @@ struct Zeta {
     shift: u64,
 }
 
+/// Draws for a position an I/O fits at before it takes the last place it fits.
+const REDRAWS: u32 = 16;
+
 /// Terms of the zeta sum computed; beyond it the sum's tail is negligible for the ranks a
 /// run draws, and setting up a billion-position device stays fast (fio caps it likewise).
 const ZETA_TERMS: u64 = 10_000_000;
@@ -219,9 +227,21 @@ impl Picker {
         }
     }
 
-    /// The next position, below `limit` (at most `n`: a larger I/O has fewer places).
+    /// The next position, below `limit` (at most `n`: a larger I/O has fewer places). A
+    /// position the I/O does not fit at is drawn again (a few times, then the last place it
+    /// fits), so large I/Os do not pile up at the region's end.
     pub fn next(&mut self, rng: &mut Rng, limit: u64) -> u64 {
         let limit = limit.clamp(1, self.n);
+        for _ in 0..REDRAWS {
+            let p = self.draw(rng);
+            if p < limit {
+                return p;
+            }
+        }
+        self.draw(rng).min(limit - 1)
+    }
+
+    fn draw(&mut self, rng: &mut Rng) -> u64 {
         let n = self.n;
         let p = match &mut self.kind {
             Kind::Perm(p) => p.next(rng),
@@ -274,8 +294,7 @@ impl Picker {
                 }
             },
         };
-        // A position the I/O does not fit at goes to the last place it fits.
-        p.min(limit - 1)
+        p
     }
 }
 

@@ -1563,6 +1563,11 @@ pub fn validate(job: &Job) -> Result<(), ParseError> {
             "{who}: `direct` needs block sizes that are multiples of 512"
         )));
     }
+    if job.verify && job.pattern.trims() {
+        return Err(ParseError(format!(
+            "{who}: `verify` with trims: trimmed blocks hold no data to verify"
+        )));
+    }
     if job.fixedbufs && job.verify {
         return Err(ParseError(format!(
             "{who}: `verify` with `fixedbufs` is not supported (registered buffers are not read back into the job)"

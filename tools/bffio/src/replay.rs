@@ -53,9 +53,14 @@ pub struct Log {
 }
 
 impl Log {
-    /// The largest I/O.
+    /// The largest read or write (a trim moves no data: it needs no buffer).
     pub fn max_len(&self) -> u64 {
-        self.entries.iter().map(|e| e.len).max().unwrap_or(0)
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.act, Act::Read | Act::Write))
+            .map(|e| e.len)
+            .max()
+            .unwrap_or(0)
     }
 }
 

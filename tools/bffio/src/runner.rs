@@ -283,6 +283,8 @@ struct Slot {
     start_ns: u64,
     submitted_ns: u64,
     offset: u64,
+    /// Index of its file.
+    file: usize,
     dir: Dir,
     measured: bool,
 }
@@ -522,6 +524,7 @@ fn run_loop<E: JobEngine>(
                 start_ns: 0,
                 submitted_ns: 0,
                 offset: 0,
+                file: 0,
                 dir: Dir::Read,
                 measured: false,
             })
@@ -581,7 +584,7 @@ fn run_loop<E: JobEngine>(
         .iter()
         .map(|&(_, region)| {
             [0, 1].map(|dir| {
-                let places = (region - job.sizes[dir].min()) / align + 1;
+                let places = region.saturating_sub(job.sizes[dir].min()) / align + 1;
                 let cover = job.lfsr || (!job.norandommap && !job.sizes[dir].varies());
                 Picker::new(
                     places,
@@ -595,8 +598,10 @@ fn run_loop<E: JobEngine>(
         .collect();
     let mut seq_off: Vec<u64> = vec![0; files.len()];
     let trims = job.pattern.trims();
-    // trimwrite: the block trimmed last (file, offset, length), which the next I/O writes.
-    let mut trimmed: Option<(usize, u64, u64)> = None;
+    // trimwrite: blocks whose trim has completed (file, offset, length), written next in that
+    // order; a block's write is issued only once its trim is done, as fio's, so the trim
+    // cannot land after the write and punch it out.
+    let mut trimmed: std::collections::VecDeque<(usize, u64, u64)> = Default::default();
     let mut file_turn = 0usize;
     let io_limit = if job.time_based || replay_log.is_some() {
         u64::MAX
@@ -713,7 +718,7 @@ fn run_loop<E: JobEngine>(
         while !stop
             && !hold_refill
             && outstanding < allowed
-            && (issued < io_limit || trimmed.is_some())
+            && (issued < io_limit || !trimmed.is_empty())
             && replay_log.as_ref().is_none_or(|l| cursor < l.entries.len())
             && rate_ok(issued, issued_ops, not_before(next_arrival, cursor), t_prev)
         {
@@ -743,7 +748,7 @@ fn run_loop<E: JobEngine>(
                 cursor += 1;
             }
             // trimwrite: the block just trimmed is written next, whatever the file order.
-            let after_trim = trimmed.take();
+            let after_trim = trimmed.pop_front();
             let fi = match (after_trim, job.file_service) {
                 _ if entry.is_some() => entry.map_or(0, |e| e.file),
                 (Some((fi, _, _)), _) => fi,
@@ -802,9 +807,6 @@ fn run_loop<E: JobEngine>(
                         o
                     }
             };
-            if dir == Dir::Trim && job.pattern.writes_after_trim() {
-                trimmed = Some((fi, offset, len));
-            }
             let slot = &mut slots[slot_id as usize];
             let fd = file.as_raw_fd();
             let done = Done::new(sink, slot_id);
@@ -849,6 +851,7 @@ fn run_loop<E: JobEngine>(
             slot.start_ns = t_prev;
             slot.submitted_ns = t;
             slot.offset = offset;
+            slot.file = fi;
             slot.len = len;
             slot.dir = dir;
             slot.measured = measuring;
@@ -895,6 +898,14 @@ fn run_loop<E: JobEngine>(
                             stop = true;
                         } else {
                             syncs_out += 1;
+                            if let Some(w) = &mut iolog_out {
+                                let act = if job.fsync == 0 {
+                                    Act::Datasync
+                                } else {
+                                    Act::Sync
+                                };
+                                w.io(t / 1_000_000, fi, act, 0, 0)?;
+                            }
                         }
                     }
                 }
@@ -905,7 +916,7 @@ fn run_loop<E: JobEngine>(
         }
         if outstanding == 0 && syncs_out == 0 {
             if !stop
-                && issued < io_limit
+                && (issued < io_limit || !trimmed.is_empty())
                 && !rate_ok(issued, issued_ops, not_before(next_arrival, cursor), now())
             {
                 // Held back by the rate with nothing in flight: sleep until the budget allows
@@ -1036,6 +1047,9 @@ fn run_loop<E: JobEngine>(
                         }
                     }
                 }
+            }
+            if slot.dir == Dir::Trim && c.result >= 0 && job.pattern.writes_after_trim() {
+                trimmed.push_back((slot.file, slot.offset, slot.len));
             }
             free.push(c.slot);
         }

@@ -833,7 +833,20 @@ fn exitall_ends_the_group_and_cpus_allowed_pins() {
         long["job_runtime"]
     );
     assert_eq!(v["jobs"][1]["read"]["total_ios"], 256);
-    // cpus_allowed: CPU 0 (shared and split), and a CPU the machine lacks is the job's error.
+    // cpus_allowed: a CPU this process may run on (shared and split), and a CPU the machine
+    // lacks is the job's error.
+    // SAFETY: cpu_set_t is plain data (zeroed: the empty set); sched_getaffinity writes at
+    // most its size into it, for this process (0).
+    let cpu = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(
+            libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set),
+            0
+        );
+        (0..libc::CPU_SETSIZE as usize)
+            .find(|&c| libc::CPU_ISSET(c, &set))
+            .unwrap()
+    };
     let job = |cpus: &str| {
         format!(
             "[a]\nfilename={}\nsize=256k\nbs=4k\nrw=read\nnumjobs=2\n{cpus}\n",
@@ -841,10 +854,10 @@ fn exitall_ends_the_group_and_cpus_allowed_pins() {
         )
     };
     for cpus in [
-        "cpus_allowed=0",
-        "cpus_allowed=0\ncpus_allowed_policy=split",
+        format!("cpus_allowed={cpu}"),
+        format!("cpus_allowed={cpu}\ncpus_allowed_policy=split"),
     ] {
-        let v = run_in(&d, &job(cpus));
+        let v = run_in(&d, &job(&cpus));
         assert_eq!(v["jobs"][0]["read"]["io_bytes"], 256 << 10, "{cpus}");
     }
     std::fs::write(d.join("j.fio"), job("cpus_allowed=1000")).unwrap();
@@ -888,17 +901,40 @@ fn trims_punch_holes_in_files() {
         assert_eq!(m.len(), 1 << 20, "{rw}: the size is kept");
         assert_eq!(m.blocks(), 0, "{rw}: every block freed");
     }
-    // trimwrite: each block trimmed, then written (fio: 1 MiB trimmed, 1 MiB written).
-    let _ = std::fs::remove_file(&f);
-    let v = job("trimwrite");
-    let j = &v["jobs"][0];
-    assert_eq!(j["trim"]["io_bytes"], 1 << 20);
-    assert_eq!(j["write"]["io_bytes"], 1 << 20);
-    let data = std::fs::read(&f).unwrap();
-    assert!(
-        data.chunks(4096).all(|b| b.iter().any(|&x| x != 0)),
-        "every block written back"
-    );
+    // trimwrite: each block trimmed, then (once the trim is done) written: fio's 1 MiB
+    // trimmed and 1 MiB written, and no block left a hole; also under a rate, whose wait
+    // must not drop the last block's write.
+    for rw in ["trimwrite", "randtrimwrite", "trimwrite --rate_iops=4000"] {
+        let _ = std::fs::remove_file(&f);
+        let mut parts = rw.split(' ');
+        let a = [
+            "--name=t".to_string(),
+            arg("filename", &f),
+            format!("--rw={}", parts.next().unwrap()),
+            "--bs=4k".into(),
+            "--size=1m".into(),
+            "--iodepth=8".into(),
+        ];
+        let mut a: Vec<&str> = a.iter().map(String::as_str).collect();
+        a.extend(parts);
+        let v = json(&a);
+        let j = &v["jobs"][0];
+        assert_eq!(j["trim"]["io_bytes"], 1 << 20, "{rw}");
+        assert_eq!(j["write"]["io_bytes"], 1 << 20, "{rw}");
+        let data = std::fs::read(&f).unwrap();
+        let holes = data
+            .chunks(4096)
+            .filter(|b| b.iter().all(|&x| x == 0))
+            .count();
+        assert_eq!(holes, 0, "{rw}: every block written back");
+    }
+    let out = bffio(&[
+        "--name=x",
+        &arg("filename", &f),
+        "--rw=trim",
+        "--verify=crc32c",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`verify` with trims"));
     let _ = std::fs::remove_dir_all(&d);
 }
 
