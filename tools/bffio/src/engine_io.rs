@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use auraio::lock::{MultiThread, SingleThread};
 use auraio::policy::Policy;
-use auraio::{AlignedBuf, Engine, IoBuf};
+use auraio::{AlignedBuf, Engine, IoBuf, SubmitError};
 
 use crate::stats::RingEnd;
 
@@ -143,6 +143,12 @@ pub trait JobEngine {
     fn p99_ns(&self) -> u64;
 }
 
+/// A submission's result as the job loop takes it: accepted, or the errno (the job stops,
+/// so a refused request's buffer is not needed back).
+fn submitted<T, B>(r: Result<T, SubmitError<B>>) -> io::Result<()> {
+    r.map(drop).map_err(|e| e.into_parts().0)
+}
+
 macro_rules! job_engine_for {
     ($L:ty) => {
         impl<P: Policy> JobEngine for Engine<P, $L> {
@@ -155,11 +161,9 @@ macro_rules! job_engine_for {
                 done: Done,
             ) -> io::Result<()> {
                 let slice = buf.slice(..len);
-                Engine::read(self, fd, slice, offset, move |r, b| {
+                submitted(Engine::read(self, fd, slice, offset, move |r, b| {
                     done.push(r, Some(b.into_inner()))
-                })
-                .map(drop)
-                .map_err(|e| e.into_parts().0)
+                }))
             }
             fn write(
                 &self,
@@ -170,20 +174,16 @@ macro_rules! job_engine_for {
                 done: Done,
             ) -> io::Result<()> {
                 let slice = buf.slice(..len);
-                Engine::write(self, fd, slice, offset, move |r, b| {
+                submitted(Engine::write(self, fd, slice, offset, move |r, b| {
                     done.push(r, Some(b.into_inner()))
-                })
-                .map(drop)
-                .map_err(|e| e.into_parts().0)
+                }))
             }
             fn sync(&self, fd: i32, datasync: bool, done: Done) -> io::Result<()> {
-                let r = if datasync {
-                    self.fdatasync(fd, move |r, ()| done.push(r, None))
-                        .map(drop)
+                if datasync {
+                    submitted(self.fdatasync(fd, move |r, ()| done.push(r, None)))
                 } else {
-                    self.fsync(fd, move |r, ()| done.push(r, None)).map(drop)
-                };
-                r.map_err(|e| e.into_parts().0)
+                    submitted(self.fsync(fd, move |r, ()| done.push(r, None)))
+                }
             }
             fn register_slot_buffers(&self, bufs: Vec<AlignedBuf>) -> io::Result<()> {
                 self.register_buffers(bufs)
@@ -201,9 +201,9 @@ macro_rules! job_engine_for {
             ) -> io::Result<()> {
                 // The lease goes back to the engine when the completion drops it.
                 let lease = self.fixed_buf(index, 0, len)?;
-                Engine::read_fixed(self, fd, lease, offset, move |r, _| done.push(r, None))
-                    .map(drop)
-                    .map_err(|e| e.into_parts().0)
+                submitted(Engine::read_fixed(self, fd, lease, offset, move |r, _| {
+                    done.push(r, None)
+                }))
             }
             fn write_fixed(
                 &self,
@@ -216,22 +216,20 @@ macro_rules! job_engine_for {
             ) -> io::Result<()> {
                 let mut lease = self.fixed_buf(index, 0, len)?;
                 fill(&mut lease);
-                Engine::write_fixed(self, fd, lease, offset, move |r, _| done.push(r, None))
-                    .map(drop)
-                    .map_err(|e| e.into_parts().0)
+                submitted(Engine::write_fixed(self, fd, lease, offset, move |r, _| {
+                    done.push(r, None)
+                }))
             }
             fn trim(&self, fd: i32, offset: u64, len: u64, done: Done) -> io::Result<()> {
                 let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
-                self.fallocate(fd, mode, offset, len, move |r, ()| {
+                submitted(self.fallocate(fd, mode, offset, len, move |r, ()| {
                     done.push(r.map(|_| len as usize), None)
-                })
-                .map(drop)
-                .map_err(|e| e.into_parts().0)
+                }))
             }
             fn nop(&self, buf: AlignedBuf, len: usize, done: Done) -> io::Result<()> {
-                Engine::nop(self, move |r, ()| done.push(r.map(|_| len), Some(buf)))
-                    .map(drop)
-                    .map_err(|e| e.into_parts().0)
+                submitted(Engine::nop(self, move |r, ()| {
+                    done.push(r.map(|_| len), Some(buf))
+                }))
             }
             fn wait_for(&self, timeout: Duration) -> io::Result<usize> {
                 self.wait(Some(timeout))
