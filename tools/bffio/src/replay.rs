@@ -8,6 +8,8 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
+use crate::stats::Dir;
+
 /// What an I/O line does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Act {
@@ -19,6 +21,16 @@ pub enum Act {
 }
 
 impl Act {
+    /// The direction of a read, write or trim (`None`: a sync).
+    pub fn dir(self) -> Option<Dir> {
+        match self {
+            Act::Read => Some(Dir::Read),
+            Act::Write => Some(Dir::Write),
+            Act::Trim => Some(Dir::Trim),
+            Act::Sync | Act::Datasync => None,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Act::Read => "read",
@@ -26,6 +38,16 @@ impl Act {
             Act::Trim => "trim",
             Act::Sync => "sync",
             Act::Datasync => "datasync",
+        }
+    }
+}
+
+impl From<Dir> for Act {
+    fn from(d: Dir) -> Act {
+        match d {
+            Dir::Read => Act::Read,
+            Dir::Write => Act::Write,
+            Dir::Trim => Act::Trim,
         }
     }
 }

@@ -725,7 +725,7 @@ fn run_loop<E: JobEngine>(
             let Some(slot_id) = free.pop() else { break };
             // read_iolog: the next I/O of the log; its syncs go the way of the fsync option's.
             let entry = replay_log.as_ref().map(|l| l.entries[cursor]);
-            if let Some(e) = entry.filter(|e| matches!(e.act, Act::Sync | Act::Datasync)) {
+            if let Some(e) = entry.filter(|e| e.act.dir().is_none()) {
                 free.push(slot_id);
                 let Some(id) = sync_free.pop() else { break };
                 cursor += 1;
@@ -744,14 +744,20 @@ fn run_loop<E: JobEngine>(
                 }
                 continue;
             }
-            if entry.is_some() {
-                cursor += 1;
-            }
-            // trimwrite: the block just trimmed is written next, whatever the file order.
-            let after_trim = trimmed.pop_front();
-            let fi = match (after_trim, job.file_service) {
-                _ if entry.is_some() => entry.map_or(0, |e| e.file),
-                (Some((fi, _, _)), _) => fi,
+            // The I/O when the pattern does not decide it: the replayed log's, or (trimwrite)
+            // the write of a block whose trim is done, whatever the file order: (file,
+            // direction, offset, length).
+            let given = match entry {
+                Some(e) => {
+                    cursor += 1;
+                    e.act.dir().map(|d| (e.file, d, e.offset, e.len))
+                }
+                None => trimmed.pop_front().map(|(f, o, l)| (f, Dir::Write, o, l)),
+            };
+            // The write that follows a trim is the same block's: the trims count the bytes.
+            let after_trim = entry.is_none() && given.is_some();
+            let fi = match (given, job.file_service) {
+                (Some(g), _) => g.0,
                 (None, FileService::RoundRobin) => {
                     file_turn = (file_turn + 1) % files.len();
                     file_turn
@@ -759,17 +765,10 @@ fn run_loop<E: JobEngine>(
                 (None, FileService::Random) => (rng.next() % files.len() as u64) as usize,
                 (None, FileService::Sequential) => file_turn,
             };
-            let after_trim = after_trim.map(|(_, o, l)| (o, l));
             let (file, _) = &files[fi];
             let (first, region) = regions[fi];
-            let dir = if let Some(e) = entry {
-                match e.act {
-                    Act::Read => Dir::Read,
-                    Act::Trim => Dir::Trim,
-                    _ => Dir::Write,
-                }
-            } else if after_trim.is_some() {
-                Dir::Write
+            let dir = if let Some(g) = given {
+                g.1
             } else if trims {
                 Dir::Trim
             } else if read_pct < 100 && (read_pct == 0 || rng.next() % 100 >= read_pct) {
@@ -780,16 +779,13 @@ fn run_loop<E: JobEngine>(
             let write = dir == Dir::Write;
             // Trims take the writes' sizes and offsets (fio's default for trims).
             let sizes_dir = usize::from(dir != Dir::Read);
-            let len = match (after_trim, fixed_len[sizes_dir]) {
-                _ if entry.is_some() => entry.map_or(0, |e| e.len),
-                (Some((_, len)), _) => len,
+            let len = match (given, fixed_len[sizes_dir]) {
+                (Some(g), _) => g.3,
                 (None, Some(n)) => n,
                 (None, None) => job.sizes[sizes_dir].draw(rng.next()),
             };
-            let offset = if let Some(e) = entry {
-                e.offset
-            } else if let Some((o, _)) = after_trim {
-                o
+            let offset = if let Some(g) = given {
+                g.2
             } else {
                 first
                     + if random {
@@ -857,18 +853,12 @@ fn run_loop<E: JobEngine>(
             slot.measured = measuring;
             t_prev = t;
             outstanding += 1;
-            // The write that follows a trim is the same block's: the trims count the bytes.
-            if after_trim.is_none() {
+            if !after_trim {
                 issued += len;
             }
             issued_ops += 1;
             if let Some(w) = &mut iolog_out {
-                let act = match dir {
-                    Dir::Read => Act::Read,
-                    Dir::Write => Act::Write,
-                    Dir::Trim => Act::Trim,
-                };
-                w.io(t / 1_000_000, fi, act, offset, len)?;
+                w.io(t / 1_000_000, fi, dir.into(), offset, len)?;
             }
             if job.rate_poisson {
                 // The next arrival an exponential gap later: the slower of the two rates' mean
