@@ -713,7 +713,7 @@ fn run_loop<E: JobEngine>(
                 .is_none_or(|r| (ops as f64) < r as f64 * secs + 1.0)
                 && job
                     .rate_bps
-                    .is_none_or(|r| (issued as f64) < r as f64 * secs + job.max_bs() as f64)
+                    .is_none_or(|r| (issued as f64) < r as f64 * secs + max_bs as f64)
         };
         while !stop
             && !hold_refill
@@ -1177,7 +1177,8 @@ fn run_loop<E: JobEngine>(
 fn verify_files(files: &[(File, u64)], job: &Job, st: &mut ThreadStats) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
     // Verified jobs have one block size (checked when the job was read).
-    let mut buf = AlignedBuf::zeroed(job.max_bs() as usize)?;
+    let bs = job.max_bs();
+    let mut buf = AlignedBuf::zeroed(bs as usize)?;
     let verifier = job.verify_kind();
     for (f, span) in files {
         let mut off = 0;
@@ -1196,7 +1197,7 @@ fn verify_files(files: &[(File, u64)], job: &Job, st: &mut ThreadStats) -> io::R
                     return Ok(());
                 }
             }
-            off += job.max_bs();
+            off += bs;
         }
     }
     Ok(())
