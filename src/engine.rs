@@ -1542,6 +1542,24 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         Ok(())
     }
 
+    /// Sets the highest in-flight limit the controllers use (clamped to the rings' maximum);
+    /// a ring above it drops to it at once and searches again from there. Static limits
+    /// ([`set_in_flight_limit`](Self::set_in_flight_limit)) are not bounded by it.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for 0.
+    pub fn set_max_in_flight(&self, n: u32) -> io::Result<()> {
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "auraio: max_in_flight must be at least 1",
+            ));
+        }
+        self.control(|c| c.set_max_limit(n));
+        Ok(())
+    }
+
     /// Turns [`Options::async_issue`] on or off for the requests submitted from now on (those
     /// in flight keep how they were issued).
     pub fn set_async_issue(&self, on: bool) {
@@ -1591,7 +1609,6 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         s.window_ops_per_sec = c.window_ops_per_sec;
         s.window_mean_ns = c.window_mean_ns;
         s.window_ns = c.window_ns;
-        s.peak_in_flight = s.peak_in_flight.max(c.peak_in_flight);
         Ok(s)
     }
 

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -848,6 +849,48 @@ static void test_stats_and_controls(void) {
     aura_destroy(e);
 }
 
+/* The adaptive limit stays within queue_depth, as the contract says, though the tuner would
+ * go deeper on tmpfs and the rings allow twice that; requests past it wait in the backlog. */
+static void test_limit_within_queue_depth(void) {
+    aura_options_t opt;
+    aura_options_init(&opt);
+    opt.queue_depth = 4;
+    opt.ring_count = 1;
+    opt.min_in_flight = 1;
+    aura_engine_t *e = aura_create_with_options(&opt);
+    CHECK(e != NULL);
+    int fd = make_file("/dev/shm", 0);
+    char *mem = aura_buffer_alloc(e, 16 * BLOCK);
+    done_t d[16];
+    memset(d, 0, sizeof d);
+    int calls = 0;
+    int rounds = 0;
+    /* Half a second of reads: about 50 controller ticks, room for a search to climb. */
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        for (int i = 0; i < 16; i++) {
+            CHECK(aura_read(e, fd, aura_buf(mem + i * BLOCK), BLOCK, (off_t)i * BLOCK, on_done,
+                            &d[i]) != NULL);
+        }
+        CHECK(aura_drain(e, -1) >= 0);
+        rounds++;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) <
+             500000000L);
+    for (int i = 0; i < 16; i++) {
+        calls += d[i].calls;
+    }
+    CHECK(calls == rounds * 16);
+    aura_ring_stats_t rs;
+    CHECK(aura_get_ring_stats(e, 0, &rs) == 0);
+    CHECK(rs.in_flight_limit >= 1 && rs.in_flight_limit <= 4);
+    CHECK(rs.peak_in_flight <= 4);
+    aura_buffer_free(e, mem, 16 * BLOCK);
+    close(fd);
+    aura_destroy(e);
+}
+
 /* Prometheus exposition through the C ABI: the buffer-too-small contract, and content. */
 static void test_metrics_prometheus(void) {
     aura_engine_t *e = small_engine();
@@ -1312,6 +1355,7 @@ int main(void) {
     test_registered_files();
     test_metadata();
     test_stats_and_controls();
+    test_limit_within_queue_depth();
     test_metrics_prometheus();
     test_logging();
     test_syslog();

@@ -302,6 +302,8 @@ pub struct Controller<T: Tuning> {
     limit: u32,
     min: u32,
     max: u32,
+    /// The ring's own maximum (given to `new`): `max` may be lowered under it and raised back.
+    cap: u32,
     adaptive: bool,
     target_p99_ns: u64,
     batch: Batch,
@@ -356,8 +358,9 @@ pub struct ControllerStats {
     pub ops_per_sec: f64,
     /// Bytes per second over the last tick.
     pub bytes_per_sec: f64,
-    /// Highest pending count seen.
-    pub peak_in_flight: u32,
+    /// Highest pending count seen (in flight and waiting in the backlog; the ring counts the
+    /// peak in flight).
+    pub peak_pending: u32,
     /// Searches started from STEADY or CONVERGED.
     pub reprobes: u32,
     /// Ticks from start until the first STEADY (0: not yet).
@@ -417,6 +420,7 @@ impl<T: Tuning> Controller<T> {
             limit: initial.clamp(min, max),
             min,
             max,
+            cap: max,
             adaptive: true,
             target_p99_ns: 0,
             batch: Batch::new::<T>(),
@@ -469,7 +473,7 @@ impl<T: Tuning> Controller<T> {
             baseline_p99_ns: self.baseline_p99(),
             ops_per_sec: self.last_x,
             bytes_per_sec: self.last_bytes_per_s,
-            peak_in_flight: self.peak,
+            peak_pending: self.peak,
             reprobes: self.reprobes,
             ticks_to_converge: self.converge_ticks,
             adaptive: self.adaptive,
@@ -501,15 +505,31 @@ impl<T: Tuning> Controller<T> {
         self.limit = self.limit.max(self.min);
     }
 
+    /// Sets the highest limit (clamped to `1..=` the maximum given to [`new`](Self::new));
+    /// lowers the minimum and the limit to it if needed. A limit that had to move starts a
+    /// new search from there: what the search measured above the new maximum is of no use.
+    pub fn set_max_limit(&mut self, n: u32) {
+        self.max = n.clamp(1, self.cap);
+        self.min = self.min.min(self.max);
+        if self.limit > self.max {
+            self.limit = self.max;
+            if self.adaptive {
+                self.restart_search();
+            }
+        }
+    }
+
     /// Pins the batch threshold (`Some`), or returns it to tuning from its current value.
     pub fn pin_batch(&mut self, threshold: Option<u32>) {
         self.batch.pin::<T>(threshold);
     }
 
-    /// Static mode: holds `n` (clamped to `1..=max`), adaptation off.
+    /// Static mode: holds `n` (clamped to `1..=` the maximum given to [`new`](Self::new): a
+    /// lowered [`set_max_limit`](Self::set_max_limit) bounds adaptation, not an explicit
+    /// limit), adaptation off.
     pub fn set_static(&mut self, n: u32) {
         self.adaptive = false;
-        self.limit = n.clamp(1, self.max);
+        self.limit = n.clamp(1, self.cap);
     }
 
     /// Turns adaptation on (a new search from the current limit) or off (holding it).

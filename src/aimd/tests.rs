@@ -347,6 +347,26 @@ fn an_application_limited_ring_does_not_climb() {
 }
 
 #[test]
+fn a_lowered_maximum_bounds_the_search_and_a_raised_one_frees_it() {
+    // The loop device's knee is deep (16 and more); a user bound of 6 is where it stays.
+    let dev = Device::loop_device().quiet();
+    let mut c = C::new(1, 256);
+    c.set_max_limit(6);
+    let r = sim::run::<DefaultTuning>(&dev, Limit::Adaptive(&mut c), 3 * SEC, u32::MAX);
+    let deepest = r.ticks.iter().map(|t| t.2).max().unwrap_or(0);
+    assert_eq!(deepest, 6, "bounded at 6 | {}", trace(&r));
+    assert!(c.decision().phase.is_stable());
+    // Lowered under the held limit: the limit follows at once.
+    c.set_max_limit(3);
+    assert_eq!(c.decision().limit, 3);
+    // Raised again: the probes find the depth the bound withheld.
+    c.set_max_limit(256);
+    let r = sim::run::<DefaultTuning>(&dev, Limit::Adaptive(&mut c), 6 * SEC, u32::MAX);
+    let end = r.limit_at(6 * SEC);
+    assert!(end > 6, "free again, still at {end} | {}", trace(&r));
+}
+
+#[test]
 fn a_search_that_starts_past_the_knee_descends() {
     let mut c = C::new(128, 256);
     let dev = Device::tmpfs();
@@ -553,6 +573,7 @@ enum Event {
     Tick(TickInput),
     Target(u64),
     Min(u32),
+    Max(u32),
     Static(u32),
     Adaptive(bool),
     Batch(Option<u32>),
@@ -606,6 +627,7 @@ fn event() -> impl Strategy<Value = Event> {
         20 => tick,
         1 => prop_oneof![Just(0u64), 1u64..u64::MAX].prop_map(Event::Target),
         1 => any::<u32>().prop_map(Event::Min),
+        1 => prop_oneof![1u32..600, any::<u32>()].prop_map(Event::Max),
         1 => any::<u32>().prop_map(Event::Static),
         1 => any::<bool>().prop_map(Event::Adaptive),
         1 => proptest::option::of(any::<u32>()).prop_map(Event::Batch),
@@ -622,23 +644,28 @@ fn replay(init: u32, max: u32, events: &[Event]) -> Vec<Decision> {
                 // in `enter`), so a tick that passes through a phase is checked step by step.
                 let d = c.tick(t);
                 assert!(
-                    d.limit >= 1 && d.limit <= c.max_limit(),
-                    "limit {} outside 1..={}",
+                    d.limit >= 1 && d.limit <= max.max(1),
+                    "limit {} outside 1..={max}",
                     d.limit,
-                    c.max_limit()
                 );
                 if c.stats().adaptive {
                     assert!(
-                        d.limit >= c.min_limit(),
-                        "limit {} under min {}",
+                        d.limit >= c.min_limit() && d.limit <= c.max_limit(),
+                        "limit {} outside {}..={}",
                         d.limit,
-                        c.min_limit()
+                        c.min_limit(),
+                        c.max_limit()
                     );
                 }
                 out.push(d);
             }
             Event::Target(ns) => c.set_target_p99(*ns),
             Event::Min(n) => c.set_min_limit(*n),
+            Event::Max(n) => {
+                c.set_max_limit(*n);
+                assert!(c.max_limit() >= 1 && c.min_limit() <= c.max_limit());
+                assert!(!c.stats().adaptive || c.decision().limit <= c.max_limit());
+            }
             Event::Static(n) => c.set_static(*n),
             Event::Adaptive(on) => c.set_adaptive(*on),
             Event::Batch(b) => c.pin_batch(*b),

@@ -279,6 +279,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         if o.disable_adaptive {
             engine.set_adaptive(false);
         }
+        // The C contract bounds the adaptive limit by queue_depth (Rust's rings allow up to
+        // their completion queue, twice that). qd is at least 1 here.
+        let _ = engine.set_max_in_flight(qd);
         if o.min_in_flight > 0 {
             let _ = engine.set_min_in_flight(o.min_in_flight as u32);
         }

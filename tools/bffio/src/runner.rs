@@ -420,6 +420,9 @@ where
     // Room for every slot and as many syncs (at most one per write).
     let io = JobIo::new(Engine::<P, L>::with_options(&opts)?, 2 * depth as usize + 1);
     if job.aimd {
+        // iodepth is the adaptive run's upper bound: the job keeps no more than that queued,
+        // and a limit over it would only be a depth the job cannot fill.
+        io.engine.set_max_in_flight(depth)?;
         io.engine.set_max_p99(job.target_p99)?;
     } else {
         io.engine.set_in_flight_limit(depth)?;

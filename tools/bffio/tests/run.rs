@@ -136,6 +136,27 @@ fn fixed_depth_mode_keeps_the_depth_given() {
 }
 
 #[test]
+fn adaptive_mode_stays_within_the_depth_given() {
+    // tmpfs gains a little with every doubling: unbounded, the search goes past 3.
+    let d = dir(false, "bounded");
+    let j = ok_json(&[
+        "--name=b",
+        &format!("--filename={}", d.join("b.dat").display()),
+        "--size=8m",
+        "--rw=randread",
+        "--iodepth=3",
+        "--runtime=1",
+        "--time_based",
+    ]);
+    let job = &j["jobs"][0];
+    assert_eq!(job["auraio"]["aimd"], true);
+    let depth = job["auraio"]["rings"][0]["depth"].as_f64().unwrap();
+    assert!((1.0..=3.0).contains(&depth), "limit {depth} outside 1..=3");
+    assert!(num(job, "AuraIO/max_concurrency") <= 3.0);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
 fn numjobs_with_and_without_group_reporting() {
     let d = dir(false, "numjobs");
     let base = [
