@@ -45,7 +45,6 @@ impl RequestId {
     }
 
     /// The id as two integers (engine and ring, slot id), for storage in atomics.
-    #[cfg(feature = "capi")]
     pub(crate) fn to_parts(self) -> (u64, u64) {
         (
             u64::from(self.engine) << 32 | u64::from(self.ring),
@@ -54,7 +53,6 @@ impl RequestId {
     }
 
     /// The inverse of `to_parts`.
-    #[cfg(feature = "capi")]
     pub(crate) fn from_parts(engine_ring: u64, user_data: u64) -> Self {
         RequestId {
             engine: (engine_ring >> 32) as u32,
@@ -65,7 +63,6 @@ impl RequestId {
 }
 
 /// Whether this thread is running callbacks of any engine.
-#[cfg(feature = "capi")]
 pub(crate) fn in_any_callback() -> bool {
     IN_CALLBACKS.with(|c| c.get()) != 0
 }
@@ -695,14 +692,13 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         Ok(())
     }
 
-    /// Registers caller-owned memory with every ring, for the C ABI (whose callers own their
-    /// registered buffers); on failure nothing stays registered.
+    /// Registers caller-owned memory with every ring ([`crate::raw::register_buffers`]); on
+    /// failure nothing stays registered.
     ///
     /// # Safety
     ///
     /// The memory the iovecs describe must stay valid until `unregister_raw_buffers`, and the
     /// engine's own registration (`register_buffers`) must not be used on this engine.
-    #[cfg(feature = "capi")]
     pub(crate) unsafe fn register_raw_buffers(&self, iovecs: &[libc::iovec]) -> io::Result<()> {
         for (i, ring) in self.rings.iter().enumerate() {
             // SAFETY: the caller keeps the memory valid until it unregisters.
@@ -717,7 +713,6 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     }
 
     /// Undoes `register_raw_buffers` on every ring.
-    #[cfg(feature = "capi")]
     pub(crate) fn unregister_raw_buffers(&self) {
         for ring in self.rings.iter() {
             if let Err(e) = ring.unregister_buffers() {
@@ -1669,7 +1664,6 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
 
     /// Whether this thread is running this engine's callbacks (inside its poll, or inside a
     /// cancel or refused chain that completes requests itself).
-    #[cfg(feature = "capi")]
     pub(crate) fn in_own_callbacks(&self) -> bool {
         self.is_poller() || IN_CALLBACKS.with(|c| c.get()) == self.addr()
     }

@@ -65,7 +65,6 @@
 //! - `otel`: OTLP/JSON metrics and an HTTP push.
 //! - `syslog`: forwarding `log` records to syslog.
 //! - `bytes`: `bytes::Bytes` and `bytes::BytesMut` as operation buffers.
-//! - `capi`: the C ABI's implementation, used by the libraries in `capi/`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -74,12 +73,6 @@
 pub mod aimd;
 mod block_on;
 pub mod buffer;
-#[cfg(feature = "capi")]
-#[cfg_attr(docsrs, doc(cfg(feature = "capi")))]
-pub mod capi;
-// The generated C types name this crate by its path, as the C ABI crates do.
-#[cfg(feature = "capi")]
-extern crate self as auraio;
 mod chain;
 mod engine;
 mod error;
@@ -99,6 +92,7 @@ pub mod pool;
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
+pub mod raw;
 mod ring;
 mod sync;
 mod sys;

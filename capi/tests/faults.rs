@@ -5,7 +5,7 @@ use std::ffi::c_void;
 use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 
-use auraio::capi::types::{
+use auraio_capi_abi::types::{
     aura_buf_t, aura_buf_u, aura_engine_t, aura_request_t, AURA_BUF_UNREGISTERED,
 };
 use auraio_faultfs::{pattern_byte, Deadline, Fault, FaultFs, FileSpec, Rule};

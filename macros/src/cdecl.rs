@@ -117,9 +117,9 @@ fn rust_base(base: &str) -> Result<String, String> {
         "int64_t" => "i64".into(),
         "uint64_t" => "u64".into(),
         "uint32_t" => "u32".into(),
-        "struct iovec" => "::auraio::capi::types::iovec".into(),
-        "struct statx" => "::auraio::capi::types::statx".into(),
-        b if b.starts_with("aura_") => format!("::auraio::capi::types::{b}"),
+        "struct iovec" => "::auraio_capi_abi::types::iovec".into(),
+        "struct statx" => "::auraio_capi_abi::types::statx".into(),
+        b if b.starts_with("aura_") => format!("::auraio_capi_abi::types::{b}"),
         b => return Err(format!("no Rust spelling for C type `{b}`")),
     })
 }
@@ -180,7 +180,7 @@ mod tests {
         assert_eq!(c_decl(&p.params[2]), "const struct iovec *iov");
         assert_eq!(
             rust_type(&p.params[2].ty).unwrap(),
-            "*const ::auraio::capi::types::iovec"
+            "*const ::auraio_capi_abi::types::iovec"
         );
         let d = parse_decl("uint32_t _reserved[7]").unwrap();
         assert_eq!(rust_type(&d.ty).unwrap(), "[u32; 7]");

@@ -3,7 +3,7 @@
 //! The ABI is written once, in C syntax, in this crate's tables (constants, enums, structs,
 //! prototypes). Two macros read them:
 //!
-//! - [`c_types!`] (used inside `auraio::capi`) emits the `#[repr(C)]` Rust types, with size
+//! - [`c_types!`] (used inside `auraio_capi_abi`) emits the `#[repr(C)]` Rust types, with size
 //!   assertions;
 //! - [`c_abi!`] emits, for one engine preset, every `extern "C"` function of the contract and
 //!   the text of the C header `auraio.h`, so the header and the symbols cannot disagree.
@@ -53,9 +53,9 @@ pub fn c_abi(input: TokenStream) -> TokenStream {
 
 /// Generates the `#[repr(C)]` types of the C contract (structs, enums as `c_int` aliases with
 /// their constants, opaque handles, callback types), with compile-time size checks. Used by
-/// `auraio::capi::types`; takes no input.
+/// `auraio_capi_abi::types`; takes no input.
 ///
-/// Used by `auraio::capi::types`:
+/// Used by `auraio_capi_abi::types`:
 ///
 /// ```text
 /// pub mod types {
@@ -214,17 +214,17 @@ fn abi_type(preset: &Preset) -> TokenStream2 {
     let lock = format_ident!("{}", last_ident(&preset.lock));
     let tuning = match &preset.tuning {
         Some(t) => quote!(#t),
-        None => quote!(::auraio::DefaultTuning),
+        None => quote!(::auraio_capi_abi::__private::DefaultTuning),
     };
-    quote!(::auraio::capi::Abi::<::auraio::#policy, ::auraio::#lock, #tuning>)
+    quote!(::auraio_capi_abi::Abi::<::auraio_capi_abi::__private::#policy, ::auraio_capi_abi::__private::#lock, #tuning>)
 }
 
 /// The C option values that choose a preset: (`ring_select`, `single_thread`).
 fn option_key(preset: &Preset) -> TokenStream2 {
     let select = match last_ident(&preset.policy).as_str() {
-        "CpuLocal" => quote!(::auraio::capi::types::AURA_SELECT_CPU_LOCAL),
-        "RoundRobin" => quote!(::auraio::capi::types::AURA_SELECT_ROUND_ROBIN),
-        _ => quote!(::auraio::capi::types::AURA_SELECT_ADAPTIVE),
+        "CpuLocal" => quote!(::auraio_capi_abi::types::AURA_SELECT_CPU_LOCAL),
+        "RoundRobin" => quote!(::auraio_capi_abi::types::AURA_SELECT_ROUND_ROBIN),
+        _ => quote!(::auraio_capi_abi::types::AURA_SELECT_ADAPTIVE),
     };
     let single = last_ident(&preset.lock) == "SingleThread";
     quote!((#select, #single))
@@ -303,7 +303,7 @@ fn expand_abi(presets: &Presets) -> syn::Result<TokenStream2> {
                     // SAFETY: a non-NULL handle comes from this library (the C contract), and
                     // every handle it makes is a #[repr(C)] value whose first field is the tag
                     // of the preset that made it.
-                    match unsafe { ::auraio::capi::preset_tag(#h.cast()) } {
+                    match unsafe { ::auraio_capi_abi::preset_tag(#h.cast()) } {
                         #(#arms,)*
                         // NULL, or no handle of this library: the default's checks answer.
                         _ => unsafe { #default::#method(#(#args),*) },
@@ -321,7 +321,7 @@ fn expand_abi(presets: &Presets) -> syn::Result<TokenStream2> {
                 quote! {
                     const KEYS: &[(::core::ffi::c_int, bool)] = &[#(#keys),*];
                     // SAFETY: per the C contract the options are NULL or readable.
-                    let key = unsafe { ::auraio::capi::preset_key(#(#args),*) };
+                    let key = unsafe { ::auraio_capi_abi::preset_key(#(#args),*) };
                     // No preset of this library matches: the default's, which notes it.
                     let tag = KEYS.iter().position(|k| *k == key).unwrap_or(0) as u32;
                     match tag {
@@ -342,7 +342,7 @@ fn expand_abi(presets: &Presets) -> syn::Result<TokenStream2> {
             /// described, handles come from this library, buffers outlive their requests.
             #[unsafe(no_mangle)]
             pub unsafe extern "C" fn #name(#(#params),*) -> #ret {
-                ::auraio::capi::guard(#cname, move || { #body })
+                ::auraio_capi_abi::guard(#cname, move || { #body })
             }
         });
     }

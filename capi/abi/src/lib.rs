@@ -1,11 +1,12 @@
-//! The C ABI's implementation (feature `capi`).
+//! The C ABI's implementation, shared by the C libraries: built on `auraio`'s public API and
+//! its [`auraio::raw`] surface alone (the core crate knows nothing of C).
 //!
 //! The exported `extern "C"` functions are generated per engine preset by
 //! `auraio_macros::c_abi!`, which forwards each to the method of the same name on
 //! [`Abi<P, L, T>`]; the crate `capi/` builds `libauraio` that way over all six presets
 //! (every policy in both lock modes: `aura_create_with_options` picks one from `ring_select`
 //! and `single_thread`, and each later call dispatches once on the handle's preset tag) and
-//! `libauraio_local` over CpuLocal/SingleThread alone. This module holds what every preset
+//! `libauraio_local` over CpuLocal/SingleThread alone. This crate holds what every preset
 //! shares: the C-side engine (request handles, registered user memory, managed buffers), the
 //! errno conventions, the process-wide log handler, and the panic guard.
 //!
@@ -15,10 +16,23 @@
 //! it back. So the handle stays valid while the callback runs, and a submission racing with
 //! its own completion on another thread never writes into a recycled handle.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
 mod abi;
 mod engine;
 pub mod log;
 pub mod types;
+
+// The generated C types name this crate by its path, as the library crates do.
+extern crate self as auraio_capi_abi;
+
+/// What `auraio_macros::c_abi!`'s expansions name, by absolute path through this crate, so a
+/// library crate needs no other dependency for them. Not an API.
+#[doc(hidden)]
+pub mod __private {
+    pub use auraio::{Adaptive, CpuLocal, DefaultTuning, MultiThread, RoundRobin, SingleThread};
+}
 
 use std::any::Any;
 use std::ffi::c_int;

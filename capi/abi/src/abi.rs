@@ -8,11 +8,11 @@ use std::time::Duration;
 use super::engine::{CEngine, RawBuf, RawFixed, Req};
 use super::types::*;
 use super::{errno_of, log, set_errno};
-use crate::lock::{Counter, Flag, LockMode, RingLock};
-use crate::op;
-use crate::policy::Policy;
-use crate::tuning::Tuning;
-use crate::{Engine, Options, Phase};
+use auraio::lock::{Counter, Flag, LockMode, RingLock};
+use auraio::op;
+use auraio::policy::Policy;
+use auraio::tuning::Tuning;
+use auraio::{Engine, Options, Phase};
 
 /// The C functions for engine preset `Engine<P, L, T>`; see the [module docs](super).
 ///
@@ -22,14 +22,14 @@ use crate::{Engine, Options, Phase};
 pub struct Abi<P, L, T>(PhantomData<(P, L, T)>);
 
 /// Largest managed buffer: the pool's.
-const MAX_BUFFER: usize = crate::pool::MAX_BUFFER_BYTES;
+const MAX_BUFFER: usize = auraio::pool::MAX_BUFFER_BYTES;
 /// Largest ring count and queue depth: the engine's limits.
-const MAX_RINGS: c_int = crate::options::MAX_RINGS as c_int;
-const MAX_QUEUE_DEPTH: c_int = crate::options::MAX_QUEUE_DEPTH as c_int;
+const MAX_RINGS: c_int = auraio::options::MAX_RINGS as c_int;
+const MAX_QUEUE_DEPTH: c_int = auraio::options::MAX_QUEUE_DEPTH as c_int;
 /// Most iovecs in one readv/writev.
 const IOV_MAX: c_int = 1024;
 /// Default queue depth: the engine's (the C contract's too).
-const DEFAULT_QUEUE_DEPTH: c_int = crate::options::DEFAULT_QUEUE_DEPTH as c_int;
+const DEFAULT_QUEUE_DEPTH: c_int = auraio::options::DEFAULT_QUEUE_DEPTH as c_int;
 /// The tuner's floor by default. The C contract fixes it at 4 (the reference library's
 /// default), where the Rust engine's is `Tuning::MIN_IN_FLIGHT` (1): programs written against
 /// the reference expect a ring never to drop below 4 in flight.
@@ -43,8 +43,8 @@ fn c_initial_in_flight(queue_depth: u32) -> u32 {
         .min(queue_depth)
 }
 
-static_assertions::const_assert!(crate::options::MAX_RINGS <= c_int::MAX as usize);
-static_assertions::const_assert!(crate::options::MAX_QUEUE_DEPTH <= c_int::MAX as u32);
+static_assertions::const_assert!(auraio::options::MAX_RINGS <= c_int::MAX as usize);
+static_assertions::const_assert!(auraio::options::MAX_QUEUE_DEPTH <= c_int::MAX as u32);
 
 thread_local! {
     /// The last engine lookup on this thread refused a single-thread engine used from a
@@ -101,7 +101,7 @@ fn clamp_int(v: u64) -> c_int {
 
 /// Bytes a managed buffer counts for in the pool statistics: its size class's (the pool's).
 fn class_of(size: usize) -> u64 {
-    crate::pool::class_bytes_of(size).unwrap_or(size) as u64
+    auraio::pool::class_bytes_of(size).unwrap_or(size) as u64
 }
 
 impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
@@ -117,7 +117,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
     unsafe fn eng<'a>(e: *const aura_engine_t) -> Option<&'a CEngine<P, L, T>> {
         // SAFETY: per the caller, a non-null handle points at our CEngine.
         let c = unsafe { e.cast::<CEngine<P, L, T>>().as_ref() }?;
-        if !L::MULTI_THREAD && c.creator != crate::engine::thread_token() {
+        if !L::MULTI_THREAD && c.creator != auraio::raw::thread_token() {
             WRONG_THREAD.with(|w| w.set(true));
             set_errno(libc::EPERM);
             log::emit(
@@ -229,7 +229,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         if o.ring_count > 0 {
             opts = opts.ring_count(o.ring_count as usize);
         } else if L::MULTI_THREAD {
-            opts = opts.ring_count(crate::sys::online_cpus().min(MAX_RINGS as usize));
+            opts = opts.ring_count(auraio::raw::online_cpus().min(MAX_RINGS as usize));
         }
         let policy = match P::NAME {
             "cpu-local" => AURA_SELECT_CPU_LOCAL,
@@ -303,7 +303,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         let Some(c) = (unsafe { Self::eng(e) }) else {
             return;
         };
-        if c.engine.in_own_callbacks() {
+        if auraio::raw::in_own_callbacks(&c.engine) {
             // Freeing here would free the engine under the poll that runs this callback.
             log::emit(
                 log::ERR,
@@ -316,7 +316,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         // Drain through a shared reference first: the callbacks it runs reach the engine
         // through shared references too (their completions' owner pointers), which a `&mut`
         // from Box::from_raw would invalidate.
-        c.engine.shut_down();
+        auraio::raw::shut_down(&c.engine);
         c.finish_unregister();
         // SAFETY: made by Box::into_raw in create; the caller gives it up, and the drain above
         // left no callback that could still reach it.
@@ -619,7 +619,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
     ///
     /// `e` is NULL or live; what `make` captures obeys the C contract.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn submit_meta<O: crate::op::Op + Send>(
+    unsafe fn submit_meta<O: auraio::op::Op + Send>(
         e: *mut aura_engine_t,
         fd: c_int,
         flags: aura_submit_flags_t,
@@ -1037,7 +1037,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         // SAFETY: per the contract.
         match unsafe { Self::eng(e) } {
             Some(c) => {
-                c.engine.flush();
+                auraio::raw::flush(&c.engine);
                 0
             }
             None => fail(libc::EINVAL, -1),
@@ -1132,7 +1132,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         }
         // SAFETY: the caller keeps the memory valid until it unregisters (the contract),
         // and this engine never uses the Rust registration.
-        match unsafe { c.engine.register_raw_buffers(&v) } {
+        match unsafe { auraio::raw::register_buffers(&c.engine, &v) } {
             Ok(()) => {
                 reg.iovs = v;
                 reg.draining = false;
@@ -1171,7 +1171,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
     pub unsafe fn unregister_buffers(e: *mut aura_engine_t) -> c_int {
         // SAFETY: per the contract.
         let r = unsafe { Self::request_unregister_buffers(e) };
-        if r != 0 || crate::engine::in_any_callback() {
+        if r != 0 || auraio::raw::in_any_callback() {
             return r;
         }
         // SAFETY: non-null, checked by request_unregister_buffers.
@@ -1398,7 +1398,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
     ///
     /// None beyond the C contract.
     pub unsafe fn in_callback_context() -> bool {
-        crate::engine::in_any_callback()
+        auraio::raw::in_any_callback()
     }
 
     // ---- Observability ----
@@ -1643,7 +1643,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         let Some(c) = (unsafe { Self::eng(e) }) else {
             return fail(libc::EINVAL, -1);
         };
-        let text = crate::prometheus::text(&crate::metrics::Snapshot::of(&c.engine));
+        let text = auraio::prometheus::text(&auraio::metrics::Snapshot::of(&c.engine));
         // SAFETY: per the contract.
         unsafe { Self::export(&text, buf, size) }
     }
@@ -1658,8 +1658,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         let Some(c) = (unsafe { Self::eng(e) }) else {
             return fail(libc::EINVAL, -1);
         };
-        let doc = crate::otel::document(
-            &crate::metrics::Snapshot::of(&c.engine),
+        let doc = auraio::otel::document(
+            &auraio::metrics::Snapshot::of(&c.engine),
             c.started_ns,
             "auraio",
         );

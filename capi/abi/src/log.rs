@@ -23,7 +23,7 @@ pub const DEBUG: c_int = 7;
 static HANDLER: Mutex<(aura_log_fn, usize)> = Mutex::new((None, 0));
 
 /// Where records also go when `aura_syslog_install` was called.
-static SYSLOG: Mutex<Option<crate::syslog::Syslog>> = Mutex::new(None);
+static SYSLOG: Mutex<Option<auraio::syslog::Syslog>> = Mutex::new(None);
 
 /// Routes the library's `log` records (engine warnings, fatal errors) to the C sinks.
 struct CLogger;
@@ -55,7 +55,7 @@ fn route_log_records() {
 
 /// `aura_syslog_install`.
 pub(crate) fn syslog_install(ident: &str, facility: c_int) -> std::io::Result<()> {
-    let s = crate::syslog::Syslog::connect(&crate::syslog::default_socket(), ident, facility)?;
+    let s = auraio::syslog::Syslog::connect(&auraio::syslog::default_socket(), ident, facility)?;
     *SYSLOG.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
     route_log_records();
     Ok(())

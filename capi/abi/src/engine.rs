@@ -7,13 +7,13 @@ use std::ptr::NonNull;
 
 use super::types::{aura_callback_t, aura_op_type_t, aura_request_t};
 use super::{errno_of, set_errno};
-use crate::buffer::{IoBuf, IoBufMut};
-use crate::fixed::FixedIo;
-use crate::lock::{Counter, Flag, LockMode, RingLock};
-use crate::op::Op;
-use crate::policy::Policy;
-use crate::tuning::Tuning;
-use crate::{Engine, RequestId};
+use auraio::buffer::{IoBuf, IoBufMut};
+use auraio::fixed::FixedIo;
+use auraio::lock::{Counter, Flag, LockMode, RingLock};
+use auraio::op::Op;
+use auraio::policy::Policy;
+use auraio::tuning::Tuning;
+use auraio::{Engine, RequestId};
 
 /// Requests a C engine accepts before EAGAIN, in queue depths per ring.
 const OUTSTANDING_DEPTHS: u64 = 4;
@@ -99,7 +99,7 @@ pub(crate) struct Req<L: LockMode> {
 impl<L: LockMode> Req<L> {
     /// The engine's id of the request (meaningful once the submission stored it).
     pub(crate) fn id(&self) -> RequestId {
-        RequestId::from_parts(self.ring.get(), self.id.get())
+        auraio::raw::id_from_parts(self.ring.get(), self.id.get())
     }
 }
 
@@ -201,7 +201,7 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
             alignment,
             pool_bytes: L::Counter::new(0),
             pool_buffers: L::Counter::new(0),
-            creator: crate::engine::thread_token(),
+            creator: auraio::raw::thread_token(),
             started_ns: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64),
@@ -301,14 +301,14 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
         // SAFETY: the op and the callback are Send (bounds above), as a multi-thread engine
         // needs.
         let r = unsafe {
-            self.engine.submit_unchecked(op, move |res, out| {
+            auraio::raw::submit(&self.engine, op, move |res, out| {
                 finish(&res, out);
                 done.complete(result_of(res));
             })
         };
         let out = match r {
             Ok(id) => {
-                let (ring, user_data) = id.to_parts();
+                let (ring, user_data) = auraio::raw::id_to_parts(id);
                 // SAFETY: our reference keeps the handle live.
                 let h = unsafe { req.as_ref() };
                 h.ring.set(ring);
@@ -328,7 +328,7 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
     pub(crate) fn finish_unregister(&self) {
         let mut reg = self.registered.lock();
         if reg.draining && self.fixed_in_flight.get() == 0 {
-            self.engine.unregister_raw_buffers();
+            auraio::raw::unregister_buffers(&self.engine);
             reg.iovs.clear();
             reg.draining = false;
         }
