@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::aimd::{defer_tick, Controller, Phase, TickInput};
 use crate::buffer::{AlignedBuf, IoBuf, IoBufMut};
 use crate::error::SubmitError;
-use crate::fixed::{FixedBuf, FixedIo, Registry};
+use crate::fixed::{FixedBuf, FixedIo, RawFixedBuf, Registry};
 use crate::handoff;
 use crate::histogram::Histogram;
 use crate::lock::{Counter, Flag, LockMode, MultiThread, RingLock, Sendable, SingleThread};
@@ -635,15 +635,26 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// (`ENOMEM` past the locked-memory limit, `EINVAL` for more than 16384 buffers …), with
     /// nothing left registered.
     pub fn register_buffers(&self, bufs: Vec<AlignedBuf>) -> io::Result<()> {
+        // SAFETY: the iovecs describe AlignedBufs owned by the registry, which the engine
+        // keeps (and leases keep) alive until every ring has unregistered them.
+        unsafe { self.install(Registry::<L>::new(bufs)) }
+    }
+
+    /// Registers `registry`'s memory with every ring and keeps the registry until
+    /// `finish_unregister` drops it; on failure nothing stays registered.
+    ///
+    /// # Safety
+    ///
+    /// The memory `registry.iovecs()` describes stays valid until the registry is dropped.
+    unsafe fn install(&self, registry: Registry<L>) -> io::Result<()> {
         let mut slot = self.fixed.lock();
         if slot.is_some() {
             return Err(io::Error::from_raw_os_error(libc::EBUSY));
         }
-        let registry = Registry::<L>::new(bufs);
         let iovecs = registry.iovecs();
         for (i, ring) in self.rings.iter().enumerate() {
-            // SAFETY: the iovecs describe AlignedBufs owned by `registry`, which the engine
-            // keeps (and leases keep) alive until every ring has unregistered them.
+            // SAFETY: valid until the registry drops (the caller), which `finish_unregister`
+            // does only after every ring has unregistered it.
             if let Err(e) = unsafe { ring.register_buffers(&iovecs) } {
                 for r in &self.rings[..i] {
                     let _ = r.unregister_buffers();
@@ -653,6 +664,12 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
         *slot = Some(L::Shared::from(registry));
         Ok(())
+    }
+
+    /// Whether buffers are registered: from a registration until its unregister has finished
+    /// (it waits for the leases, see [`unregister_buffers`](Self::unregister_buffers)).
+    pub fn buffers_registered(&self) -> bool {
+        self.fixed.lock().is_some()
     }
 
     /// Leases `len` bytes at `offset` of registered buffer `index`, exclusively, for fixed
@@ -692,32 +709,27 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         Ok(())
     }
 
-    /// Registers caller-owned memory with every ring ([`crate::raw::register_buffers`]); on
-    /// failure nothing stays registered.
+    /// Registers caller-owned memory ([`crate::raw::register_buffers`]).
     ///
     /// # Safety
     ///
-    /// The memory the iovecs describe must stay valid until `unregister_raw_buffers`, and the
-    /// engine's own registration (`register_buffers`) must not be used on this engine.
+    /// As [`crate::raw::register_buffers`].
     pub(crate) unsafe fn register_raw_buffers(&self, iovecs: &[libc::iovec]) -> io::Result<()> {
-        for (i, ring) in self.rings.iter().enumerate() {
-            // SAFETY: the caller keeps the memory valid until it unregisters.
-            if let Err(e) = unsafe { ring.register_buffers(iovecs) } {
-                for r in &self.rings[..i] {
-                    let _ = r.unregister_buffers();
-                }
-                return Err(e);
-            }
-        }
-        Ok(())
+        // SAFETY: the caller keeps the memory valid while it is registered, and the registry
+        // lives no longer than that (it drops once unregistered and every slice is back).
+        unsafe { self.install(Registry::<L>::borrowed(iovecs)) }
     }
 
-    /// Undoes `register_raw_buffers` on every ring.
-    pub(crate) fn unregister_raw_buffers(&self) {
-        for ring in self.rings.iter() {
-            if let Err(e) = ring.unregister_buffers() {
-                log::warn!("auraio: unregistering buffers failed: {e}");
-            }
+    /// A slice of caller-owned registered memory ([`crate::raw::fixed_buf`]).
+    pub(crate) fn raw_fixed_buf(
+        &self,
+        index: usize,
+        offset: usize,
+        len: usize,
+    ) -> io::Result<RawFixedBuf<L>> {
+        match self.fixed.lock().as_ref() {
+            None => Err(io::Error::from_raw_os_error(libc::ENXIO)),
+            Some(r) => RawFixedBuf::share(r, index, offset, len),
         }
     }
 

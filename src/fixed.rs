@@ -19,10 +19,15 @@ use std::ops::{Deref, DerefMut};
 use crate::buffer::{AlignedBuf, IoBuf, IoBufMut};
 use crate::lock::{Counter, Flag, LockMode};
 
-/// The registered buffers of an engine, shared with the leases.
+/// The registered buffers of an engine, shared with the leases: the engine's own
+/// (`bufs`, leased exclusively) or memory its caller owns (`borrowed`, through
+/// [`crate::raw::register_buffers`]; shared slices, see [`RawFixedBuf`]). One of the two is
+/// empty. Either way the kernel-side unregister waits for `out` to reach zero.
 pub(crate) struct Registry<L: LockMode> {
     bufs: Vec<RefCell<Option<AlignedBuf>>>,
     leased: Vec<L::Flag>,
+    /// Caller-owned buffers as (address, length): integers, never dereferenced here.
+    borrowed: Vec<(usize, usize)>,
     out: L::Counter,
     pub(crate) draining: L::Flag,
 }
@@ -43,6 +48,21 @@ impl<L: LockMode> Registry<L> {
         Registry {
             bufs: bufs.into_iter().map(|b| RefCell::new(Some(b))).collect(),
             leased: (0..n).map(|_| L::Flag::new()).collect(),
+            borrowed: Vec::new(),
+            out: L::Counter::new(0),
+            draining: L::Flag::new(),
+        }
+    }
+
+    /// A registry of caller-owned memory (the iovecs' order gives the indexes).
+    pub(crate) fn borrowed(iovecs: &[libc::iovec]) -> Self {
+        Registry {
+            bufs: Vec::new(),
+            leased: Vec::new(),
+            borrowed: iovecs
+                .iter()
+                .map(|v| (v.iov_base as usize, v.iov_len))
+                .collect(),
             out: L::Counter::new(0),
             draining: L::Flag::new(),
         }
@@ -50,6 +70,16 @@ impl<L: LockMode> Registry<L> {
 
     /// iovecs of the registered buffers, for IORING_REGISTER_BUFFERS.
     pub(crate) fn iovecs(&self) -> Vec<libc::iovec> {
+        if !self.borrowed.is_empty() {
+            return self
+                .borrowed
+                .iter()
+                .map(|&(base, len)| libc::iovec {
+                    iov_base: base as *mut libc::c_void,
+                    iov_len: len,
+                })
+                .collect();
+        }
         self.bufs
             .iter()
             .map(|c| {
@@ -67,6 +97,102 @@ impl<L: LockMode> Registry<L> {
     /// Leases still out.
     pub(crate) fn leases(&self) -> u64 {
         self.out.get()
+    }
+}
+
+/// A slice of caller-owned memory registered with [`crate::raw::register_buffers`], for the
+/// fixed operations: an address and a length, checked to lie inside registered buffer
+/// `index`, holding the registration (its kernel-side unregister waits until every such
+/// slice has dropped). Not exclusive and not readable from Rust (no `Deref`): the memory is
+/// the registering caller's, and so is ordering the kernel's accesses with its own.
+pub struct RawFixedBuf<L: LockMode> {
+    registry: L::Shared<Registry<L>>,
+    ptr: *mut u8,
+    len: usize,
+    index: u16,
+}
+
+// SAFETY: an address, a length and a registry handle; the memory is the registering caller's,
+// who promised (`raw::register_buffers`' contract) that it stays valid while registered,
+// whatever thread completes the operation. Send exactly when the handle is.
+unsafe impl<L: LockMode> Send for RawFixedBuf<L> where L::Shared<Registry<L>>: Send {}
+
+impl<L: LockMode> RawFixedBuf<L> {
+    /// `len` bytes at `offset` of borrowed buffer `index`.
+    pub(crate) fn share(
+        registry: &L::Shared<Registry<L>>,
+        index: usize,
+        offset: usize,
+        len: usize,
+    ) -> io::Result<Self> {
+        let errno = io::Error::from_raw_os_error;
+        if registry.borrowed.is_empty() {
+            // The engine's own buffers are leased exclusively (`Engine::fixed_buf`).
+            return Err(errno(libc::EINVAL));
+        }
+        if registry.draining.is_set() {
+            return Err(errno(libc::EBUSY));
+        }
+        let (Some(&(base, size)), Ok(index16)) =
+            (registry.borrowed.get(index), u16::try_from(index))
+        else {
+            return Err(errno(libc::EINVAL));
+        };
+        // Overflow-safe: never computes offset + len.
+        if offset >= size || len > size - offset {
+            return Err(errno(libc::EOVERFLOW));
+        }
+        if u32::try_from(len).is_err() {
+            return Err(errno(libc::EINVAL));
+        }
+        registry.out.add(1);
+        Ok(RawFixedBuf {
+            registry: registry.clone(),
+            ptr: (base + offset) as *mut u8,
+            len,
+            index: index16,
+        })
+    }
+}
+
+impl<L: LockMode> Drop for RawFixedBuf<L> {
+    fn drop(&mut self) {
+        self.registry.out.sub(1);
+    }
+}
+
+impl<L: LockMode> fmt::Debug for RawFixedBuf<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawFixedBuf")
+            .field("index", &self.index)
+            .field("ptr", &self.ptr)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+// SAFETY: `ptr..ptr + len` lies inside a registered buffer (checked in `share`), memory the
+// registering caller keeps valid while it is registered, and this slice holds the
+// registration. Nothing in Rust holds a reference into it.
+unsafe impl<L: LockMode> IoBuf for RawFixedBuf<L> {
+    fn io_ptr(&self) -> *const u8 {
+        self.ptr
+    }
+    fn io_len(&self) -> usize {
+        self.len
+    }
+}
+
+// SAFETY: as for `IoBuf`: no Rust reference aliases the memory the kernel writes.
+unsafe impl<L: LockMode> IoBufMut for RawFixedBuf<L> {
+    fn io_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr
+    }
+}
+
+impl<L: LockMode> FixedIo for RawFixedBuf<L> {
+    fn buf_index(&self) -> u16 {
+        self.index
     }
 }
 
@@ -204,3 +330,5 @@ impl<L: LockMode> FixedIo for FixedBuf<L> {
 
 static_assertions::assert_impl_all!(FixedBuf<crate::lock::MultiThread>: Send);
 static_assertions::assert_not_impl_any!(FixedBuf<crate::lock::SingleThread>: Send);
+static_assertions::assert_impl_all!(RawFixedBuf<crate::lock::MultiThread>: Send);
+static_assertions::assert_not_impl_any!(RawFixedBuf<crate::lock::SingleThread>: Send);

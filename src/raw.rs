@@ -1,5 +1,6 @@
 //! What a binding for another language needs from the engine beyond the safe API: memory the
-//! caller owns registered as fixed buffers, submission without naming `Send` bounds, request
+//! caller owns registered as fixed buffers (with the engine's own deferred unregister),
+//! submission without naming `Send` bounds, request
 //! ids as integers, and whether this thread is inside an engine's callbacks. The C libraries
 //! (`capi/`) are built on this module and the public API alone.
 //!
@@ -16,39 +17,56 @@ use std::io;
 
 use crate::engine::{Engine, RequestId};
 use crate::error::SubmitError;
+pub use crate::fixed::RawFixedBuf;
 use crate::lock::LockMode;
 use crate::op::Op;
 use crate::policy::Policy;
 use crate::tuning::Tuning;
 
 /// Registers memory the caller owns with every ring of `engine` as fixed buffers `0..n` (the
-/// iovecs' order); on failure nothing stays registered. Fixed operations then name a buffer
-/// by index ([`FixedIo`](crate::fixed::FixedIo)).
+/// iovecs' order); on failure nothing stays registered. Fixed operations take slices of it
+/// from [`fixed_buf`]. Unregistering is the engine's, as for its own buffers
+/// ([`Engine::unregister_buffers`]: deferred until every slice is back;
+/// [`Engine::buffers_registered`] says when it has finished).
 ///
 /// # Safety
 ///
-/// The memory the iovecs describe must stay valid, and must not be freed or reused, until
-/// [`unregister_buffers`] has returned and no fixed operation naming it is in flight; and the
-/// engine's own registration ([`Engine::register_buffers`]) must not be used on `engine`
-/// meanwhile (the kernel keeps one table per ring).
+/// The memory the iovecs describe must stay valid, and not be freed or reused, until
+/// `engine.buffers_registered()` is false after an unregister, or `engine` is dropped.
 ///
 /// # Errors
 ///
-/// The kernel's error for IORING_REGISTER_BUFFERS (`EBUSY` when buffers are registered
-/// already, `ENOMEM` past the locked-memory limit, `EINVAL` for a bad iovec).
+/// `EBUSY` when buffers are registered (either kind, or still draining); `EINVAL` for no
+/// iovec or more than 65536; otherwise the kernel's error for IORING_REGISTER_BUFFERS
+/// (`ENOMEM` past the locked-memory limit, `EINVAL` for a bad iovec, `EFAULT`).
 pub unsafe fn register_buffers<P: Policy, L: LockMode, T: Tuning>(
     engine: &Engine<P, L, T>,
     iovecs: &[libc::iovec],
 ) -> io::Result<()> {
+    if iovecs.is_empty() || iovecs.len() > usize::from(u16::MAX) + 1 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
     // SAFETY: the caller's contract above is `register_raw_buffers`' own.
     unsafe { engine.register_raw_buffers(iovecs) }
 }
 
-/// Unregisters what [`register_buffers`] registered, on every ring (a failure is logged: the
-/// kernel drops the table with the ring anyway). Call it once no fixed operation on those
-/// buffers is in flight: the kernel would complete them against a table that is gone.
-pub fn unregister_buffers<P: Policy, L: LockMode, T: Tuning>(engine: &Engine<P, L, T>) {
-    engine.unregister_raw_buffers();
+/// `len` bytes at `offset` of buffer `index` registered with [`register_buffers`], for the
+/// fixed operations ([`Engine::read_fixed`], [`Engine::write_fixed`]). The slice holds the
+/// registration: an unregister completes once every slice has dropped (the engine drops an
+/// operation's buffer after its callback).
+///
+/// # Errors
+///
+/// `ENXIO` without registered buffers; `EINVAL` for the engine's own registration (its
+/// buffers are leased exclusively, [`Engine::fixed_buf`]), an index out of range or a length
+/// past 4 GiB; `EBUSY` while an unregister drains; `EOVERFLOW` for a slice outside the buffer.
+pub fn fixed_buf<P: Policy, L: LockMode, T: Tuning>(
+    engine: &Engine<P, L, T>,
+    index: usize,
+    offset: usize,
+    len: usize,
+) -> io::Result<RawFixedBuf<L>> {
+    engine.raw_fixed_buf(index, offset, len)
 }
 
 /// [`Engine::submit`] without the `Sendable` bounds, for callers that cannot name them on a

@@ -168,3 +168,93 @@ fn leases_cross_threads_on_a_multi_thread_engine() {
     engine.drain(Duration::from_secs(5)).unwrap();
     assert_eq!(engine.stats().ops_completed, 4);
 }
+
+#[test]
+fn caller_owned_memory_registers_through_raw_and_unregisters_as_the_engines_own() {
+    use auraio::raw;
+    let engine = LocalEngine::new().unwrap();
+    let f = TestFile::new(&locations()[0].1, "rawfixed", 1 << 16, false);
+    let pipe = common::Pipe::new();
+    // The memory: the test's own, kept until the engine says it is no longer registered.
+    let mut mem = vec![0u8; 3 * 4096];
+    let iovs: Vec<libc::iovec> = mem
+        .chunks_mut(4096)
+        .map(|c| libc::iovec {
+            iov_base: c.as_mut_ptr().cast(),
+            iov_len: c.len(),
+        })
+        .collect();
+    let errno = |e: std::io::Error| e.raw_os_error();
+    assert_eq!(
+        raw::fixed_buf(&engine, 0, 0, 1).map(drop).map_err(errno),
+        Err(Some(libc::ENXIO))
+    );
+    // SAFETY: `mem` outlives the engine's use of it: the test waits for
+    // `buffers_registered()` to turn false before it drops `mem`, and drops the engine first.
+    unsafe { raw::register_buffers(&engine, &iovs) }.unwrap();
+    assert!(engine.buffers_registered());
+    // One table per ring: the engine's own registration is refused meanwhile.
+    assert_eq!(
+        errno(engine.register_buffers(bufs(1, 4096)).unwrap_err()),
+        Some(libc::EBUSY)
+    );
+    // SAFETY: as above (and it is refused: nothing new is registered).
+    let again = unsafe { raw::register_buffers(&engine, &iovs) };
+    assert_eq!(errno(again.unwrap_err()), Some(libc::EBUSY));
+    for (index, offset, len, want) in [
+        (3, 0, 1, libc::EINVAL),
+        (0, 4096, 1, libc::EOVERFLOW),
+        (0, 1, 4096, libc::EOVERFLOW),
+        (0, usize::MAX, 2, libc::EOVERFLOW),
+    ] {
+        let got = raw::fixed_buf(&engine, index, offset, len)
+            .map(drop)
+            .map_err(errno);
+        assert_eq!(got, Err(Some(want)), "buffer {index} at {offset}+{len}");
+    }
+
+    // Slices need not be exclusive: two reads into buffer 1's halves at once.
+    let done = Rc::new(RefCell::new(0));
+    for half in 0..2 {
+        let b = raw::fixed_buf(&engine, 1, half * 2048, 2048).unwrap();
+        let d = done.clone();
+        engine
+            .read_fixed(f.fd(), b, (half * 2048) as u64, move |r, _| {
+                assert_eq!(r.unwrap(), 2048);
+                *d.borrow_mut() += 1;
+            })
+            .unwrap();
+    }
+    // A read that stays in flight on a pipe: the unregister waits for it.
+    let held = raw::fixed_buf(&engine, 2, 0, 8).unwrap();
+    let d = done.clone();
+    engine
+        .read_fixed(pipe.read, held, u64::MAX, move |r, _| {
+            assert_eq!(r.unwrap(), 8);
+            *d.borrow_mut() += 1;
+        })
+        .unwrap();
+    engine.wait(Some(Duration::from_millis(200))).unwrap();
+    engine.wait(Some(Duration::from_millis(10))).unwrap();
+    engine.unregister_buffers().unwrap();
+    assert_eq!(
+        raw::fixed_buf(&engine, 0, 0, 1).map(drop).map_err(errno),
+        Err(Some(libc::EBUSY))
+    );
+    engine.poll().unwrap();
+    assert!(
+        engine.buffers_registered(),
+        "a fixed read is still in flight"
+    );
+    pipe.feed(b"12345678");
+    engine.drain(Duration::from_secs(5)).unwrap();
+    engine.poll().unwrap();
+    assert_eq!(*done.borrow(), 3);
+    assert!(!engine.buffers_registered());
+    drop(engine);
+    assert!(
+        mem[4096..2 * 4096] == f.data[..4096],
+        "buffer 1's reads landed in the caller's memory"
+    );
+    assert_eq!(&mem[2 * 4096..2 * 4096 + 8], b"12345678");
+}

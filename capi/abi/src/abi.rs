@@ -5,10 +5,10 @@ use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use super::engine::{CEngine, RawBuf, RawFixed, Req};
+use super::engine::{CEngine, CFixed, RawBuf, Req};
 use super::types::*;
 use super::{errno_of, log, set_errno};
-use auraio::lock::{Counter, Flag, LockMode, RingLock};
+use auraio::lock::{Counter, Flag, LockMode};
 use auraio::op;
 use auraio::policy::Policy;
 use auraio::tuning::Tuning;
@@ -317,7 +317,6 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         // through shared references too (their completions' owner pointers), which a `&mut`
         // from Box::from_raw would invalidate.
         auraio::raw::shut_down(&c.engine);
-        c.finish_unregister();
         // SAFETY: made by Box::into_raw in create; the caller gives it up, and the drain above
         // left no callback that could still reach it.
         drop(unsafe { Box::from_raw(e.cast::<CEngine<P, L, T>>()) });
@@ -335,7 +334,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         fd: c_int,
         buf: aura_buf_t,
         len: usize,
-    ) -> Result<Result<RawBuf, RawFixed>, c_int> {
+    ) -> Result<Result<RawBuf, CFixed<L>>, c_int> {
         if fd < 0 || len == 0 {
             return Err(libc::EINVAL);
         }
@@ -354,30 +353,13 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
             AURA_BUF_REGISTERED => {
                 // SAFETY: the fixed member is active for this type.
                 let fx = unsafe { buf.u.fixed };
-                let reg = c.registered.lock();
-                if reg.iovs.is_empty() {
-                    return Err(libc::ENOENT);
+                let index = usize::try_from(fx.index).map_err(|_| libc::EINVAL)?;
+                match auraio::raw::fixed_buf(&c.engine, index, fx.offset, len) {
+                    Ok(b) => Ok(Err(CFixed(b))),
+                    // The contract's errno for "nothing registered".
+                    Err(e) if e.raw_os_error() == Some(libc::ENXIO) => Err(libc::ENOENT),
+                    Err(e) => Err(errno_of(&e)),
                 }
-                if reg.draining {
-                    return Err(libc::EBUSY);
-                }
-                let Some(iov) = usize::try_from(fx.index).ok().and_then(|i| reg.iovs.get(i)) else {
-                    return Err(libc::EINVAL);
-                };
-                if fx.offset >= iov.iov_len || len > iov.iov_len - fx.offset {
-                    return Err(libc::EOVERFLOW);
-                }
-                if len > u32::MAX as usize {
-                    return Err(libc::EINVAL);
-                }
-                Ok(Err(RawFixed {
-                    buf: RawBuf {
-                        // SAFETY: offset < iov_len: inside the registered buffer.
-                        ptr: unsafe { iov.iov_base.cast::<u8>().add(fx.offset) },
-                        len,
-                    },
-                    index: fx.index as u16,
-                }))
             }
             _ => Err(libc::EINVAL),
         }
@@ -927,8 +909,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         c.engine.as_raw_fd()
     }
 
-    fn loop_result(c: &CEngine<P, L, T>, r: std::io::Result<usize>) -> c_int {
-        c.finish_unregister();
+    fn loop_result(r: std::io::Result<usize>) -> c_int {
         match r {
             Ok(n) => clamp_int(n as u64),
             Err(err) => fail(errno_of(&err), -1),
@@ -945,8 +926,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         let Some(c) = (unsafe { Self::eng(e) }) else {
             return 0;
         };
-        c.finish_unregister();
-        Self::loop_result(c, c.engine.poll())
+        Self::loop_result(c.engine.poll())
     }
 
     /// `aura_wait`.
@@ -959,13 +939,12 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         let Some(c) = (unsafe { Self::eng(e) }) else {
             return fail(libc::EINVAL, -1);
         };
-        c.finish_unregister();
         let r = match timeout_ms {
             0 => c.engine.poll(),
             t if t < 0 => c.engine.wait(None),
             t => c.engine.wait(Some(Duration::from_millis(t as u64))),
         };
-        Self::loop_result(c, r)
+        Self::loop_result(r)
     }
 
     /// `aura_run`: runs until stopped, then until drained.
@@ -982,7 +961,6 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
             // SAFETY: same engine.
             let _ = unsafe { Self::drain(e, -1) };
         }
-        c.finish_unregister();
     }
 
     /// `aura_stop`.
@@ -1007,7 +985,6 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         let Some(c) = (unsafe { Self::eng(e) }) else {
             return fail(libc::EINVAL, -1);
         };
-        c.finish_unregister();
         let r = match timeout_ms {
             0 => c.engine.poll(),
             t if t > 0 => c.engine.drain(Duration::from_millis(t as u64)),
@@ -1025,7 +1002,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
                 }
             }
         };
-        Self::loop_result(c, r)
+        Self::loop_result(r)
     }
 
     /// `aura_flush`.
@@ -1122,27 +1099,18 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
             return fail(libc::EINVAL, -1);
         }
         // SAFETY: count readable iovecs, per the contract.
-        let v = unsafe { std::slice::from_raw_parts(iovs, count as usize) }.to_vec();
-        if v.len() > usize::from(u16::MAX) + 1 {
-            return fail(libc::EINVAL, -1);
-        }
-        let mut reg = c.registered.lock();
-        if !reg.iovs.is_empty() {
-            return fail(libc::EBUSY, -1);
-        }
-        // SAFETY: the caller keeps the memory valid until it unregisters (the contract),
-        // and this engine never uses the Rust registration.
-        match unsafe { auraio::raw::register_buffers(&c.engine, &v) } {
-            Ok(()) => {
-                reg.iovs = v;
-                reg.draining = false;
-                0
-            }
+        let v = unsafe { std::slice::from_raw_parts(iovs, count as usize) };
+        // SAFETY: the caller keeps the memory valid until it unregisters (the contract; the
+        // synchronous unregister returns once the kernel has let go of it, and destroy drops
+        // the engine, whose rings take the table with them).
+        match unsafe { auraio::raw::register_buffers(&c.engine, v) } {
+            Ok(()) => 0,
             Err(err) => fail(errno_of(&err), -1),
         }
     }
 
-    /// `aura_request_unregister_buffers`.
+    /// `aura_request_unregister_buffers`: the engine's deferred unregister (it finishes when
+    /// the last fixed-buffer request is back, at a later poll, wait or run round).
     ///
     /// # Safety
     ///
@@ -1152,15 +1120,11 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         let Some(c) = (unsafe { Self::eng(e) }) else {
             return fail(libc::EINVAL, -1);
         };
-        {
-            let mut reg = c.registered.lock();
-            if reg.iovs.is_empty() {
-                return 0;
-            }
-            reg.draining = true;
+        match c.engine.unregister_buffers() {
+            // Nothing registered is success in the contract.
+            Err(err) if err.raw_os_error() != Some(libc::ENXIO) => fail(errno_of(&err), -1),
+            _ => 0,
         }
-        c.finish_unregister();
-        0
     }
 
     /// `aura_unregister_buffers`.
@@ -1177,15 +1141,14 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         // SAFETY: non-null, checked by request_unregister_buffers.
         let c = unsafe { Self::eng(e) }.expect("checked above");
         // Polls instead of waiting: another thread may be the engine's poller (`aura_run`),
-        // and a wait would block on it until it stops; its completions finish the unregister
-        // (the last fixed-buffer completion does it), and so do this loop's polls.
-        while !c.registered.lock().iovs.is_empty() {
+        // and a wait would block on it until it stops; its rounds finish the unregister once
+        // the last fixed-buffer request is back, and so do this loop's polls.
+        while c.engine.buffers_registered() {
             match c.engine.poll() {
                 Ok(0) => std::thread::sleep(Duration::from_millis(1)),
                 Ok(_) => {}
                 Err(err) => return fail(errno_of(&err), -1),
             }
-            c.finish_unregister();
         }
         0
     }

@@ -1,5 +1,6 @@
 //! The engine behind an `aura_engine_t`: the Rust engine plus what the C contract adds on top
-//! (request handles, user memory registered as fixed buffers, managed buffers).
+//! (request handles, managed buffers). User memory registered as fixed buffers is the
+//! engine's own registration ([`auraio::raw::register_buffers`]), unregister included.
 
 use std::ffi::{c_int, c_void};
 use std::io;
@@ -12,6 +13,7 @@ use auraio::fixed::FixedIo;
 use auraio::lock::{Counter, Flag, LockMode, RingLock};
 use auraio::op::Op;
 use auraio::policy::Policy;
+use auraio::raw::RawFixedBuf;
 use auraio::tuning::Tuning;
 use auraio::{Engine, RequestId};
 
@@ -48,33 +50,37 @@ unsafe impl IoBufMut for RawBuf {
 // allows any thread to complete the operation.
 unsafe impl Send for RawBuf {}
 
-/// A slice of caller memory registered as fixed buffer `index`.
+/// A slice of registered caller memory ([`auraio::raw::fixed_buf`]) as the C layer submits
+/// it: the engine's registration, made `Send` for the C layer's one submission path.
 #[derive(Debug)]
-pub(crate) struct RawFixed {
-    pub(crate) buf: RawBuf,
-    pub(crate) index: u16,
-}
+pub(crate) struct CFixed<L: LockMode>(pub(crate) RawFixedBuf<L>);
 
-// SAFETY: as for RawBuf; the slice was checked to lie inside registered buffer `index`.
-unsafe impl IoBuf for RawFixed {
+// SAFETY: in multi-thread mode `RawFixedBuf` is `Send` itself (its registry handle is an
+// Arc). In single-thread mode every C call on a thread other than the engine's creator is
+// refused before it reaches the engine (`Abi::eng`: EPERM), so a slice is made, submitted,
+// completed and dropped on the creator's thread, and its Rc is never touched elsewhere.
+unsafe impl<L: LockMode> Send for CFixed<L> {}
+
+// SAFETY: delegates to the slice's own `IoBuf`, which proves it.
+unsafe impl<L: LockMode> IoBuf for CFixed<L> {
     fn io_ptr(&self) -> *const u8 {
-        self.buf.ptr
+        self.0.io_ptr()
     }
     fn io_len(&self) -> usize {
-        self.buf.len
+        self.0.io_len()
     }
 }
 
-// SAFETY: as for RawBuf.
-unsafe impl IoBufMut for RawFixed {
+// SAFETY: delegates to the slice's own `IoBufMut`, which proves it.
+unsafe impl<L: LockMode> IoBufMut for CFixed<L> {
     fn io_mut_ptr(&mut self) -> *mut u8 {
-        self.buf.ptr
+        self.0.io_mut_ptr()
     }
 }
 
-impl FixedIo for RawFixed {
+impl<L: LockMode> FixedIo for CFixed<L> {
     fn buf_index(&self) -> u16 {
-        self.index
+        self.0.buf_index()
     }
 }
 
@@ -93,7 +99,6 @@ pub(crate) struct Req<L: LockMode> {
     pub(crate) user_data: *mut c_void,
     ring: L::Counter,
     id: L::Counter,
-    fixed: bool,
 }
 
 impl<L: LockMode> Req<L> {
@@ -102,16 +107,6 @@ impl<L: LockMode> Req<L> {
         auraio::raw::id_from_parts(self.ring.get(), self.id.get())
     }
 }
-
-/// Registered user memory.
-#[derive(Default)]
-pub(crate) struct Registered {
-    pub(crate) iovs: Vec<libc::iovec>,
-    pub(crate) draining: bool,
-}
-
-// SAFETY: the iovecs are addresses of caller memory, never dereferenced by this struct.
-unsafe impl Send for Registered {}
 
 /// The C-side engine.
 #[repr(C)]
@@ -123,9 +118,6 @@ pub(crate) struct CEngine<P: Policy, L: LockMode, T: Tuning> {
     /// list.
     pub(crate) engine: Engine<P, L, T>,
     free: L::Lock<Vec<Box<Req<L>>>>,
-    pub(crate) registered: L::Lock<Registered>,
-    /// Fixed-buffer requests submitted and not yet completed.
-    pub(crate) fixed_in_flight: L::Counter,
     pub(crate) notify_on: L::Flag,
     pub(crate) queue_depth: u32,
     pub(crate) alignment: usize,
@@ -166,12 +158,6 @@ impl<P: Policy, L: LockMode, T: Tuning> Drop for Completion<P, L, T> {
     fn drop(&mut self) {
         // SAFETY: the engine outlives every completion (its Rust engine drains first).
         let owner = unsafe { self.owner.as_ref() };
-        // SAFETY: we still hold our reference.
-        if unsafe { self.req.as_ref() }.fixed && owner.fixed_in_flight.sub(1) == 1 {
-            // The last fixed-buffer request is back: a requested unregister completes here, on
-            // the polling thread, even while `aura_run` keeps the loop from returning.
-            owner.finish_unregister();
-        }
         owner.release(self.req);
     }
 }
@@ -194,8 +180,6 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
             tag,
             engine,
             free: L::Lock::new(Vec::new()),
-            registered: L::Lock::new(Registered::default()),
-            fixed_in_flight: L::Counter::new(0),
             notify_on: L::Flag::new(),
             queue_depth,
             alignment,
@@ -224,7 +208,6 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
         op: aura_op_type_t,
         cb: aura_callback_t,
         user_data: *mut c_void,
-        fixed: bool,
     ) -> NonNull<Req<L>> {
         let recycled = self.free.lock().pop();
         let mut b = match recycled {
@@ -239,7 +222,6 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
                 user_data: std::ptr::null_mut(),
                 ring: L::Counter::new(0),
                 id: L::Counter::new(0),
-                fixed: false,
             }),
         };
         b.refs.set(2);
@@ -250,7 +232,6 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
         b.user_data = user_data;
         b.ring.set(u64::MAX);
         b.id.set(0);
-        b.fixed = fixed;
         NonNull::from(Box::leak(b))
     }
 
@@ -276,11 +257,6 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
     where
         O: Op + Send,
     {
-        // Fixed-buffer requests are counted for the deferred unregister.
-        let fixed = matches!(
-            kind,
-            super::types::AURA_OP_READ_FIXED | super::types::AURA_OP_WRITE_FIXED
-        );
         // Bounded memory: requests beyond the in-flight limits wait in per-ring backlogs, but
         // no more than OUTSTANDING_DEPTHS queue depths per ring in all; past that the caller
         // gets EAGAIN (the contract's "poll, then retry").
@@ -290,10 +266,7 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
             set_errno(libc::EAGAIN);
             return std::ptr::null_mut();
         }
-        let req = self.take(fd, kind, cb, user_data, fixed);
-        if fixed {
-            self.fixed_in_flight.add(1);
-        }
+        let req = self.take(fd, kind, cb, user_data);
         let done = Completion {
             req,
             owner: NonNull::from(self),
@@ -322,15 +295,5 @@ impl<P: Policy, L: LockMode, T: Tuning> CEngine<P, L, T> {
         };
         self.release(req);
         out
-    }
-
-    /// Completes a requested buffer unregister once no fixed-buffer request is in flight.
-    pub(crate) fn finish_unregister(&self) {
-        let mut reg = self.registered.lock();
-        if reg.draining && self.fixed_in_flight.get() == 0 {
-            auraio::raw::unregister_buffers(&self.engine);
-            reg.iovs.clear();
-            reg.draining = false;
-        }
     }
 }
