@@ -6,31 +6,43 @@
 //! | [`CpuLocal`] | the ring of the CPU the thread runs on | a TLS read; `sched_getcpu()` every 32 submissions |
 //! | [`RoundRobin`] | the next ring in turn | one counter increment (atomic only in multi-thread mode) |
 //!
-//! With a single ring every policy compiles down to "ring 0".
+//! With a single ring every policy compiles down to "ring 0". A policy sees the rings only
+//! through `RingLoads` (count, load, limit): configuration knows nothing of rings.
 
 #![forbid(unsafe_code)]
 #![allow(
     private_interfaces,
+    private_bounds,
     reason = "the sealed trait cannot be named outside the crate, so neither can its arguments"
 )]
 
 use std::cell::Cell;
 
 use crate::lock::{Counter, LockMode};
-use crate::ring::Ring;
 use crate::sys;
 
 /// How often a thread refreshes its cached CPU number, in submissions.
 pub const CPU_REFRESH_SUBMISSIONS: u32 = 32;
 
+/// What a policy sees of an engine's rings: how many, and each one's published load
+/// (requests in flight and in its backlog) and in-flight limit. The rings implement it; a
+/// policy knows nothing else of them.
+pub(crate) trait RingLoads {
+    /// Number of rings (never 0).
+    fn count(&self) -> usize;
+    /// Ring `i`'s published load.
+    fn load(&self, i: usize) -> u64;
+    /// Ring `i`'s published in-flight limit.
+    fn limit(&self, i: usize) -> u64;
+}
+
 pub(crate) mod sealed {
-    use super::Selector;
+    use super::{RingLoads, Selector};
     use crate::lock::LockMode;
-    use crate::ring::Ring;
 
     pub trait Sealed {
-        /// Index of the ring for the next submission; `rings` is never empty.
-        fn pick<L: LockMode>(rings: &[Ring<L>], sel: &Selector<L>) -> usize;
+        /// Index of the ring for the next submission.
+        fn pick<L: LockMode, R: RingLoads + ?Sized>(rings: &R, sel: &Selector<L>) -> usize;
     }
 }
 
@@ -120,60 +132,66 @@ fn random() -> u64 {
 
 impl sealed::Sealed for CpuLocal {
     #[inline]
-    fn pick<L: LockMode>(rings: &[Ring<L>], _: &Selector<L>) -> usize {
-        if rings.len() == 1 {
+    fn pick<L: LockMode, R: RingLoads + ?Sized>(rings: &R, _: &Selector<L>) -> usize {
+        if rings.count() == 1 {
             return 0;
         }
-        local_cpu() % rings.len()
+        local_cpu() % rings.count()
     }
 }
 
 impl sealed::Sealed for RoundRobin {
     #[inline]
-    fn pick<L: LockMode>(rings: &[Ring<L>], sel: &Selector<L>) -> usize {
-        if rings.len() == 1 {
+    fn pick<L: LockMode, R: RingLoads + ?Sized>(rings: &R, sel: &Selector<L>) -> usize {
+        if rings.count() == 1 {
             return 0;
         }
-        (sel.next.add(1) % rings.len() as u64) as usize
+        (sel.next.add(1) % rings.count() as u64) as usize
     }
 }
 
 impl sealed::Sealed for Adaptive {
     #[inline]
-    fn pick<L: LockMode>(rings: &[Ring<L>], sel: &Selector<L>) -> usize {
-        let n = rings.len();
+    fn pick<L: LockMode, R: RingLoads + ?Sized>(rings: &R, sel: &Selector<L>) -> usize {
+        let n = rings.count();
         if n == 1 {
             return 0;
         }
-        let local = local_cpu() % n;
-        let pending = rings[local].load.get();
-        let limit = rings[local].limit.get();
-        if pending * 4 < limit * 3 {
-            return local;
-        }
-        // The local ring is near its limit. If it is far busier than the rest, the load is this
-        // thread's own burst and spilling would only spread it; stay local.
-        let total: u64 = rings.iter().map(|r| r.load.get()).sum();
-        if pending * n as u64 > 2 * total {
-            return local;
-        }
-        let r = random();
-        let a = (r % n as u64) as usize;
-        let b = ((r >> 32) % n as u64) as usize;
-        let lighter = if rings[a].load.get() <= rings[b].load.get() {
-            a
-        } else {
-            b
-        };
-        if lighter != local {
-            sel.spills.add(1);
-        }
-        lighter
+        spill_choice(rings, local_cpu() % n, random(), sel)
     }
+}
+
+/// [`Adaptive`]'s choice for a thread on ring `local`, with random bits `r` for the two
+/// candidates.
+fn spill_choice<L: LockMode, R: RingLoads + ?Sized>(
+    rings: &R,
+    local: usize,
+    r: u64,
+    sel: &Selector<L>,
+) -> usize {
+    let n = rings.count();
+    let pending = rings.load(local);
+    if pending * 4 < rings.limit(local) * 3 {
+        return local;
+    }
+    // The local ring is near its limit. If it is far busier than the rest, the load is this
+    // thread's own burst and spilling would only spread it; stay local.
+    let total: u64 = (0..n).map(|i| rings.load(i)).sum();
+    if pending * n as u64 > 2 * total {
+        return local;
+    }
+    let a = (r % n as u64) as usize;
+    let b = ((r >> 32) % n as u64) as usize;
+    let lighter = if rings.load(a) <= rings.load(b) { a } else { b };
+    if lighter != local {
+        sel.spills.add(1);
+    }
+    lighter
 }
 
 #[cfg(test)]
 mod tests {
+    use super::sealed::Sealed;
     use super::*;
 
     #[test]
@@ -186,6 +204,56 @@ mod tests {
             local_cpu();
         }
         assert_eq!(CPU.with(|c| c.get()).1, 0);
+    }
+
+    /// (load, limit) per ring.
+    impl RingLoads for [(u64, u64)] {
+        fn count(&self) -> usize {
+            self.len()
+        }
+        fn load(&self, i: usize) -> u64 {
+            self[i].0
+        }
+        fn limit(&self, i: usize) -> u64 {
+            self[i].1
+        }
+    }
+
+    #[test]
+    fn adaptive_stays_local_under_three_quarters_and_for_its_own_burst() {
+        let sel = Selector::<crate::lock::SingleThread>::new();
+        // Ring 0 at 5/8: local.
+        let rings = [(5, 8), (0, 8), (0, 8), (0, 8)];
+        assert_eq!(spill_choice(&rings[..], 0, 1 << 32 | 1, &sel), 0);
+        // At 6/8 but holding the whole load (its own burst): local.
+        let rings = [(6, 8), (0, 8), (0, 8), (0, 8)];
+        assert_eq!(spill_choice(&rings[..], 0, 1 << 32 | 1, &sel), 0);
+        assert_eq!(sel.spills(), 0);
+    }
+
+    #[test]
+    fn adaptive_spills_to_the_lighter_of_two_when_every_ring_is_loaded() {
+        let sel = Selector::<crate::lock::SingleThread>::new();
+        let rings = [(8, 8), (7, 8), (2, 8), (6, 8)];
+        // Candidates 1 and 2 (r's low and high words): the lighter, 2.
+        assert_eq!(spill_choice(&rings[..], 0, 2 << 32 | 1, &sel), 2);
+        assert_eq!(sel.spills(), 1);
+        // Candidates 0 and 3: ring 3 is lighter than the local ring 0.
+        assert_eq!(spill_choice(&rings[..], 0, 3 << 32, &sel), 3);
+        // Both candidates the local ring itself: no spill counted.
+        assert_eq!(spill_choice(&rings[..], 0, 0, &sel), 0);
+        assert_eq!(sel.spills(), 2);
+    }
+
+    #[test]
+    fn round_robin_takes_turns_and_one_ring_is_ring_zero() {
+        let sel = Selector::<crate::lock::SingleThread>::new();
+        let rings = [(0, 1); 3];
+        let picks: Vec<usize> = (0..6).map(|_| RoundRobin::pick(&rings[..], &sel)).collect();
+        assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
+        let one = [(100, 1)];
+        assert_eq!(Adaptive::pick(&one[..], &sel), 0);
+        assert_eq!(CpuLocal::pick(&one[..], &sel), 0);
     }
 
     #[test]

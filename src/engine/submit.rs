@@ -54,7 +54,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
         let (sqe, fixed) = self.prepare::<O>(op.sqe());
         let payload = Payload::new(op, callback);
-        let ring = <P as crate::policy::sealed::Sealed>::pick(&self.rings, &self.selector);
+        let ring = <P as crate::policy::sealed::Sealed>::pick(&*self.rings, &self.selector);
         let sampled = !matches!(O::DIRECTION, op::Direction::None);
         let user_data = self.rings[ring].push(sqe, payload, sampled, fixed, &self.fatal);
         if L::MULTI_THREAD {
@@ -149,7 +149,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             }
             return Err(io::Error::from_raw_os_error(refused));
         }
-        let ring = <P as crate::policy::sealed::Sealed>::pick(&self.rings, &self.selector);
+        let ring = <P as crate::policy::sealed::Sealed>::pick(&*self.rings, &self.selector);
         let ids = self.rings[ring].push_chain(links, &self.fatal);
         if L::MULTI_THREAD {
             self.after_push(&self.rings[ring]);

@@ -342,6 +342,21 @@ pub struct RingStats {
     pub window_ns: u64,
 }
 
+impl<L: LockMode> crate::policy::RingLoads for [Ring<L>] {
+    #[inline]
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn load(&self, i: usize) -> u64 {
+        self[i].load.get()
+    }
+    #[inline]
+    fn limit(&self, i: usize) -> u64 {
+        self[i].limit.get()
+    }
+}
+
 pub(crate) struct Ring<L: LockMode> {
     uring: IoUring,
     state: L::Lock<RingState>,
