@@ -206,6 +206,7 @@ macro_rules! future_methods {
             sqe($s:ident) = $sqe:expr;
             $(complete($c:ident, $cn:ident) = $complete:expr;)?
             output($o:ident) = $output:expr;
+            $(c $cop:ident = $cval:literal $(fn [$($cf:literal),* $(,)?])?;)?
         }
     )*) => {
         impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {$(

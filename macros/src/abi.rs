@@ -156,24 +156,8 @@ pub const ENUMS: &[Enum] = &[
     (
         "aura_op_type_t",
         "Operation of a request (aura_request_op_type).",
-        &[
-            ("AURA_OP_READ", 0),
-            ("AURA_OP_WRITE", 1),
-            ("AURA_OP_READV", 2),
-            ("AURA_OP_WRITEV", 3),
-            ("AURA_OP_FSYNC", 4),
-            ("AURA_OP_FDATASYNC", 5),
-            ("AURA_OP_CANCEL", 6),
-            ("AURA_OP_READ_FIXED", 7),
-            ("AURA_OP_WRITE_FIXED", 8),
-            ("AURA_OP_OPENAT", 9),
-            ("AURA_OP_CLOSE", 10),
-            ("AURA_OP_STATX", 11),
-            ("AURA_OP_FALLOCATE", 12),
-            ("AURA_OP_FTRUNCATE", 13),
-            ("AURA_OP_SYNC_FILE_RANGE", 14),
-            ("AURA_OP__COUNT", 17),
-        ],
+        // The op table's `c` lines, with OP_TYPE_EXTRA and the reserved values (ops::op_type).
+        &[],
     ),
     (
         "aura_reg_type_t",
@@ -289,7 +273,31 @@ const fn f(group: &'static str, doc: &'static str, proto: &'static str) -> Func 
     }
 }
 
-/// Every exported function, in header order.
+/// `aura_op_type_t` values that are no operation of the op table: the reference's own cancel
+/// request type.
+pub const OP_TYPE_EXTRA: &[(&str, i32)] = &[("AURA_OP_CANCEL", 6)];
+
+/// Values the contract reserves after the highest operation (15 and 16) before
+/// `AURA_OP__COUNT` (17).
+pub const OP_TYPE_RESERVED_AFTER: i32 = 2;
+
+/// The header's function groups, in order. The op table's C functions name theirs too.
+pub const GROUPS: &[&str] = &[
+    "Lifecycle",
+    "I/O submission",
+    "Metadata operations",
+    "Requests",
+    "Event loop",
+    "Managed buffers",
+    "Registration",
+    "Runtime control",
+    "Observability",
+    "Logging",
+    "Version",
+];
+
+/// Every exported function that submits no operation of the op table (those are declared by
+/// the table's `c ... fn [...]` lines), grouped by `GROUPS`.
 pub const FUNCS: &[Func] = &[
     f("Lifecycle", "Writes the default options into *options (NULL: no-op).",
       "void aura_options_init(aura_options_t *options)"),
@@ -300,29 +308,7 @@ pub const FUNCS: &[Func] = &[
     f("Lifecycle", "Drains (callbacks run here), then frees the engine. NULL: no-op.",
       "void aura_destroy(aura_engine_t *engine)"),
 
-    f("I/O submission", "Reads len bytes at offset into buf; the callback gets the byte count or -errno.",
-      "AURA_WARN_UNUSED aura_request_t *aura_read(aura_engine_t *engine, int fd, aura_buf_t buf, size_t len, off_t offset, aura_callback_t callback, void *user_data)"),
-    f("I/O submission", "Writes len bytes from buf at offset.",
-      "AURA_WARN_UNUSED aura_request_t *aura_write(aura_engine_t *engine, int fd, aura_buf_t buf, size_t len, off_t offset, aura_callback_t callback, void *user_data)"),
-    f("I/O submission", "fsync (AURA_FSYNC_DEFAULT) or fdatasync (AURA_FSYNC_DATASYNC).",
-      "AURA_WARN_UNUSED aura_request_t *aura_fsync(aura_engine_t *engine, int fd, aura_fsync_flags_t flags, aura_callback_t callback, void *user_data)"),
-    f("I/O submission", "Vectored read; iov and its buffers stay valid until the callback.",
-      "AURA_WARN_UNUSED aura_request_t *aura_readv(aura_engine_t *engine, int fd, const struct iovec *iov, int iovcnt, off_t offset, aura_callback_t callback, void *user_data)"),
-    f("I/O submission", "Vectored write; iov and its buffers stay valid until the callback.",
-      "AURA_WARN_UNUSED aura_request_t *aura_writev(aura_engine_t *engine, int fd, const struct iovec *iov, int iovcnt, off_t offset, aura_callback_t callback, void *user_data)"),
 
-    f("Metadata operations", "Opens pathname relative to dirfd; the callback gets the new fd. pathname stays valid until the callback.",
-      "AURA_WARN_UNUSED aura_request_t *aura_openat(aura_engine_t *engine, int dirfd, const char *pathname, int open_flags, mode_t mode, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)"),
-    f("Metadata operations", "Closes fd; the callback gets 0 or -errno.",
-      "AURA_WARN_UNUSED aura_request_t *aura_close(aura_engine_t *engine, int fd, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)"),
-    f("Metadata operations", "statx; the kernel fills *statxbuf before the callback.",
-      "AURA_WARN_UNUSED aura_request_t *aura_statx(aura_engine_t *engine, int dirfd, const char *pathname, int statx_flags, unsigned int mask, struct statx *statxbuf, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)"),
-    f("Metadata operations", "fallocate with an AURA_FALLOC_* mode.",
-      "AURA_WARN_UNUSED aura_request_t *aura_fallocate(aura_engine_t *engine, int fd, int mode, off_t offset, off_t len, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)"),
-    f("Metadata operations", "ftruncate (kernel 6.9+; -EINVAL or -EOPNOTSUPP before).",
-      "AURA_WARN_UNUSED aura_request_t *aura_ftruncate(aura_engine_t *engine, int fd, off_t length, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)"),
-    f("Metadata operations", "sync_file_range with AURA_SYNC_RANGE_* flags; nbytes 0 means to the end of the file.",
-      "AURA_WARN_UNUSED aura_request_t *aura_sync_file_range(aura_engine_t *engine, int fd, off_t offset, off_t nbytes, unsigned int range_flags, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)"),
 
     f("Requests", "Asks the kernel to cancel req; its callback then gets -ECANCELED or its real result.",
       "AURA_WARN_UNUSED int aura_cancel(aura_engine_t *engine, aura_request_t *req)"),

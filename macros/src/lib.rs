@@ -1,7 +1,9 @@
 //! Procedural macros of auraio: the C ABI, generated per engine preset.
 //!
-//! The ABI is written once, in C syntax, in this crate's tables (constants, enums, structs,
-//! prototypes). Two macros read them:
+//! The ABI is written once, in C syntax: in this crate's tables (constants, enums, structs,
+//! prototypes) and, for what concerns operations, in the op table's `c` lines (each op's
+//! `aura_op_type_t` value, the declaration of the function that submits it), which the two
+//! macros receive by expanding through `auraio::__op_table!`. Two macros read them:
 //!
 //! - [`c_types!`] (used inside `auraio_capi_abi`) emits the `#[repr(C)]` Rust types, with size
 //!   assertions;
@@ -10,6 +12,7 @@
 
 mod abi;
 mod cdecl;
+mod ops;
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -44,8 +47,29 @@ use syn::{GenericArgument, Path, PathArguments, Token, Type};
 /// the function returns its documented failure value with `errno` = `EIO`.
 #[proc_macro]
 pub fn c_abi(input: TokenStream) -> TokenStream {
-    let presets = syn::parse_macro_input!(input as Presets);
-    match expand_abi(&presets) {
+    let input2 = TokenStream2::from(input.clone());
+    // Checked here, so errors point at the user's presets; the expansion proper happens once
+    // the op table has been read (it names the ops' C functions and values).
+    if let Err(e) = syn::parse::<Presets>(input) {
+        return e.to_compile_error().into();
+    }
+    quote! {
+        ::auraio_capi_abi::__private::__op_table!(::auraio_macros::__c_abi_with_ops, [#input2]);
+    }
+    .into()
+}
+
+/// `c_abi!`'s second stage: `[presets] op table entries` (through `__op_table!`). Not an API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __c_abi_with_ops(input: TokenStream) -> TokenStream {
+    let (presets, entries) = ops::split_forwarded(input.into());
+    let run = || -> syn::Result<TokenStream2> {
+        let presets: Presets = syn::parse2(presets)?;
+        let table = ops::read(entries)?;
+        expand_abi(&presets, &table)
+    };
+    match run() {
         Ok(ts) => ts.into(),
         Err(e) => e.to_compile_error().into(),
     }
@@ -69,11 +93,40 @@ pub fn c_types(input: TokenStream) -> TokenStream {
             .to_compile_error()
             .into();
     }
-    match expand_types() {
+    quote!(::auraio_capi_abi::__private::__op_table!(::auraio_macros::__c_types_with_ops);).into()
+}
+
+/// `c_types!`'s second stage: the op table's entries (through `__op_table!`). Not an API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __c_types_with_ops(input: TokenStream) -> TokenStream {
+    let (_, entries) = ops::split_forwarded(input.into());
+    let table = match ops::read(entries) {
+        Ok(t) => t,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    match expand_types(&table) {
         Ok(ts) => ts.into(),
         Err(e) => syn::Error::new(Span::call_site(), e)
             .to_compile_error()
             .into(),
+    }
+}
+
+/// An enum's enumerators: `aura_op_type_t`'s come from the op table.
+fn enum_values<'a>(
+    name: &str,
+    values: &'a [(&'static str, i32)],
+    table: &'a ops::Table,
+) -> Vec<(&'a str, i32)> {
+    if name == "aura_op_type_t" {
+        table
+            .op_type
+            .iter()
+            .map(|(n, v)| (n.as_str(), *v))
+            .collect()
+    } else {
+        values.iter().map(|(n, v)| (*n, *v)).collect()
     }
 }
 
@@ -242,14 +295,14 @@ enum Dispatch {
     None,
 }
 
-fn expand_abi(presets: &Presets) -> syn::Result<TokenStream2> {
+fn expand_abi(presets: &Presets, table: &ops::Table) -> syn::Result<TokenStream2> {
     let err = |e: String| syn::Error::new(Span::call_site(), e);
     let list: Vec<&Preset> = presets.0.iter().collect();
     let abis: Vec<TokenStream2> = list.iter().map(|p| abi_type(p)).collect();
     let default = &abis[0];
     let mut fns = Vec::new();
-    for f in abi::FUNCS.iter().filter(|f| !f.c_only) {
-        let p = cdecl::parse_proto(f.proto).map_err(err)?;
+    for f in table.funcs.iter().filter(|f| !f.c_only) {
+        let p = cdecl::parse_proto(&f.proto).map_err(err)?;
         let name = format_ident!("{}", p.name);
         let method = format_ident!("{}", p.name.trim_start_matches("aura_"));
         let ret = tokens(&cdecl::rust_type(&p.ret).map_err(err)?).map_err(err)?;
@@ -347,7 +400,7 @@ fn expand_abi(presets: &Presets) -> syn::Result<TokenStream2> {
         });
     }
     let names: Vec<String> = list.iter().map(|p| preset_name(p)).collect();
-    let header = header_text(&names.join(", ")).map_err(err)?;
+    let header = header_text(&names.join(", "), table).map_err(err)?;
     let preset_str = names.join(", ");
     Ok(quote! {
         /// The text of `auraio.h`, the C header declaring the functions of this library.
@@ -372,7 +425,7 @@ fn preset_name(p: &Preset) -> String {
     )
 }
 
-fn expand_types() -> Result<TokenStream2, String> {
+fn expand_types(table: &ops::Table) -> Result<TokenStream2, String> {
     let (ma, mi, pa) = abi::VERSION;
     let mut out = format!(
         "#[doc = \"Packed version, MAJOR*10000 + MINOR*100 + PATCH.\"] \
@@ -383,7 +436,7 @@ fn expand_types() -> Result<TokenStream2, String> {
     );
     for (name, doc, values) in abi::ENUMS {
         out += &format!("#[doc = {doc:?}] pub type {name} = ::core::ffi::c_int;\n");
-        for (v, n) in values.iter() {
+        for (v, n) in enum_values(name, values, table) {
             out += &format!("#[doc = \"Value of `{name}`.\"] pub const {v}: {name} = {n};\n");
         }
     }
@@ -423,7 +476,7 @@ fn expand_types() -> Result<TokenStream2, String> {
 }
 
 /// The whole header.
-fn header_text(preset: &str) -> Result<String, String> {
+fn header_text(preset: &str, table: &ops::Table) -> Result<String, String> {
     let (ma, mi, pa) = abi::VERSION;
     let mut h = String::new();
     h += &format!(
@@ -459,7 +512,7 @@ fn header_text(preset: &str) -> Result<String, String> {
           typedef unsigned int aura_submit_flags_t;\n\n";
     for (name, doc, values) in abi::ENUMS {
         h += &format!("/** {doc} */\ntypedef enum {{\n");
-        for (v, n) in values.iter() {
+        for (v, n) in enum_values(name, values, table) {
             h += &format!("    {v} = {n},\n");
         }
         h += &format!("}} {name};\n\n");
@@ -485,15 +538,15 @@ fn header_text(preset: &str) -> Result<String, String> {
     h += abi::INLINE_HELPERS;
     h += "\nstruct statx;\n";
     let mut group = "";
-    for f in abi::FUNCS {
+    for f in &table.funcs {
         if f.group != group {
-            group = f.group;
+            group = &f.group;
             h += &format!("\n/* ---- {group} ---- */\n\n");
         }
         let proto = if f.c_only {
             f.proto.to_string()
         } else {
-            let p = cdecl::parse_proto(f.proto)?;
+            let p = cdecl::parse_proto(&f.proto)?;
             let mut ret = cdecl::c_decl(&cdecl::Decl {
                 ty: p.ret.clone(),
                 name: p.name.clone(),

@@ -139,16 +139,23 @@ pub(crate) fn len32(len: usize) -> u32 {
 ///     sqe(op) = expression building the SQE from `op: &mut OpType`;
 ///     complete(op, n) = expression;            // optional: on success, with the byte count
 ///     output(op) = expression giving back the Output from `op: OpType`;
+///     c AURA_OP_NAME = value;                  // optional: the op in the C contract, its
+///                                              // aura_op_type_t value; with
+///     c AURA_OP_NAME = value fn [group, doc, prototype];  // also the C function submitting
+///                                              // it (others may submit through it too:
+///                                              // aura_read submits read and read_fixed)
 /// }
 /// ```
 ///
-/// Invoke it with the name of a generator macro in scope: `__op_table!(my_generator)`; the
-/// generator receives the entries verbatim.
+/// Invoke it with a generator macro's path: `__op_table!(my_generator)`; the generator
+/// receives the entries verbatim. `__op_table!(path, [tokens])` passes `[tokens]` first (the
+/// C ABI's proc macros forward their own input this way).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __op_table {
-    ($gen:ident) => {
+    ($gen:path $(, [$($pass:tt)*])?) => {
         $gen! {
+            $([$($pass)*])?
             /// Reads from `fd` at `offset` into the whole of `buf`; completes with the number of
             /// bytes read, which is short at end of file.
             read<B: IoBufMut>(fd: RawFd, buf: B, offset: u64) -> B {
@@ -163,6 +170,11 @@ macro_rules! __op_table {
                 // SAFETY: `n` is the kernel's byte count for this read into `buf`.
                 complete(op, n) = unsafe { op.buf.set_init(n) };
                 output(op) = op.buf;
+                c AURA_OP_READ = 0 fn [
+                    "I/O submission",
+                    "Reads len bytes at offset into buf; the callback gets the byte count or -errno.",
+                    "AURA_WARN_UNUSED aura_request_t *aura_read(aura_engine_t *engine, int fd, aura_buf_t buf, size_t len, off_t offset, aura_callback_t callback, void *user_data)",
+                ];
             }
             /// Writes the whole of `buf` to `fd` at `offset`; completes with the number of bytes
             /// written.
@@ -176,6 +188,11 @@ macro_rules! __op_table {
                     .offset(op.offset)
                     .build();
                 output(op) = op.buf;
+                c AURA_OP_WRITE = 1 fn [
+                    "I/O submission",
+                    "Writes len bytes from buf at offset.",
+                    "AURA_WARN_UNUSED aura_request_t *aura_write(aura_engine_t *engine, int fd, aura_buf_t buf, size_t len, off_t offset, aura_callback_t callback, void *user_data)",
+                ];
             }
             /// Reads from `fd` at `offset` into `bufs` in order (scatter); completes with the
             /// total number of bytes read.
@@ -194,6 +211,11 @@ macro_rules! __op_table {
                 // SAFETY: `n` is the kernel's byte count for the read through these iovecs.
                 complete(op, n) = unsafe { IoVecArray::complete_reading(&mut op.bufs, n) };
                 output(op) = op.bufs;
+                c AURA_OP_READV = 2 fn [
+                    "I/O submission",
+                    "Vectored read; iov and its buffers stay valid until the callback.",
+                    "AURA_WARN_UNUSED aura_request_t *aura_readv(aura_engine_t *engine, int fd, const struct iovec *iov, int iovcnt, off_t offset, aura_callback_t callback, void *user_data)",
+                ];
             }
             /// Writes `bufs` in order to `fd` at `offset` (gather); completes with the total
             /// number of bytes written.
@@ -210,6 +232,11 @@ macro_rules! __op_table {
                         .build()
                 };
                 output(op) = op.bufs;
+                c AURA_OP_WRITEV = 3 fn [
+                    "I/O submission",
+                    "Vectored write; iov and its buffers stay valid until the callback.",
+                    "AURA_WARN_UNUSED aura_request_t *aura_writev(aura_engine_t *engine, int fd, const struct iovec *iov, int iovcnt, off_t offset, aura_callback_t callback, void *user_data)",
+                ];
             }
             /// Does nothing, through the whole engine and the kernel (IORING_OP_NOP): completes
             /// at once with 0. What it costs is the engine's own cost per operation.
@@ -234,6 +261,11 @@ macro_rules! __op_table {
                 future sync_all;
                 sqe(op) = opcode::Fsync::new(types::Fd(op.fd)).build();
                 output(op) = { let _ = op; };
+                c AURA_OP_FSYNC = 4 fn [
+                    "I/O submission",
+                    "fsync (AURA_FSYNC_DEFAULT) or fdatasync (AURA_FSYNC_DATASYNC).",
+                    "AURA_WARN_UNUSED aura_request_t *aura_fsync(aura_engine_t *engine, int fd, aura_fsync_flags_t flags, aura_callback_t callback, void *user_data)",
+                ];
             }
             /// Flushes `fd`'s data, and only the metadata needed to read it back (`fdatasync`).
             fdatasync(fd: RawFd) -> () {
@@ -246,6 +278,7 @@ macro_rules! __op_table {
                     .flags(types::FsyncFlags::DATASYNC)
                     .build();
                 output(op) = { let _ = op; };
+                c AURA_OP_FDATASYNC = 5;
             }
             /// Reads from `fd` at `offset` into a leased slice of a registered buffer
             /// ([`Engine::fixed_buf`](crate::Engine::fixed_buf)); hands the lease back.
@@ -264,6 +297,7 @@ macro_rules! __op_table {
                 .offset(op.offset)
                 .build();
                 output(op) = op.buf;
+                c AURA_OP_READ_FIXED = 7;
             }
             /// Writes a leased slice of a registered buffer to `fd` at `offset`; hands the
             /// lease back.
@@ -282,6 +316,7 @@ macro_rules! __op_table {
                 .offset(op.offset)
                 .build();
                 output(op) = op.buf;
+                c AURA_OP_WRITE_FIXED = 8;
             }
             /// Opens `path` relative to `dirfd` (`libc::AT_FDCWD`: the working directory) with
             /// `flags` (`O_CLOEXEC` is always added) and `mode`; completes with the new fd, and
@@ -297,6 +332,11 @@ macro_rules! __op_table {
                     .mode(op.mode)
                     .build();
                 output(op) = op.path;
+                c AURA_OP_OPENAT = 9 fn [
+                    "Metadata operations",
+                    "Opens pathname relative to dirfd; the callback gets the new fd. pathname stays valid until the callback.",
+                    "AURA_WARN_UNUSED aura_request_t *aura_openat(aura_engine_t *engine, int dirfd, const char *pathname, int open_flags, mode_t mode, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)",
+                ];
             }
             /// Closes `fd`, or a direct descriptor ([`direct`](crate::op::direct)). Kernel 5.6
             /// (direct descriptors: 5.15).
@@ -311,6 +351,11 @@ macro_rules! __op_table {
                     None => opcode::Close::new(types::Fd(op.fd)).build(),
                 };
                 output(op) = { let _ = op; };
+                c AURA_OP_CLOSE = 10 fn [
+                    "Metadata operations",
+                    "Closes fd; the callback gets 0 or -errno.",
+                    "AURA_WARN_UNUSED aura_request_t *aura_close(aura_engine_t *engine, int fd, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)",
+                ];
             }
             /// Opens `path` like [`openat`](crate::Engine::openat) but installs the file in registered
             /// slot `slot` (a direct descriptor, usable as [`direct(slot)`](crate::op::direct)
@@ -353,6 +398,11 @@ macro_rules! __op_table {
                     .mask(op.mask)
                     .build();
                 output(op) = op.buf.into_inner();
+                c AURA_OP_STATX = 11 fn [
+                    "Metadata operations",
+                    "statx; the kernel fills *statxbuf before the callback.",
+                    "AURA_WARN_UNUSED aura_request_t *aura_statx(aura_engine_t *engine, int dirfd, const char *pathname, int statx_flags, unsigned int mask, struct statx *statxbuf, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)",
+                ];
             }
             /// Allocates (or with `mode` flags, punches or zeroes) `len` bytes of `fd` from
             /// `offset`. Kernel 5.6.
@@ -367,6 +417,11 @@ macro_rules! __op_table {
                     .mode(op.mode)
                     .build();
                 output(op) = { let _ = op; };
+                c AURA_OP_FALLOCATE = 12 fn [
+                    "Metadata operations",
+                    "fallocate with an AURA_FALLOC_* mode.",
+                    "AURA_WARN_UNUSED aura_request_t *aura_fallocate(aura_engine_t *engine, int fd, int mode, off_t offset, off_t len, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)",
+                ];
             }
             /// Sets the length of `fd` to `len`. Kernel 6.9.
             ftruncate(fd: RawFd, len: u64) -> () {
@@ -377,6 +432,11 @@ macro_rules! __op_table {
                 future set_len;
                 sqe(op) = opcode::Ftruncate::new(types::Fd(op.fd), op.len).build();
                 output(op) = { let _ = op; };
+                c AURA_OP_FTRUNCATE = 13 fn [
+                    "Metadata operations",
+                    "ftruncate (kernel 6.9+; -EINVAL or -EOPNOTSUPP before).",
+                    "AURA_WARN_UNUSED aura_request_t *aura_ftruncate(aura_engine_t *engine, int fd, off_t length, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)",
+                ];
             }
             /// Removes `path` relative to `dirfd` (a directory with `libc::AT_REMOVEDIR`).
             /// Kernel 5.11.
@@ -434,6 +494,11 @@ macro_rules! __op_table {
                     .flags(op.flags)
                     .build();
                 output(op) = { let _ = op; };
+                c AURA_OP_SYNC_FILE_RANGE = 14 fn [
+                    "Metadata operations",
+                    "sync_file_range with AURA_SYNC_RANGE_* flags; nbytes 0 means to the end of the file.",
+                    "AURA_WARN_UNUSED aura_request_t *aura_sync_file_range(aura_engine_t *engine, int fd, off_t offset, off_t nbytes, unsigned int range_flags, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)",
+                ];
             }
         }
     };
@@ -452,6 +517,7 @@ macro_rules! define_ops {
             sqe($s:ident) = $sqe:expr;
             $(complete($c:ident, $cn:ident) = $complete:expr;)?
             output($o:ident) = $output:expr;
+            $(c $cop:ident = $cval:literal $(fn [$($cf:literal),* $(,)?])?;)?
         }
     )*) => {$(
         #[doc = concat!("The `", stringify!($method), "` operation; see [`Engine::",

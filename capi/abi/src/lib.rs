@@ -31,6 +31,7 @@ extern crate self as auraio_capi_abi;
 /// library crate needs no other dependency for them. Not an API.
 #[doc(hidden)]
 pub mod __private {
+    pub use auraio::__op_table;
     pub use auraio::{Adaptive, CpuLocal, DefaultTuning, MultiThread, RoundRobin, SingleThread};
 }
 
