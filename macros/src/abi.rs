@@ -128,6 +128,43 @@ pub const CONSTANTS: &[(&str, &str, &str)] = &[
     ("AURA_STATX_ALL", "0xFFFu", "statx mask: every basic field."),
 ];
 
+/// Opaque handles: typedef name, struct tag, doc. C sees `typedef struct TAG NAME;`, Rust a
+/// zero-sized `#[repr(C)]` struct.
+pub const OPAQUE: &[(&str, &str, &str)] = &[
+    (
+        "aura_engine_t",
+        "aura_engine",
+        "An engine: rings, tuner, buffer pool.",
+    ),
+    (
+        "aura_request_t",
+        "aura_request",
+        "One submitted operation; valid until its callback returns.",
+    ),
+];
+
+/// Function-pointer types: typedef name, doc, the pointee's prototype (named as the type).
+/// Rust sees `Option<unsafe extern "C" fn(...)>` (a NULL pointer is `None`).
+pub const FN_TYPES: &[(&str, &str, &str)] = &[
+    (
+        "aura_callback_t",
+        "Completion callback: result is bytes (read/write), 0 (fsync and metadata), a new fd (openat) or -errno.",
+        "void aura_callback_t(aura_request_t *req, ssize_t result, void *user_data)",
+    ),
+    (
+        "aura_log_fn",
+        "Log handler: level is a syslog priority, msg at most 255 characters.",
+        "void aura_log_fn(int level, const char *msg, void *userdata)",
+    ),
+];
+
+/// Scalar typedefs: name, C type, doc.
+pub const SCALARS: &[(&str, &str, &str)] = &[(
+    "aura_submit_flags_t",
+    "unsigned int",
+    "Submission flags (AURA_NO_FLAGS, AURA_FIXED_FILE).",
+)];
+
 /// A C enum: typedef name, doc, enumerators and values. Each is 4 bytes (an `int` in Rust).
 pub type Enum = (&'static str, &'static str, &'static [(&'static str, i32)]);
 

@@ -3,6 +3,9 @@
 //! Only the C the table uses is understood: `[const] base [*…] name[N]`, where base is a
 //! builtin integer/float type, `struct iovec`, `struct statx`, or one of the `aura_*` types.
 
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
 /// A C type as written in the table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CType {
@@ -102,41 +105,63 @@ pub fn parse_proto(text: &str) -> Result<Proto, String> {
 }
 
 /// The Rust spelling of a C base type, as a path valid inside the generated code.
-fn rust_base(base: &str) -> Result<String, String> {
+fn rust_base(base: &str) -> Result<TokenStream, String> {
     Ok(match base {
-        "void" => "::core::ffi::c_void".into(),
-        "int" => "::core::ffi::c_int".into(),
-        "unsigned int" => "::core::ffi::c_uint".into(),
-        "char" => "::core::ffi::c_char".into(),
-        "size_t" => "usize".into(),
-        "ssize_t" => "isize".into(),
-        "off_t" => "i64".into(),
-        "mode_t" => "u32".into(),
-        "bool" => "bool".into(),
-        "double" => "f64".into(),
-        "int64_t" => "i64".into(),
-        "uint64_t" => "u64".into(),
-        "uint32_t" => "u32".into(),
-        "struct iovec" => "::auraio_capi_abi::types::iovec".into(),
-        "struct statx" => "::auraio_capi_abi::types::statx".into(),
-        b if b.starts_with("aura_") => format!("::auraio_capi_abi::types::{b}"),
+        "void" => quote!(::core::ffi::c_void),
+        "int" => quote!(::core::ffi::c_int),
+        "unsigned int" => quote!(::core::ffi::c_uint),
+        "char" => quote!(::core::ffi::c_char),
+        "size_t" => quote!(usize),
+        "ssize_t" => quote!(isize),
+        "off_t" => quote!(i64),
+        "mode_t" => quote!(u32),
+        "bool" => quote!(bool),
+        "double" => quote!(f64),
+        "int64_t" => quote!(i64),
+        "uint64_t" => quote!(u64),
+        "uint32_t" => quote!(u32),
+        "struct iovec" => quote!(::auraio_capi_abi::types::iovec),
+        "struct statx" => quote!(::auraio_capi_abi::types::statx),
+        b if b.starts_with("aura_") && is_ident(b) => {
+            let id = format_ident!("{}", b);
+            quote!(::auraio_capi_abi::types::#id)
+        }
         b => return Err(format!("no Rust spelling for C type `{b}`")),
     })
 }
 
+fn is_ident(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// The Rust spelling of a C type. `void` alone is the unit type.
-pub fn rust_type(ty: &CType) -> Result<String, String> {
+pub fn rust_type(ty: &CType) -> Result<TokenStream, String> {
     if ty.base == "void" && ty.ptrs.is_empty() {
-        return Ok("()".into());
+        return Ok(quote!(()));
     }
     let mut out = rust_base(&ty.base)?;
     for &is_const in &ty.ptrs {
-        out = format!("{} {out}", if is_const { "*const" } else { "*mut" });
+        out = if is_const {
+            quote!(*const #out)
+        } else {
+            quote!(*mut #out)
+        };
     }
     if let Some(n) = ty.array {
-        out = format!("[{out}; {n}]");
+        out = quote!([#out; #n]);
     }
     Ok(out)
+}
+
+/// A declared name as a Rust identifier.
+pub fn ident(name: &str) -> Result<proc_macro2::Ident, String> {
+    if is_ident(name) {
+        Ok(format_ident!("{}", name))
+    } else {
+        Err(format!("`{name}` is not an identifier"))
+    }
 }
 
 /// The C spelling of a declaration, for the header.
@@ -179,11 +204,11 @@ mod tests {
         assert_eq!(p.params.len(), 5);
         assert_eq!(c_decl(&p.params[2]), "const struct iovec *iov");
         assert_eq!(
-            rust_type(&p.params[2].ty).unwrap(),
-            "*const ::auraio_capi_abi::types::iovec"
+            rust_type(&p.params[2].ty).unwrap().to_string(),
+            "* const :: auraio_capi_abi :: types :: iovec"
         );
         let d = parse_decl("uint32_t _reserved[7]").unwrap();
-        assert_eq!(rust_type(&d.ty).unwrap(), "[u32; 7]");
+        assert_eq!(rust_type(&d.ty).unwrap().to_string(), "[u32 ; 7usize]");
         assert_eq!(c_decl(&d), "uint32_t _reserved[7]");
         assert!(parse_proto("int aura_v(void)").unwrap().params.is_empty());
         assert!(rust_type(&parse_type("long double").unwrap()).is_err());
@@ -197,6 +222,16 @@ mod tests {
             for d in &p.params {
                 rust_type(&d.ty).unwrap_or_else(|e| panic!("{}: {e}", f.proto));
             }
+        }
+        for (name, _, proto) in crate::abi::FN_TYPES {
+            let p = parse_proto(proto).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(p.name, *name);
+            for d in &p.params {
+                rust_type(&d.ty).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+        for (name, c_ty, _) in crate::abi::SCALARS {
+            rust_type(&parse_type(c_ty).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         for (name, _, _, fields) in crate::abi::STRUCTS {
             for fl in *fields {

@@ -256,11 +256,6 @@ impl Parse for Preset {
     }
 }
 
-fn tokens(s: &str) -> Result<TokenStream2, String> {
-    s.parse::<TokenStream2>()
-        .map_err(|e| format!("generated code does not parse: {e}: {s}"))
-}
-
 /// The `Abi` type of one preset.
 fn abi_type(preset: &Preset) -> TokenStream2 {
     let policy = format_ident!("{}", last_ident(&preset.policy));
@@ -305,12 +300,12 @@ fn expand_abi(presets: &Presets, table: &ops::Table) -> syn::Result<TokenStream2
         let p = cdecl::parse_proto(&f.proto).map_err(err)?;
         let name = format_ident!("{}", p.name);
         let method = format_ident!("{}", p.name.trim_start_matches("aura_"));
-        let ret = tokens(&cdecl::rust_type(&p.ret).map_err(err)?).map_err(err)?;
+        let ret = cdecl::rust_type(&p.ret).map_err(err)?;
         let mut params = Vec::new();
         let mut args = Vec::new();
         for d in &p.params {
             let id = format_ident!("p_{}", d.name);
-            let ty = tokens(&cdecl::rust_type(&d.ty).map_err(err)?).map_err(err)?;
+            let ty = cdecl::rust_type(&d.ty).map_err(err)?;
             params.push(quote!(#id: #ty));
             args.push(quote!(#id));
         }
@@ -427,52 +422,103 @@ fn preset_name(p: &Preset) -> String {
 
 fn expand_types(table: &ops::Table) -> Result<TokenStream2, String> {
     let (ma, mi, pa) = abi::VERSION;
-    let mut out = format!(
-        "#[doc = \"Packed version, MAJOR*10000 + MINOR*100 + PATCH.\"] \
-         pub const AURA_VERSION: ::core::ffi::c_int = {};\n\
-         #[doc = \"Version string.\"] \
-         pub const AURA_VERSION_STRING: &::core::ffi::CStr = c\"{ma}.{mi}.{pa}\";\n",
-        ma * 10000 + mi * 100 + pa
-    );
+    let packed = (ma * 10000 + mi * 100 + pa) as i32;
+    let version = std::ffi::CString::new(format!("{ma}.{mi}.{pa}")).expect("no NUL");
+    let version = syn::LitCStr::new(&version, Span::call_site());
+    let mut items = vec![quote! {
+        #[doc = "Packed version, MAJOR*10000 + MINOR*100 + PATCH."]
+        pub const AURA_VERSION: ::core::ffi::c_int = #packed;
+        #[doc = "Version string."]
+        pub const AURA_VERSION_STRING: &::core::ffi::CStr = #version;
+    }];
+    for (name, c_ty, doc) in abi::SCALARS {
+        let id = cdecl::ident(name)?;
+        let ty = cdecl::rust_type(&cdecl::parse_type(c_ty)?)?;
+        items.push(quote!(#[doc = #doc] pub type #id = #ty;));
+    }
+    for (name, _, doc) in abi::OPAQUE {
+        let id = cdecl::ident(name)?;
+        items.push(quote! {
+            #[doc = #doc]
+            #[doc = ""]
+            #[doc = "Opaque: only pointers to it cross the ABI."]
+            #[repr(C)]
+            pub struct #id {
+                _opaque: [u8; 0],
+            }
+        });
+    }
+    for (name, doc, proto) in abi::FN_TYPES {
+        let p = cdecl::parse_proto(proto)?;
+        if p.name != *name {
+            return Err(format!("FN_TYPES: `{proto}` is not named `{name}`"));
+        }
+        let id = cdecl::ident(name)?;
+        let ret = cdecl::rust_type(&p.ret)?;
+        let params = p
+            .params
+            .iter()
+            .map(|d| cdecl::rust_type(&d.ty))
+            .collect::<Result<Vec<_>, _>>()?;
+        items.push(quote! {
+            #[doc = #doc]
+            pub type #id = ::core::option::Option<unsafe extern "C" fn(#(#params),*) -> #ret>;
+        });
+    }
     for (name, doc, values) in abi::ENUMS {
-        out += &format!("#[doc = {doc:?}] pub type {name} = ::core::ffi::c_int;\n");
+        let id = cdecl::ident(name)?;
+        items.push(quote!(#[doc = #doc] pub type #id = ::core::ffi::c_int;));
+        let value_doc = format!("Value of `{name}`.");
         for (v, n) in enum_values(name, values, table) {
-            out += &format!("#[doc = \"Value of `{name}`.\"] pub const {v}: {name} = {n};\n");
+            let v = cdecl::ident(v)?;
+            items.push(quote!(#[doc = #value_doc] pub const #v: #id = #n;));
         }
     }
     for (name, value, doc) in abi::CONSTANTS {
+        let id = cdecl::ident(name)?;
         let (ty, lit) = match value.strip_suffix('u') {
-            Some(v) => ("::core::ffi::c_uint", v),
-            None => ("::core::ffi::c_int", *value),
+            Some(v) => (quote!(::core::ffi::c_uint), v),
+            None => (quote!(::core::ffi::c_int), *value),
         };
-        out += &format!("#[doc = {doc:?}] pub const {name}: {ty} = {lit};\n");
+        let lit = syn::parse_str::<syn::LitInt>(lit)
+            .map_err(|e| format!("constant {name} = {value}: {e}"))?;
+        items.push(quote!(#[doc = #doc] pub const #id: #ty = #lit;));
     }
     for (name, doc, size, fields) in abi::STRUCTS {
-        let mut body = String::new();
-        let mut init = String::new();
+        let id = cdecl::ident(name)?;
+        let mut body = Vec::new();
+        let mut init = Vec::new();
         for fl in fields.iter() {
             let d = cdecl::parse_decl(fl)?;
+            let field = cdecl::ident(&d.name)?;
             let ty = cdecl::rust_type(&d.ty)?;
             let zero = match d.ty.base.as_str() {
-                "double" => "0.0",
-                "bool" => "false",
-                _ => "0",
+                "double" => quote!(0.0),
+                "bool" => quote!(false),
+                _ => quote!(0),
             };
             let zero = match d.ty.array {
-                Some(n) => format!("[{zero}; {n}]"),
-                None => zero.to_string(),
+                Some(n) => quote!([#zero; #n]),
+                None => zero,
             };
-            body += &format!("#[doc = \"C: `{fl}`.\"] pub {}: {ty},\n", d.name);
-            init += &format!("{}: {zero},\n", d.name);
+            let field_doc = format!("C: `{fl}`.");
+            body.push(quote!(#[doc = #field_doc] pub #field: #ty));
+            init.push(quote!(#field: #zero));
         }
-        out += &format!(
-            "#[doc = {doc:?}] #[repr(C)] #[derive(Clone, Copy, Debug, PartialEq)] \
-             pub struct {name} {{ {body} }}\n\
-             impl Default for {name} {{ fn default() -> Self {{ {name} {{ {init} }} }} }}\n\
-             const _: () = assert!(::core::mem::size_of::<{name}>() == {size});\n"
-        );
+        items.push(quote! {
+            #[doc = #doc]
+            #[repr(C)]
+            #[derive(Clone, Copy, Debug, PartialEq)]
+            pub struct #id { #(#body,)* }
+            impl ::core::default::Default for #id {
+                fn default() -> Self {
+                    #id { #(#init,)* }
+                }
+            }
+            const _: () = assert!(::core::mem::size_of::<#id>() == #size);
+        });
     }
-    tokens(&out)
+    Ok(quote!(#(#items)*))
 }
 
 /// The whole header.
@@ -501,15 +547,23 @@ fn header_text(preset: &str, table: &ops::Table) -> Result<String, String> {
     for (name, value, doc) in abi::CONSTANTS {
         h += &format!("/** {doc} */\n#define {name} {value}\n");
     }
-    h += "\n/** An engine: rings, tuner, buffer pool. */\ntypedef struct aura_engine aura_engine_t;\n\
-          /** One submitted operation; valid until its callback returns. */\n\
-          typedef struct aura_request aura_request_t;\n\
-          /** Completion callback: result is bytes (read/write), 0 (fsync and metadata), a new fd (openat) or -errno. */\n\
-          typedef void (*aura_callback_t)(aura_request_t *req, ssize_t result, void *user_data);\n\
-          /** Log handler: level is a syslog priority, msg at most 255 characters. */\n\
-          typedef void (*aura_log_fn)(int level, const char *msg, void *userdata);\n\
-          /** Submission flags (AURA_NO_FLAGS, AURA_FIXED_FILE). */\n\
-          typedef unsigned int aura_submit_flags_t;\n\n";
+    h += "\n";
+    for (name, tag, doc) in abi::OPAQUE {
+        h += &format!("/** {doc} */\ntypedef struct {tag} {name};\n");
+    }
+    for (name, doc, proto) in abi::FN_TYPES {
+        let p = cdecl::parse_proto(proto)?;
+        let ret = cdecl::c_decl(&cdecl::Decl {
+            ty: p.ret.clone(),
+            name: format!("(*{name})"),
+        });
+        let params: Vec<String> = p.params.iter().map(cdecl::c_decl).collect();
+        h += &format!("/** {doc} */\ntypedef {ret}({});\n", params.join(", "));
+    }
+    for (name, c_ty, doc) in abi::SCALARS {
+        h += &format!("/** {doc} */\ntypedef {c_ty} {name};\n");
+    }
+    h += "\n";
     for (name, doc, values) in abi::ENUMS {
         h += &format!("/** {doc} */\ntypedef enum {{\n");
         for (v, n) in enum_values(name, values, table) {
