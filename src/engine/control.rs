@@ -269,21 +269,9 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     ///
     /// `InvalidInput` for a ring index out of range.
     pub fn ring_stats(&self, i: usize) -> io::Result<RingStats> {
-        let mut s = self.ring(i)?.stats();
-        let c = self.tuners[i].lock().controller.stats();
-        s.phase = c.phase.unwrap_or(Phase::Baseline);
-        s.p99_ns = c.p99_ns;
-        s.baseline_p99_ns = c.baseline_p99_ns;
-        s.ops_per_sec = c.ops_per_sec;
-        s.bytes_per_sec = c.bytes_per_sec;
-        s.reprobes = c.reprobes;
-        s.adaptive = c.adaptive;
-        s.target_p99_ns = c.target_p99_ns;
-        s.ticks_to_converge = c.ticks_to_converge;
-        s.window_ops_per_sec = c.window_ops_per_sec;
-        s.window_mean_ns = c.window_mean_ns;
-        s.window_ns = c.window_ns;
-        Ok(s)
+        let counters = self.ring(i)?.stats();
+        let tuner = self.tuners[i].lock().controller.stats();
+        Ok(RingStats::compose(counters, &tuner))
     }
 
     /// Ring `i`'s latency histograms: `(last window, cumulative since creation)`.

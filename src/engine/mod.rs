@@ -28,7 +28,7 @@ use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use crate::aimd::{defer_tick, Controller, Phase, TickInput};
+use crate::aimd::{defer_tick, Controller, TickInput};
 use crate::buffer::{AlignedBuf, IoBuf, IoBufMut};
 use crate::error::SubmitError;
 use crate::fixed::{FixedBuf, FixedIo, RawFixedBuf, Registry};

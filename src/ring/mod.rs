@@ -342,6 +342,57 @@ pub struct RingStats {
     pub window_ns: u64,
 }
 
+/// What a ring counts of itself: the ring's half of a [`RingStats`].
+pub(crate) struct RingCounters {
+    ops_completed: u64,
+    ops_failed: u64,
+    bytes_transferred: u64,
+    in_flight: u32,
+    backlog: u32,
+    in_flight_limit: u32,
+    peak_in_flight: u32,
+    batch_threshold: u32,
+    queue_depth: u32,
+    cq_entries: u32,
+    submit_calls: u64,
+    sqes_submitted: u64,
+    features: RingFeatures,
+}
+
+impl RingStats {
+    /// A ring's counters and its controller's figures, side by side: each field has one
+    /// source, named here.
+    pub(crate) fn compose(r: RingCounters, c: &crate::aimd::ControllerStats) -> Self {
+        RingStats {
+            ops_completed: r.ops_completed,
+            ops_failed: r.ops_failed,
+            bytes_transferred: r.bytes_transferred,
+            in_flight: r.in_flight,
+            backlog: r.backlog,
+            in_flight_limit: r.in_flight_limit,
+            peak_in_flight: r.peak_in_flight,
+            batch_threshold: r.batch_threshold,
+            queue_depth: r.queue_depth,
+            cq_entries: r.cq_entries,
+            submit_calls: r.submit_calls,
+            sqes_submitted: r.sqes_submitted,
+            features: r.features,
+            phase: c.phase.unwrap_or(crate::aimd::Phase::Baseline),
+            adaptive: c.adaptive,
+            p99_ns: c.p99_ns,
+            baseline_p99_ns: c.baseline_p99_ns,
+            target_p99_ns: c.target_p99_ns,
+            ops_per_sec: c.ops_per_sec,
+            bytes_per_sec: c.bytes_per_sec,
+            reprobes: c.reprobes,
+            ticks_to_converge: c.ticks_to_converge,
+            window_ops_per_sec: c.window_ops_per_sec,
+            window_mean_ns: c.window_mean_ns,
+            window_ns: c.window_ns,
+        }
+    }
+}
+
 impl<L: LockMode> crate::policy::RingLoads for [Ring<L>] {
     #[inline]
     fn count(&self) -> usize {
@@ -1182,9 +1233,9 @@ impl<L: LockMode> Ring<L> {
         self.publish(&st);
     }
 
-    pub(crate) fn stats(&self) -> RingStats {
+    pub(crate) fn stats(&self) -> RingCounters {
         let st = self.state.lock();
-        RingStats {
+        RingCounters {
             ops_completed: st.ops_completed,
             ops_failed: st.ops_failed,
             bytes_transferred: st.bytes,
@@ -1198,7 +1249,6 @@ impl<L: LockMode> Ring<L> {
             submit_calls: st.submit_calls,
             sqes_submitted: st.sqes_submitted,
             features: self.features,
-            ..RingStats::default()
         }
     }
 
