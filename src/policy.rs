@@ -157,16 +157,16 @@ impl sealed::Sealed for Adaptive {
         if n == 1 {
             return 0;
         }
-        spill_choice(rings, local_cpu() % n, random(), sel)
+        spill_choice(rings, local_cpu() % n, random, sel)
     }
 }
 
-/// [`Adaptive`]'s choice for a thread on ring `local`, with random bits `r` for the two
-/// candidates.
+/// [`Adaptive`]'s choice for a thread on ring `local`; `random` gives the bits that pick the
+/// two candidates, called only when a spill is considered (not on the common local path).
 fn spill_choice<L: LockMode, R: RingLoads + ?Sized>(
     rings: &R,
     local: usize,
-    r: u64,
+    random: impl FnOnce() -> u64,
     sel: &Selector<L>,
 ) -> usize {
     let n = rings.count();
@@ -180,6 +180,7 @@ fn spill_choice<L: LockMode, R: RingLoads + ?Sized>(
     if pending * n as u64 > 2 * total {
         return local;
     }
+    let r = random();
     let a = (r % n as u64) as usize;
     let b = ((r >> 32) % n as u64) as usize;
     let lighter = if rings.load(a) <= rings.load(b) { a } else { b };
@@ -224,10 +225,11 @@ mod tests {
         let sel = Selector::<crate::lock::SingleThread>::new();
         // Ring 0 at 5/8: local.
         let rings = [(5, 8), (0, 8), (0, 8), (0, 8)];
-        assert_eq!(spill_choice(&rings[..], 0, 1 << 32 | 1, &sel), 0);
+        let never = || -> u64 { panic!("no spill is considered under 3/4") };
+        assert_eq!(spill_choice(&rings[..], 0, never, &sel), 0);
         // At 6/8 but holding the whole load (its own burst): local.
         let rings = [(6, 8), (0, 8), (0, 8), (0, 8)];
-        assert_eq!(spill_choice(&rings[..], 0, 1 << 32 | 1, &sel), 0);
+        assert_eq!(spill_choice(&rings[..], 0, || 1 << 32 | 1, &sel), 0);
         assert_eq!(sel.spills(), 0);
     }
 
@@ -236,12 +238,12 @@ mod tests {
         let sel = Selector::<crate::lock::SingleThread>::new();
         let rings = [(8, 8), (7, 8), (2, 8), (6, 8)];
         // Candidates 1 and 2 (r's low and high words): the lighter, 2.
-        assert_eq!(spill_choice(&rings[..], 0, 2 << 32 | 1, &sel), 2);
+        assert_eq!(spill_choice(&rings[..], 0, || 2 << 32 | 1, &sel), 2);
         assert_eq!(sel.spills(), 1);
         // Candidates 0 and 3: ring 3 is lighter than the local ring 0.
-        assert_eq!(spill_choice(&rings[..], 0, 3 << 32, &sel), 3);
+        assert_eq!(spill_choice(&rings[..], 0, || 3 << 32, &sel), 3);
         // Both candidates the local ring itself: no spill counted.
-        assert_eq!(spill_choice(&rings[..], 0, 0, &sel), 0);
+        assert_eq!(spill_choice(&rings[..], 0, || 0, &sel), 0);
         assert_eq!(sel.spills(), 2);
     }
 

@@ -31,8 +31,13 @@ use crate::tuning::Tuning;
 ///
 /// # Safety
 ///
-/// The memory the iovecs describe must stay valid, and not be freed or reused, until
-/// `engine.buffers_registered()` is false after an unregister, or `engine` is dropped.
+/// The memory the iovecs describe must stay valid, and not be freed or reused, while the
+/// registration lasts and while any [`RawFixedBuf`] taken from it is alive (a slice is an
+/// ordinary buffer too: any engine's plain read or write may be given it). The registration
+/// lasts until `engine.buffers_registered()` is false after an unregister, or until `engine`
+/// is dropped; a drop that reaches its drain timeout leaks the requests the kernel still
+/// holds (it logs how many), and memory those requests use must then stay valid for the
+/// life of the process.
 ///
 /// # Errors
 ///

@@ -258,3 +258,32 @@ fn caller_owned_memory_registers_through_raw_and_unregisters_as_the_engines_own(
     );
     assert_eq!(&mem[2 * 4096..2 * 4096 + 8], b"12345678");
 }
+
+#[test]
+fn an_unregister_finishes_when_the_last_slice_drops_outside_any_round() {
+    use auraio::raw;
+    let engine = LocalEngine::new().unwrap();
+    let mut mem = vec![0u8; 4096];
+    let iov = [libc::iovec {
+        iov_base: mem.as_mut_ptr().cast(),
+        iov_len: mem.len(),
+    }];
+    // SAFETY: `mem` outlives the engine, which is dropped first, and no slice is used for I/O.
+    unsafe { raw::register_buffers(&engine, &iov) }.unwrap();
+    let kept = raw::fixed_buf(&engine, 0, 0, 512).unwrap();
+    engine.unregister_buffers().unwrap();
+    engine.poll().unwrap();
+    assert!(engine.buffers_registered(), "a slice is still out");
+    drop(kept);
+    // No poll since: the check itself finishes the unregister, and so does a new registration.
+    assert!(!engine.buffers_registered());
+    // SAFETY: as above.
+    unsafe { raw::register_buffers(&engine, &iov) }.unwrap();
+    let kept = raw::fixed_buf(&engine, 0, 0, 512).unwrap();
+    engine.unregister_buffers().unwrap();
+    drop(kept);
+    // SAFETY: as above.
+    unsafe { raw::register_buffers(&engine, &iov) }.unwrap();
+    drop(engine);
+    drop(mem);
+}

@@ -71,11 +71,10 @@ fn a_maximum_bounds_the_adaptive_limit_and_a_minimum_raises_it() {
         s.peak_in_flight
     );
 
-    // A minimum over the maximum is capped by it; raising the maximum frees the minimum.
+    // A minimum over the maximum is capped by it; raising the maximum restores the minimum.
     engine.set_min_in_flight(8).unwrap();
     assert!(engine.ring_stats(0).unwrap().in_flight_limit <= 3);
     engine.set_max_in_flight(1_000_000).unwrap();
-    engine.set_min_in_flight(8).unwrap();
     keep_reading(&engine, f.fd(), 64, Duration::from_millis(200));
     let s = engine.ring_stats(0).unwrap();
     assert!(
@@ -89,10 +88,17 @@ fn a_maximum_bounds_the_adaptive_limit_and_a_minimum_raises_it() {
         s.in_flight_limit
     );
 
-    // A static limit is the user's explicit choice: the adaptive bound does not cut it.
+    // A static limit is the user's explicit choice: the adaptive bound does not cut it,
+    // whichever comes first.
     engine.set_max_in_flight(2).unwrap();
     engine.set_in_flight_limit(16).unwrap();
+    assert_eq!(engine.ring_stats(0).unwrap().in_flight_limit, 16);
+    engine.set_in_flight_limit(12).unwrap();
+    engine.set_max_in_flight(4).unwrap();
     let s = engine.ring_stats(0).unwrap();
-    assert_eq!(s.in_flight_limit, 16);
+    assert_eq!(s.in_flight_limit, 12);
     assert!(!s.adaptive);
+    // Adaptation on again: within the bound at once.
+    engine.set_adaptive(true);
+    assert!(engine.ring_stats(0).unwrap().in_flight_limit <= 4);
 }

@@ -34,7 +34,10 @@ use syn::{GenericArgument, Path, PathArguments, Token, Type};
 /// taking an engine or a request dispatches on that tag with one `match` into the preset's
 /// monomorphized code (about 8 instructions a call, measured: `capi/bench/dispatch.c`).
 ///
-/// Compiled by the ui-tests (`ui-tests/tests/ui/c_abi/`) and by the crates in `capi/`:
+/// The expansion names `::auraio_capi_abi` (the C layer) and `::auraio_macros` by their
+/// crate names, so a crate invoking it depends on both directly, unrenamed (and on `auraio`
+/// for a tuning of its own). Compiled by the ui-tests (`ui-tests/tests/ui/c_abi/`) and by the
+/// crates in `capi/`:
 ///
 /// ```text
 /// // lib.rs of a crate built as a staticlib:

@@ -187,12 +187,9 @@ fn c_line(
     }
     match cdecl::parse_proto(&proto) {
         Ok(p) if p.name.starts_with("aura_") => {
-            if funcs
-                .iter()
-                .any(|f| cdecl::parse_proto(&f.proto).is_ok_and(|q| q.name == p.name))
-                || abi::FUNCS
-                    .iter()
-                    .any(|f| f.proto.contains(&format!(" {}(", p.name)))
+            let named = |proto: &str| cdecl::parse_proto(proto).is_ok_and(|q| q.name == p.name);
+            if funcs.iter().any(|f| named(&f.proto))
+                || abi::FUNCS.iter().any(|f| !f.c_only && named(f.proto))
             {
                 errors.push(syn::Error::new(
                     span,

@@ -304,6 +304,9 @@ pub struct Controller<T: Tuning> {
     max: u32,
     /// The ring's own maximum (given to `new`): `max` may be lowered under it and raised back.
     cap: u32,
+    /// The lowest limit asked for (`set_min_limit`); `min` is it capped by `max`, so a
+    /// maximum raised again restores it.
+    floor: u32,
     adaptive: bool,
     target_p99_ns: u64,
     batch: Batch,
@@ -421,6 +424,7 @@ impl<T: Tuning> Controller<T> {
             min,
             max,
             cap: max,
+            floor: min,
             adaptive: true,
             target_p99_ns: 0,
             batch: Batch::new::<T>(),
@@ -499,23 +503,26 @@ impl<T: Tuning> Controller<T> {
         }
     }
 
-    /// Sets the lowest limit (clamped to `1..=max`); raises the limit to it if needed.
+    /// Sets the lowest limit (clamped to `1..=max`, and again when the maximum moves); raises
+    /// the limit to it if needed.
     pub fn set_min_limit(&mut self, n: u32) {
-        self.min = n.clamp(1, self.max);
+        self.floor = n.clamp(1, self.cap);
+        self.min = self.floor.min(self.max);
         self.limit = self.limit.max(self.min);
     }
 
-    /// Sets the highest limit (clamped to `1..=` the maximum given to [`new`](Self::new));
-    /// lowers the minimum and the limit to it if needed. A limit that had to move starts a
-    /// new search from there: what the search measured above the new maximum is of no use.
+    /// Sets the highest limit adaptation uses (clamped to `1..=` the maximum given to
+    /// [`new`](Self::new)); the minimum is capped by it (and restored when it rises again).
+    /// An adaptive limit the new bounds leave outside moves to the nearest and starts a new
+    /// search from there (what the search measured beyond them is of no use); a static limit
+    /// ([`set_static`](Self::set_static)) stays.
     pub fn set_max_limit(&mut self, n: u32) {
         self.max = n.clamp(1, self.cap);
-        self.min = self.min.min(self.max);
-        if self.limit > self.max {
-            self.limit = self.max;
-            if self.adaptive {
-                self.restart_search();
-            }
+        self.min = self.floor.min(self.max);
+        let within = self.limit.clamp(self.min, self.max);
+        if self.adaptive && within != self.limit {
+            self.limit = within;
+            self.restart_search();
         }
     }
 

@@ -258,6 +258,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         // one ring's io_uring_enter would not wake for it.
         let one_ring = self.rings.len() == 1 || (!L::MULTI_THREAD && busy == 1);
         if busy == 0 {
+            // A slice of registered memory may have dropped outside any round.
+            self.finish_unregister();
             return self.check_fatal(0);
         }
         // The wait wakes at every tick while nothing completes, so the controllers see a
@@ -446,6 +448,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                 let step = Duration::from_millis(100);
                 n += self.wait_locked(Some(left.map_or(step, |l| l.min(step))))?;
             }
+            self.finish_unregister();
             self.check_fatal(n)
         })
     }

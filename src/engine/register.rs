@@ -142,6 +142,8 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     ///
     /// The memory `registry.iovecs()` describes stays valid until the registry is dropped.
     unsafe fn install(&self, registry: Registry<L>) -> io::Result<()> {
+        // An unregister whose last lease dropped since the last round finishes first.
+        self.finish_unregister();
         let mut slot = self.fixed.lock();
         if slot.is_some() {
             return Err(io::Error::from_raw_os_error(libc::EBUSY));
@@ -164,6 +166,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// Whether buffers are registered: from a registration until its unregister has finished
     /// (it waits for the leases, see [`unregister_buffers`](Self::unregister_buffers)).
     pub fn buffers_registered(&self) -> bool {
+        self.finish_unregister();
         self.fixed.lock().is_some()
     }
 

@@ -1100,9 +1100,12 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         }
         // SAFETY: count readable iovecs, per the contract.
         let v = unsafe { std::slice::from_raw_parts(iovs, count as usize) };
-        // SAFETY: the caller keeps the memory valid until it unregisters (the contract; the
-        // synchronous unregister returns once the kernel has let go of it, and destroy drops
-        // the engine, whose rings take the table with them).
+        // SAFETY: the caller keeps the memory valid until it unregisters or destroys the
+        // engine (the contract). The slices the C layer takes live only inside a request (a
+        // CFixed is dropped with its completion, or at once when the submission fails), so
+        // none outlives the registration; the synchronous unregister returns once the last
+        // one is back. What a destroy past its drain bound leaks is held for the process's
+        // life, as every buffer of a request the kernel still holds (logged).
         match unsafe { auraio::raw::register_buffers(&c.engine, v) } {
             Ok(()) => 0,
             Err(err) => fail(errno_of(&err), -1),

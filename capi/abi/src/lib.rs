@@ -27,8 +27,9 @@ pub mod types;
 // The generated C types name this crate by its path, as the library crates do.
 extern crate self as auraio_capi_abi;
 
-/// What `auraio_macros::c_abi!`'s expansions name, by absolute path through this crate, so a
-/// library crate needs no other dependency for them. Not an API.
+/// What `auraio_macros::c_abi!`'s expansions name, by absolute path through this crate (the
+/// op table, the built-in policies and lock modes, the default tuning), so a library crate
+/// needs only this crate and `auraio-macros`. Not an API.
 #[doc(hidden)]
 pub mod __private {
     pub use auraio::__op_table;

@@ -963,7 +963,7 @@ fn rust_log_shows_the_tuners_decisions() {
     };
     let debug = run(Some("debug"));
     assert!(
-        debug.contains("DEBUG auraio::engine: ring 0: BASELINE limit"),
+        debug.contains("DEBUG auraio::engine::control: ring 0: BASELINE limit"),
         "the search's first step is logged: {debug}"
     );
     let quiet = run(None);

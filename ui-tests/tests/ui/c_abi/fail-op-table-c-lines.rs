@@ -19,6 +19,9 @@ auraio_macros::__c_types_with_ops! {
     five() -> () {
         c AURA_OP_FIVE = 3 fn ["Lifecycle", "Doc."];
     }
+    six() -> () {
+        c AURA_OP_SIX = 4 fn ["Lifecycle", "Doc.", "aura_engine_t *aura_create(void)"];
+    }
 }
 
 fn main() {}
