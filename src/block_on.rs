@@ -101,7 +101,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         let waker = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&waker);
         let mut fut = std::pin::pin!(fut);
-        let _driving = Driving(DRIVING.with(|d| d.replace(u64::from(self.engine_id()) + 1)));
+        let _driving = Driving(DRIVING.with(|d| d.replace(u64::from(self.core.engine_id()) + 1)));
         loop {
             if flag.woken.swap(false, Ordering::Acquire) {
                 if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
@@ -114,7 +114,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                 std::thread::park_timeout(BLOCK_ON_WAIT);
                 continue;
             }
-            match self.wait_unless_busy(Some(BLOCK_ON_WAIT)) {
+            match self.core.wait_unless_busy(Some(BLOCK_ON_WAIT)) {
                 Some(Ok(_)) => {}
                 // Inside one of this engine's callbacks (it cannot be waited on here), or the
                 // engine latched a fatal error: the future's own poll reaps (nested) or

@@ -66,7 +66,7 @@ impl<'e, P: Policy, L: LockMode, T: Tuning> Chain<'e, P, L, T> {
         if !self.engine.supported(O::OPCODE) {
             return Err(SubmitError::new(libc::EOPNOTSUPP, op.into_output()));
         }
-        let (sqe, fixed) = self.engine.prepare::<O>(op.sqe());
+        let (sqe, fixed) = self.engine.core.prepare::<O>(op.sqe());
         let sampled = !matches!(O::DIRECTION, Direction::None);
         self.links
             .push((sqe, Payload::new(op, callback), sampled, fixed));

@@ -146,7 +146,7 @@ impl<P: Policy, L: LockMode, T: Tuning, Out: 'static> Future for OpFuture<'_, P,
                 // Drive the engine: reap what is ready, flush what is queued. On the thread
                 // that is running this engine's callbacks (a future awaited inside one), the
                 // running poll cannot return to reap for us: reap nested instead.
-                let nested = this.engine.poll_nested().is_some();
+                let nested = this.engine.core.poll_nested().is_some();
                 if !nested {
                     // A fatal error is not this future's to report: the poll that returns it
                     // has completed every request the kernel never got with it (this one's
@@ -160,7 +160,7 @@ impl<P: Policy, L: LockMode, T: Tuning, Out: 'static> Future for OpFuture<'_, P,
                     }
                 }
                 let woken_by_driver = this.engine.notifications()
-                    || crate::block_on::driven_here(this.engine.engine_id());
+                    || crate::block_on::driven_here(this.engine.core.engine_id());
                 if nested || !woken_by_driver {
                     // No reactor will wake us (or it is the poller this thread is running
                     // inside): ask to be polled again.
@@ -183,7 +183,7 @@ impl<P: Policy, L: LockMode, T: Tuning, Out: 'static> Drop for OpFuture<'_, P, L
                 c.result.take()
             };
             drop(abandoned);
-            if self.engine.cancel_on_drop() {
+            if self.engine.core.cancel_on_drop() {
                 // ENOENT when it already completed: nothing to do.
                 let _ = self.engine.cancel(*id);
             }

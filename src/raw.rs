@@ -52,7 +52,7 @@ pub unsafe fn register_buffers<P: Policy, L: LockMode, T: Tuning>(
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     // SAFETY: the caller's contract above is `register_raw_buffers`' own.
-    unsafe { engine.register_raw_buffers(iovecs) }
+    unsafe { engine.core.register_raw_buffers(iovecs) }
 }
 
 /// `len` bytes at `offset` of buffer `index` registered with [`register_buffers`], for the
@@ -71,7 +71,7 @@ pub fn fixed_buf<P: Policy, L: LockMode, T: Tuning>(
     offset: usize,
     len: usize,
 ) -> io::Result<RawFixedBuf<L>> {
-    engine.raw_fixed_buf(index, offset, len)
+    engine.core.raw_fixed_buf(index, offset, len)
 }
 
 /// [`Engine::submit`] without the `Sendable` bounds, for callers that cannot name them on a
@@ -105,7 +105,7 @@ where
 /// Submits what is queued in the rings' submission queues now (requests refilled from a
 /// backlog, those callbacks submitted), without reaping: the C contract's `aura_flush`.
 pub fn flush<P: Policy, L: LockMode, T: Tuning>(engine: &Engine<P, L, T>) {
-    engine.flush();
+    engine.core.flush();
 }
 
 /// What dropping `engine` does, through a shared reference: refuses new submissions, drains
@@ -115,7 +115,7 @@ pub fn flush<P: Policy, L: LockMode, T: Tuning>(engine: &Engine<P, L, T>) {
 /// while the drain runs the callbacks. Called from the engine's own callbacks it returns at
 /// once (it never blocks on its own poll).
 pub fn shut_down<P: Policy, L: LockMode, T: Tuning>(engine: &Engine<P, L, T>) {
-    engine.shut_down();
+    engine.core.shut_down();
 }
 
 /// A request id as two integers (engine and ring, slot), for storage in atomics or a foreign
@@ -138,7 +138,7 @@ pub fn in_any_callback() -> bool {
 /// Whether this thread is inside `engine`'s callbacks or its poll (where a nested blocking
 /// wait on it would deadlock).
 pub fn in_own_callbacks<P: Policy, L: LockMode, T: Tuning>(engine: &Engine<P, L, T>) -> bool {
-    engine.in_own_callbacks()
+    engine.core.in_own_callbacks()
 }
 
 /// A number naming the calling thread among the live threads (never 0): what a

@@ -2,29 +2,9 @@
 
 use super::*;
 
-impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
-    /// Name of the preset, `policy/lock-mode/tuning`.
-    pub fn preset_name() -> String {
-        format!("{}/{}/{}", P::NAME, L::NAME, T::NAME)
-    }
-
-    /// An engine with default [`Options`].
-    ///
-    /// # Errors
-    ///
-    /// As for [`with_options`](Self::with_options).
-    pub fn new() -> io::Result<Self> {
-        Self::with_options(&Options::new())
-    }
-
-    /// An engine sized by `opts`.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` naming the option for invalid options; the OS error if io_uring setup
-    /// fails (e.g. `ENOSYS` without io_uring, `EPERM` where it is disabled, `ENOMEM` past the
-    /// locked-memory limit).
-    pub fn with_options(opts: &Options) -> io::Result<Self> {
+impl<L: LockMode, T: Tuning> Core<L, T> {
+    /// The core an engine of any policy is made of ([`Engine::with_options`]).
+    fn build(opts: &Options) -> io::Result<Self> {
         const { tuning::validate::<T>() };
         opts.validate()?;
         let count = opts.ring_count.unwrap_or(if L::MULTI_THREAD {
@@ -72,7 +52,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             .min()
             .unwrap_or(1)
             .min(crate::ring::MAX_CHAIN);
-        Ok(Engine {
+        Ok(Core {
             poll_owner: L::Counter::new(0),
             repoll: L::Flag::new(),
             eventfd_waiters: L::Lock::new(0),
@@ -109,7 +89,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             notify: L::Flag::new(),
             spin_skip: L::Counter::new(0),
             spin_backoff: L::Counter::new(0),
-            _types: PhantomData,
+            _tuning: PhantomData,
             _mode: L::Marker::default(),
         })
     }
@@ -122,5 +102,32 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     /// This engine's identity (the one its request ids carry).
     pub(crate) fn engine_id(&self) -> u32 {
         self.id
+    }
+}
+
+impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
+    /// Name of the preset, `policy/lock-mode/tuning`.
+    pub fn preset_name() -> String {
+        format!("{}/{}/{}", P::NAME, L::NAME, T::NAME)
+    }
+
+    /// An engine with default [`Options`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`with_options`](Self::with_options).
+    pub fn new() -> io::Result<Self> {
+        Self::with_options(&Options::new())
+    }
+
+    /// An engine sized by `opts`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` naming the option for invalid options; the OS error if io_uring setup
+    /// fails (e.g. `ENOSYS` without io_uring, `EPERM` where it is disabled, `ENOMEM` past the
+    /// locked-memory limit).
+    pub fn with_options(opts: &Options) -> io::Result<Self> {
+        Core::build(opts).map(Self::of)
     }
 }

@@ -15,7 +15,7 @@ pub(super) struct Tuner<T: Tuning> {
     pub(super) hold_ns: u64,
 }
 
-impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
+impl<L: LockMode, T: Tuning> Core<L, T> {
     /// Runs the controllers when a tick interval has passed. Ticks are driven by whoever holds
     /// the poll lock: a single-thread engine needs no thread, and a multi-thread engine needs
     /// none either, since only a poller reaps the completions a tick measures.
@@ -87,67 +87,39 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
     }
 
-    /// Requests accepted and not yet completed, all rings (including backlogs).
-    pub fn pending(&self) -> u64 {
+    pub(crate) fn pending(&self) -> u64 {
         self.rings.iter().map(|r| r.pending()).sum()
     }
 
-    /// Sum of the rings' current in-flight limits: a lock-free read, cheap enough for a
-    /// submission loop that keeps exactly as many requests outstanding as the engine admits
-    /// (so none wait in a backlog).
     #[inline]
-    pub fn in_flight_limit(&self) -> u64 {
+    pub(crate) fn in_flight_limit(&self) -> u64 {
         self.rings.iter().map(|r| r.limit.get()).sum()
     }
 
-    /// Most links a [`Chain`](crate::Chain) may have on this engine:
-    /// [`MAX_CHAIN`](crate::MAX_CHAIN), or fewer when a ring's submission queue or in-flight
-    /// maximum is smaller (a chain enters the SQ whole and counts whole against the in-flight
-    /// limit).
-    pub fn max_chain(&self) -> usize {
+    pub(crate) fn max_chain(&self) -> usize {
         self.max_chain
     }
 
-    /// Number of rings.
-    pub fn ring_count(&self) -> usize {
+    pub(crate) fn ring_count(&self) -> usize {
         self.rings.len()
     }
 
-    /// Setup flags ring `i` ended up with.
-    ///
-    /// # Panics
-    ///
-    /// If `i >= ring_count()`.
-    pub fn ring_features(&self, i: usize) -> RingFeatures {
+    pub(crate) fn ring_features(&self, i: usize) -> RingFeatures {
         self.rings[i].features()
     }
 
-    /// Alignment of buffers the engine allocates ([`Options::buffer_alignment`]).
-    pub fn buffer_alignment(&self) -> usize {
+    pub(crate) fn buffer_alignment(&self) -> usize {
         self.alignment
     }
 
-    /// Static mode: sets every ring's in-flight limit and turns adaptation off (until
-    /// [`set_adaptive(true)`](Self::set_adaptive)). Requests beyond the limit wait in the
-    /// ring's backlog and go out as completions make room.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` unless `1 <= n <=` the rings' maximum (the tuning's `MAX_IN_FLIGHT`,
-    /// capped by the completion queue size).
-    pub fn set_in_flight_limit(&self, n: u32) -> io::Result<()> {
+    pub(crate) fn set_in_flight_limit(&self, n: u32) -> io::Result<()> {
         for i in 0..self.rings.len() {
             self.set_ring_in_flight_limit(i, n)?;
         }
         Ok(())
     }
 
-    /// Static mode for one ring: sets its in-flight limit, adaptation off on that ring.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for a ring index out of range or a limit outside 1..=the ring's maximum.
-    pub fn set_ring_in_flight_limit(&self, ring: usize, n: u32) -> io::Result<()> {
+    pub(crate) fn set_ring_in_flight_limit(&self, ring: usize, n: u32) -> io::Result<()> {
         let r = self.ring(ring)?;
         if n == 0 || n > r.max_limit() {
             return Err(io::Error::new(
@@ -185,19 +157,11 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
     }
 
-    /// Turns adaptation on (every ring starts a new search from its current limit) or off
-    /// (every ring holds its current limit).
-    pub fn set_adaptive(&self, on: bool) {
+    pub(crate) fn set_adaptive(&self, on: bool) {
         self.control(|c| c.set_adaptive(on));
     }
 
-    /// Sets a P99 ceiling (`None` removes it): the controllers keep each ring's P99 at or under
-    /// it, using the headroom below it for depth. Starts a new search.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for a zero duration.
-    pub fn set_max_p99(&self, target: Option<Duration>) -> io::Result<()> {
+    pub(crate) fn set_max_p99(&self, target: Option<Duration>) -> io::Result<()> {
         let ns = match target {
             None => 0,
             Some(t) if t.is_zero() => {
@@ -212,12 +176,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         Ok(())
     }
 
-    /// Sets the lowest in-flight limit the controllers use (clamped to the rings' maximum).
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for 0.
-    pub fn set_min_in_flight(&self, n: u32) -> io::Result<()> {
+    pub(crate) fn set_min_in_flight(&self, n: u32) -> io::Result<()> {
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -228,14 +187,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         Ok(())
     }
 
-    /// Sets the highest in-flight limit the controllers use (clamped to the rings' maximum);
-    /// a ring above it drops to it at once and searches again from there. Static limits
-    /// ([`set_in_flight_limit`](Self::set_in_flight_limit)) are not bounded by it.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for 0.
-    pub fn set_max_in_flight(&self, n: u32) -> io::Result<()> {
+    pub(crate) fn set_max_in_flight(&self, n: u32) -> io::Result<()> {
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -246,13 +198,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         Ok(())
     }
 
-    /// Pins every ring's batch threshold (SQEs gathered before a submit syscall), or with
-    /// `None` returns it to automatic tuning.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for `Some(0)`.
-    pub fn set_batch_threshold(&self, n: Option<u32>) -> io::Result<()> {
+    pub(crate) fn set_batch_threshold(&self, n: Option<u32>) -> io::Result<()> {
         if n == Some(0) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -263,28 +209,17 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         Ok(())
     }
 
-    /// Ring `i`'s statistics, including its controller's.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for a ring index out of range.
-    pub fn ring_stats(&self, i: usize) -> io::Result<RingStats> {
+    pub(crate) fn ring_stats(&self, i: usize) -> io::Result<RingStats> {
         let counters = self.ring(i)?.stats();
         let tuner = self.tuners[i].lock().controller.stats();
         Ok(RingStats::compose(counters, &tuner))
     }
 
-    /// Ring `i`'s latency histograms: `(last window, cumulative since creation)`.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for a ring index out of range.
-    pub fn histogram(&self, i: usize) -> io::Result<(Histogram, Histogram)> {
+    pub(crate) fn histogram(&self, i: usize) -> io::Result<(Histogram, Histogram)> {
         Ok(self.ring(i)?.histograms())
     }
 
-    /// A snapshot of the engine's counters.
-    pub fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         let rings: Vec<RingStats> = (0..self.rings.len())
             .map(|i| self.ring_stats(i).expect("index in range"))
             .collect();
@@ -299,22 +234,17 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
     }
 
-    /// The latched fatal error, if any.
-    pub fn fatal_error(&self) -> Option<io::Error> {
+    pub(crate) fn fatal_error(&self) -> Option<io::Error> {
         match self.fatal.get() {
             0 => None,
             e => Some(io::Error::from_raw_os_error(e as i32)),
         }
     }
 
-    /// A multi-line description of the engine's state: per ring the requests in flight and in
-    /// the backlog, the SQ and CQ occupancy and flags (pending task work, overflow, eventfd),
-    /// and the engine's flags. For a program that detects a hang and reports it; never blocks
-    /// (a lock held elsewhere is reported as such).
-    pub fn state_dump(&self) -> String {
+    pub(crate) fn state_dump(&self, preset: &str) -> String {
         let mut out = format!(
             "auraio engine {}: pending {}, fatal {}, shutdown {}, poller blocked {}, run idle {}, notifications {}, poll lock {}\n",
-            Self::preset_name(),
+            preset,
             self.pending(),
             self.fatal.get(),
             self.shutdown.is_set(),
@@ -327,5 +257,167 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             out.push_str(&format!("  ring {i}: {}\n", ring.dump()));
         }
         out
+    }
+}
+
+impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
+    /// Requests accepted and not yet completed, all rings (including backlogs).
+    #[inline]
+    pub fn pending(&self) -> u64 {
+        self.core.pending()
+    }
+
+    /// Sum of the rings' current in-flight limits: a lock-free read, cheap enough for a
+    /// submission loop that keeps exactly as many requests outstanding as the engine admits
+    /// (so none wait in a backlog).
+    #[inline]
+    pub fn in_flight_limit(&self) -> u64 {
+        self.core.in_flight_limit()
+    }
+
+    /// Most links a [`Chain`](crate::Chain) may have on this engine:
+    /// [`MAX_CHAIN`](crate::MAX_CHAIN), or fewer when a ring's submission queue or in-flight
+    /// maximum is smaller (a chain enters the SQ whole and counts whole against the in-flight
+    /// limit).
+    #[inline]
+    pub fn max_chain(&self) -> usize {
+        self.core.max_chain()
+    }
+
+    /// Number of rings.
+    #[inline]
+    pub fn ring_count(&self) -> usize {
+        self.core.ring_count()
+    }
+
+    /// Setup flags ring `i` ended up with.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= ring_count()`.
+    #[inline]
+    pub fn ring_features(&self, i: usize) -> RingFeatures {
+        self.core.ring_features(i)
+    }
+
+    /// Alignment of buffers the engine allocates ([`Options::buffer_alignment`]).
+    #[inline]
+    pub fn buffer_alignment(&self) -> usize {
+        self.core.buffer_alignment()
+    }
+
+    /// Static mode: sets every ring's in-flight limit and turns adaptation off (until
+    /// [`set_adaptive(true)`](Self::set_adaptive)). Requests beyond the limit wait in the
+    /// ring's backlog and go out as completions make room.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` unless `1 <= n <=` the rings' maximum (the tuning's `MAX_IN_FLIGHT`,
+    /// capped by the completion queue size).
+    #[inline]
+    pub fn set_in_flight_limit(&self, n: u32) -> io::Result<()> {
+        self.core.set_in_flight_limit(n)
+    }
+
+    /// Static mode for one ring: sets its in-flight limit, adaptation off on that ring.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a ring index out of range or a limit outside 1..=the ring's maximum.
+    #[inline]
+    pub fn set_ring_in_flight_limit(&self, ring: usize, n: u32) -> io::Result<()> {
+        self.core.set_ring_in_flight_limit(ring, n)
+    }
+
+    /// Turns adaptation on (every ring starts a new search from its current limit) or off
+    /// (every ring holds its current limit).
+    #[inline]
+    pub fn set_adaptive(&self, on: bool) {
+        self.core.set_adaptive(on)
+    }
+
+    /// Sets a P99 ceiling (`None` removes it): the controllers keep each ring's P99 at or under
+    /// it, using the headroom below it for depth. Starts a new search.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a zero duration.
+    #[inline]
+    pub fn set_max_p99(&self, target: Option<Duration>) -> io::Result<()> {
+        self.core.set_max_p99(target)
+    }
+
+    /// Sets the lowest in-flight limit the controllers use (clamped to the rings' maximum).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for 0.
+    #[inline]
+    pub fn set_min_in_flight(&self, n: u32) -> io::Result<()> {
+        self.core.set_min_in_flight(n)
+    }
+
+    /// Sets the highest in-flight limit the controllers use (clamped to the rings' maximum);
+    /// a ring above it drops to it at once and searches again from there. Static limits
+    /// ([`set_in_flight_limit`](Self::set_in_flight_limit)) are not bounded by it.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for 0.
+    #[inline]
+    pub fn set_max_in_flight(&self, n: u32) -> io::Result<()> {
+        self.core.set_max_in_flight(n)
+    }
+
+    /// Pins every ring's batch threshold (SQEs gathered before a submit syscall), or with
+    /// `None` returns it to automatic tuning.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for `Some(0)`.
+    #[inline]
+    pub fn set_batch_threshold(&self, n: Option<u32>) -> io::Result<()> {
+        self.core.set_batch_threshold(n)
+    }
+
+    /// Ring `i`'s statistics, including its controller's.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a ring index out of range.
+    #[inline]
+    pub fn ring_stats(&self, i: usize) -> io::Result<RingStats> {
+        self.core.ring_stats(i)
+    }
+
+    /// Ring `i`'s latency histograms: `(last window, cumulative since creation)`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a ring index out of range.
+    #[inline]
+    pub fn histogram(&self, i: usize) -> io::Result<(Histogram, Histogram)> {
+        self.core.histogram(i)
+    }
+
+    /// A snapshot of the engine's counters.
+    #[inline]
+    pub fn stats(&self) -> Stats {
+        self.core.stats()
+    }
+
+    /// The latched fatal error, if any.
+    #[inline]
+    pub fn fatal_error(&self) -> Option<io::Error> {
+        self.core.fatal_error()
+    }
+
+    /// A multi-line description of the engine's state: per ring the requests in flight and in
+    /// the backlog, the SQ and CQ occupancy and flags (pending task work, overflow, eventfd),
+    /// and the engine's flags. For a program that detects a hang and reports it; never blocks
+    /// (a lock held elsewhere is reported as such).
+    #[inline]
+    pub fn state_dump(&self) -> String {
+        self.core.state_dump(&Self::preset_name())
     }
 }

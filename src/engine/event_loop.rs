@@ -3,25 +3,17 @@
 
 use super::*;
 
-impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
-    /// Whether a reactor watches [`notify_fd`](Self::notify_fd).
-    pub fn notifications(&self) -> bool {
+impl<L: LockMode, T: Tuning> Core<L, T> {
+    pub(crate) fn notifications(&self) -> bool {
         self.notify.is_set()
     }
 
-    /// Turns completion notifications on the eventfd ([`notify_fd`](Self::notify_fd)) on or
-    /// off. On: every ring signals the eventfd when it posts completions, and futures stop
-    /// rescheduling themselves, relying on the reactor that watches the fd to call
-    /// [`poll`](Self::poll) when it becomes readable. The `tokio` feature's driver does this.
-    pub fn set_notifications(&self, on: bool) {
+    pub(crate) fn set_notifications(&self, on: bool) {
         self.notify.store(on);
         self.update_eventfd(0);
     }
 
-    /// The engine's eventfd (IORING_REGISTER_EVENTFD on every ring), for reactors: readable
-    /// when completions were posted while [notifications](Self::set_notifications) are on.
-    /// Drain it (read 8 bytes) and call [`poll`](Self::poll).
-    pub fn notify_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+    pub(crate) fn notify_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         use std::os::fd::AsFd;
         self.eventfd.as_fd()
     }
@@ -49,24 +41,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         Ok(self.own_poll(self.poll_lock.lock()))
     }
 
-    /// Processes the completions that are ready, without blocking; submits queued SQEs.
-    /// Returns the number of callbacks run.
-    ///
-    /// In multi-thread mode, if another thread is polling this returns `Ok(0)` at once, after
-    /// asking that poller to poll once more before it lets go of the engine: so a completion
-    /// that made this call's caller poll (a reactor's eventfd wake-up, say) is never left in a
-    /// completion queue with nobody to reap it.
-    ///
-    /// # Errors
-    ///
-    /// The engine's latched fatal error, once the requests the kernel holds have completed;
-    /// `Deadlock` when called on a thread that is running this engine's callbacks.
-    ///
-    /// # Panics
-    ///
-    /// A panicking callback's panic is resumed here, after every other completion of its batch
-    /// was delivered.
-    pub fn poll(&self) -> io::Result<usize> {
+    pub(crate) fn poll(&self) -> io::Result<usize> {
         if self.is_poller() {
             return Err(deadlock());
         }
@@ -172,13 +147,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         }
     }
 
-    /// Submits queued SQEs and blocks until at least one completion was processed, `timeout`
-    /// passed (`None`: no bound), or nothing is pending. Returns the number of callbacks run.
-    ///
-    /// # Errors
-    ///
-    /// As for [`poll`](Self::poll).
-    pub fn wait(&self, timeout: Option<Duration>) -> io::Result<usize> {
+    pub(crate) fn wait(&self, timeout: Option<Duration>) -> io::Result<usize> {
         self.holding_poll(|| self.wait_locked(timeout))
     }
 
@@ -380,13 +349,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         r.map(drop)
     }
 
-    /// Runs callbacks until [`stop`](Self::stop) is called. With nothing in flight the thread
-    /// sleeps (a new submission wakes it).
-    ///
-    /// # Errors
-    ///
-    /// As for [`poll`](Self::poll).
-    pub fn run(&self) -> io::Result<()> {
+    pub(crate) fn run(&self) -> io::Result<()> {
         // `stop` is taken down before the poll lock is let go, so a `stop` meant for a later
         // `run` is never lost to this one.
         self.holding_poll(|| {
@@ -416,21 +379,12 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
         Ok(0)
     }
 
-    /// Makes [`run`](Self::run) return after its current round; callable from a callback or,
-    /// in multi-thread mode, from any thread.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.stop.store(true);
         self.wake();
     }
 
-    /// Processes completions until nothing is pending or `timeout` passes. Returns the number
-    /// of callbacks run. `Duration::MAX` (or any timeout past the clock's range) waits
-    /// without a bound.
-    ///
-    /// # Errors
-    ///
-    /// `TimedOut` if requests remain after `timeout`; otherwise as for [`poll`](Self::poll).
-    pub fn drain(&self, timeout: Duration) -> io::Result<usize> {
+    pub(crate) fn drain(&self, timeout: Duration) -> io::Result<usize> {
         let deadline = Instant::now().checked_add(timeout);
         self.holding_poll(|| {
             let mut n = 0;
@@ -617,5 +571,93 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
                 std::panic::resume_unwind(p);
             }
         }
+    }
+}
+
+impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
+    /// Whether a reactor watches [`notify_fd`](Self::notify_fd).
+    #[inline]
+    pub fn notifications(&self) -> bool {
+        self.core.notifications()
+    }
+
+    /// Turns completion notifications on the eventfd ([`notify_fd`](Self::notify_fd)) on or
+    /// off. On: every ring signals the eventfd when it posts completions, and futures stop
+    /// rescheduling themselves, relying on the reactor that watches the fd to call
+    /// [`poll`](Self::poll) when it becomes readable. The `tokio` feature's driver does this.
+    #[inline]
+    pub fn set_notifications(&self, on: bool) {
+        self.core.set_notifications(on)
+    }
+
+    /// The engine's eventfd (IORING_REGISTER_EVENTFD on every ring), for reactors: readable
+    /// when completions were posted while [notifications](Self::set_notifications) are on.
+    /// Drain it (read 8 bytes) and call [`poll`](Self::poll).
+    #[inline]
+    pub fn notify_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.core.notify_fd()
+    }
+
+    /// Processes the completions that are ready, without blocking; submits queued SQEs.
+    /// Returns the number of callbacks run.
+    ///
+    /// In multi-thread mode, if another thread is polling this returns `Ok(0)` at once, after
+    /// asking that poller to poll once more before it lets go of the engine: so a completion
+    /// that made this call's caller poll (a reactor's eventfd wake-up, say) is never left in a
+    /// completion queue with nobody to reap it.
+    ///
+    /// # Errors
+    ///
+    /// The engine's latched fatal error, once the requests the kernel holds have completed;
+    /// `Deadlock` when called on a thread that is running this engine's callbacks.
+    ///
+    /// # Panics
+    ///
+    /// A panicking callback's panic is resumed here, after every other completion of its batch
+    /// was delivered.
+    #[inline]
+    pub fn poll(&self) -> io::Result<usize> {
+        self.core.poll()
+    }
+
+    /// Submits queued SQEs and blocks until at least one completion was processed, `timeout`
+    /// passed (`None`: no bound), or nothing is pending. Returns the number of callbacks run.
+    ///
+    /// # Errors
+    ///
+    /// As for [`poll`](Self::poll).
+    #[inline]
+    pub fn wait(&self, timeout: Option<Duration>) -> io::Result<usize> {
+        self.core.wait(timeout)
+    }
+
+    /// Runs callbacks until [`stop`](Self::stop) is called. With nothing in flight the thread
+    /// sleeps (a new submission wakes it).
+    ///
+    /// # Errors
+    ///
+    /// As for [`poll`](Self::poll).
+    #[inline]
+    pub fn run(&self) -> io::Result<()> {
+        self.core.run()
+    }
+
+    /// Makes [`run`](Self::run) return after its current round; callable from a callback or,
+    /// in multi-thread mode, from any thread.
+    #[inline]
+    pub fn stop(&self) {
+        self.core.stop()
+    }
+
+    /// Processes completions until nothing is pending or `timeout` passes. Returns the number
+    /// of callbacks run. `Duration::MAX` (or any timeout past the clock's range) waits
+    /// without a bound.
+    ///
+    /// # Errors
+    ///
+    /// `TimedOut` if requests remain after `timeout`; otherwise as for [`poll`](Self::poll).
+    #[inline]
+    pub fn drain(&self, timeout: Duration) -> io::Result<usize> {
+        self.core.drain(timeout)
     }
 }

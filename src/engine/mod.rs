@@ -64,6 +64,15 @@ const DROP_STALL: Duration = Duration::from_millis(250);
 /// 250 ms are cancelled, and after the drain timeout (10 s by default) whatever the kernel still
 /// holds is leaked rather than freed under it.
 pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = DefaultTuning> {
+    /// Everything but the ring choice: monomorphized per lock mode and tuning only, so the
+    /// presets of one mode share it (the C library's six presets hold two copies, not six).
+    pub(crate) core: Core<L, T>,
+    _policy: PhantomData<fn() -> P>,
+}
+
+/// The engine without its ring-selection policy: rings, registration, the event loop, the
+/// tuners. [`Engine`] wraps it and adds the submissions, which pick a ring.
+pub(crate) struct Core<L: LockMode, T: Tuning> {
     rings: Box<[Ring<L>]>,
     selector: Selector<L>,
     /// First fatal submit errno (0: none).
@@ -120,8 +129,18 @@ pub struct Engine<P: Policy = Adaptive, L: LockMode = MultiThread, T: Tuning = D
     spin_skip: L::Counter,
     /// Length of the current spin back-off, in waits.
     spin_backoff: L::Counter,
-    _types: PhantomData<fn() -> (P, T)>,
+    _tuning: PhantomData<fn() -> T>,
     _mode: L::Marker,
+}
+
+impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
+    /// Wraps a core into the engine of policy `P`.
+    fn of(core: Core<L, T>) -> Self {
+        Engine {
+            core,
+            _policy: PhantomData,
+        }
+    }
 }
 
 /// Single-thread engine on the CPU-local ring: the fastest preset for one thread.
@@ -138,7 +157,7 @@ static_assertions::assert_impl_all!(RoundRobinEngine: Send, Sync);
 static_assertions::assert_not_impl_any!(LocalEngine: Send, Sync);
 static_assertions::assert_not_impl_any!(Engine<Adaptive, SingleThread>: Send, Sync);
 
-impl<P: Policy, L: LockMode, T: Tuning> Drop for Engine<P, L, T> {
+impl<L: LockMode, T: Tuning> Drop for Core<L, T> {
     fn drop(&mut self) {
         self.shut_down();
     }
@@ -154,7 +173,7 @@ impl<P: Policy, L: LockMode, T: Tuning> std::os::fd::AsFd for Engine<P, L, T> {
 /// The engine's eventfd ([`Engine::notify_fd`]), for reactors.
 impl<P: Policy, L: LockMode, T: Tuning> AsRawFd for Engine<P, L, T> {
     fn as_raw_fd(&self) -> RawFd {
-        self.eventfd.as_raw_fd()
+        self.core.eventfd.as_raw_fd()
     }
 }
 
@@ -162,7 +181,7 @@ impl<P: Policy, L: LockMode, T: Tuning> std::fmt::Debug for Engine<P, L, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("preset", &Self::preset_name())
-            .field("rings", &self.rings.len())
+            .field("rings", &self.core.rings.len())
             .field("pending", &self.pending())
             .finish_non_exhaustive()
     }
