@@ -274,14 +274,16 @@ pub struct Job {
     pub offset_increment: u64,
     /// `startdelay`: the job's I/O starts this long after the job does.
     pub startdelay: Duration,
-    /// `rate_iops`: at most this many I/Os per second.
-    pub rate_iops: Option<u64>,
-    /// `rate`: at most this many bytes per second.
-    pub rate_bps: Option<u64>,
-    /// `rate_min`: bytes per second a rate cycle must complete, or the job ends (EIO).
-    pub rate_min_bps: Option<u64>,
-    /// `rate_iops_min`: I/Os per second a rate cycle must complete.
-    pub rate_iops_min: Option<u64>,
+    /// `rate_iops`: at most this many I/Os per second, per direction (read, write, trim), as
+    /// fio: each direction has its own budget.
+    pub rate_iops: [Option<u64>; 3],
+    /// `rate`: at most this many bytes per second, per direction.
+    pub rate_bps: [Option<u64>; 3],
+    /// `rate_min`: bytes per second a rate cycle must complete in that direction, or the job
+    /// ends (EIO).
+    pub rate_min_bps: [Option<u64>; 3],
+    /// `rate_iops_min`: I/Os per second a rate cycle must complete in that direction.
+    pub rate_iops_min: [Option<u64>; 3],
     /// `rate_cycle`: the cycle, ms.
     pub rate_cycle_ms: u64,
     /// `rate_process=poisson`: I/Os issued at exponential gaps around the rate.
@@ -389,10 +391,10 @@ impl Default for Job {
             offset_percent: None,
             offset_increment: 0,
             startdelay: Duration::ZERO,
-            rate_iops: None,
-            rate_bps: None,
-            rate_min_bps: None,
-            rate_iops_min: None,
+            rate_iops: [None; 3],
+            rate_bps: [None; 3],
+            rate_min_bps: [None; 3],
+            rate_iops_min: [None; 3],
             rate_cycle_ms: 1000,
             rate_poisson: false,
             seq_gap: 0,

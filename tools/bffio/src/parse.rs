@@ -481,36 +481,42 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
     (
         "rate_iops",
         false,
-        "I/Os per second >= 1 (one figure for reads and writes together)",
+        "I/Os per second >= 1, READ[,WRITE[,TRIM]] (each direction its own budget, as fio)",
         |j, v| {
-            j.rate_iops = Some(u64::from(parse_u32(v, 1, u32::MAX)?));
+            let parsed = per_direction3(v, |p| Ok(u64::from(parse_u32(p, 1, u32::MAX)?)))?;
+            set_directions(&mut j.rate_iops, parsed.map(|p| p.map(Some)));
             Ok(())
         },
     ),
     (
         "rate",
         false,
-        "bytes per second such as 10m (one figure for reads and writes together)",
+        "bytes per second such as 10m, READ[,WRITE[,TRIM]] (each direction its own budget)",
         |j, v| {
-            j.rate_bps = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
+            let kb = j.kb_base;
+            let parsed = per_direction3(v, |p| nonzero(parse_size_base(p, kb)?))?;
+            set_directions(&mut j.rate_bps, parsed.map(|p| p.map(Some)));
             Ok(())
         },
     ),
     (
         "rate_min",
         false,
-        "bytes per second such as 1m: a rate cycle that completes less ends the job (EIO)",
+        "bytes per second such as 1m, READ[,WRITE[,TRIM]]: a rate cycle in which a direction completes less ends the job (EIO)",
         |j, v| {
-            j.rate_min_bps = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
+            let kb = j.kb_base;
+            let parsed = per_direction3(v, |p| nonzero(parse_size_base(p, kb)?))?;
+            set_directions(&mut j.rate_min_bps, parsed.map(|p| p.map(Some)));
             Ok(())
         },
     ),
     (
         "rate_iops_min",
         false,
-        "I/Os per second >= 1: a rate cycle that completes fewer ends the job (EIO)",
+        "I/Os per second >= 1, READ[,WRITE[,TRIM]]: a rate cycle in which a direction completes fewer ends the job (EIO)",
         |j, v| {
-            j.rate_iops_min = Some(u64::from(parse_u32(v, 1, u32::MAX)?));
+            let parsed = per_direction3(v, |p| Ok(u64::from(parse_u32(p, 1, u32::MAX)?)))?;
+            set_directions(&mut j.rate_iops_min, parsed.map(|p| p.map(Some)));
             Ok(())
         },
     ),
@@ -1029,7 +1035,7 @@ fn set_blockalign(j: &mut Job, v: &str) -> Result<(), String> {
 
 /// `READ[,WRITE[,TRIM]]`, as fio's per-direction keys (block sizes, distributions): one value
 /// is both directions'; an empty part (`None`) leaves that direction as it was; a trim part
-/// is checked and not used (bffio issues no trims).
+/// is checked and not used (trims take the writes' sizes and offsets).
 fn per_direction<T: Clone>(
     v: &str,
     parse: impl Fn(&str) -> Result<T, String>,
@@ -1049,8 +1055,30 @@ fn per_direction<T: Clone>(
     Ok([one(parts[0])?, one(parts[1])?])
 }
 
-/// Sets the directions `per_direction` gave a value.
-fn set_directions<T>(slot: &mut [T; 2], parsed: [Option<T>; 2]) {
+/// `READ[,WRITE[,TRIM]]` for keys where all three directions count (rates), with fio's rule:
+/// a value not followed by a comma applies to the directions after it too (`10m` is all
+/// three, `1m,2m` gives trims 2m, `1m,2m,` leaves trims); an empty part (`None`) leaves that
+/// direction as it was.
+fn per_direction3<T: Clone>(
+    v: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<[Option<T>; 3], String> {
+    let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+    if parts.len() > 3 || parts.iter().all(|p| p.is_empty()) {
+        return Err(format!("`{v}`"));
+    }
+    let mut out: [Option<T>; 3] = [None, None, None];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let part = parts.get(i).copied().or_else(|| parts.last().copied());
+        if let Some(p) = part.filter(|p| !p.is_empty()) {
+            *slot = Some(parse(p)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Sets the directions `per_direction` (or `per_direction3`) gave a value.
+fn set_directions<T, const N: usize>(slot: &mut [T; N], parsed: [Option<T>; N]) {
     for (s, p) in slot.iter_mut().zip(parsed) {
         if let Some(p) = p {
             *s = p;
@@ -1535,7 +1563,9 @@ pub fn validate(job: &Job) -> Result<(), ParseError> {
         )));
     }
     let over = |min: Option<u64>, max: Option<u64>| min.zip(max).is_some_and(|(a, b)| a > b);
-    if over(job.rate_min_bps, job.rate_bps) || over(job.rate_iops_min, job.rate_iops) {
+    if (0..3).any(|d| {
+        over(job.rate_min_bps[d], job.rate_bps[d]) || over(job.rate_iops_min[d], job.rate_iops[d])
+    }) {
         return Err(ParseError(format!(
             "{who}: the minimum rate exceeds the rate (as fio refuses it)"
         )));

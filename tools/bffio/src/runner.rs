@@ -635,6 +635,17 @@ fn run_loop<E: JobEngine>(
         .unwrap_or(u64::MAX);
     let mut issued: u64 = 0;
     let mut issued_ops: u64 = 0;
+    // rate / rate_iops: bytes and I/Os issued per direction, each against its own budget.
+    let mut issued_dir = [(0u64, 0u64); 3];
+    // The directions the pattern issues by itself (a trimwrite's writes follow its trims).
+    let possible: Vec<Dir> = if trims {
+        vec![Dir::Trim]
+    } else {
+        [(Dir::Read, read_pct > 0), (Dir::Write, read_pct < 100)]
+            .into_iter()
+            .filter_map(|(d, on)| on.then_some(d))
+            .collect()
+    };
     // rate_process=poisson: when the next I/O may be issued, ns on the job's clock.
     let mut next_arrival: u64 = 0;
     // read_iolog: the next entry of the log to issue, and when it may be (ns; 0 at once).
@@ -644,8 +655,9 @@ fn run_loop<E: JobEngine>(
         Some(l) => l.entries.get(cursor).map_or(0, |e| e.at_ms * 1_000_000),
         None => next_arrival,
     };
-    // rate_min / rate_iops_min: the current cycle's start and the completions before it.
-    let mut cycle = (0u64, 0u64, 0u64);
+    // rate_min / rate_iops_min: the current cycle's start and the (bytes, I/Os) completed
+    // before it, per direction.
+    let mut cycle = (0u64, [(0u64, 0u64); 3]);
     let mut outstanding: u64 = 0;
     let mut syncs_out: u64 = 0;
     let mut writes_since_sync: u32 = 0;
@@ -705,25 +717,41 @@ fn run_loop<E: JobEngine>(
                 draining = false;
             }
         }
-        // rate / rate_iops: no more I/O than the budget since the job's start allows.
+        // rate / rate_iops: in each direction, no more I/O than its budget since the job's
+        // start allows; an I/O may go when some direction the pattern issues may.
         // `not_before`: the next Poisson arrival, or the next replayed I/O's time.
-        let rate_ok = |issued: u64, ops: u64, not_before: u64, t: u64| {
+        let dir_ok = |issued_dir: &[(u64, u64); 3], d: Dir, t: u64| {
+            let secs = t as f64 / 1e9;
+            let (bytes, ops) = issued_dir[d as usize];
+            job.rate_iops[d as usize].is_none_or(|r| (ops as f64) < r as f64 * secs + 1.0)
+                && job.rate_bps[d as usize]
+                    .is_none_or(|r| (bytes as f64) < r as f64 * secs + max_bs as f64)
+        };
+        // `more`: the pattern has I/O left to issue; `writes_due`: a trimwrite has trimmed
+        // blocks waiting for their writes.
+        let rate_ok = |issued_dir: &[(u64, u64); 3],
+                       more: bool,
+                       writes_due: bool,
+                       not_before: u64,
+                       t: u64| {
             if job.rate_poisson || replay_log.is_some() {
                 return t >= not_before;
             }
-            let secs = t as f64 / 1e9;
-            job.rate_iops
-                .is_none_or(|r| (ops as f64) < r as f64 * secs + 1.0)
-                && job
-                    .rate_bps
-                    .is_none_or(|r| (issued as f64) < r as f64 * secs + max_bs as f64)
+            (more && possible.iter().any(|&d| dir_ok(issued_dir, d, t)))
+                || (writes_due && dir_ok(issued_dir, Dir::Write, t))
         };
         while !stop
             && !hold_refill
             && outstanding < allowed
             && (issued < io_limit || !trimmed.is_empty())
             && replay_log.as_ref().is_none_or(|l| cursor < l.entries.len())
-            && rate_ok(issued, issued_ops, not_before(next_arrival, cursor), t_prev)
+            && rate_ok(
+                &issued_dir,
+                issued < io_limit,
+                !trimmed.is_empty(),
+                not_before(next_arrival, cursor),
+                t_prev,
+            )
         {
             let Some(slot_id) = free.pop() else { break };
             // read_iolog: the next I/O of the log; its syncs go the way of the fsync option's.
@@ -759,6 +787,33 @@ fn run_loop<E: JobEngine>(
             };
             // The write that follows a trim is the same block's: the trims count the bytes.
             let after_trim = entry.is_none() && given.is_some();
+            let drawn = if let Some(g) = given {
+                g.1
+            } else if trims {
+                Dir::Trim
+            } else if read_pct < 100 && (read_pct == 0 || rng.next() % 100 >= read_pct) {
+                Dir::Write
+            } else {
+                Dir::Read
+            };
+            // A direction over its budget gives its turn to another the pattern issues that is
+            // not (fio's rate_ddir); with none, the I/O waits for the budget. Replayed I/Os go
+            // at the log's times instead.
+            let rated = !job.rate_poisson && entry.is_none();
+            let dir = if !rated || dir_ok(&issued_dir, drawn, t_prev) {
+                drawn
+            } else if let Some(&d) = possible
+                .iter()
+                .find(|&&d| given.is_none() && d != drawn && dir_ok(&issued_dir, d, t_prev))
+            {
+                d
+            } else {
+                free.push(slot_id);
+                if let Some(g) = given {
+                    trimmed.push_front((g.0, g.2, g.3));
+                }
+                break;
+            };
             let fi = match (given, job.file_service) {
                 (Some(g), _) => g.0,
                 (None, FileService::RoundRobin) => {
@@ -770,15 +825,6 @@ fn run_loop<E: JobEngine>(
             };
             let (file, _) = &files[fi];
             let (first, region) = regions[fi];
-            let dir = if let Some(g) = given {
-                g.1
-            } else if trims {
-                Dir::Trim
-            } else if read_pct < 100 && (read_pct == 0 || rng.next() % 100 >= read_pct) {
-                Dir::Write
-            } else {
-                Dir::Read
-            };
             let write = dir == Dir::Write;
             // Trims take the writes' sizes and offsets (fio's default for trims).
             let sizes_dir = usize::from(dir != Dir::Read);
@@ -860,16 +906,18 @@ fn run_loop<E: JobEngine>(
                 issued += len;
             }
             issued_ops += 1;
+            issued_dir[dir as usize].0 += len;
+            issued_dir[dir as usize].1 += 1;
             if let Some(w) = &mut iolog_out {
                 w.io(t / 1_000_000, fi, dir.into(), offset, len)?;
             }
             if job.rate_poisson {
-                // The next arrival an exponential gap later: the slower of the two rates' mean
-                // gaps for this I/O, so both hold on average.
-                let mean_ns = job
-                    .rate_iops
+                // The next arrival an exponential gap later: the slower of its direction's two
+                // rates' mean gaps for this I/O, so both hold on average.
+                let d = dir as usize;
+                let mean_ns = job.rate_iops[d]
                     .map_or(0.0, |r| 1e9 / r as f64)
-                    .max(job.rate_bps.map_or(0.0, |r| len as f64 * 1e9 / r as f64));
+                    .max(job.rate_bps[d].map_or(0.0, |r| len as f64 * 1e9 / r as f64));
                 let u = ((rng.next() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
                 next_arrival += (-u.ln() * mean_ns) as u64;
             }
@@ -910,7 +958,13 @@ fn run_loop<E: JobEngine>(
         if outstanding == 0 && syncs_out == 0 {
             if !stop
                 && (issued < io_limit || !trimmed.is_empty())
-                && !rate_ok(issued, issued_ops, not_before(next_arrival, cursor), now())
+                && !rate_ok(
+                    &issued_dir,
+                    issued < io_limit,
+                    !trimmed.is_empty(),
+                    not_before(next_arrival, cursor),
+                    now(),
+                )
             {
                 // Held back by the rate with nothing in flight: sleep until the budget allows
                 // the next I/O (a little at a time, so the runtime's end and signals are seen).
@@ -1083,31 +1137,47 @@ fn run_loop<E: JobEngine>(
         if t >= end_ns {
             stop = true;
         }
-        // rate_min / rate_iops_min: each cycle of rate_cycle ms (once measuring) must complete
-        // at least that much, or the job ends with EIO, as fio documents it.
+        // rate_min / rate_iops_min: in each cycle of rate_cycle ms (once measuring) each
+        // direction with a minimum must complete at least that much, or the job ends with EIO,
+        // as fio documents it.
         let cycle_ns = job.rate_cycle_ms * 1_000_000;
-        if measuring && (job.rate_min_bps.is_some() || job.rate_iops_min.is_some()) {
+        let mins = job
+            .rate_min_bps
+            .iter()
+            .chain(&job.rate_iops_min)
+            .any(Option::is_some);
+        if measuring && mins {
+            let done = [&st.read, &st.write, &st.trim].map(|d| (d.bytes, d.ios));
             if cycle.0 == 0 {
-                cycle = (t.max(1), total_bytes, total_ios);
+                cycle = (t.max(1), done);
             } else if t - cycle.0 >= cycle_ns && st.error == 0 {
                 let secs = (t - cycle.0) as f64 / 1e9;
-                let bps = (total_bytes - cycle.1) as f64 / secs;
-                let iops = (total_ios - cycle.2) as f64 / secs;
-                let short = job
-                    .rate_min_bps
-                    .filter(|&m| bps < m as f64)
-                    .map(|m| format!("min rate {} B/s not met, got {bps:.0} B/s", m));
-                let short = short.or_else(|| {
-                    job.rate_iops_min
-                        .filter(|&m| iops < m as f64)
-                        .map(|m| format!("min rate {m} IOPS not met, got {iops:.0} IOPS"))
-                });
+                let mut short = None;
+                for d in [Dir::Read, Dir::Write, Dir::Trim] {
+                    let i = d as usize;
+                    let bps = (done[i].0 - cycle.1[i].0) as f64 / secs;
+                    let iops = (done[i].1 - cycle.1[i].1) as f64 / secs;
+                    short = short
+                        .or_else(|| {
+                            job.rate_min_bps[i].filter(|&m| bps < m as f64).map(|m| {
+                                format!("{} min rate {m} B/s not met, got {bps:.0} B/s", d.name())
+                            })
+                        })
+                        .or_else(|| {
+                            job.rate_iops_min[i].filter(|&m| iops < m as f64).map(|m| {
+                                format!(
+                                    "{} min rate {m} IOPS not met, got {iops:.0} IOPS",
+                                    d.name()
+                                )
+                            })
+                        });
+                }
                 if let Some(why) = short {
                     eprintln!("bffio: job `{}`: {why}", job.name);
                     st.error = libc::EIO;
                     stop = true;
                 }
-                cycle = (t, total_bytes, total_ios);
+                cycle = (t, done);
             }
         }
     }

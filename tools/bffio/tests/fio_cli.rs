@@ -297,6 +297,33 @@ fn offset_gaps_rate_and_startdelay() {
     // no test here decides.
     let ios = v["jobs"][0]["read"]["total_ios"].as_u64().unwrap();
     assert!((1..=221).contains(&ios), "200 IOPS for 1 s gave {ios}");
+    // Per direction, as fio: READ,WRITE budgets of their own on a 50/50 mix. Reads rated,
+    // writes not (`100,` leaves them): the writes are not held to the reads' budget (a write
+    // over it never waits for one), so they pass it.
+    let mix = |rate: &str| {
+        // After `base`: its rw=read would win otherwise.
+        let v = json(
+            &[
+                &["--name=m"],
+                &base[..],
+                &["--rw=randrw", rate, "--time_based", "--runtime=1"],
+            ]
+            .concat(),
+        );
+        let n = |d: &str| v["jobs"][0][d]["total_ios"].as_u64().unwrap();
+        (n("read"), n("write"))
+    };
+    let (r, w) = mix("--rate_iops=100,50");
+    assert!(
+        r <= 111 && w <= 61,
+        "100,50 IOPS for 1 s gave {r} reads, {w} writes"
+    );
+    let (r, w) = mix("--rate_iops=100,");
+    assert!(r <= 111, "100 read IOPS for 1 s gave {r}");
+    assert!(
+        w > 111,
+        "unrated writes were held to the reads' budget: {w}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
 

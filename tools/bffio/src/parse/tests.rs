@@ -385,7 +385,23 @@ fn region_rate_and_delay_keys() {
     let j = one("[a]\noffset=1m\noffset_increment=512k\nstartdelay=250ms\nrate_iops=500\nrate=10m\nrw=read:4k\n");
     assert_eq!((j.offset, j.offset_increment), (1 << 20, 512 << 10));
     assert_eq!(j.startdelay, Duration::from_millis(250));
-    assert_eq!((j.rate_iops, j.rate_bps), (Some(500), Some(10 << 20)));
+    // One value: every direction its own budget of it, as fio.
+    assert_eq!(j.rate_iops, [Some(500); 3]);
+    assert_eq!(j.rate_bps, [Some(10 << 20); 3]);
+    // READ,WRITE: trims take the last value; a trailing comma leaves them; an empty part
+    // leaves that direction; a later key sets only what it names.
+    let j = one("[a]\nrate=1m,2m\nrate_iops=,300,\nrate_min=512k\nrate_min=,,1k\n");
+    assert_eq!(j.rate_bps, [Some(1 << 20), Some(2 << 20), Some(2 << 20)]);
+    assert_eq!(j.rate_iops, [None, Some(300), None]);
+    assert_eq!(
+        j.rate_min_bps,
+        [Some(512 << 10), Some(512 << 10), Some(1 << 10)]
+    );
+    assert!(file("[a]\nrate=1m,2m,3m,4m\n").is_err() && file("[a]\nrate=,\n").is_err());
+    // A minimum over the rate, in any direction, is refused (as fio).
+    assert!(validate(&one("[a]\nsize=1m\nrate=1m,2m\nrate_min=,3m\n")).is_err());
+    assert!(validate(&one("[a]\nsize=1m\nrate=1m,2m\nrate_min=,1m\n")).is_ok());
+    let j = one("[a]\noffset=1m\noffset_increment=512k\nstartdelay=250ms\nrate_iops=500\nrate=10m\nrw=read:4k\n");
     assert_eq!((j.pattern, j.seq_gap), (Pattern::Read, 4096));
     let j = one("[a]\noffset=25%\n");
     assert_eq!((j.offset, j.offset_percent), (0, Some(25)));
