@@ -157,8 +157,9 @@ pub struct Job {
     pub pattern: Pattern,
     /// `rwmixread`.
     pub rwmixread: u32,
-    /// I/O sizes of reads (`[0]`) and writes (`[1]`): `bs=R,W`, `bsrange`, `bssplit`.
-    pub sizes: [BlockSizes; 2],
+    /// I/O sizes of reads (`[0]`), writes (`[1]`) and trims (`[2]`): `bs=R,W,T`, `bsrange`,
+    /// `bssplit`.
+    pub sizes: [BlockSizes; 3],
     /// `exitall`: when this job ends, the others of its group (or, `exit_what=all`, every
     /// job) end too.
     pub exitall: bool,
@@ -199,9 +200,9 @@ pub struct Job {
     pub norandommap: bool,
     /// `random_generator=lfsr`: each block once per pass, even with `norandommap`.
     pub lfsr: bool,
-    /// `blockalign`: where random offsets fall (a multiple of it; default: the smallest
-    /// block size).
-    pub blockalign: Option<u64>,
+    /// `blockalign`, per direction: where random offsets fall (a multiple of it; default:
+    /// that direction's smallest block size, as fio).
+    pub blockalign: [Option<u64>; 3],
     /// `iodepth`, if given.
     pub iodepth: Option<u32>,
     /// `numjobs`.
@@ -333,8 +334,12 @@ impl Default for Job {
             file_service: FileService::RoundRobin,
             pattern: Pattern::Read,
             rwmixread: 50,
-            sizes: [BlockSizes::Fixed(4096), BlockSizes::Fixed(4096)],
-            blockalign: None,
+            sizes: [
+                BlockSizes::Fixed(4096),
+                BlockSizes::Fixed(4096),
+                BlockSizes::Fixed(4096),
+            ],
+            blockalign: [None; 3],
             random_distribution: [
                 crate::offsets::Distribution::Uniform,
                 crate::offsets::Distribution::Uniform,
@@ -433,21 +438,42 @@ impl Job {
     }
 
     /// Size of each file.
-    /// The job's unit of offsets: `blockalign`, else its smallest block size. Regions,
-    /// offsets and the lengths of files are multiples of it.
+    /// Where direction `d`'s random offsets fall (a multiple of it): its `blockalign`, else
+    /// its smallest block size.
+    pub fn align_of(&self, d: usize) -> u64 {
+        self.blockalign[d].unwrap_or_else(|| self.sizes[d].min())
+    }
+
+    /// The job's unit of offsets: the smallest of the directions' alignments. Regions and the
+    /// lengths of files are multiples of it.
     pub fn align(&self) -> u64 {
-        self.blockalign
-            .unwrap_or_else(|| self.sizes[0].min().min(self.sizes[1].min()))
+        self.directions()
+            .map(|d| self.align_of(d))
+            .min()
+            .unwrap_or(4096)
+    }
+
+    /// The directions whose sizes the pattern uses: reads and writes, or with trims the trims
+    /// (and a trimwrite's writes, which take the trims' sizes).
+    fn directions(&self) -> impl Iterator<Item = usize> {
+        if self.pattern.trims() {
+            2..3
+        } else {
+            0..2
+        }
     }
 
     /// The largest I/O the job issues (its buffers' size).
     pub fn max_bs(&self) -> u64 {
-        self.sizes[0].max().max(self.sizes[1].max())
+        self.directions()
+            .map(|d| self.sizes[d].max())
+            .max()
+            .unwrap_or(4096)
     }
 
     /// Whether its I/Os come in more than one size.
     pub fn mixed_sizes(&self) -> bool {
-        self.sizes[0] != self.sizes[1] || self.sizes.iter().any(BlockSizes::varies)
+        self.sizes[0] != self.sizes[1] || self.sizes[..2].iter().any(BlockSizes::varies)
     }
 
     /// What its write buffers hold: a pattern if given, else zeros if asked, else random

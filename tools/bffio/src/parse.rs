@@ -562,10 +562,10 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
     (
         "bssplit",
         false,
-        "SIZE/PERCENT:SIZE/PERCENT...[,...] (reads, writes); a PERCENT left out shares what is left",
+        "SIZE/PERCENT:SIZE/PERCENT...[,...[,...]] (reads, writes, trims); a PERCENT left out shares what is left",
         |j, v| {
             let kb = j.kb_base;
-            let parsed = per_direction(v, |s| parse_bssplit(s, kb))?;
+            let parsed = per_direction3(v, |s| parse_bssplit(s, kb))?;
             set_directions(&mut j.sizes, parsed);
             Ok(())
         },
@@ -992,22 +992,22 @@ fn parse_bool(v: &str) -> Result<bool, String> {
 }
 
 const BS_ACCEPTS: &str =
-    "a block size such as 4k (a multiple of 512 with direct), or R,W: reads' and writes' (either may be left out)";
+    "a block size such as 4k (a multiple of 512 with direct), or R,W[,T]: reads', writes' (and trims'; else the writes') (any may be left out)";
 const BSRANGE_ACCEPTS: &str =
-    "LO-HI[,LO-HI] (reads, writes): sizes that are multiples of LO up to HI";
+    "LO-HI[,LO-HI[,LO-HI]] (reads, writes, trims): sizes that are multiples of LO up to HI";
 const BLOCKALIGN_ACCEPTS: &str =
-    "an alignment such as 4k for random offsets (one for reads and writes)";
+    "an alignment such as 4k for random offsets, R[,W[,T]] (default: each direction's smallest block size)";
 
 fn set_bs(j: &mut Job, v: &str) -> Result<(), String> {
     let kb = j.kb_base;
-    let parsed = per_direction(v, |s| parse_bs(s, kb).map(BlockSizes::Fixed))?;
+    let parsed = per_direction3(v, |s| parse_bs(s, kb).map(BlockSizes::Fixed))?;
     set_directions(&mut j.sizes, parsed);
     Ok(())
 }
 
 fn set_bsrange(j: &mut Job, v: &str) -> Result<(), String> {
     let kb = j.kb_base;
-    let parsed = per_direction(v, |r| {
+    let parsed = per_direction3(v, |r| {
         let (lo, hi) = r
             .split_once(['-', ':'])
             .ok_or_else(|| format!("`{r}` (LO-HI)"))?;
@@ -1022,14 +1022,9 @@ fn set_bsrange(j: &mut Job, v: &str) -> Result<(), String> {
 }
 
 fn set_blockalign(j: &mut Job, v: &str) -> Result<(), String> {
-    let mut parts = v.split(',').map(str::trim).filter(|p| !p.is_empty());
-    let a = parse_bs(parts.next().ok_or("an empty alignment")?, j.kb_base)?;
-    if let Some(w) = parts.next() {
-        if parse_bs(w, j.kb_base)? != a {
-            return Err("different read and write alignments (bffio takes one for both)".into());
-        }
-    }
-    j.blockalign = Some(a);
+    let kb = j.kb_base;
+    let parsed = per_direction3(v, |p| parse_bs(p, kb))?;
+    set_directions(&mut j.blockalign, parsed.map(|p| p.map(Some)));
     Ok(())
 }
 

@@ -581,24 +581,31 @@ fn run_loop<E: JobEngine>(
     // Random positions per file: one picker for both directions when they draw alike (so a
     // pass of random reads and writes covers each block once, as fio's random map), else one
     // each.
-    let shared =
-        job.sizes[0] == job.sizes[1] && job.random_distribution[0] == job.random_distribution[1];
+    // Each direction's offsets are multiples of its own alignment, as fio's.
+    let aligns = [0, 1, 2].map(|d| job.align_of(d));
+    let shared = job.sizes[0] == job.sizes[1]
+        && job.random_distribution[0] == job.random_distribution[1]
+        && aligns[0] == aligns[1];
+    let picker = |dir: usize, region: u64, rng: &mut Rng| {
+        let places = region.saturating_sub(job.sizes[dir].min()) / aligns[dir] + 1;
+        let cover = job.lfsr || (!job.norandommap && !job.sizes[dir].varies());
+        // Trims draw as writes do (fio's trims take the writes' distribution).
+        let dist = &job.random_distribution[dir.min(1)];
+        Picker::new(places, dist, cover, aligns[dir], rng)
+    };
     let mut pickers: Vec<[Picker; 2]> = regions
         .iter()
-        .map(|&(_, region)| {
-            [0, 1].map(|dir| {
-                let places = region.saturating_sub(job.sizes[dir].min()) / align + 1;
-                let cover = job.lfsr || (!job.norandommap && !job.sizes[dir].varies());
-                Picker::new(
-                    places,
-                    &job.random_distribution[dir],
-                    cover,
-                    align,
-                    &mut rng,
-                )
-            })
-        })
+        .map(|&(_, region)| [0, 1].map(|dir| picker(dir, region, &mut rng)))
         .collect();
+    // Trims (only in trim patterns, which issue no reads or writes of their own).
+    let mut trim_pickers: Vec<Picker> = if job.pattern.trims() {
+        regions
+            .iter()
+            .map(|&(_, region)| picker(2, region, &mut rng))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut seq_off: Vec<u64> = vec![0; files.len()];
     let trims = job.pattern.trims();
     // trimwrite: blocks whose trim has completed (file, offset, length), written next in that
@@ -826,12 +833,11 @@ fn run_loop<E: JobEngine>(
             let (file, _) = &files[fi];
             let (first, region) = regions[fi];
             let write = dir == Dir::Write;
-            // Trims take the writes' sizes and offsets (fio's default for trims).
-            let sizes_dir = usize::from(dir != Dir::Read);
-            let len = match (given, fixed_len[sizes_dir]) {
+            let d = dir as usize;
+            let len = match (given, fixed_len[d]) {
                 (Some(g), _) => g.3,
                 (None, Some(n)) => n,
-                (None, None) => job.sizes[sizes_dir].draw(rng.next()),
+                (None, None) => job.sizes[d].draw(rng.next()),
             };
             let offset = if let Some(g) = given {
                 g.2
@@ -839,8 +845,12 @@ fn run_loop<E: JobEngine>(
                 first
                     + if random {
                         // Aligned, and the whole I/O within the region.
-                        let picker = &mut pickers[fi][if shared { 0 } else { sizes_dir }];
-                        picker.next(&mut rng, (region - len) / align + 1) * align
+                        let picker = match dir {
+                            Dir::Trim => &mut trim_pickers[fi],
+                            _ if shared => &mut pickers[fi][0],
+                            _ => &mut pickers[fi][d],
+                        };
+                        picker.next(&mut rng, (region - len) / aligns[d] + 1) * aligns[d]
                     } else {
                         let o = seq_off[fi];
                         // rw=…:N skips N bytes after each I/O; past the region's end it wraps.

@@ -1306,3 +1306,56 @@ fn verify_patterns_intervals_and_fatal() {
     assert!(!ok, "verify=pattern needs a verify_pattern");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Each direction has its own block size and alignment, as fio: `bs=4k,64k` puts 64k writes
+/// at 64k offsets (and 4k reads at 4k ones); `bs=R,W,T` gives trims theirs.
+#[test]
+fn block_sizes_and_alignment_per_direction() {
+    let d = dir("perdir");
+    let log = d.join("io.log");
+    json(&[
+        "--name=m",
+        &arg("filename", &d.join("f")),
+        "--size=1m",
+        "--rw=randrw",
+        "--bs=4k,64k",
+        &arg("write_iolog", &log),
+    ]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let ios: Vec<(&str, u64, u64)> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            match f.as_slice() {
+                [_, _, dir @ ("read" | "write"), off, len] => {
+                    Some((*dir, off.parse().unwrap(), len.parse().unwrap()))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    let (reads, writes): (Vec<&(&str, u64, u64)>, Vec<_>) =
+        ios.iter().partition(|io| io.0 == "read");
+    assert!(!reads.is_empty() && !writes.is_empty());
+    assert!(
+        writes.iter().all(|w| w.2 == 65536 && w.1 % 65536 == 0),
+        "{writes:?}"
+    );
+    assert!(reads.iter().all(|r| r.2 == 4096 && r.1 % 4096 == 0));
+    assert!(
+        reads.iter().any(|r| r.1 % 65536 != 0),
+        "reads keep their own 4k alignment"
+    );
+    // Trims' own size: 16 trims of 64k cover the 1 MiB region.
+    let v = json(&[
+        "--name=t",
+        &arg("filename", &d.join("g")),
+        "--size=1m",
+        "--rw=randtrim",
+        "--bs=4k,4k,64k",
+    ]);
+    let trim = &v["jobs"][0]["trim"];
+    assert_eq!(trim["io_bytes"], 1 << 20, "{trim}");
+    assert_eq!(trim["total_ios"], 16, "{trim}");
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -428,8 +428,9 @@ fn batching_keys() {
 #[test]
 fn block_sizes_per_direction_ranges_and_splits() {
     use crate::job::BlockSizes::{Fixed, Range, Split};
+    // READ,WRITE: trims take the writes' size (a value not followed by a comma applies on).
     let j = one("[a]\nfilename=f\nbs=4k,16k\n");
-    assert_eq!(j.sizes, [Fixed(4096), Fixed(16384)]);
+    assert_eq!(j.sizes, [Fixed(4096), Fixed(16384), Fixed(16384)]);
     assert_eq!(
         (j.align(), j.max_bs(), j.mixed_sizes()),
         (4096, 16384, true)
@@ -437,13 +438,35 @@ fn block_sizes_per_direction_ranges_and_splits() {
     let j = one("[a]\nfilename=f\nbs=8k\nbs=,64k\n");
     assert_eq!(
         j.sizes,
-        [Fixed(8192), Fixed(65536)],
+        [Fixed(8192), Fixed(65536), Fixed(65536)],
         "an empty part keeps that direction"
     );
     let j = one("[a]\nfilename=f\nbsrange=1k-8k,4k:4k\n");
     assert_eq!(
         j.sizes,
-        [Range { lo: 1024, hi: 8192 }, Range { lo: 4096, hi: 4096 }]
+        [
+            Range { lo: 1024, hi: 8192 },
+            Range { lo: 4096, hi: 4096 },
+            Range { lo: 4096, hi: 4096 }
+        ]
+    );
+    // Trims' own size, and alignment per direction (each its own block size by default).
+    let j = one("[a]\nfilename=f\nrw=randtrim\nbs=4k,8k,1m\n");
+    assert_eq!(j.sizes[2], Fixed(1 << 20));
+    assert_eq!(
+        (j.max_bs(), j.align()),
+        (1 << 20, 1 << 20),
+        "a trim pattern sizes by its trims"
+    );
+    let j = one("[a]\nfilename=f\nrw=randrw\nbs=4k,64k\n");
+    assert_eq!(
+        (j.align_of(0), j.align_of(1), j.align()),
+        (4096, 65536, 4096)
+    );
+    let j = one("[a]\nfilename=f\nbs=16k\nblockalign=4k,8k\n");
+    assert_eq!(
+        (j.align_of(0), j.align_of(1), j.align_of(2)),
+        (4096, 8192, 8192)
     );
     let j = one("[a]\nfilename=f\nbssplit=4k/10:64k/50:32k/40\n");
     assert_eq!(
@@ -470,7 +493,7 @@ fn block_sizes_per_direction_ranges_and_splits() {
         "bsrange=4k",
         "bs=4k,8k,16k,32k",
         "bs=0",
-        "blockalign=4k,8k",
+        "blockalign=4k,8k,16k,32k",
     ] {
         let e = file(&format!("[a]\nfilename=f\n{bad}\n")).unwrap_err().0;
         assert!(e.contains("bad value"), "{bad}: {e}");
