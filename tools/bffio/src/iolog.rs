@@ -9,6 +9,13 @@
 //! window: its I/Os over its length). Times count from the end of `ramp_time`, as fio's;
 //! I/Os of the ramp are not logged. Priorities are always 0 (bffio issues at the default
 //! priority), written `0x0000` with `log_prio`, as fio writes them.
+//!
+//! `write_hist_log` with `log_hist_msec`: completion-latency histograms, a line per interval
+//! and direction that completed something in it: `time (ms), direction, block size, bins...`,
+//! the bins fio's (1856 of them, log-linear, 64 per power of two; `log_hist_coarseness=N`
+//! sums each 2^N neighbours), the counts of the interval only. A line is written by the
+//! completion that ends its interval, at that completion's time, and the next interval runs
+//! from there, as fio's; the last, partial interval is not written (fio 3.33 does not).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -32,6 +39,12 @@ pub struct LogOptions {
     pub prio: bool,
     /// `per_job_logs` (fio's default: on).
     pub per_job: bool,
+    /// `write_hist_log`.
+    pub hist: Option<String>,
+    /// `log_hist_msec` (0: the histogram log stays empty).
+    pub hist_msec: u64,
+    /// `log_hist_coarseness`: bins summed 2^N at a time.
+    pub hist_coarseness: u32,
 }
 
 impl LogOptions {
@@ -66,6 +79,9 @@ impl LogOptions {
         if let Some(p) = &self.iops {
             out.push((name(p, "iops"), Kind::Iops));
         }
+        if let Some(p) = &self.hist {
+            out.push((name(p, "clat_hist"), Kind::Hist));
+        }
         out
     }
 }
@@ -83,6 +99,26 @@ pub enum Kind {
     Lat,
     /// IOPS.
     Iops,
+    /// Completion-latency histograms (fio's bins).
+    Hist,
+}
+
+/// fio's latency bins: 64 per power of two above the first 64 (exact) values, 29 groups.
+const PLAT_BITS: u32 = 6;
+const PLAT_VAL: u64 = 1 << PLAT_BITS;
+const PLAT_NR: usize = 29 * PLAT_VAL as usize;
+
+/// The fio bin of a latency in ns (fio's `plat_val_to_idx`: the top PLAT_BITS bits below the
+/// most significant one pick the bin within its power of two; the last bin takes the rest).
+fn plat_index(v: u64) -> usize {
+    let msb = 63u32.saturating_sub(v.leading_zeros());
+    if v == 0 || msb <= PLAT_BITS {
+        return v as usize;
+    }
+    let error_bits = msb - PLAT_BITS;
+    let base = u64::from(error_bits + 1) << PLAT_BITS;
+    let offset = (PLAT_VAL - 1) & (v >> error_bits);
+    ((base + offset) as usize).min(PLAT_NR - 1)
 }
 
 /// One measured I/O, as the logs see it.
@@ -118,6 +154,11 @@ struct Log {
     /// appending) gets whole lines only, one write each batch.
     buf: String,
     acc: [Acc; 3],
+    /// A histogram log's current interval: bins per direction (empty for other kinds), the
+    /// block size last seen per direction, and when the interval ends (ns).
+    hist: Vec<[u64; 3]>,
+    hist_bs: [u64; 3],
+    hist_end_ns: u64,
 }
 
 /// A job thread's logs.
@@ -155,6 +196,13 @@ impl Logs {
                     file,
                     buf: String::new(),
                     acc: [Acc::default(); 3],
+                    hist: if *kind == Kind::Hist {
+                        vec![[0; 3]; PLAT_NR]
+                    } else {
+                        Vec::new()
+                    },
+                    hist_bs: [0; 3],
+                    hist_end_ns: opts.hist_msec * 1_000_000,
                 })
             })
             .collect::<io::Result<_>>()?;
@@ -167,14 +215,19 @@ impl Logs {
 
     /// Logs one measured I/O.
     pub fn record(&mut self, e: &Entry) -> io::Result<()> {
+        for log in self.logs.iter_mut().filter(|l| l.kind == Kind::Hist) {
+            if self.opts.hist_msec > 0 {
+                log.hist(&self.opts, e)?;
+            }
+        }
         if self.opts.avg_msec == 0 {
-            for log in &mut self.logs {
+            for log in self.logs.iter_mut().filter(|l| l.kind != Kind::Hist) {
                 let value = match log.kind {
                     Kind::Bw => e.bytes as f64 * 1e9 / e.lat_ns.max(1) as f64 / 1024.0,
                     Kind::Slat => e.slat_ns as f64,
                     Kind::Clat => e.clat_ns as f64,
                     Kind::Lat => e.lat_ns as f64,
-                    Kind::Iops => 1.0,
+                    Kind::Iops | Kind::Hist => 1.0,
                 };
                 line(
                     &mut log.buf,
@@ -193,9 +246,9 @@ impl Logs {
             self.close_window(self.window_end_ns)?;
             self.window_end_ns += self.opts.avg_msec * 1_000_000;
         }
-        for log in &mut self.logs {
+        for log in self.logs.iter_mut().filter(|l| l.kind != Kind::Hist) {
             let value = match log.kind {
-                Kind::Bw | Kind::Iops => 0.0,
+                Kind::Bw | Kind::Iops | Kind::Hist => 0.0,
                 Kind::Slat => e.slat_ns as f64,
                 Kind::Clat => e.clat_ns as f64,
                 Kind::Lat => e.lat_ns as f64,
@@ -214,7 +267,7 @@ impl Logs {
     fn close_window(&mut self, end_ns: u64) -> io::Result<()> {
         let window_ns = self.opts.avg_msec * 1_000_000;
         let len_ns = window_ns - (self.window_end_ns - end_ns).min(window_ns - 1);
-        for log in &mut self.logs {
+        for log in self.logs.iter_mut().filter(|l| l.kind != Kind::Hist) {
             for (dir, a) in log.acc.iter_mut().enumerate() {
                 if a.ios == 0 {
                     continue;
@@ -256,6 +309,34 @@ impl Logs {
 }
 
 impl Log {
+    /// Adds one completion to the histogram's interval; the completion that ends it writes
+    /// its lines.
+    fn hist(&mut self, o: &LogOptions, e: &Entry) -> io::Result<()> {
+        let d = e.dir as usize;
+        self.hist[plat_index(e.clat_ns)][d] += 1;
+        self.hist_bs[d] = e.bytes;
+        if e.t_ns < self.hist_end_ns {
+            return Ok(());
+        }
+        use std::fmt::Write as _;
+        let ms = e.t_ns / 1_000_000;
+        let merge = 1usize << o.hist_coarseness;
+        for dir in 0..3 {
+            if self.hist.iter().all(|b| b[dir] == 0) {
+                continue;
+            }
+            let _ = write!(self.buf, "{ms}, {dir}, {}", self.hist_bs[dir]);
+            for group in self.hist.chunks(merge) {
+                let n: u64 = group.iter().map(|b| b[dir]).sum();
+                let _ = write!(self.buf, ", {n}");
+            }
+            self.buf.push('\n');
+        }
+        self.hist.iter_mut().for_each(|b| *b = [0; 3]);
+        self.hist_end_ns = e.t_ns + o.hist_msec * 1_000_000;
+        self.flush_if_full()
+    }
+
     fn flush_if_full(&mut self) -> io::Result<()> {
         if self.buf.len() >= FLUSH_BYTES {
             self.flush()?;
@@ -306,6 +387,81 @@ mod tests {
             .lines()
             .map(String::from)
             .collect()
+    }
+
+    #[test]
+    fn latencies_fall_in_fios_bins() {
+        // Exact up to 127 ns, then 64 bins per power of two; the last bin takes the rest.
+        assert_eq!(
+            (plat_index(0), plat_index(100), plat_index(127)),
+            (0, 100, 127)
+        );
+        assert_eq!((plat_index(128), plat_index(255)), (128, 191));
+        assert_eq!(
+            (plat_index(256), plat_index(511), plat_index(512)),
+            (192, 255, 256)
+        );
+        assert_eq!(plat_index(u64::MAX), PLAT_NR - 1);
+        let mut last = 0;
+        for v in (0..1u64 << 40).step_by(1 << 27).chain(0..5000) {
+            let i = plat_index(v);
+            assert!(i < PLAT_NR);
+            if v >= 5000 {
+                assert!(i >= last, "bins ordered");
+                last = i;
+            }
+        }
+    }
+
+    #[test]
+    fn histogram_lines_per_interval_and_direction() {
+        let dir = std::env::temp_dir().join(format!("bffio-hist-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = dir.join("h_clat_hist.1.log").display().to_string();
+        create(std::slice::from_ref(&name)).unwrap();
+        let opts = LogOptions {
+            hist: Some(String::new()),
+            hist_msec: 100,
+            hist_coarseness: 2,
+            ..LogOptions::new()
+        };
+        let mut logs = Logs::open(&opts, &[(name.clone(), Kind::Hist)]).unwrap();
+        // Interval one: 3 reads and a write; the write at 120 ms ends it; then one read.
+        for (t, w, us) in [
+            (10, false, 5),
+            (20, false, 5),
+            (30, false, 900),
+            (120, true, 50),
+            (150, false, 5),
+        ] {
+            logs.record(&entry(t, w, us)).unwrap();
+        }
+        logs.finish(200_000_000).unwrap();
+        let lines = read_lines(&name);
+        assert_eq!(
+            lines.len(),
+            2,
+            "one line per direction of the ended interval: {lines:?}"
+        );
+        let fields = |l: &str| {
+            l.split(", ")
+                .map(|f| f.parse::<u64>().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let (r, w) = (fields(&lines[0]), fields(&lines[1]));
+        assert_eq!((r[0], r[1], r[2]), (120, 0, 4096));
+        assert_eq!((w[0], w[1]), (120, 1));
+        assert_eq!(
+            r.len(),
+            3 + PLAT_NR / 4,
+            "coarseness 2: a quarter of the bins"
+        );
+        assert_eq!(r[3..].iter().sum::<u64>(), 3);
+        assert_eq!(w[3..].iter().sum::<u64>(), 1);
+        // 5 us twice in one merged bin, 900 us in a later one.
+        let nonzero: Vec<u64> = r[3..].iter().copied().filter(|&n| n > 0).collect();
+        assert_eq!(nonzero, [2, 1]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

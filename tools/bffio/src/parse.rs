@@ -218,6 +218,33 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         },
     ),
     (
+        "write_hist_log",
+        true,
+        "a file name prefix (no value: the job's name); writes PREFIX_clat_hist.N.log (empty unless log_hist_msec is set)",
+        |j, v| {
+            j.logs.hist = Some(v.trim().to_string());
+            Ok(())
+        },
+    ),
+    (
+        "log_hist_msec",
+        false,
+        "milliseconds per histogram line (0: no lines)",
+        |j, v| {
+            j.logs.hist_msec = u64::from(parse_u32(v, 0, 86_400_000)?);
+            Ok(())
+        },
+    ),
+    (
+        "log_hist_coarseness",
+        false,
+        "0-6: each step halves the histogram's bins (1856 at 0)",
+        |j, v| {
+            j.logs.hist_coarseness = parse_u32(v, 0, 6)?;
+            Ok(())
+        },
+    ),
+    (
         "log_avg_msec",
         false,
         "milliseconds per log line (0: a line per I/O)",
@@ -799,16 +826,21 @@ const REFUSED: &[(&str, &str)] = &[
     ),
     ("bandwidth-log", "bandwidth logs are not implemented yet"),
     (
-        "write_hist_log",
-        "histogram logs (fio's log_hist_msec format) are not implemented; write_lat_log logs every latency",
-    ),
-    (
         "verify_backlog",
         "verifying while writing is not implemented; blocks are verified after the writes",
     ),
-    ("verify_dump", "dumping mismatched blocks is not implemented"),
-    ("verify_state_save", "verify state files are not implemented"),
-    ("verify_state_load", "verify state files are not implemented"),
+    (
+        "verify_dump",
+        "dumping mismatched blocks is not implemented",
+    ),
+    (
+        "verify_state_save",
+        "verify state files are not implemented",
+    ),
+    (
+        "verify_state_load",
+        "verify state files are not implemented",
+    ),
     (
         "hipri",
         "polled completions (IORING_SETUP_IOPOLL) are not implemented by the engine",
@@ -818,7 +850,10 @@ const REFUSED: &[(&str, &str)] = &[
         "pinning the SQPOLL thread is not implemented; sqthread_poll leaves it to the kernel",
     ),
     ("nowait", "RWF_NOWAIT requests are not implemented"),
-    ("uncached", "uncached (RWF_DONTCACHE) requests are not implemented"),
+    (
+        "uncached",
+        "uncached (RWF_DONTCACHE) requests are not implemented",
+    ),
     (
         "iodepth_batch_complete",
         "the engine reaps every completion that is ready; a minimum per reap is not implemented",
