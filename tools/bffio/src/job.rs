@@ -565,6 +565,8 @@ pub struct RunOptions {
     pub eta: Eta,
     /// `--eta-newline`: end the status line with a newline this often.
     pub eta_newline: Option<Duration>,
+    /// `--status-interval`: a full report of the values so far, at this interval.
+    pub status_interval: Option<Duration>,
     /// `--section`: run only these sections of the job files (none: all).
     pub sections: Vec<String>,
     /// `--parse-only`.
@@ -585,6 +587,7 @@ impl Default for RunOptions {
             formats: vec![Format::Normal],
             eta: Eta::Auto,
             eta_newline: None,
+            status_interval: None,
             sections: Vec::new(),
             parse_only: false,
             showcmd: false,

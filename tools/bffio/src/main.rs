@@ -190,6 +190,51 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let last = std::cell::Cell::new((0.0f64, 0u64, 0u64));
     let newline_every = run.eta_newline.map(|d| d.as_secs_f64());
     let last_newline = std::cell::Cell::new(0.0f64);
+    // --status-interval: when a report of the values so far is due, every job's threads are
+    // asked for their figures (epoch); the report is written once each running thread has
+    // answered, or 300 ms later with what is there.
+    let next_report = std::cell::Cell::new(run.status_interval.map(|d| d.as_secs_f64()));
+    let asked: std::cell::Cell<Option<(u64, f64)>> = std::cell::Cell::new(None);
+    let epoch = std::cell::Cell::new(0u64);
+    let status_report = |watch: &diskutil::Watch| {
+        let el = start.elapsed().as_secs_f64();
+        if let Some(at) = next_report.get().filter(|&at| el >= at) {
+            let every = run.status_interval.map_or(1.0, |d| d.as_secs_f64());
+            next_report.set(Some(at + every));
+            epoch.set(epoch.get() + 1);
+            for p in &progress {
+                p.status_epoch.store(epoch.get(), Ordering::Relaxed);
+            }
+            asked.set(Some((epoch.get(), el)));
+        }
+        let Some((e, since)) = asked.get() else {
+            return;
+        };
+        let answered = progress.iter().all(|p| {
+            let running = p.running.load(Ordering::Relaxed) as usize;
+            let snaps = p.snapshots.lock().unwrap_or_else(|x| x.into_inner());
+            snaps.iter().filter(|(seen, _)| *seen == e).count() >= running
+        });
+        if !answered && el - since < 0.3 {
+            return;
+        }
+        asked.set(None);
+        let per_job: Vec<Vec<ThreadStats>> = progress
+            .iter()
+            .map(|p| {
+                let snaps = p.snapshots.lock().unwrap_or_else(|x| x.into_inner());
+                snaps.iter().map(|(_, st)| st.clone()).collect()
+            })
+            .collect();
+        let entries = grouped(&jobs, per_job);
+        if entries.is_empty() {
+            return;
+        }
+        match render(&run.formats, &entries, &watch.finish()) {
+            Ok(text) => write_out(run.output.as_deref(), &text),
+            Err(err) => eprintln!("bffio: status report: {err}"),
+        }
+    };
     let status = |final_line: bool| {
         if !live {
             return;
@@ -237,7 +282,14 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         })
         .collect();
     let watch = diskutil::Watch::start(&watched);
-    let results = runner::run_all(&jobs, &progress, &|| status(false));
+    if let Some(p) = &run.output {
+        // Emptied now: the status reports, then the final one, are appended.
+        std::fs::File::create(p).map_err(|e| format!("{p}: {e}"))?;
+    }
+    let results = runner::run_all(&jobs, &progress, &|| {
+        status_report(&watch);
+        status(false)
+    });
     let disks = watch.finish();
     status(true);
     let sig = runner::SIGNALLED.load(Ordering::Relaxed);
@@ -245,67 +297,45 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         eprintln!("bffio: terminating on signal {sig}");
     }
 
-    let mut entries: Vec<Entry> = Vec::new();
     let mut ok = true;
-    // group_reporting, as fio: the jobs of a reporting group that ask for it are reported as
-    // one, named after the first of them; the others keep their own entries.
-    for (job, clones) in jobs.iter().zip(results) {
-        for r in clones {
-            // A job that could not start (its file could not be laid out or opened) is
-            // reported with that errno, as fio reports it; the other jobs still are.
-            let s = r.unwrap_or_else(|e| {
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    // Stopped by a signal before its turn: no I/O, and no error of its own.
-                    return ThreadStats::default();
-                }
-                eprintln!("bffio: job `{}`: {e}", job.name);
-                ThreadStats {
-                    error: runner::errno_of(&e),
-                    ..ThreadStats::default()
-                }
-            });
-            if s.error != 0 || !s.verify_errors.is_empty() || s.abandoned != 0 {
-                ok = false;
-            }
-            if !job.group_reporting {
-                entries.push(Entry {
-                    job,
-                    clones: 1,
-                    stats: s,
-                });
-                continue;
-            }
-            match entries
-                .iter_mut()
-                .find(|e| e.job.group == job.group && e.job.group_reporting)
-            {
-                Some(e) => {
-                    e.stats.merge(&s);
-                    e.clones += 1;
-                }
-                None => entries.push(Entry {
-                    job,
-                    clones: 1,
-                    stats: s,
-                }),
-            }
-        }
-    }
-    let mut report = String::new();
-    for f in &run.formats {
-        report += &match f {
-            Format::Normal => output::text(&entries, &disks),
-            Format::Json => {
-                serde_json::to_string_pretty(&output::json(&entries, false, &disks))? + "\n"
-            }
-            Format::JsonPlus => {
-                serde_json::to_string_pretty(&output::json(&entries, true, &disks))? + "\n"
-            }
-            Format::Terse => output::terse(&entries),
-        };
-    }
+    let per_job: Vec<Vec<ThreadStats>> = jobs
+        .iter()
+        .zip(results)
+        .map(|(job, clones)| {
+            clones
+                .into_iter()
+                .map(|r| {
+                    // A job that could not start (its file could not be laid out or opened)
+                    // is reported with that errno, as fio reports it; the other jobs still are.
+                    let s = r.unwrap_or_else(|e| {
+                        if e.kind() == std::io::ErrorKind::Interrupted {
+                            // Stopped by a signal before its turn: no I/O, no error of its own.
+                            return ThreadStats::default();
+                        }
+                        eprintln!("bffio: job `{}`: {e}", job.name);
+                        ThreadStats {
+                            error: runner::errno_of(&e),
+                            ..ThreadStats::default()
+                        }
+                    });
+                    if s.error != 0 || !s.verify_errors.is_empty() || s.abandoned != 0 {
+                        ok = false;
+                    }
+                    s
+                })
+                .collect()
+        })
+        .collect();
+    let entries = grouped(&jobs, per_job);
+    let report = render(&run.formats, &entries, &disks)?;
     match &run.output {
-        Some(p) => std::fs::write(p, report).map_err(|e| format!("{p}: {e}"))?,
+        // After the status reports written there, if any.
+        Some(p) => std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p)
+            .and_then(|mut f| f.write_all(report.as_bytes()))
+            .map_err(|e| format!("{p}: {e}"))?,
         None => {
             // Out now, whole: the process may outlive this report by as long as a stalled
             // device holds a request (see `runner::run_all`).
@@ -353,4 +383,79 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         }
     }
     Ok(ok)
+}
+
+/// The report's entries: a job's clones each, or one for a reporting group whose jobs ask
+/// for `group_reporting` (named after the first of them), as fio.
+fn grouped(jobs: &[Job], per_job: Vec<Vec<ThreadStats>>) -> Vec<Entry<'_>> {
+    let mut entries: Vec<Entry> = Vec::new();
+    for (job, clones) in jobs.iter().zip(per_job) {
+        for s in clones {
+            if !job.group_reporting {
+                entries.push(Entry {
+                    job,
+                    clones: 1,
+                    stats: s,
+                });
+                continue;
+            }
+            match entries
+                .iter_mut()
+                .find(|e| e.job.group == job.group && e.job.group_reporting)
+            {
+                Some(e) => {
+                    e.stats.merge(&s);
+                    e.clones += 1;
+                }
+                None => entries.push(Entry {
+                    job,
+                    clones: 1,
+                    stats: s,
+                }),
+            }
+        }
+    }
+    entries
+}
+
+/// The report in every format asked for, in order.
+fn render(
+    formats: &[Format],
+    entries: &[Entry],
+    disks: &[diskutil::DiskUtil],
+) -> Result<String, Box<dyn std::error::Error>> {
+    let mut report = String::new();
+    for f in formats {
+        report += &match f {
+            Format::Normal => output::text(entries, disks),
+            Format::Json => {
+                serde_json::to_string_pretty(&output::json(entries, false, disks))? + "\n"
+            }
+            Format::JsonPlus => {
+                serde_json::to_string_pretty(&output::json(entries, true, disks))? + "\n"
+            }
+            Format::Terse => output::terse(entries),
+        };
+    }
+    Ok(report)
+}
+
+/// Writes a status report where the final one goes: appended to `--output`, or stdout (a
+/// closed pipe is not an error here; the final report notices it).
+fn write_out(output: Option<&str>, text: &str) {
+    let r = match output {
+        Some(p) => std::fs::OpenOptions::new()
+            .append(true)
+            .open(p)
+            .and_then(|mut f| f.write_all(text.as_bytes())),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        }
+    };
+    if let Err(e) = r {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("bffio: status report: {e}");
+        }
+    }
 }

@@ -807,6 +807,11 @@ const RUN_KEYS: &[(&str, bool, &str)] = &[
     ("plot", false, "an .svg file name"),
     ("eta", false, "always, never, auto"),
     ("eta-newline", false, "a time such as 5 (seconds), 500ms"),
+    (
+        "status-interval",
+        false,
+        "a time such as 5 (seconds), 500ms: a full report of the values so far at that interval",
+    ),
     ("section", false, "a section name of the job files"),
     ("parse-only", true, "no value"),
     ("showcmd", true, "no value"),
@@ -820,10 +825,6 @@ const RUN_KEYS: &[(&str, bool, &str)] = &[
 
 /// Options fio has that bffio refuses rather than ignores, and why.
 const REFUSED: &[(&str, &str)] = &[
-    (
-        "status-interval",
-        "periodic full reports are not implemented; the live status line is --eta",
-    ),
     ("bandwidth-log", "bandwidth logs are not implemented yet"),
     (
         "verify_backlog",
@@ -1293,6 +1294,13 @@ fn apply(
             }
             "eta-newline" => {
                 run.eta_newline = Some(parse_time(v, Duration::from_secs(1)).map_err(|_| bad())?)
+            }
+            "status-interval" => {
+                let t = parse_time(v, Duration::from_secs(1)).map_err(|_| bad())?;
+                if t.is_zero() {
+                    return Err(bad());
+                }
+                run.status_interval = Some(t)
             }
             "section" => run.sections.push(v.to_string()),
             "parse-only" => run.parse_only = true,

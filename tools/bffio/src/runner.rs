@@ -36,9 +36,25 @@ pub struct Progress {
     pub running: AtomicU64,
     /// Set when the job is to end now (another job's `exitall`).
     pub stop: std::sync::atomic::AtomicBool,
+    /// `--status-interval`: bumped when a report of the values so far is wanted; each
+    /// thread then leaves a copy of its figures in `snapshots` (and its final ones when it
+    /// ends).
+    pub status_epoch: AtomicU64,
+    /// Per clone: (the epoch it answered, its figures then).
+    pub snapshots: std::sync::Mutex<Vec<(u64, ThreadStats)>>,
 }
 
 impl Progress {
+    /// Leaves clone `clone`'s figures for a status report.
+    fn snapshot(&self, clone: u32, epoch: u64, st: &ThreadStats) {
+        let mut s = self.snapshots.lock().unwrap_or_else(|e| e.into_inner());
+        let i = clone as usize;
+        if s.len() <= i {
+            s.resize_with(i + 1, || (0, ThreadStats::default()));
+        }
+        s[i] = (epoch, st.clone());
+    }
+
     /// Whether the job is to end now: a signal, or another job's `exitall`.
     fn ending(&self) -> bool {
         SIGNALLED.load(Ordering::Relaxed) != 0 || self.stop.load(Ordering::Relaxed)
@@ -696,6 +712,7 @@ fn run_loop<E: JobEngine>(
     let mut total_ios = 0u64;
     let mut total_bytes = 0u64;
     let mut published = (0u64, 0u64);
+    let mut status_seen = progress.status_epoch.load(Ordering::Relaxed);
 
     loop {
         // SIGINT/SIGTERM: the job ends as if its runtime were over; the report follows.
@@ -1118,6 +1135,14 @@ fn run_loop<E: JobEngine>(
             measure_start = t;
             next_sample = t + SAMPLE_NS;
         }
+        // --status-interval: a report of the values so far is wanted.
+        let epoch = progress.status_epoch.load(Ordering::Relaxed);
+        if epoch != status_seen {
+            status_seen = epoch;
+            let mut so_far = st.clone();
+            so_far.runtime_ns = if measuring { t - measure_start } else { 0 };
+            progress.snapshot(clone, epoch, &so_far);
+        }
         if measuring && t >= next_sample {
             let secs = SAMPLE_NS as f64 / 1e9;
             st.read.push_sample(&mut last_read, secs);
@@ -1252,6 +1277,8 @@ fn run_loop<E: JobEngine>(
     progress
         .bytes
         .fetch_add(total_bytes - published.1, Ordering::Relaxed);
+    // --status-interval: the reports from now on show this thread's final figures.
+    progress.snapshot(clone, u64::MAX, &st);
     Ok(st)
 }
 

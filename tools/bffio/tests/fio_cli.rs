@@ -1359,3 +1359,42 @@ fn block_sizes_and_alignment_per_direction() {
     assert_eq!(trim["total_ios"], 16, "{trim}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// --status-interval: a full report of the values so far at each interval (cumulative, as
+/// fio's), then the final one; with JSON, documents one after another, as fio writes them.
+#[test]
+fn status_interval_writes_reports_so_far() {
+    let d = dir("status");
+    let out = d.join("report.json");
+    let o = bffio(&[
+        "--name=s",
+        &arg("filename", &d.join("f")),
+        "--size=1m",
+        "--rw=randread",
+        "--time_based",
+        "--runtime=2",
+        "--status-interval=1",
+        "--output-format=json",
+        &arg("output", &out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let docs: Vec<Value> = serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        docs.len() >= 2,
+        "a report at 1 s and the final one: {}",
+        docs.len()
+    );
+    let ios: Vec<u64> = docs
+        .iter()
+        .map(|v| v["jobs"][0]["read"]["total_ios"].as_u64().unwrap())
+        .collect();
+    assert!(ios.windows(2).all(|w| w[0] <= w[1]), "cumulative: {ios:?}");
+    let last = &docs[docs.len() - 1]["jobs"][0];
+    assert!(last["job_runtime"].as_u64().unwrap() >= 2000, "{last}");
+    assert!(docs[0]["jobs"][0]["job_runtime"].as_u64().unwrap() < 2000);
+    let _ = std::fs::remove_dir_all(&d);
+}

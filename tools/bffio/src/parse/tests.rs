@@ -313,9 +313,9 @@ fn new_job_keys() {
 
 #[test]
 fn refused_and_misspelt_keys_say_why() {
-    let e = file("[a]\nwrite_hist_log=x\n").unwrap_err().0;
+    let e = file("[a]\nverify_dump=1\n").unwrap_err().0;
     assert!(
-        e.contains("`write_hist_log` is not supported: histogram logs"),
+        e.contains("`verify_dump` is not supported: dumping mismatched blocks"),
         "{e}"
     );
     let e = file("[a]\nrate_iop=5\n").unwrap_err().0;
@@ -370,7 +370,10 @@ fn command_line_forms_of_fio() {
     let cl = args(&["--minimal", "--showcmd", "--cmdhelp=bs"]).unwrap();
     assert_eq!(cl.run.formats, [Format::Terse]);
     assert!(cl.run.showcmd && cl.cmdhelp == Some(Some("bs".into())));
-    assert!(args(&["--status-interval=1"])
+    let cl = args(&["--status-interval=500ms"]).unwrap();
+    assert_eq!(cl.run.status_interval, Some(Duration::from_millis(500)));
+    assert!(args(&["--status-interval=0"]).is_err());
+    assert!(args(&["--bandwidth-log"])
         .unwrap_err()
         .0
         .contains("not supported"));
