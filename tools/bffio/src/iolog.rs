@@ -11,11 +11,11 @@
 //! priority), written `0x0000` with `log_prio`, as fio writes them.
 //!
 //! `write_hist_log` with `log_hist_msec`: completion-latency histograms, a line per interval
-//! and direction that completed something in it: `time (ms), direction, block size, bins...`,
-//! the bins fio's (1856 of them, log-linear, 64 per power of two; `log_hist_coarseness=N`
-//! sums each 2^N neighbours), the counts of the interval only. A line is written by the
-//! completion that ends its interval, at that completion's time, and the next interval runs
-//! from there, as fio's; the last, partial interval is not written (fio 3.33 does not).
+//! and direction: `time (ms), direction, block size, bins...`, the bins fio's (1856 of them,
+//! log-linear, 64 per power of two; `log_hist_coarseness=N` sums each 2^N neighbours), the
+//! counts of the interval only. Each direction has its own intervals on a fixed grid; the
+//! completion that ends one writes that direction's line, at its time, as fio's; the last,
+//! partial interval is not written (fio 3.33 does not).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -158,7 +158,7 @@ struct Log {
     /// block size last seen per direction, and when the interval ends (ns).
     hist: Vec<[u64; 3]>,
     hist_bs: [u64; 3],
-    hist_end_ns: u64,
+    hist_end_ns: [u64; 3],
 }
 
 /// A job thread's logs.
@@ -202,7 +202,7 @@ impl Logs {
                         Vec::new()
                     },
                     hist_bs: [0; 3],
-                    hist_end_ns: opts.hist_msec * 1_000_000,
+                    hist_end_ns: [opts.hist_msec * 1_000_000; 3],
                 })
             })
             .collect::<io::Result<_>>()?;
@@ -309,31 +309,28 @@ impl Logs {
 }
 
 impl Log {
-    /// Adds one completion to the histogram's interval; the completion that ends it writes
-    /// its lines.
+    /// Adds one completion to its direction's histogram interval; the completion that ends
+    /// the interval writes that direction's line. Each direction keeps its own intervals on
+    /// a fixed grid of `log_hist_msec`, as fio's.
     fn hist(&mut self, o: &LogOptions, e: &Entry) -> io::Result<()> {
         let d = e.dir as usize;
         self.hist[plat_index(e.clat_ns)][d] += 1;
         self.hist_bs[d] = e.bytes;
-        if e.t_ns < self.hist_end_ns {
+        if e.t_ns < self.hist_end_ns[d] {
             return Ok(());
         }
         use std::fmt::Write as _;
-        let ms = e.t_ns / 1_000_000;
-        let merge = 1usize << o.hist_coarseness;
-        for dir in 0..3 {
-            if self.hist.iter().all(|b| b[dir] == 0) {
-                continue;
-            }
-            let _ = write!(self.buf, "{ms}, {dir}, {}", self.hist_bs[dir]);
-            for group in self.hist.chunks(merge) {
-                let n: u64 = group.iter().map(|b| b[dir]).sum();
-                let _ = write!(self.buf, ", {n}");
-            }
-            self.buf.push('\n');
+        let _ = write!(self.buf, "{}, {d}, {}", e.t_ns / 1_000_000, self.hist_bs[d]);
+        for group in self.hist.chunks(1usize << o.hist_coarseness) {
+            let n: u64 = group.iter().map(|b| b[d]).sum();
+            let _ = write!(self.buf, ", {n}");
         }
-        self.hist.iter_mut().for_each(|b| *b = [0; 3]);
-        self.hist_end_ns = e.t_ns + o.hist_msec * 1_000_000;
+        self.buf.push('\n');
+        self.hist.iter_mut().for_each(|b| b[d] = 0);
+        let step = o.hist_msec * 1_000_000;
+        while self.hist_end_ns[d] <= e.t_ns {
+            self.hist_end_ns[d] += step;
+        }
         self.flush_if_full()
     }
 
@@ -426,41 +423,46 @@ mod tests {
             ..LogOptions::new()
         };
         let mut logs = Logs::open(&opts, &[(name.clone(), Kind::Hist)]).unwrap();
-        // Interval one: 3 reads and a write; the write at 120 ms ends it; then one read.
+        // Each direction its own intervals: the write at 120 ms ends the writes' first (one
+        // write), the read at 150 ms the reads' (four reads); on the fixed grid the reads'
+        // next interval ends at 200 ms: the reads at 180 ms and 190 ms are in it, and the run
+        // ends before it is over.
         for (t, w, us) in [
             (10, false, 5),
             (20, false, 5),
             (30, false, 900),
             (120, true, 50),
             (150, false, 5),
+            (180, false, 5),
+            (190, false, 5),
         ] {
             logs.record(&entry(t, w, us)).unwrap();
         }
-        logs.finish(200_000_000).unwrap();
+        logs.finish(195_000_000).unwrap();
         let lines = read_lines(&name);
         assert_eq!(
             lines.len(),
             2,
-            "one line per direction of the ended interval: {lines:?}"
+            "one line per direction's ended interval: {lines:?}"
         );
         let fields = |l: &str| {
             l.split(", ")
                 .map(|f| f.parse::<u64>().unwrap())
                 .collect::<Vec<_>>()
         };
-        let (r, w) = (fields(&lines[0]), fields(&lines[1]));
-        assert_eq!((r[0], r[1], r[2]), (120, 0, 4096));
-        assert_eq!((w[0], w[1]), (120, 1));
+        let (w, r) = (fields(&lines[0]), fields(&lines[1]));
+        assert_eq!((w[0], w[1], w[2]), (120, 1, 4096));
+        assert_eq!((r[0], r[1], r[2]), (150, 0, 4096));
         assert_eq!(
             r.len(),
             3 + PLAT_NR / 4,
             "coarseness 2: a quarter of the bins"
         );
-        assert_eq!(r[3..].iter().sum::<u64>(), 3);
         assert_eq!(w[3..].iter().sum::<u64>(), 1);
-        // 5 us twice in one merged bin, 900 us in a later one.
+        assert_eq!(r[3..].iter().sum::<u64>(), 4);
+        // 5 us three times in one merged bin, 900 us in a later one.
         let nonzero: Vec<u64> = r[3..].iter().copied().filter(|&n| n > 0).collect();
-        assert_eq!(nonzero, [2, 1]);
+        assert_eq!(nonzero, [3, 1]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -213,7 +213,12 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         let answered = progress.iter().all(|p| {
             let running = p.running.load(Ordering::Relaxed) as usize;
             let snaps = p.snapshots.lock().unwrap_or_else(|x| x.into_inner());
-            snaps.iter().filter(|(seen, _)| *seen == e).count() >= running
+            snaps
+                .iter()
+                .flatten()
+                .filter(|(seen, _)| *seen == e)
+                .count()
+                >= running
         });
         if !answered && el - since < 0.3 {
             return;
@@ -223,7 +228,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
             .iter()
             .map(|p| {
                 let snaps = p.snapshots.lock().unwrap_or_else(|x| x.into_inner());
-                snaps.iter().map(|(_, st)| st.clone()).collect()
+                snaps.iter().flatten().map(|(_, st)| st.clone()).collect()
             })
             .collect();
         let entries = grouped(&jobs, per_job);
@@ -231,7 +236,13 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
             return;
         }
         match render(&run.formats, &entries, &watch.finish()) {
-            Ok(text) => write_out(run.output.as_deref(), &text),
+            Ok(text) => {
+                if live && run.output.is_none() {
+                    // Off the live status line (stderr) before the report (stdout).
+                    eprintln!();
+                }
+                write_out(run.output.as_deref(), &text)
+            }
             Err(err) => eprintln!("bffio: status report: {err}"),
         }
     };

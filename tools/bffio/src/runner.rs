@@ -40,19 +40,20 @@ pub struct Progress {
     /// thread then leaves a copy of its figures in `snapshots` (and its final ones when it
     /// ends).
     pub status_epoch: AtomicU64,
-    /// Per clone: (the epoch it answered, its figures then).
-    pub snapshots: std::sync::Mutex<Vec<(u64, ThreadStats)>>,
+    /// Per clone: (the epoch it answered, its figures then); `None` before its first answer.
+    pub snapshots: std::sync::Mutex<Vec<Option<(u64, ThreadStats)>>>,
 }
 
 impl Progress {
-    /// Leaves clone `clone`'s figures for a status report.
-    fn snapshot(&self, clone: u32, epoch: u64, st: &ThreadStats) {
+    /// Leaves clone `clone`'s figures for a status report (copied by the caller, outside the
+    /// lock: the lock only swaps them in).
+    fn snapshot(&self, clone: u32, epoch: u64, st: ThreadStats) {
         let mut s = self.snapshots.lock().unwrap_or_else(|e| e.into_inner());
         let i = clone as usize;
         if s.len() <= i {
-            s.resize_with(i + 1, || (0, ThreadStats::default()));
+            s.resize_with(i + 1, || None);
         }
-        s[i] = (epoch, st.clone());
+        s[i] = Some((epoch, st));
     }
 
     /// Whether the job is to end now: a signal, or another job's `exitall`.
@@ -669,14 +670,14 @@ fn run_loop<E: JobEngine>(
             .filter_map(|(d, on)| on.then_some(d))
             .collect()
     };
-    // rate_process=poisson: when the next I/O may be issued, ns on the job's clock.
-    let mut next_arrival: u64 = 0;
+    // rate_process=poisson: when each direction's next I/O may be issued, ns on the job's
+    // clock (each direction its own arrivals, as fio's).
+    let mut next_arrival = [0u64; 3];
     // read_iolog: the next entry of the log to issue, and when it may be (ns; 0 at once).
     let mut cursor = 0usize;
-    let not_before = |next_arrival: u64, cursor: usize| match &replay_log {
-        Some(_) if job.replay_no_stall => 0,
-        Some(l) => l.entries.get(cursor).map_or(0, |e| e.at_ms * 1_000_000),
-        None => next_arrival,
+    let not_before = |cursor: usize| match &replay_log {
+        Some(l) if !job.replay_no_stall => l.entries.get(cursor).map_or(0, |e| e.at_ms * 1_000_000),
+        _ => 0,
     };
     // rate_min / rate_iops_min: the current cycle's start and the (bytes, I/Os) completed
     // before it, per direction.
@@ -719,6 +720,18 @@ fn run_loop<E: JobEngine>(
         if progress.ending() {
             stop = true;
         }
+        // --status-interval: a report of the values so far is wanted (checked on every turn,
+        // the rate limit's sleeps included).
+        let epoch = progress.status_epoch.load(Ordering::Relaxed);
+        if epoch != status_seen {
+            status_seen = epoch;
+            let mut so_far = st.clone();
+            so_far.runtime_ns = if measuring { now() - measure_start } else { 0 };
+            let usage = thread_usage();
+            so_far.usr_us = usage.0 - usage0.0;
+            so_far.sys_us = usage.1 - usage0.1;
+            progress.snapshot(clone, epoch, so_far);
+        }
         // Refill: up to the job's depth, and with AIMD no more than the engine admits, so no
         // request waits in a backlog (its latency would then include that wait).
         let allowed = if job.aimd {
@@ -742,9 +755,12 @@ fn run_loop<E: JobEngine>(
             }
         }
         // rate / rate_iops: in each direction, no more I/O than its budget since the job's
-        // start allows; an I/O may go when some direction the pattern issues may.
-        // `not_before`: the next Poisson arrival, or the next replayed I/O's time.
-        let dir_ok = |issued_dir: &[(u64, u64); 3], d: Dir, t: u64| {
+        // start allows (with rate_process=poisson: not before its next arrival); an I/O may go
+        // when some direction the pattern issues may. A replayed I/O goes at the log's time.
+        let dir_ok = |issued_dir: &[(u64, u64); 3], arrivals: &[u64; 3], d: Dir, t: u64| {
+            if job.rate_poisson {
+                return t >= arrivals[d as usize];
+            }
             let secs = t as f64 / 1e9;
             let (bytes, ops) = issued_dir[d as usize];
             job.rate_iops[d as usize].is_none_or(|r| (ops as f64) < r as f64 * secs + 1.0)
@@ -753,16 +769,18 @@ fn run_loop<E: JobEngine>(
         };
         // `more`: the pattern has I/O left to issue; `writes_due`: a trimwrite has trimmed
         // blocks waiting for their writes.
+        // `replay_at`: when the next replayed I/O may go.
         let rate_ok = |issued_dir: &[(u64, u64); 3],
+                       arrivals: &[u64; 3],
                        more: bool,
                        writes_due: bool,
-                       not_before: u64,
+                       replay_at: u64,
                        t: u64| {
-            if job.rate_poisson || replay_log.is_some() {
-                return t >= not_before;
+            if replay_log.is_some() {
+                return t >= replay_at;
             }
-            (more && possible.iter().any(|&d| dir_ok(issued_dir, d, t)))
-                || (writes_due && dir_ok(issued_dir, Dir::Write, t))
+            (more && possible.iter().any(|&d| dir_ok(issued_dir, arrivals, d, t)))
+                || (writes_due && dir_ok(issued_dir, arrivals, Dir::Write, t))
         };
         while !stop
             && !hold_refill
@@ -771,9 +789,10 @@ fn run_loop<E: JobEngine>(
             && replay_log.as_ref().is_none_or(|l| cursor < l.entries.len())
             && rate_ok(
                 &issued_dir,
+                &next_arrival,
                 issued < io_limit,
                 !trimmed.is_empty(),
-                not_before(next_arrival, cursor),
+                not_before(cursor),
                 t_prev,
             )
         {
@@ -807,7 +826,12 @@ fn run_loop<E: JobEngine>(
                     cursor += 1;
                     e.act.dir().map(|d| (e.file, d, e.offset, e.len))
                 }
-                None => trimmed.pop_front().map(|(f, o, l)| (f, Dir::Write, o, l)),
+                // A trimmed block's write waits while the writes are over budget; the trims
+                // go on meanwhile if theirs allows.
+                None if dir_ok(&issued_dir, &next_arrival, Dir::Write, t_prev) => {
+                    trimmed.pop_front().map(|(f, o, l)| (f, Dir::Write, o, l))
+                }
+                None => None,
             };
             // The write that follows a trim is the same block's: the trims count the bytes.
             let after_trim = entry.is_none() && given.is_some();
@@ -823,12 +847,13 @@ fn run_loop<E: JobEngine>(
             // A direction over its budget gives its turn to another the pattern issues that is
             // not (fio's rate_ddir); with none, the I/O waits for the budget. Replayed I/Os go
             // at the log's times instead.
-            let rated = !job.rate_poisson && entry.is_none();
-            let dir = if !rated || dir_ok(&issued_dir, drawn, t_prev) {
+            let rated = entry.is_none();
+            let ok = |d| dir_ok(&issued_dir, &next_arrival, d, t_prev);
+            let dir = if !rated || ok(drawn) {
                 drawn
             } else if let Some(&d) = possible
                 .iter()
-                .find(|&&d| given.is_none() && d != drawn && dir_ok(&issued_dir, d, t_prev))
+                .find(|&&d| given.is_none() && d != drawn && ok(d))
             {
                 d
             } else {
@@ -946,7 +971,7 @@ fn run_loop<E: JobEngine>(
                     .map_or(0.0, |r| 1e9 / r as f64)
                     .max(job.rate_bps[d].map_or(0.0, |r| len as f64 * 1e9 / r as f64));
                 let u = ((rng.next() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-                next_arrival += (-u.ln() * mean_ns) as u64;
+                next_arrival[d] += (-u.ln() * mean_ns) as u64;
             }
             if write {
                 writes_since_sync += 1;
@@ -987,9 +1012,10 @@ fn run_loop<E: JobEngine>(
                 && (issued < io_limit || !trimmed.is_empty())
                 && !rate_ok(
                     &issued_dir,
+                    &next_arrival,
                     issued < io_limit,
                     !trimmed.is_empty(),
-                    not_before(next_arrival, cursor),
+                    not_before(cursor),
                     now(),
                 )
             {
@@ -1135,14 +1161,6 @@ fn run_loop<E: JobEngine>(
             measure_start = t;
             next_sample = t + SAMPLE_NS;
         }
-        // --status-interval: a report of the values so far is wanted.
-        let epoch = progress.status_epoch.load(Ordering::Relaxed);
-        if epoch != status_seen {
-            status_seen = epoch;
-            let mut so_far = st.clone();
-            so_far.runtime_ns = if measuring { t - measure_start } else { 0 };
-            progress.snapshot(clone, epoch, &so_far);
-        }
         if measuring && t >= next_sample {
             let secs = SAMPLE_NS as f64 / 1e9;
             st.read.push_sample(&mut last_read, secs);
@@ -1188,7 +1206,15 @@ fn run_loop<E: JobEngine>(
             } else if t - cycle.0 >= cycle_ns && st.error == 0 {
                 let secs = (t - cycle.0) as f64 / 1e9;
                 let mut short = None;
-                for d in [Dir::Read, Dir::Write, Dir::Trim] {
+                // Only the directions the pattern issues (as fio, which checks those that
+                // moved data): `rate_min=1m` on randread does not fail for want of writes.
+                let issues = |d: Dir| {
+                    possible.contains(&d) || (d == Dir::Write && job.pattern.writes_after_trim())
+                };
+                for d in [Dir::Read, Dir::Write, Dir::Trim]
+                    .into_iter()
+                    .filter(|&d| issues(d))
+                {
                     let i = d as usize;
                     let bps = (done[i].0 - cycle.1[i].0) as f64 / secs;
                     let iops = (done[i].1 - cycle.1[i].1) as f64 / secs;
@@ -1278,7 +1304,7 @@ fn run_loop<E: JobEngine>(
         .bytes
         .fetch_add(total_bytes - published.1, Ordering::Relaxed);
     // --status-interval: the reports from now on show this thread's final figures.
-    progress.snapshot(clone, u64::MAX, &st);
+    progress.snapshot(clone, u64::MAX, st.clone());
     Ok(st)
 }
 

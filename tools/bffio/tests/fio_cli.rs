@@ -1398,3 +1398,59 @@ fn status_interval_writes_reports_so_far() {
     assert!(docs[0]["jobs"][0]["job_runtime"].as_u64().unwrap() < 2000);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Per-direction rates where a direction the pattern does not issue, or a slower direction,
+/// must not decide: a minimum given once checks only the directions issued; a trimwrite whose
+/// writes have the smaller budget still writes every trimmed block; Poisson arrivals of a rated
+/// direction do not hold back an unrated one.
+#[test]
+fn per_direction_rates_hold_only_their_direction() {
+    let d = dir("ratedir");
+    let f = arg("filename", &d.join("f"));
+    // rate_iops_min=1 (all three directions, by fio's comma rule) on reads alone: met.
+    let v = json(&[
+        "--name=m",
+        &f,
+        "--rw=randread",
+        "--size=1m",
+        "--rate_iops_min=1",
+        "--rate_cycle=200",
+        "--time_based",
+        "--runtime=1",
+    ]);
+    assert_eq!(v["jobs"][0]["error"], 0, "{v}");
+    // trimwrite: trims at 4000 IOPS, writes at 400: every block trimmed and written.
+    let v = json(&[
+        "--name=t",
+        &f,
+        "--rw=trimwrite",
+        "--size=256k",
+        "--rate_iops=,400,4000",
+    ]);
+    let job = &v["jobs"][0];
+    assert_eq!(job["trim"]["io_bytes"], 256 << 10, "{job}");
+    assert_eq!(job["write"]["io_bytes"], 256 << 10, "{job}");
+    // Poisson, writes rated at 50 IOPS, reads not: the reads are not spaced by the writes.
+    let v = json(&[
+        "--name=p",
+        &f,
+        "--rw=randrw",
+        "--size=1m",
+        "--rate_process=poisson",
+        "--rate_iops=,50",
+        "--time_based",
+        "--runtime=1",
+    ]);
+    let n = |dir: &str| v["jobs"][0][dir]["total_ios"].as_u64().unwrap();
+    assert!(
+        n("write") <= 100,
+        "50 write IOPS (Poisson) for 1 s gave {}",
+        n("write")
+    );
+    assert!(
+        n("read") > 100,
+        "unrated reads held to the writes' arrivals: {}",
+        n("read")
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
