@@ -1064,32 +1064,20 @@ fn set_blockalign(j: &mut Job, v: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `READ[,WRITE[,TRIM]]`, as fio's per-direction keys (block sizes, distributions): one value
-/// is both directions'; an empty part (`None`) leaves that direction as it was; a trim part
-/// is checked and not used (trims take the writes' sizes and offsets).
+/// `READ[,WRITE[,TRIM]]` for keys with a value for reads and writes only (distributions): as
+/// `per_direction3`, the trim part checked and not used (trims draw as the writes do).
 fn per_direction<T: Clone>(
     v: &str,
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<[Option<T>; 2], String> {
-    let parts: Vec<&str> = v.split(',').map(str::trim).collect();
-    if parts.len() > 3 || parts.iter().all(|p| p.is_empty()) {
-        return Err(format!("`{v}`"));
-    }
-    if parts.len() == 1 {
-        let x = parse(parts[0])?;
-        return Ok([Some(x.clone()), Some(x)]);
-    }
-    if let Some(t) = parts.get(2).filter(|t| !t.is_empty()) {
-        parse(t)?;
-    }
-    let one = |p: &str| (!p.is_empty()).then(|| parse(p)).transpose();
-    Ok([one(parts[0])?, one(parts[1])?])
+    let [r, w, _] = per_direction3(v, parse)?;
+    Ok([r, w])
 }
 
-/// `READ[,WRITE[,TRIM]]` for keys where all three directions count (rates), with fio's rule:
-/// a value not followed by a comma applies to the directions after it too (`10m` is all
-/// three, `1m,2m` gives trims 2m, `1m,2m,` leaves trims); an empty part (`None`) leaves that
-/// direction as it was.
+/// `READ[,WRITE[,TRIM]]` for keys where all three directions count (rates, block sizes), with
+/// fio's rule: a value not followed by a comma applies to the directions after it too (`10m`
+/// is all three, `1m,2m` gives trims 2m, `1m,2m,` leaves trims); an empty part (`None`) leaves
+/// that direction as it was.
 fn per_direction3<T: Clone>(
     v: &str,
     parse: impl Fn(&str) -> Result<T, String>,
