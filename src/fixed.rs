@@ -100,6 +100,12 @@ impl<L: LockMode> Registry<L> {
     }
 }
 
+/// Whether `len` bytes at `offset` reach outside a buffer of `size` bytes (an empty buffer
+/// has no slice). Overflow-safe: never computes `offset + len`.
+fn outside(offset: usize, len: usize, size: usize) -> bool {
+    offset >= size || len > size - offset
+}
+
 /// A slice of caller-owned memory registered with [`crate::raw::register_buffers`], for the
 /// fixed operations: an address and a length, checked to lie inside registered buffer
 /// `index`, holding the registration (its kernel-side unregister waits until every such
@@ -138,8 +144,7 @@ impl<L: LockMode> RawFixedBuf<L> {
         else {
             return Err(errno(libc::EINVAL));
         };
-        // Overflow-safe: never computes offset + len.
-        if offset >= size || len > size - offset {
+        if outside(offset, len, size) {
             return Err(errno(libc::EOVERFLOW));
         }
         if u32::try_from(len).is_err() {
@@ -235,8 +240,7 @@ impl<L: LockMode> FixedBuf<L> {
         // We hold the lease flag: nobody else touches this cell until we give it back.
         let buf = cell.borrow_mut().take().expect("present while not leased");
         let size = buf.len();
-        // Overflow-safe: never computes offset + len.
-        if offset >= size || len > size - offset {
+        if outside(offset, len, size) {
             *cell.borrow_mut() = Some(buf);
             registry.leased[index].release();
             return Err(einval(format!(

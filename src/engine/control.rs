@@ -177,33 +177,20 @@ impl<L: LockMode, T: Tuning> Core<L, T> {
     }
 
     pub(crate) fn set_min_in_flight(&self, n: u32) -> io::Result<()> {
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "auraio: min_in_flight must be at least 1",
-            ));
-        }
+        at_least_one(n, "min_in_flight")?;
         self.control(|c| c.set_min_limit(n));
         Ok(())
     }
 
     pub(crate) fn set_max_in_flight(&self, n: u32) -> io::Result<()> {
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "auraio: max_in_flight must be at least 1",
-            ));
-        }
+        at_least_one(n, "max_in_flight")?;
         self.control(|c| c.set_max_limit(n));
         Ok(())
     }
 
     pub(crate) fn set_batch_threshold(&self, n: Option<u32>) -> io::Result<()> {
-        if n == Some(0) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "auraio: batch_threshold must be at least 1",
-            ));
+        if let Some(n) = n {
+            at_least_one(n, "batch_threshold")?;
         }
         self.control(|c| c.pin_batch(n));
         Ok(())
@@ -420,4 +407,15 @@ impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
     pub fn state_dump(&self) -> String {
         self.core.state_dump(&Self::preset_name())
     }
+}
+
+/// `InvalidInput` naming the control for a zero count.
+fn at_least_one(n: u32, what: &str) -> io::Result<()> {
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("auraio: {what} must be at least 1"),
+        ));
+    }
+    Ok(())
 }

@@ -306,8 +306,7 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         false,
         "0xHEX, \"string\", 'file', a decimal number, or several of them in a row",
         |j, v| {
-            let read = |f: &str| std::fs::read(f).map_err(|e| format!("'{f}': {e}"));
-            j.buffer_pattern = Some(crate::buffers::parse_pattern(v, read)?);
+            j.buffer_pattern = Some(pattern(v)?);
             Ok(())
         },
     ),
@@ -694,8 +693,7 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         false,
         "as buffer_pattern: 0xHEX, \"string\", 'file', numbers",
         |j, v| {
-            let read = |f: &str| std::fs::read(f).map_err(|e| format!("'{f}': {e}"));
-            j.verify_pattern = Some(crate::buffers::parse_pattern(v, read)?);
+            j.verify_pattern = Some(pattern(v)?);
             Ok(())
         },
     ),
@@ -1062,6 +1060,12 @@ fn set_blockalign(j: &mut Job, v: &str) -> Result<(), String> {
     let parsed = per_direction3(v, |p| parse_bs(p, kb))?;
     set_directions(&mut j.blockalign, parsed.map(|p| p.map(Some)));
     Ok(())
+}
+
+/// A `buffer_pattern`/`verify_pattern` value; `'file'` parts are read from disk.
+fn pattern(v: &str) -> Result<Vec<u8>, String> {
+    let read = |f: &str| std::fs::read(f).map_err(|e| format!("'{f}': {e}"));
+    crate::buffers::parse_pattern(v, read)
 }
 
 /// `READ[,WRITE[,TRIM]]` for keys with a value for reads and writes only (distributions): as
