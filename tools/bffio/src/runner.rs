@@ -1008,26 +1008,30 @@ fn run_loop<E: JobEngine>(
             st.submit_batches[batch_class(outstanding - before)] += 1;
         }
         if outstanding == 0 && syncs_out == 0 {
-            if !stop
+            let left = !stop
                 && (issued < io_limit || !trimmed.is_empty())
-                && !rate_ok(
-                    &issued_dir,
-                    &next_arrival,
-                    issued < io_limit,
-                    !trimmed.is_empty(),
-                    not_before(cursor),
-                    now(),
-                )
-            {
-                // Held back by the rate with nothing in flight: sleep until the budget allows
-                // the next I/O (a little at a time, so the runtime's end and signals are seen).
+                && replay_log.as_ref().is_none_or(|l| cursor < l.entries.len());
+            if !left {
+                break;
+            }
+            // I/O is left and nothing is in flight: the rate held it back when the refill
+            // looked. Sleep while it still does (a little at a time, so the runtime's end and
+            // signals are seen); once it allows, the next turn issues. The budget may free
+            // between the refill's look and this one: that is never the job's end.
+            if !rate_ok(
+                &issued_dir,
+                &next_arrival,
+                issued < io_limit,
+                !trimmed.is_empty(),
+                not_before(cursor),
+                now(),
+            ) {
                 std::thread::sleep(Duration::from_millis(1));
                 if now() >= end_ns || progress.ending() {
                     stop = true;
                 }
-                continue;
             }
-            break;
+            continue;
         }
         if stop || issued >= io_limit {
             let at = *stopped_at.get_or_insert_with(now);
