@@ -195,21 +195,12 @@ impl<P: Policy, L: LockMode, T: Tuning, Out: 'static> Unpin for OpFuture<'_, P, 
 
 /// Generator: the future-returning form of each entry of the op table.
 macro_rules! future_methods {
-    ($(
-        $(#[$doc:meta])*
-        $method:ident $(<$g:ident : $bound:ident>)? ( $($arg:ident : $aty:ty),* ) -> $out:ty {
-            op $Op:ident { $($extra:ident : $ety:ty),* };
-            direction $dir:ident;
-            code $Code:ident;
-            fixed_file $fixed:literal;
-            future $fut:ident;
-            sqe($s:ident) = $sqe:expr;
-            $(complete($c:ident, $cn:ident) = $complete:expr;)?
-            output($o:ident) = $output:expr;
-            $(c $cop:ident = $cval:literal $(fn [$($cf:literal),* $(,)?])?;)?
-        }
-    )*) => {
-        impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {$(
+    (
+        method $method:ident [$(#[$doc:meta])*] generics [$($g:ident : $bound:path)?]
+        args [$($arg:ident : $aty:ty),*] out [$out:ty] op $Op:ident future $fut:ident
+        $($rest:tt)*
+    ) => {
+        impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             #[doc = concat!("Future form of [`", stringify!($method), "`](Self::", stringify!($method),
                 "): submits now, resolves to the result and what the operation owned.")]
             ///
@@ -227,20 +218,8 @@ macro_rules! future_methods {
             {
                 OpFuture::submit(self, crate::op::$Op::new($($arg),*))
             }
-        )*}
+        }
     };
 }
 
-mod generated {
-    use super::OpFuture;
-    use crate::buffer::{IoBuf, IoBufMut};
-    use crate::engine::Engine;
-    use crate::fixed::FixedIo;
-    use crate::lock::{LockMode, Sendable};
-    use crate::policy::Policy;
-    use crate::tuning::Tuning;
-    use std::ffi::CString;
-    use std::os::fd::RawFd;
-
-    crate::__op_table!(future_methods);
-}
+crate::__op_table!(crate::__op_each, [future_methods]);

@@ -121,3 +121,16 @@ pub use policy::{Adaptive, CpuLocal, RoundRobin};
 pub use pool::{Buffer, BufferStats};
 pub use ring::{RingFeatures, RingStats, MAX_CHAIN};
 pub use tuning::{DefaultTuning, Tuning};
+
+/// What the op table's entries name, by absolute path (`$crate::__private::…`), wherever a
+/// generator expands them. Not an API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::buffer::{IoBuf, IoBufMut};
+    pub use crate::fixed::FixedIo;
+    pub use crate::op::{direct_slot, len32, IoVecArray, StatxBuf};
+    pub use io_uring::{opcode, types};
+    pub use libc;
+    pub use std::ffi::CString;
+    pub use std::os::fd::RawFd;
+}

@@ -318,6 +318,15 @@ pub const OP_TYPE_EXTRA: &[(&str, i32)] = &[("AURA_OP_CANCEL", 6)];
 /// `AURA_OP__COUNT` (17).
 pub const OP_TYPE_RESERVED_AFTER: i32 = 2;
 
+/// The Rust type that carries a C buffer into an op argument, by the argument's bound: an
+/// `aura_buf_t` of ordinary memory, an iovec's memory, or a registered buffer's slice (whose
+/// type names the lock mode `L` of the generated code).
+pub const C_BUFFERS: &[(&str, &str)] = &[
+    ("IoBufMut", "::auraio_capi_abi::engine::RawBuf"),
+    ("IoBuf", "::auraio_capi_abi::engine::RawBuf"),
+    ("FixedIo", "::auraio_capi_abi::engine::CFixed<L>"),
+];
+
 /// The header's function groups, in order. The op table's C functions name theirs too.
 pub const GROUPS: &[&str] = &[
     "Lifecycle",

@@ -22,16 +22,15 @@ use scope::{
 pub(crate) use scope::{in_any_callback, thread_token};
 
 use std::cell::Cell;
-use std::ffi::CString;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use crate::aimd::{defer_tick, Controller, TickInput};
-use crate::buffer::{AlignedBuf, IoBuf, IoBufMut};
+use crate::buffer::AlignedBuf;
 use crate::error::SubmitError;
-use crate::fixed::{FixedBuf, FixedIo, RawFixedBuf, Registry};
+use crate::fixed::{FixedBuf, RawFixedBuf, Registry};
 use crate::handoff;
 use crate::histogram::Histogram;
 use crate::lock::{Counter, Flag, LockMode, MultiThread, RingLock, Sendable, SingleThread};
@@ -189,21 +188,11 @@ impl<P: Policy, L: LockMode, T: Tuning> std::fmt::Debug for Engine<P, L, T> {
 
 /// Generator: the engine's callback method for each entry of the op table.
 macro_rules! engine_methods {
-    ($(
-        $(#[$doc:meta])*
-        $method:ident $(<$g:ident : $bound:ident>)? ( $($arg:ident : $aty:ty),* ) -> $out:ty {
-            op $Op:ident { $($extra:ident : $ety:ty),* };
-            direction $dir:ident;
-            code $Code:ident;
-            fixed_file $fixed:literal;
-            future $fut:ident;
-            sqe($s:ident) = $sqe:expr;
-            $(complete($c:ident, $cn:ident) = $complete:expr;)?
-            output($o:ident) = $output:expr;
-            $(c $cop:ident = $cval:literal $(fn [$($cf:literal),* $(,)?])?;)?
-        }
-    )*) => {
-        impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {$(
+    (
+        method $method:ident [$(#[$doc:meta])*] generics [$($g:ident : $bound:path)?]
+        args [$($arg:ident : $aty:ty),*] out [$out:ty] op $Op:ident $($rest:tt)*
+    ) => {
+        impl<P: Policy, L: LockMode, T: Tuning> Engine<P, L, T> {
             $(#[$doc])*
             ///
             /// The callback receives the result and what the operation owned; it runs once, on
@@ -220,8 +209,8 @@ macro_rules! engine_methods {
             {
                 self.submit(op::$Op::new($($arg),*), callback)
             }
-        )*}
+        }
     };
 }
 
-crate::__op_table!(engine_methods);
+crate::__op_table!(crate::__op_each, [engine_methods]);

@@ -3,8 +3,9 @@
 use crate::buffer::{IoBuf, IoBufMut};
 
 /// A heap array of iovecs describing an op's own buffers.
+#[doc(hidden)]
 #[derive(Debug, Default)]
-pub(crate) struct IoVecArray(Box<[libc::iovec]>);
+pub struct IoVecArray(Box<[libc::iovec]>);
 
 // SAFETY: the iovecs point into buffers owned by the same op, which moves between threads with
 // it; the array itself is only read by the kernel.
@@ -68,8 +69,9 @@ impl IoVecArray {
 }
 
 /// The heap `statx` buffer a statx operation fills.
+#[doc(hidden)]
 #[derive(Debug)]
-pub(crate) struct StatxBuf(Box<libc::statx>);
+pub struct StatxBuf(Box<libc::statx>);
 
 impl Default for StatxBuf {
     fn default() -> Self {

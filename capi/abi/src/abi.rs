@@ -1,15 +1,15 @@
-//! One method per C function: argument checks, errno conventions, and the call into the
-//! engine. `auraio_macros::c_abi!` generates the `extern "C"` wrappers that call these.
+//! One method per C function that submits no operation: argument checks, errno conventions,
+//! and the call into the engine (those that submit one are generated: `ops`).
+//! `auraio_macros::c_abi!` generates the `extern "C"` wrappers that call these.
 
-use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use super::engine::{CEngine, CFixed, RawBuf, Req};
+use super::engine::{CEngine, Req};
 use super::types::*;
 use super::{errno_of, log, set_errno};
 use auraio::lock::{Counter, Flag, LockMode};
-use auraio::op;
 use auraio::policy::Policy;
 use auraio::tuning::Tuning;
 use auraio::{Engine, Options, Phase};
@@ -26,8 +26,6 @@ const MAX_BUFFER: usize = auraio::pool::MAX_BUFFER_BYTES;
 /// Largest ring count and queue depth: the engine's limits.
 const MAX_RINGS: c_int = auraio::options::MAX_RINGS as c_int;
 const MAX_QUEUE_DEPTH: c_int = auraio::options::MAX_QUEUE_DEPTH as c_int;
-/// Most iovecs in one readv/writev.
-const IOV_MAX: c_int = 1024;
 /// Default queue depth: the engine's (the C contract's too).
 const DEFAULT_QUEUE_DEPTH: c_int = auraio::options::DEFAULT_QUEUE_DEPTH as c_int;
 /// The tuner's floor by default. The C contract fixes it at 4 (the reference library's
@@ -52,7 +50,8 @@ thread_local! {
     static WRONG_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-fn fail<R>(e: c_int, r: R) -> R {
+/// `r`, with errno `e` (EPERM after a refused wrong-thread lookup).
+pub(crate) fn fail<R>(e: c_int, r: R) -> R {
     set_errno(if WRONG_THREAD.with(|w| w.replace(false)) {
         libc::EPERM
     } else {
@@ -71,11 +70,6 @@ fn page_size() -> usize {
     }
 }
 
-/// A pointer that may cross to the completing thread (the C caller allows it).
-struct SendPtr<T>(*mut T);
-// SAFETY: the pointee belongs to the C caller, who lets any thread complete its request.
-unsafe impl<T> Send for SendPtr<T> {}
-
 /// C phase numbering (BASELINE, PROBING, STEADY, BACKOFF, SETTLING, CONVERGED).
 fn c_phase(p: Phase) -> c_int {
     match p {
@@ -87,9 +81,6 @@ fn c_phase(p: Phase) -> c_int {
         Phase::Converged => AURA_PHASE_CONVERGED,
     }
 }
-
-/// The completion hook of operations with nothing to copy out.
-fn nop<T>(_: &std::io::Result<usize>, _: T) {}
 
 fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
@@ -114,7 +105,7 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
     /// A single-thread engine used from a thread other than the one that made it is refused
     /// here (as if NULL, with errno EPERM and a logged error): its rings accept submissions
     /// from their creator only.
-    unsafe fn eng<'a>(e: *const aura_engine_t) -> Option<&'a CEngine<P, L, T>> {
+    pub(crate) unsafe fn eng<'a>(e: *const aura_engine_t) -> Option<&'a CEngine<P, L, T>> {
         // SAFETY: per the caller, a non-null handle points at our CEngine.
         let c = unsafe { e.cast::<CEngine<P, L, T>>().as_ref() }?;
         if !L::MULTI_THREAD && c.creator != auraio::raw::thread_token() {
@@ -320,483 +311,6 @@ impl<P: Policy, L: LockMode, T: Tuning> Abi<P, L, T> {
         // SAFETY: made by Box::into_raw in create; the caller gives it up, and the drain above
         // left no callback that could still reach it.
         drop(unsafe { Box::from_raw(e.cast::<CEngine<P, L, T>>()) });
-    }
-
-    // ---- I/O submission ----
-
-    /// Common checks of read/write; returns the op's buffer.
-    ///
-    /// # Safety
-    ///
-    /// The C contract of read/write.
-    unsafe fn rw_buf(
-        c: &CEngine<P, L, T>,
-        fd: c_int,
-        buf: aura_buf_t,
-        len: usize,
-    ) -> Result<Result<RawBuf, CFixed<L>>, c_int> {
-        if fd < 0 || len == 0 {
-            return Err(libc::EINVAL);
-        }
-        match buf.type_ {
-            AURA_BUF_UNREGISTERED => {
-                // SAFETY: the union's pointer is the active member for this type.
-                let ptr = unsafe { buf.u.ptr };
-                if ptr.is_null() || len > u32::MAX as usize {
-                    return Err(libc::EINVAL);
-                }
-                Ok(Ok(RawBuf {
-                    ptr: ptr.cast(),
-                    len,
-                }))
-            }
-            AURA_BUF_REGISTERED => {
-                // SAFETY: the fixed member is active for this type.
-                let fx = unsafe { buf.u.fixed };
-                let index = usize::try_from(fx.index).map_err(|_| libc::EINVAL)?;
-                match auraio::raw::fixed_buf(&c.engine, index, fx.offset, len) {
-                    Ok(b) => Ok(Err(CFixed(b))),
-                    // The contract's errno for "nothing registered".
-                    Err(e) if e.raw_os_error() == Some(libc::ENXIO) => Err(libc::ENOENT),
-                    Err(e) => Err(errno_of(&e)),
-                }
-            }
-            _ => Err(libc::EINVAL),
-        }
-    }
-
-    /// # Safety
-    ///
-    /// The C contract of read/write.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn rw(
-        e: *mut aura_engine_t,
-        fd: c_int,
-        buf: aura_buf_t,
-        len: usize,
-        offset: i64,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-        write: bool,
-    ) -> *mut aura_request_t {
-        let null = std::ptr::null_mut();
-        // SAFETY: per the contract.
-        let Some(c) = (unsafe { Self::eng(e) }) else {
-            return fail(libc::EINVAL, null);
-        };
-        // SAFETY: per the contract.
-        let b = match unsafe { Self::rw_buf(c, fd, buf, len) } {
-            Ok(b) => b,
-            Err(errno) => return fail(errno, null),
-        };
-        let off = offset as u64;
-        // SAFETY: the buffer obeys the contract (valid until the callback).
-        unsafe {
-            match (b, write) {
-                (Ok(b), false) => {
-                    c.submit(op::Read::new(fd, b, off), fd, AURA_OP_READ, cb, ud, nop)
-                }
-                (Ok(b), true) => {
-                    c.submit(op::Write::new(fd, b, off), fd, AURA_OP_WRITE, cb, ud, nop)
-                }
-                (Err(b), false) => c.submit(
-                    op::ReadFixed::new(fd, b, off),
-                    fd,
-                    AURA_OP_READ_FIXED,
-                    cb,
-                    ud,
-                    nop,
-                ),
-                (Err(b), true) => c.submit(
-                    op::WriteFixed::new(fd, b, off),
-                    fd,
-                    AURA_OP_WRITE_FIXED,
-                    cb,
-                    ud,
-                    nop,
-                ),
-            }
-        }
-    }
-
-    /// `aura_read`.
-    ///
-    /// # Safety
-    ///
-    /// The C contract.
-    pub unsafe fn read(
-        e: *mut aura_engine_t,
-        fd: c_int,
-        buf: aura_buf_t,
-        len: usize,
-        offset: i64,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-    ) -> *mut aura_request_t {
-        // SAFETY: same contract.
-        unsafe { Self::rw(e, fd, buf, len, offset, cb, ud, false) }
-    }
-
-    /// `aura_write`.
-    ///
-    /// # Safety
-    ///
-    /// The C contract.
-    pub unsafe fn write(
-        e: *mut aura_engine_t,
-        fd: c_int,
-        buf: aura_buf_t,
-        len: usize,
-        offset: i64,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-    ) -> *mut aura_request_t {
-        // SAFETY: same contract.
-        unsafe { Self::rw(e, fd, buf, len, offset, cb, ud, true) }
-    }
-
-    /// `aura_fsync`.
-    ///
-    /// # Safety
-    ///
-    /// The C contract.
-    pub unsafe fn fsync(
-        e: *mut aura_engine_t,
-        fd: c_int,
-        flags: aura_fsync_flags_t,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-    ) -> *mut aura_request_t {
-        let null = std::ptr::null_mut();
-        // SAFETY: per the contract.
-        let Some(c) = (unsafe { Self::eng(e) }) else {
-            return fail(libc::EINVAL, null);
-        };
-        if fd < 0 {
-            return fail(libc::EINVAL, null);
-        }
-        // SAFETY: fsync points at no memory.
-        unsafe {
-            if flags & AURA_FSYNC_DATASYNC != 0 {
-                c.submit(op::Fdatasync::new(fd), fd, AURA_OP_FDATASYNC, cb, ud, nop)
-            } else {
-                c.submit(op::Fsync::new(fd), fd, AURA_OP_FSYNC, cb, ud, nop)
-            }
-        }
-    }
-
-    /// # Safety
-    ///
-    /// The C contract of readv/writev.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn rwv(
-        e: *mut aura_engine_t,
-        fd: c_int,
-        iov: *const iovec,
-        iovcnt: c_int,
-        offset: i64,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-        write: bool,
-    ) -> *mut aura_request_t {
-        let null = std::ptr::null_mut();
-        // SAFETY: per the contract.
-        let Some(c) = (unsafe { Self::eng(e) }) else {
-            return fail(libc::EINVAL, null);
-        };
-        if fd < 0 || iov.is_null() || iovcnt <= 0 || iovcnt > IOV_MAX {
-            return fail(libc::EINVAL, null);
-        }
-        // SAFETY: the caller passes iovcnt readable iovecs.
-        let iovs = unsafe { std::slice::from_raw_parts(iov, iovcnt as usize) };
-        let bufs: Vec<RawBuf> = iovs
-            .iter()
-            .map(|v| RawBuf {
-                ptr: v.iov_base.cast(),
-                len: v.iov_len,
-            })
-            .collect();
-        let off = offset as u64;
-        // SAFETY: the buffers obey the contract (valid until the callback).
-        unsafe {
-            if write {
-                c.submit(
-                    op::Writev::new(fd, bufs, off),
-                    fd,
-                    AURA_OP_WRITEV,
-                    cb,
-                    ud,
-                    nop,
-                )
-            } else {
-                c.submit(
-                    op::Readv::new(fd, bufs, off),
-                    fd,
-                    AURA_OP_READV,
-                    cb,
-                    ud,
-                    nop,
-                )
-            }
-        }
-    }
-
-    /// `aura_readv`.
-    ///
-    /// # Safety
-    ///
-    /// The C contract.
-    pub unsafe fn readv(
-        e: *mut aura_engine_t,
-        fd: c_int,
-        iov: *const iovec,
-        iovcnt: c_int,
-        offset: i64,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-    ) -> *mut aura_request_t {
-        // SAFETY: same contract.
-        unsafe { Self::rwv(e, fd, iov, iovcnt, offset, cb, ud, false) }
-    }
-
-    /// `aura_writev`.
-    ///
-    /// # Safety
-    ///
-    /// The C contract.
-    pub unsafe fn writev(
-        e: *mut aura_engine_t,
-        fd: c_int,
-        iov: *const iovec,
-        iovcnt: c_int,
-        offset: i64,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-    ) -> *mut aura_request_t {
-        // SAFETY: same contract.
-        unsafe { Self::rwv(e, fd, iov, iovcnt, offset, cb, ud, true) }
-    }
-
-    // ---- Metadata operations ----
-
-    /// The fd an op uses: a registered-file index with AURA_FIXED_FILE.
-    fn target_fd(fd: c_int, flags: aura_submit_flags_t) -> Result<c_int, c_int> {
-        if flags & !AURA_FIXED_FILE != 0 {
-            return Err(libc::EINVAL);
-        }
-        if flags & AURA_FIXED_FILE != 0 {
-            return match u32::try_from(fd) {
-                Ok(slot) if slot <= op::MAX_DIRECT_SLOT => Ok(op::direct(slot)),
-                _ => Err(libc::EINVAL),
-            };
-        }
-        Ok(fd)
-    }
-
-    /// Submits a metadata op: checks the engine and the fd (`AT_FDCWD` allowed where
-    /// `dir_ok`; a registered-file slot with `AURA_FIXED_FILE`), then submits the op `make`
-    /// builds for the target fd. `finish` runs on completion before the callback.
-    ///
-    /// # Safety
-    ///
-    /// `e` is NULL or live; what `make` captures obeys the C contract.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn submit_meta<O: auraio::op::Op + Send>(
-        e: *mut aura_engine_t,
-        fd: c_int,
-        flags: aura_submit_flags_t,
-        dir_ok: bool,
-        kind: aura_op_type_t,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-        make: impl FnOnce(c_int) -> Result<O, c_int>,
-        finish: impl FnOnce(&std::io::Result<usize>, O::Output) + Send + 'static,
-    ) -> *mut aura_request_t {
-        // SAFETY: per the caller.
-        let Some(c) = (unsafe { Self::eng(e) }) else {
-            return fail(libc::EINVAL, std::ptr::null_mut());
-        };
-        if fd < 0 && !(dir_ok && fd == libc::AT_FDCWD) {
-            return fail(libc::EINVAL, std::ptr::null_mut());
-        }
-        match Self::target_fd(fd, flags).and_then(make) {
-            // SAFETY: the op owns its arguments (paths are copied); `finish` writes only
-            // memory the caller keeps valid until the callback.
-            Ok(op) => unsafe { c.submit(op, fd, kind, cb, ud, finish) },
-            Err(errno) => fail(errno, std::ptr::null_mut()),
-        }
-    }
-
-    /// # Safety
-    ///
-    /// `p` is NULL or a NUL-terminated string.
-    unsafe fn path(p: *const c_char) -> Result<std::ffi::CString, c_int> {
-        if p.is_null() {
-            return Err(libc::EINVAL);
-        }
-        // SAFETY: per the caller.
-        Ok(unsafe { CStr::from_ptr(p) }.to_owned())
-    }
-
-    /// `aura_openat`.
-    ///
-    /// # Safety
-    ///
-    /// The C contract.
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn openat(
-        e: *mut aura_engine_t,
-        dirfd: c_int,
-        path: *const c_char,
-        open_flags: c_int,
-        mode: u32,
-        flags: aura_submit_flags_t,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-    ) -> *mut aura_request_t {
-        let make = |fd| {
-            // SAFETY: per the contract the path is a C string.
-            let p = unsafe { Self::path(path) }?;
-            Ok(op::OpenAt::new(fd, p, open_flags, mode))
-        };
-        // SAFETY: per the contract.
-        unsafe { Self::submit_meta(e, dirfd, flags, true, AURA_OP_OPENAT, cb, ud, make, nop) }
-    }
-
-    /// `aura_close`.
-    ///
-    /// # Safety
-    ///
-    /// The C contract.
-    pub unsafe fn close(
-        e: *mut aura_engine_t,
-        fd: c_int,
-        flags: aura_submit_flags_t,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-    ) -> *mut aura_request_t {
-        let make = |t| Ok(op::Close::new(t));
-        // SAFETY: per the contract.
-        unsafe { Self::submit_meta(e, fd, flags, false, AURA_OP_CLOSE, cb, ud, make, nop) }
-    }
-
-    /// `aura_statx`: the kernel fills the engine's own buffer, copied to `out` before the
-    /// callback runs.
-    ///
-    /// # Safety
-    ///
-    /// The C contract.
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn statx(
-        e: *mut aura_engine_t,
-        dirfd: c_int,
-        path: *const c_char,
-        statx_flags: c_int,
-        mask: c_uint,
-        out: *mut statx,
-        flags: aura_submit_flags_t,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-    ) -> *mut aura_request_t {
-        if out.is_null() {
-            return fail(libc::EINVAL, std::ptr::null_mut());
-        }
-        let dst = SendPtr(out);
-        let copy_out = move |res: &std::io::Result<usize>, st: Box<statx>| {
-            let dst = dst;
-            if res.is_ok() {
-                // SAFETY: the caller keeps statxbuf valid until the callback (the contract).
-                unsafe { *dst.0 = *st };
-            }
-        };
-        let make = |fd| {
-            // SAFETY: per the contract the path is a C string.
-            let p = unsafe { Self::path(path) }?;
-            Ok(op::Statx::new(fd, p, statx_flags, mask))
-        };
-        // SAFETY: per the contract.
-        unsafe { Self::submit_meta(e, dirfd, flags, true, AURA_OP_STATX, cb, ud, make, copy_out) }
-    }
-
-    /// `aura_fallocate`.
-    ///
-    /// # Safety
-    ///
-    /// The C contract.
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn fallocate(
-        e: *mut aura_engine_t,
-        fd: c_int,
-        mode: c_int,
-        offset: i64,
-        len: i64,
-        flags: aura_submit_flags_t,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-    ) -> *mut aura_request_t {
-        let make = |t| match (u64::try_from(offset), u64::try_from(len)) {
-            (Ok(o), Ok(n)) if n > 0 => Ok(op::Fallocate::new(t, mode, o, n)),
-            _ => Err(libc::EINVAL),
-        };
-        // SAFETY: per the contract.
-        unsafe { Self::submit_meta(e, fd, flags, false, AURA_OP_FALLOCATE, cb, ud, make, nop) }
-    }
-
-    /// `aura_ftruncate`.
-    ///
-    /// # Safety
-    ///
-    /// The C contract.
-    pub unsafe fn ftruncate(
-        e: *mut aura_engine_t,
-        fd: c_int,
-        length: i64,
-        flags: aura_submit_flags_t,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-    ) -> *mut aura_request_t {
-        let make = |t| match u64::try_from(length) {
-            Ok(n) => Ok(op::Ftruncate::new(t, n)),
-            Err(_) => Err(libc::EINVAL),
-        };
-        // SAFETY: per the contract.
-        unsafe { Self::submit_meta(e, fd, flags, false, AURA_OP_FTRUNCATE, cb, ud, make, nop) }
-    }
-
-    /// `aura_sync_file_range`.
-    ///
-    /// # Safety
-    ///
-    /// The C contract.
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn sync_file_range(
-        e: *mut aura_engine_t,
-        fd: c_int,
-        offset: i64,
-        nbytes: i64,
-        range_flags: c_uint,
-        flags: aura_submit_flags_t,
-        cb: aura_callback_t,
-        ud: *mut c_void,
-    ) -> *mut aura_request_t {
-        let make = |t| match (u64::try_from(offset), u32::try_from(nbytes)) {
-            (Ok(o), Ok(n)) => Ok(op::SyncFileRange::new(t, o, n, range_flags)),
-            _ => Err(libc::EINVAL),
-        };
-        // SAFETY: per the contract.
-        unsafe {
-            Self::submit_meta(
-                e,
-                fd,
-                flags,
-                false,
-                AURA_OP_SYNC_FILE_RANGE,
-                cb,
-                ud,
-                make,
-                nop,
-            )
-        }
     }
 
     // ---- Requests ----

@@ -20,8 +20,10 @@
 #![warn(missing_docs)]
 
 mod abi;
+mod convert;
 mod engine;
 pub mod log;
+mod ops;
 pub mod types;
 
 // The generated C types name this crate by its path, as the library crates do.
@@ -33,6 +35,10 @@ extern crate self as auraio_capi_abi;
 #[doc(hidden)]
 pub mod __private {
     pub use auraio::__op_table;
+    pub use auraio::lock::LockMode;
+    pub use auraio::op;
+    pub use auraio::policy::Policy;
+    pub use auraio::tuning::Tuning;
     pub use auraio::{Adaptive, CpuLocal, DefaultTuning, MultiThread, RoundRobin, SingleThread};
 }
 
