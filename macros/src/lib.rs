@@ -119,12 +119,21 @@ pub fn __c_abi_with_ops(input: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro]
 pub fn c_types(input: TokenStream) -> TokenStream {
+    through_table(
+        input,
+        "c_types",
+        quote!(::auraio_macros::__c_types_with_ops),
+    )
+}
+
+/// A macro that takes no input: its second stage, called with the op table's entries.
+fn through_table(input: TokenStream, name: &str, stage: TokenStream2) -> TokenStream {
     if let Some(t) = input.into_iter().next() {
-        return syn::Error::new(t.span().into(), "c_types! takes no arguments")
+        return syn::Error::new(t.span().into(), format!("{name}! takes no arguments"))
             .to_compile_error()
             .into();
     }
-    quote!(::auraio_capi_abi::__private::__op_table!(::auraio_macros::__c_types_with_ops);).into()
+    quote!(::auraio_capi_abi::__private::__op_table!(#stage);).into()
 }
 
 /// `c_types!`'s second stage: the op table's entries (through `__op_table!`). Not an API.
@@ -155,12 +164,7 @@ pub fn __c_types_with_ops(input: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro]
 pub fn c_ops(input: TokenStream) -> TokenStream {
-    if let Some(t) = input.into_iter().next() {
-        return syn::Error::new(t.span().into(), "c_ops! takes no arguments")
-            .to_compile_error()
-            .into();
-    }
-    quote!(::auraio_capi_abi::__private::__op_table!(::auraio_macros::__c_ops_with_ops);).into()
+    through_table(input, "c_ops", quote!(::auraio_macros::__c_ops_with_ops))
 }
 
 /// `c_ops!`'s second stage: the op table's entries (through `__op_table!`). Not an API.
