@@ -713,6 +713,16 @@ static void test_metadata(void) {
     CHECK(o.result >= 0 && o.op_inside == AURA_OP_OPENAT);
     int fd = (int)o.result;
 
+    /* A zero or negative length, a negative offset: refused at the call. */
+    errno = 0;
+    CHECK(aura_fallocate(e, fd, AURA_FALLOC_DEFAULT, 0, 0, 0, on_done, NULL) == NULL &&
+          errno == EINVAL);
+    errno = 0;
+    CHECK(aura_fallocate(e, fd, AURA_FALLOC_DEFAULT, 0, -1, 0, on_done, NULL) == NULL &&
+          errno == EINVAL);
+    errno = 0;
+    CHECK(aura_fallocate(e, fd, AURA_FALLOC_DEFAULT, -1, BLOCK, 0, on_done, NULL) == NULL &&
+          errno == EINVAL);
     done_t fa = {0};
     CHECK(aura_fallocate(e, fd, AURA_FALLOC_DEFAULT, 0, 3 * BLOCK, 0, on_done, &fa) != NULL);
     wait_for(e, &fa.calls, 1);

@@ -295,23 +295,8 @@ pub fn ops(table: &Table) -> syn::Result<TokenStream2> {
             params.push(quote!(#id: #ty));
         }
         let engine = format_ident!("{}", p.params[0].name);
-        let at = |base: &str| {
-            let i = p
-                .params
-                .iter()
-                .position(|d| d.ty.base == base)
-                .expect("validated");
-            format_ident!("{}", p.params[i].name)
-        };
-        let callback = at("aura_callback_t");
-        let user_data = {
-            let i = p
-                .params
-                .iter()
-                .position(|d| d.ty.base == "aura_callback_t")
-                .expect("validated");
-            format_ident!("{}", p.params[i + 1].name)
-        };
+        let callback = format_ident!("{}", p.params[s.callback].name);
+        let user_data = format_ident!("{}", p.params[s.callback + 1].name);
         let flags = match &s.flags {
             Some(f) => {
                 let f = format_ident!("{}", f);
@@ -325,8 +310,8 @@ pub fn ops(table: &Table) -> syn::Result<TokenStream2> {
         };
         let finish = match &s.out {
             Some(out) => quote! {
-                // SAFETY: the C contract of this function: `#out` is NULL (refused here) or
-                // writable until the callback.
+                // SAFETY: the C contract of this function: the pointer is NULL (refused here)
+                // or writable until the callback.
                 match unsafe { Self::copy_out(#out) } {
                     Ok(f) => f,
                     Err(errno) => return ::auraio_capi_abi::abi::fail(errno, ::core::ptr::null_mut()),
@@ -351,19 +336,20 @@ pub fn ops(table: &Table) -> syn::Result<TokenStream2> {
                 }
                 (Source::Params(ids), None) if ids.len() == 1 => {
                     let id = &ids[0];
-                    quote!(::auraio_capi_abi::convert::FromC::from_c(#id, c)?)
+                    quote!(::auraio_capi_abi::convert::FromC::from_c(#id, __aura_engine)?)
                 }
                 (Source::Params(ids), None) => {
-                    quote!(::auraio_capi_abi::convert::FromC::from_c((#(#ids),*), c)?)
+                    quote!(::auraio_capi_abi::convert::FromC::from_c((#(#ids),*), __aura_engine)?)
                 }
                 (Source::Cast(id, ty), _) => quote!(#id as #ty),
+                (Source::Via(id, f), _) => quote!(::auraio_capi_abi::convert::#f(#id)?),
             });
             Ok(quote! {
-                let finish = { #finish };
-                // SAFETY: the C contract of this function: `#engine` is NULL or a live engine
-                // of this preset, pointer arguments are NULL (refused by the conversions) or
-                // valid for what the contract documents, and the memory the op points at
-                // stays valid until the callback.
+                let __aura_finish = { #finish };
+                // SAFETY: the C contract of this function: the engine pointer is NULL or a
+                // live engine of this preset, pointer arguments are NULL (refused by the
+                // conversions) or valid for what the contract documents, and the memory the
+                // op points at stays valid until the callback.
                 unsafe {
                     Self::submit_op(
                         #engine,
@@ -371,8 +357,8 @@ pub fn ops(table: &Table) -> syn::Result<TokenStream2> {
                         ::auraio_capi_abi::types::#kind,
                         #callback,
                         #user_data,
-                        |c| Ok(#ty::new(#(#args),*)),
-                        finish,
+                        |__aura_engine| Ok(#ty::new(#(#args),*)),
+                        __aura_finish,
                     )
                 }
             })

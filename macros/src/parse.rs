@@ -154,8 +154,10 @@ pub fn split_forwarded(input: TokenStream) -> (TokenStream, TokenStream) {
 pub struct Entry {
     /// The method name (`read`).
     pub method: Ident,
-    /// The type parameter's bound, by its last path segment (`IoBufMut`).
-    pub bound: Option<Ident>,
+    /// The type parameter (`B`) and its bound, by its last path segment (`IoBufMut`).
+    pub generic: Option<(Ident, Ident)>,
+    /// The last identifier of the output type (`statx` for `Box<…::libc::statx>`).
+    pub output: Option<Ident>,
     /// The arguments, in order.
     pub args: Vec<Arg>,
     /// The op type (`op Read { … }`).
@@ -169,6 +171,8 @@ pub struct Arg {
     pub name: Ident,
     /// Its type is a file descriptor (`RawFd`).
     pub fd: bool,
+    /// Its type, as text.
+    pub ty: String,
 }
 
 /// `c NAME = VALUE [fn [group, doc, prototype] args(SOURCES) [out PARAM] [or METHOD if COND]]`,
@@ -200,6 +204,9 @@ pub enum Source {
     Params(Vec<Ident>),
     /// A parameter cast as is (`offset as u64`): the C contract passes it on unchecked.
     Cast(Ident, Box<Type>),
+    /// A parameter through a checking function of `auraio_capi_abi::convert` (`len via
+    /// positive`), for a rule its type alone does not give.
+    Via(Ident, Ident),
 }
 
 impl Parse for Source {
@@ -208,6 +215,10 @@ impl Parse for Source {
         if input.peek(Token![as]) {
             input.parse::<Token![as]>()?;
             return Ok(Source::Cast(first, Box::new(input.parse()?)));
+        }
+        if input.peek(Ident) && input.fork().parse::<Ident>()? == "via" {
+            input.parse::<Ident>()?;
+            return Ok(Source::Via(first, input.parse()?));
         }
         let mut params = vec![first];
         while input.peek(Ident) {
@@ -222,7 +233,7 @@ impl Source {
     pub fn params(&self) -> Vec<&Ident> {
         match self {
             Source::Params(p) => p.iter().collect(),
-            Source::Cast(p, _) => vec![p],
+            Source::Cast(p, _) | Source::Via(p, _) => vec![p],
         }
     }
 }
@@ -238,7 +249,12 @@ impl Parse for CLine {
             None
         };
         if !input.is_empty() {
-            return Err(input.error("expected `;` after the op's C line"));
+            return Err(input.error(if func.is_some() {
+                "expected, in this order, `args(...)`, `out PARAM`, `or ENTRY if CONDITION`, \
+                 then `;`"
+            } else {
+                "expected `fn [group, doc, prototype]` or `;` after the op's C value"
+            }));
         }
         Ok(CLine { name, value, func })
     }
@@ -294,7 +310,10 @@ pub fn entries(tokens: TokenStream) -> (Vec<Entry>, Vec<syn::Error>) {
             TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => {
                 let head = std::mem::take(&mut head);
                 match entry(head, g.stream(), g.span()) {
-                    Ok(e) => out.push(e),
+                    Ok((e, error)) => {
+                        out.push(e);
+                        errors.extend(error);
+                    }
                     Err(e) => errors.push(e),
                 }
             }
@@ -305,7 +324,11 @@ pub fn entries(tokens: TokenStream) -> (Vec<Entry>, Vec<syn::Error>) {
 }
 
 /// One entry from its head (`#[doc] method<G: Bound>(args) -> Out`) and its body.
-fn entry(head: Vec<TokenTree>, body: TokenStream, span: Span) -> syn::Result<Entry> {
+fn entry(
+    head: Vec<TokenTree>,
+    body: TokenStream,
+    span: Span,
+) -> syn::Result<(Entry, Option<syn::Error>)> {
     let mut it = head.into_iter().peekable();
     // Attributes: `#` and a bracket group each.
     while matches!(it.peek(), Some(TokenTree::Punct(p)) if p.as_char() == '#') {
@@ -315,7 +338,8 @@ fn entry(head: Vec<TokenTree>, body: TokenStream, span: Span) -> syn::Result<Ent
     let Some(TokenTree::Ident(method)) = it.next() else {
         return Err(syn::Error::new(span, "an op table entry without a method"));
     };
-    let mut bound = None;
+    // `<G: path::Bound>`: its first identifier and its last.
+    let mut generic: Vec<Ident> = Vec::new();
     let mut args = Vec::new();
     for tt in it.by_ref() {
         match tt {
@@ -323,24 +347,37 @@ fn entry(head: Vec<TokenTree>, body: TokenStream, span: Span) -> syn::Result<Ent
                 args = arguments(g.stream());
                 break;
             }
-            // The last identifier inside `<G: path::Bound>`.
-            TokenTree::Ident(id) => bound = Some(id),
+            TokenTree::Ident(id) => generic.push(id),
             _ => {}
         }
     }
+    let generic = match (generic.first(), generic.last()) {
+        (Some(g), Some(b)) if generic.len() > 1 => Some((g.clone(), b.clone())),
+        _ => None,
+    };
+    // What follows `->`: the output type.
+    let output = it.fold(None, |last, tt| match tt {
+        TokenTree::Ident(id) => Some(id),
+        _ => last,
+    });
     let mut e = Entry {
         method,
-        bound,
+        generic,
+        output,
         args,
         op: None,
         c: None,
     };
+    let mut error: Option<syn::Error> = None;
     for stmt in statements(body) {
         let mut toks = stmt.into_iter();
         match toks.next() {
-            Some(TokenTree::Ident(kw)) if kw == "c" => {
-                e.c = Some(syn::parse2::<CLine>(toks.collect())?);
-            }
+            // A bad `c` line is reported and the entry kept without it, so that other
+            // entries naming this one (`or …`) do not add errors of their own.
+            Some(TokenTree::Ident(kw)) if kw == "c" => match syn::parse2::<CLine>(toks.collect()) {
+                Ok(line) => e.c = Some(line),
+                Err(err) => error = Some(err),
+            },
             Some(TokenTree::Ident(kw)) if kw == "op" => {
                 if let Some(TokenTree::Ident(op)) = toks.next() {
                     e.op = Some(op);
@@ -349,7 +386,7 @@ fn entry(head: Vec<TokenTree>, body: TokenStream, span: Span) -> syn::Result<Ent
             _ => {}
         }
     }
-    Ok(e)
+    Ok((e, error))
 }
 
 /// `name: Type, …`: the names, and whether each type is `RawFd`.
@@ -370,7 +407,12 @@ fn arguments(list: TokenStream) -> Vec<Arg> {
                 _ => None,
             })
             .is_some_and(|last| last == "RawFd");
-        out.push(Arg { name, fd });
+        let ty: TokenStream = cur.iter().skip(2).cloned().collect();
+        out.push(Arg {
+            name,
+            fd,
+            ty: ty.to_string(),
+        });
         cur.clear();
     };
     for tt in list {

@@ -43,6 +43,8 @@ pub struct Submit {
     pub out: Option<Ident>,
     /// The `aura_submit_flags_t` parameter, if the function has one.
     pub flags: Option<String>,
+    /// The index of the callback parameter (the user data follows it).
+    pub callback: usize,
     /// The parameter the request reports as its descriptor.
     pub fd: Option<Ident>,
 }
@@ -195,18 +197,34 @@ fn function(
         .first()
         .is_some_and(|d| d.ty.base == "aura_engine_t" && d.ty.ptrs.len() == 1);
     let returns_request = p.ret.base == "aura_request_t" && p.ret.ptrs.len() == 1;
-    let callback_then_data = p.params.windows(2).any(|w| {
+    let callback = p.params.windows(2).position(|w| {
         w[0].ty.base == "aura_callback_t" && w[1].ty.base == "void" && w[1].ty.ptrs.len() == 1
     });
-    if !engine_first || !returns_request || !callback_then_data {
+    let Some(callback) = callback.filter(|_| engine_first && returns_request) else {
         errors.push(err(
             f.span,
             format!(
-                "`{}` submits an op, so it takes the engine first and a callback followed by `void *` user data, and returns `aura_request_t *`",
+                "`{}` submits an op, so it takes the engine first and a callback followed by \
+                 `void *` user data, and returns `aura_request_t *`",
                 p.name
             ),
         ));
         return Some((func, None));
+    };
+    // The generated method's parameters keep the C names, typed in Rust.
+    for d in &p.params {
+        if syn::parse_str::<Ident>(&d.name).is_err() {
+            errors.push(err(
+                f.span,
+                format!(
+                    "`{}`: the parameter name `{}` is no Rust name",
+                    p.name, d.name
+                ),
+            ));
+        }
+        if let Err(msg) = cdecl::rust_type(&d.ty) {
+            errors.push(err(f.span, format!("`{}`: {msg}", p.name)));
+        }
     }
     let Some((args_span, sources)) = &f.sources else {
         errors.push(err(
@@ -259,12 +277,31 @@ fn function(
         args.push((clone_source(source), dir));
     }
     if let Some(out) = &f.out {
-        if param(&out.to_string()).is_none_or(|d| d.ty.ptrs.len() != 1) {
+        // A writable pointer to what the op hands back (`struct statx *` for a `statx`).
+        let pointee = |d: &cdecl::Decl| d.ty.base.rsplit(' ').next().map(str::to_string);
+        let ok = param(&out.to_string()).is_some_and(|d| {
+            d.ty.ptrs == [false]
+                && pointee(d).is_some_and(|b| e.output.as_ref().is_some_and(|o| *o == b))
+        });
+        if !ok {
             errors.push(err(
                 out.span(),
-                format!("`out {out}`: not a pointer parameter of `{}`", p.name),
+                format!(
+                    "`out {out}`: not a writable pointer parameter of `{}` to the op's output",
+                    p.name
+                ),
             ));
         }
+    }
+    let flags = ty_of("aura_submit_flags_t").map(|d| d.name.clone());
+    if flags.is_some() && fd.is_none() {
+        errors.push(err(
+            f.span,
+            format!(
+                "`{}` takes submission flags, which apply to a descriptor, but makes none",
+                p.name
+            ),
+        ));
     }
     let main = variant(e, errors);
     let twin = f.twin.as_ref().and_then(|(m, cond)| {
@@ -272,14 +309,24 @@ fn function(
             errors.push(err(m.span(), format!("`or {m}`: no op table entry `{m}`")));
             return None;
         };
-        if t.args.len() != e.args.len() {
+        // Both ops are made from the same conversions: their arguments must agree, each
+        // in kind (a descriptor, a directory descriptor) and, unless generic, in type.
+        let generic = |x: &Entry, a: &crate::parse::Arg| {
+            x.generic
+                .as_ref()
+                .is_some_and(|(g, _)| a.ty.split(|c: char| !c.is_alphanumeric()).any(|w| g == w))
+        };
+        let same = |a: &crate::parse::Arg, b: &crate::parse::Arg| {
+            a.fd == b.fd
+                && a.name.to_string().ends_with("dirfd") == b.name.to_string().ends_with("dirfd")
+                && (generic(e, a) && generic(t, b) || a.ty == b.ty)
+        };
+        if t.args.len() != e.args.len() || t.args.iter().zip(&e.args).any(|(b, a)| !same(a, b)) {
             errors.push(err(
                 m.span(),
                 format!(
-                    "`or {m}`: `{m}` takes {} arguments, `{method}` {}; both are made from \
-                     the same `args(...)`",
-                    t.args.len(),
-                    e.args.len()
+                    "`or {m}`: `{m}`'s arguments do not match `{method}`'s; both are made \
+                     from the same `args(...)`"
                 ),
             ));
         }
@@ -289,7 +336,6 @@ fn function(
         return Some((func, None));
     }
     let main = main?;
-    let flags = ty_of("aura_submit_flags_t").map(|d| d.name.clone());
     let submit = Submit {
         proto: p,
         entry: e.method.clone(),
@@ -298,6 +344,7 @@ fn function(
         args,
         out: f.out.clone(),
         flags,
+        callback,
         fd,
     };
     Some((func, Some(submit)))
@@ -307,6 +354,7 @@ fn clone_source(s: &Source) -> Source {
     match s {
         Source::Params(p) => Source::Params(p.clone()),
         Source::Cast(p, t) => Source::Cast(p.clone(), t.clone()),
+        Source::Via(p, f) => Source::Via(p.clone(), f.clone()),
     }
 }
 
@@ -327,9 +375,9 @@ fn variant(e: &Entry, errors: &mut Vec<syn::Error>) -> Option<Variant> {
         ));
         return None;
     };
-    let buffer = match &e.bound {
+    let buffer = match &e.generic {
         None => None,
-        Some(b) => match abi::C_BUFFERS.iter().find(|(n, _)| b == n) {
+        Some((_, b)) => match abi::C_BUFFERS.iter().find(|(n, _)| b == n) {
             Some((_, ty)) => Some(ty.to_string()),
             None => {
                 errors.push(syn::Error::new(

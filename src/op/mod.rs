@@ -150,9 +150,10 @@ pub fn len32(len: usize) -> u32 {
 ///
 /// Types and bounds name their items by absolute path (`$crate::__private::…`); the
 /// expressions see `$crate::__private` as a prelude. In a `c` line, `args` gives, per argument,
-/// the C parameters making it (`fd`, `buf len`, `offset as u64`), `out` the pointer parameter
-/// the output is copied to, `or` the entry submitted instead when the condition (over the C
-/// parameters) holds: `aura_read` submits `read`, or `read_fixed` for a registered buffer.
+/// the C parameters making it (`fd`, `buf len`, `offset as u64`, `len via positive`), `out` the
+/// pointer parameter the output is copied to, `or` the entry submitted instead when the
+/// condition (over the C parameters) holds: `aura_read` submits `read`, or `read_fixed` for a
+/// registered buffer.
 /// `docs/architecture.md` ("Adding an operation") has the rules.
 ///
 /// Invoke it with a generator macro's path: `__op_table!(my_generator)`; the generator
@@ -430,7 +431,7 @@ macro_rules! __op_table {
                     "Metadata operations",
                     "fallocate with an AURA_FALLOC_* mode.",
                     "AURA_WARN_UNUSED aura_request_t *aura_fallocate(aura_engine_t *engine, int fd, int mode, off_t offset, off_t len, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)",
-                ] args(fd, mode, offset, len);
+                ] args(fd, mode, offset, len via positive);
             }
             /// Sets the length of `fd` to `len`. Kernel 6.9.
             ftruncate(fd: $crate::__private::RawFd, len: u64) -> () {

@@ -54,6 +54,14 @@ impl<E> FromC<i64, E> for u32 {
     }
 }
 
+/// A length that must not be zero (`off_t`): `len via positive` in an op table entry.
+pub(crate) fn positive(v: i64) -> Result<u64, c_int> {
+    match u64::try_from(v) {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(libc::EINVAL),
+    }
+}
+
 /// A path: copied, so the caller's string need not outlive the call.
 impl<E> FromC<*const c_char, E> for CString {
     unsafe fn from_c(p: *const c_char, _: &E) -> Result<Self, c_int> {
