@@ -128,7 +128,9 @@ pub use tuning::{DefaultTuning, Tuning};
 pub mod __private {
     pub use crate::buffer::{IoBuf, IoBufMut};
     pub use crate::fixed::FixedIo;
-    pub use crate::op::{direct_slot, len32, IoVecArray, StatxBuf};
+    pub use crate::op::{
+        direct_slot, len32, uring_cmd_u64, IoVecArray, StatxBuf, BLOCK_URING_CMD_DISCARD,
+    };
     pub use io_uring::{opcode, types};
     pub use libc;
     pub use std::ffi::CString;

@@ -491,3 +491,58 @@ fn nop_completes_with_zero() {
     let (r, ()) = shared.block_on(shared.no_op());
     assert_eq!(r.unwrap(), 0);
 }
+
+/// `discard` on a block device (a loop device over a file, which punches holes: the range
+/// reads back as zeros, the rest unchanged), as a callback and a future; its refusals: a range
+/// off the logical block size, an fd open for reading only, a file that is no block device.
+#[test]
+fn discard_drops_a_block_device_range() {
+    use std::os::unix::fs::OpenOptionsExt;
+    const LEN: usize = 1 << 20;
+    let dev = common::LoopDevice::new(LEN);
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&dev.path)
+        .expect("open the loop device");
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+    let engine = LocalEngine::new().unwrap();
+    let (r, ()) = run_one(&engine, |cb| {
+        engine.discard(fd, 4096, 8192, cb).unwrap();
+    });
+    assert_eq!(r.unwrap(), 0);
+    let (r, ()) = engine.block_on(engine.discard_range(fd, 65536, 4096));
+    assert_eq!(r.unwrap(), 0);
+    let (r, buf) = run_one(&engine, |cb| {
+        engine
+            .read(fd, AlignedBuf::zeroed(LEN).unwrap(), 0, cb)
+            .unwrap();
+    });
+    assert_eq!(r.unwrap(), LEN);
+    let want: Vec<u8> = (0..LEN)
+        .map(|i| {
+            let dropped = (4096..12288).contains(&i) || (65536..69632).contains(&i);
+            if dropped {
+                0
+            } else {
+                dev.backing.data[i]
+            }
+        })
+        .collect();
+    assert!(
+        buf[..] == want[..],
+        "the discarded ranges read zeros, the rest is unchanged"
+    );
+
+    let errno = |r: io::Result<usize>| r.unwrap_err().raw_os_error();
+    let (r, ()) = engine.block_on(engine.discard_range(fd, 100, 4096));
+    assert_eq!(errno(r), Some(libc::EINVAL), "offset off the block size");
+    let ro = std::fs::File::open(&dev.path).unwrap();
+    let (r, ()) =
+        engine.block_on(engine.discard_range(std::os::fd::AsRawFd::as_raw_fd(&ro), 0, 4096));
+    assert_eq!(errno(r), Some(libc::EBADF), "read-only fd");
+    let file = TestFile::new(std::path::Path::new("/dev/shm"), "discard", 8192, false);
+    let (r, ()) = engine.block_on(engine.discard_range(file.fd(), 0, 4096));
+    assert_eq!(errno(r), Some(libc::EOPNOTSUPP), "no block device");
+}

@@ -120,6 +120,19 @@ pub(crate) fn sqe_fd(sqe: &Sqe) -> i32 {
     }
 }
 
+/// The block layer's io_uring command discarding a range (`BLOCK_URING_CMD_DISCARD`,
+/// `_IO(0x12, 0)` in `linux/blkdev.h`): the range's start in the SQE's `addr`, its length in
+/// the first 8 bytes of the command area.
+pub const BLOCK_URING_CMD_DISCARD: u32 = 0x12 << 8;
+
+/// A 16-byte io_uring command area holding `v` in its first 8 bytes (the SQE's `addr3`).
+#[doc(hidden)]
+pub fn uring_cmd_u64(v: u64) -> [u8; 16] {
+    let mut cmd = [0u8; 16];
+    cmd[..8].copy_from_slice(&v.to_ne_bytes());
+    cmd
+}
+
 /// Clamps a buffer length to what one SQE can carry.
 #[doc(hidden)]
 #[inline]
@@ -432,6 +445,24 @@ macro_rules! __op_table {
                     "fallocate with an AURA_FALLOC_* mode.",
                     "AURA_WARN_UNUSED aura_request_t *aura_fallocate(aura_engine_t *engine, int fd, int mode, off_t offset, off_t len, aura_submit_flags_t flags, aura_callback_t callback, void *user_data)",
                 ] args(fd, mode, offset, len via positive);
+            }
+            /// Discards `len` bytes of the block device `fd` from `offset` (what `BLKDISCARD`
+            /// does, through io_uring), both multiples of the device's logical block size: the
+            /// device may drop the data, and reads of the range then return what the device
+            /// documents (a loop device over a file punches a hole: zeros). `fd` must be open
+            /// for writing. A file that is no block device fails with `EOPNOTSUPP`; punch a
+            /// hole with [`fallocate`](crate::Engine::fallocate) there. Kernel 6.12.
+            discard(fd: $crate::__private::RawFd, offset: u64, len: u64) -> () {
+                op Discard {};
+                future discard_range;
+                direction None;
+                code UringCmd16;
+                fixed_file true;
+                sqe(op) = opcode::UringCmd16::new(types::Fd(op.fd), BLOCK_URING_CMD_DISCARD)
+                    .addr(Some(op.offset))
+                    .cmd(uring_cmd_u64(op.len))
+                    .build();
+                output(op) = { let _ = op; };
             }
             /// Sets the length of `fd` to `len`. Kernel 6.9.
             ftruncate(fd: $crate::__private::RawFd, len: u64) -> () {

@@ -237,3 +237,46 @@ pub fn log_from_env() {
 
 #[allow(unused_imports, reason = "each test binary uses a different subset")]
 pub use auraio_faultfs::Deadline;
+
+/// A loop block device over a patterned file in /dev/shm, detached and removed on drop.
+/// Needs root (as CI runs); without it the test fails saying so.
+pub struct LoopDevice {
+    pub path: String,
+    pub backing: TestFile,
+}
+
+impl LoopDevice {
+    pub fn new(len: usize) -> Self {
+        use std::process::{Command, Stdio};
+        let backing = TestFile::new(Path::new("/dev/shm"), "loop", len, false);
+        let child = Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(&backing.path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run losetup (util-linux)");
+        let out = auraio_faultfs::wait_output(child, 30, "losetup -f");
+        assert!(
+            out.status.success(),
+            "a loop device is needed (root): losetup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        LoopDevice { path, backing }
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        use std::process::{Command, Stdio};
+        if let Ok(child) = Command::new("losetup")
+            .args(["-d", &self.path])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            auraio_faultfs::wait_output(child, 30, "losetup -d");
+        }
+    }
+}

@@ -129,10 +129,10 @@ pub trait JobEngine {
         fill: &mut dyn FnMut(&mut [u8]),
         done: Done,
     ) -> io::Result<()>;
-    /// Trims `len` bytes at `offset`: fallocate(PUNCH_HOLE | KEEP_SIZE), which frees a
-    /// file's blocks and becomes a write-zeroes or discard request on a block device;
-    /// completes as `len` bytes done.
-    fn trim(&self, fd: i32, offset: u64, len: u64, done: Done) -> io::Result<()>;
+    /// Trims `len` bytes at `offset`: on a block device (`block`) a discard (what fio's
+    /// BLKDISCARD does, through io_uring), on a file fallocate(PUNCH_HOLE | KEEP_SIZE), which
+    /// frees its blocks; completes as `len` bytes done.
+    fn trim(&self, fd: i32, offset: u64, len: u64, block: bool, done: Done) -> io::Result<()>;
     /// Waits for completions (up to `timeout`).
     fn wait_for(&self, timeout: Duration) -> io::Result<usize>;
     /// Sum of the in-flight limits.
@@ -220,11 +220,21 @@ macro_rules! job_engine_for {
                     done.push(r, None)
                 }))
             }
-            fn trim(&self, fd: i32, offset: u64, len: u64, done: Done) -> io::Result<()> {
+            fn trim(
+                &self,
+                fd: i32,
+                offset: u64,
+                len: u64,
+                block: bool,
+                done: Done,
+            ) -> io::Result<()> {
+                let finish =
+                    move |r: io::Result<usize>, ()| done.push(r.map(|_| len as usize), None);
+                if block {
+                    return submitted(self.discard(fd, offset, len, finish));
+                }
                 let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
-                submitted(self.fallocate(fd, mode, offset, len, move |r, ()| {
-                    done.push(r.map(|_| len as usize), None)
-                }))
+                submitted(self.fallocate(fd, mode, offset, len, finish))
             }
             fn nop(&self, buf: AlignedBuf, len: usize, done: Done) -> io::Result<()> {
                 submitted(Engine::nop(self, move |r, ()| {

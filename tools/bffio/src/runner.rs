@@ -522,6 +522,11 @@ fn run_loop<E: JobEngine>(
             }
         })
         .collect::<io::Result<_>>()?;
+    // Trims discard on a block device (as fio's BLKDISCARD), punch holes in a file.
+    let block_dev: Vec<bool> = files
+        .iter()
+        .map(|(f, _)| f.metadata().is_ok_and(|m| m.file_type().is_block_device()))
+        .collect();
     let depth = job.max_depth() as usize;
     let align = job.align();
     let max_bs = job
@@ -910,7 +915,7 @@ fn run_loop<E: JobEngine>(
             st.depth_levels[depth_level(outstanding + 1)] += 1;
             let r = if dir == Dir::Trim && !null_engine {
                 // A trim moves no data: the slot keeps its buffer.
-                engine.trim(fd, offset, len, done)
+                engine.trim(fd, offset, len, block_dev[fi], done)
             } else if fixed && write {
                 let n = issued_ops;
                 let mut prepare = |b: &mut [u8]| fill.before_write(b, offset, n);
