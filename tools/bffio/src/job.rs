@@ -573,6 +573,8 @@ pub struct RunOptions {
     pub parse_only: bool,
     /// `--showcmd`: print each job as command-line options and exit.
     pub showcmd: bool,
+    /// `--bandwidth-log`: write fio's aggregate bandwidth logs (`agglog`).
+    pub bandwidth_log: bool,
     /// `--max-jobs`: the most job threads the run may start.
     pub max_jobs: Option<u32>,
     /// `--output`.
@@ -591,6 +593,7 @@ impl Default for RunOptions {
             sections: Vec::new(),
             parse_only: false,
             showcmd: false,
+            bandwidth_log: false,
             max_jobs: None,
             output: None,
             plot: None,

@@ -4,6 +4,7 @@
 //! under $TMPDIR for 10 s, adaptive depth). Otherwise it takes fio's command-line options
 //! (`--name=` starting each job) and `.fio` job files; see `--help`.
 
+mod agglog;
 mod buffers;
 mod diskutil;
 mod engine_io;
@@ -186,6 +187,23 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         .max()
         .unwrap_or_default();
     let start = Instant::now();
+    let agg_log = if run.bandwidth_log {
+        Some(agglog::AggLog::create()?)
+    } else {
+        None
+    };
+    let agg_sample = |end: bool| {
+        let Some(log) = &agg_log else { return };
+        let bytes: [u64; 3] = std::array::from_fn(|d| {
+            progress
+                .iter()
+                .map(|p| p.dir_bytes[d].load(Ordering::Relaxed))
+                .sum()
+        });
+        if let Err(e) = log.sample(start.elapsed().as_secs_f64(), bytes, end) {
+            eprintln!("bffio: --bandwidth-log: {e}");
+        }
+    };
     // The rates shown are over the last second, not averages since the start.
     let last = std::cell::Cell::new((0.0f64, 0u64, 0u64));
     let newline_every = run.eta_newline.map(|d| d.as_secs_f64());
@@ -299,9 +317,11 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     }
     let results = runner::run_all(&jobs, &progress, &|| {
         status_report(&watch);
+        agg_sample(false);
         status(false)
     });
     let disks = watch.finish();
+    agg_sample(true);
     status(true);
     let sig = runner::SIGNALLED.load(Ordering::Relaxed);
     if sig != 0 {

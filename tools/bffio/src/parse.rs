@@ -813,6 +813,7 @@ const RUN_KEYS: &[(&str, bool, &str)] = &[
     ("section", false, "a section name of the job files"),
     ("parse-only", true, "no value"),
     ("showcmd", true, "no value"),
+    ("bandwidth-log", true, "no value"),
     ("max-jobs", false, "a number of job threads >= 1"),
     (
         "aux-path",
@@ -823,7 +824,6 @@ const RUN_KEYS: &[(&str, bool, &str)] = &[
 
 /// Options fio has that bffio refuses rather than ignores, and why.
 const REFUSED: &[(&str, &str)] = &[
-    ("bandwidth-log", "bandwidth logs are not implemented yet"),
     (
         "verify_backlog",
         "verifying while writing is not implemented; blocks are verified after the writes",
@@ -1297,6 +1297,7 @@ fn apply(
             "section" => run.sections.push(v.to_string()),
             "parse-only" => run.parse_only = true,
             "showcmd" => run.showcmd = true,
+            "bandwidth-log" => run.bandwidth_log = true,
             "max-jobs" => run.max_jobs = Some(parse_u32(v, 1, 1 << 20).map_err(|_| bad())?),
             // Accepted: bffio writes no auxiliary files there or anywhere.
             _ => {}

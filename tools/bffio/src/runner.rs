@@ -30,6 +30,8 @@ pub struct Progress {
     pub ios: AtomicU64,
     /// Bytes moved.
     pub bytes: AtomicU64,
+    /// Bytes moved per direction (read, write, trim), for `--bandwidth-log`.
+    pub dir_bytes: [AtomicU64; 3],
     /// Current in-flight limit.
     pub depth: AtomicU64,
     /// Threads of the job still running.
@@ -45,6 +47,18 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// Adds what a thread moved since it last published: `now` (ios, bytes per direction)
+    /// against `published`, which becomes `now`.
+    fn publish(&self, published: &mut (u64, [u64; 3]), now: (u64, [u64; 3])) {
+        self.ios.fetch_add(now.0 - published.0, Ordering::Relaxed);
+        for d in 0..3 {
+            let moved = now.1[d] - published.1[d];
+            self.bytes.fetch_add(moved, Ordering::Relaxed);
+            self.dir_bytes[d].fetch_add(moved, Ordering::Relaxed);
+        }
+        *published = now;
+    }
+
     /// Leaves clone `clone`'s figures for a status report (copied by the caller, outside the
     /// lock: the lock only swaps them in).
     fn snapshot(&self, clone: u32, epoch: u64, st: ThreadStats) {
@@ -716,8 +730,8 @@ fn run_loop<E: JobEngine>(
     let mut next_point = TIMELINE_NS;
     let mut last_point_ios = 0u64;
     let mut total_ios = 0u64;
-    let mut total_bytes = 0u64;
-    let mut published = (0u64, 0u64);
+    let mut dir_bytes = [0u64; 3];
+    let mut published = (0u64, [0u64; 3]);
     let mut status_seen = progress.status_epoch.load(Ordering::Relaxed);
 
     loop {
@@ -1091,7 +1105,7 @@ fn run_loop<E: JobEngine>(
             }
             outstanding -= 1;
             total_ios += 1;
-            total_bytes += c.result.max(0) as u64;
+            dir_bytes[slot.dir as usize] += c.result.max(0) as u64;
             // Trims count as writes for continue_on_error.
             let passed = if slot.dir == Dir::Read {
                 job.continue_on.read
@@ -1189,12 +1203,7 @@ fn run_loop<E: JobEngine>(
             last_point_ios = total_ios;
             next_point = t + TIMELINE_NS;
             progress.depth.store(limit, Ordering::Relaxed);
-            let (ios, bytes) = (total_ios, total_bytes);
-            progress.ios.fetch_add(ios - published.0, Ordering::Relaxed);
-            progress
-                .bytes
-                .fetch_add(bytes - published.1, Ordering::Relaxed);
-            published = (ios, bytes);
+            progress.publish(&mut published, (total_ios, dir_bytes));
         }
         if t >= end_ns {
             stop = true;
@@ -1306,12 +1315,7 @@ fn run_loop<E: JobEngine>(
             }
         }
     }
-    progress
-        .ios
-        .fetch_add(total_ios - published.0, Ordering::Relaxed);
-    progress
-        .bytes
-        .fetch_add(total_bytes - published.1, Ordering::Relaxed);
+    progress.publish(&mut published, (total_ios, dir_bytes));
     // --status-interval: the reports from now on show this thread's final figures.
     progress.snapshot(clone, u64::MAX, st.clone());
     Ok(st)

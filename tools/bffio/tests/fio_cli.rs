@@ -1454,3 +1454,56 @@ fn per_direction_rates_hold_only_their_direction() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `--bandwidth-log`: fio's three aggregate logs in the working directory, in fio's line format
+/// (`msec, KiB/s, direction, 0, 0`), a line per direction every half second, summed over the
+/// jobs; fio 3.33 writes the same names and fields (with `--eta=always`).
+#[test]
+fn bandwidth_log_writes_fios_aggregate_logs() {
+    let d = dir("agglog");
+    let f = d.join("data");
+    let child = Command::new(env!("CARGO_BIN_EXE_bffio"))
+        .args([
+            "--bandwidth-log",
+            "--name=a",
+            &arg("filename", &f),
+            "--size=4m",
+            "--rw=randrw",
+            "--numjobs=2",
+            "--runtime=2",
+            "--time_based",
+            "--output-format=json",
+        ])
+        .current_dir(&d)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = bounded(child, 120, "--bandwidth-log");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (dir, name) in ["agg-read_bw.log", "agg-write_bw.log", "agg-trim_bw.log"]
+        .iter()
+        .enumerate()
+    {
+        let lines = log_lines(&d.join(name));
+        assert!(lines.len() >= 2, "{name}: {lines:?}");
+        let mut last_ms = 0;
+        let mut total = 0;
+        for l in &lines {
+            assert_eq!(l.len(), 5, "{name}: {l:?}");
+            let ms: u64 = l[0].parse().unwrap();
+            assert!(ms > last_ms, "{name}: times increase: {lines:?}");
+            last_ms = ms;
+            total += l[1].parse::<u64>().unwrap();
+            assert_eq!(l[2], dir.to_string(), "{name}");
+            assert_eq!(&l[3..], ["0", "0"], "{name}");
+        }
+        // A random mix of reads and writes: no trims.
+        assert_eq!(total == 0, dir == 2, "{name}: {lines:?}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
