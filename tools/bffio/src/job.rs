@@ -231,6 +231,15 @@ pub struct Job {
     pub verify_interval: Option<u64>,
     /// `verify_fatal`: the first mismatch ends the job (else every block is checked).
     pub verify_fatal: bool,
+    /// `verify_backlog`: after this many blocks written, writing pauses while they are read
+    /// back and checked (else every block is checked once the writes are done).
+    pub verify_backlog: Option<u64>,
+    /// `verify_backlog_batch`: how many of the waiting blocks each pause checks (default:
+    /// all of the backlog); those left wait for the next pause or the end.
+    pub verify_backlog_batch: Option<u64>,
+    /// `verify_dump`: a mismatched block is written to `NAME.OFFSET.received` and what was
+    /// expected to `NAME.OFFSET.expected`, in the working directory.
+    pub verify_dump: bool,
     /// `do_verify` (default 1): the read-back after a write job.
     pub do_verify: bool,
     /// `continue_on_error`: which errors are counted and passed over instead of stopping the
@@ -377,6 +386,9 @@ impl Default for Job {
             verify_pattern: None,
             verify_interval: None,
             verify_fatal: false,
+            verify_backlog: None,
+            verify_backlog_batch: None,
+            verify_dump: false,
             do_verify: true,
             continue_on: ContinueOn::default(),
             ioengine: "auraio".into(),

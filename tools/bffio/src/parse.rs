@@ -710,6 +710,28 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         j.verify_fatal = parse_bool(v)?;
         Ok(())
     }),
+    (
+        "verify_backlog",
+        false,
+        "a number of blocks >= 1 written before they are verified",
+        |j, v| {
+            j.verify_backlog = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
+            Ok(())
+        },
+    ),
+    (
+        "verify_backlog_batch",
+        false,
+        "a number of blocks >= 1 verified at each backlog check",
+        |j, v| {
+            j.verify_backlog_batch = Some(nonzero(parse_size_base(v, j.kb_base)?)?);
+            Ok(())
+        },
+    ),
+    ("verify_dump", true, "0 or 1 (or no value)", |j, v| {
+        j.verify_dump = parse_bool(v)?;
+        Ok(())
+    }),
     ("do_verify", true, "0 or 1 (default 1)", |j, v| {
         j.do_verify = parse_bool(v)?;
         Ok(())
@@ -818,20 +840,12 @@ const RUN_KEYS: &[(&str, bool, &str)] = &[
     (
         "aux-path",
         false,
-        "a directory (bffio writes no auxiliary files)",
+        "a directory (accepted; bffio writes its verify dumps and aggregate logs in the working directory)",
     ),
 ];
 
 /// Options fio has that bffio refuses rather than ignores, and why.
 const REFUSED: &[(&str, &str)] = &[
-    (
-        "verify_backlog",
-        "verifying while writing is not implemented; blocks are verified after the writes",
-    ),
-    (
-        "verify_dump",
-        "dumping mismatched blocks is not implemented",
-    ),
     (
         "verify_state_save",
         "verify state files are not implemented",

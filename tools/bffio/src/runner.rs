@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -731,6 +731,8 @@ fn run_loop<E: JobEngine>(
     let mut last_point_ios = 0u64;
     let mut total_ios = 0u64;
     let mut dir_bytes = [0u64; 3];
+    // verify_backlog: blocks written and not yet read back, oldest first (file, offset, len).
+    let mut backlog: std::collections::VecDeque<(usize, u64, u64)> = Default::default();
     let mut published = (0u64, [0u64; 3]);
     let mut status_seen = progress.status_epoch.load(Ordering::Relaxed);
 
@@ -771,6 +773,25 @@ fn run_loop<E: JobEngine>(
                 hold_refill = true;
             } else {
                 draining = false;
+            }
+        }
+        // verify_backlog: once that many written blocks wait, no more I/O until a batch of
+        // them is read back and checked (with the queue empty, as the end's verify phase:
+        // the check, not the benchmark).
+        if let Some(n) = job.verify_backlog {
+            if backlog.len() as u64 >= n {
+                hold_refill = true;
+                if outstanding == 0 {
+                    let batch = job.verify_backlog_batch.unwrap_or(n) as usize;
+                    let take = batch.min(backlog.len());
+                    let blocks: Vec<_> = backlog.drain(..take).collect();
+                    if let Err(e) = verify_blocks(&files, &paths, &blocks, job, &mut st) {
+                        st.error = errno_of(&e);
+                        stop = true;
+                    }
+                    stop |= job.verify_fatal && !st.verify_errors.is_empty();
+                    hold_refill = false;
+                }
             }
         }
         // rate / rate_iops: in each direction, no more I/O than its budget since the job's
@@ -1106,6 +1127,13 @@ fn run_loop<E: JobEngine>(
             outstanding -= 1;
             total_ios += 1;
             dir_bytes[slot.dir as usize] += c.result.max(0) as u64;
+            if job.verify
+                && job.verify_backlog.is_some()
+                && slot.dir == Dir::Write
+                && c.result as u64 == slot.len
+            {
+                backlog.push_back((slot.file, slot.offset, slot.len));
+            }
             // Trims count as writes for continue_on_error.
             let passed = if slot.dir == Dir::Read {
                 job.continue_on.read
@@ -1129,6 +1157,14 @@ fn run_loop<E: JobEngine>(
                 if job.verify && slot.dir == Dir::Read && c.result as u64 == slot.len {
                     if let Err(msg) = verifier.check(&buf[..slot.len as usize], slot.offset, chunk)
                     {
+                        if job.verify_dump {
+                            dump_block(
+                                job,
+                                &paths[slot.file],
+                                &buf[..slot.len as usize],
+                                slot.offset,
+                            );
+                        }
                         if job.continue_on.verify {
                             st.errors_passed += 1;
                         } else {
@@ -1302,7 +1338,18 @@ fn run_loop<E: JobEngine>(
         && st.verify_errors.is_empty()
         && job.pattern.read_percent(job.rwmixread) == 0
     {
-        if let Err(e) = verify_files(&files, job, &mut st) {
+        // With verify_backlog, what the pauses left; else every block of the files.
+        let blocks: Vec<(usize, u64, u64)> = if job.verify_backlog.is_some() {
+            backlog.drain(..).collect()
+        } else {
+            let bs = job.max_bs();
+            files
+                .iter()
+                .enumerate()
+                .flat_map(|(fi, (_, span))| (0..span / bs).map(move |i| (fi, i * bs, bs)))
+                .collect()
+        };
+        if let Err(e) = verify_blocks(&files, &paths, &blocks, job, &mut st) {
             st.error = errno_of(&e);
         }
     }
@@ -1321,35 +1368,58 @@ fn run_loop<E: JobEngine>(
     Ok(st)
 }
 
-/// Reads back every block of the files (synchronously: this is the check, not the
-/// benchmark), counted as reads as fio counts its verify phase.
-fn verify_files(files: &[(File, u64)], job: &Job, st: &mut ThreadStats) -> io::Result<()> {
+/// Reads back `blocks` (file index, offset, length) synchronously (this is the check, not
+/// the benchmark), counted as reads as fio counts its verify phase; mismatches are recorded
+/// (and dumped with `verify_dump`), the first ends it with `verify_fatal`.
+fn verify_blocks(
+    files: &[(File, u64)],
+    paths: &[PathBuf],
+    blocks: &[(usize, u64, u64)],
+    job: &Job,
+    st: &mut ThreadStats,
+) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
-    // Verified jobs have one block size (checked when the job was read).
-    let bs = job.max_bs();
-    let mut buf = AlignedBuf::zeroed(bs as usize)?;
+    let mut buf = AlignedBuf::zeroed(job.max_bs() as usize)?;
     let verifier = job.verify_kind();
-    for (f, span) in files {
-        let mut off = 0;
-        while off < *span {
-            let t = Instant::now();
-            f.read_exact_at(&mut buf, off)?;
-            let ns = t.elapsed().as_nanos() as u64;
-            st.read.ios += 1;
-            st.read.bytes += buf.len() as u64;
-            st.read.slat.record(0);
-            st.read.clat.record(ns);
-            st.read.lat.record(ns);
-            if let Err(msg) = verifier.check(&buf, off, job.verify_chunk()) {
-                st.verify_errors.push(msg);
-                if job.verify_fatal {
-                    return Ok(());
-                }
+    for &(fi, off, len) in blocks {
+        let block = &mut buf[..len as usize];
+        let t = Instant::now();
+        files[fi].0.read_exact_at(block, off)?;
+        let ns = t.elapsed().as_nanos() as u64;
+        st.read.ios += 1;
+        st.read.bytes += len;
+        st.read.slat.record(0);
+        st.read.clat.record(ns);
+        st.read.lat.record(ns);
+        if let Err(msg) = verifier.check(block, off, job.verify_chunk()) {
+            if job.verify_dump {
+                dump_block(job, &paths[fi], block, off);
             }
-            off += bs;
+            st.verify_errors.push(msg);
+            if job.verify_fatal {
+                return Ok(());
+            }
         }
     }
     Ok(())
+}
+
+/// `verify_dump`: a mismatched block as read, and as it should have been, in
+/// `NAME.OFFSET.received` and `NAME.OFFSET.expected` in the working directory (fio's names).
+fn dump_block(job: &Job, path: &Path, block: &[u8], offset: u64) {
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let want = job
+        .verify_kind()
+        .expected(block, offset, job.verify_chunk());
+    for (kind, data) in [("received", block), ("expected", &want[..])] {
+        let p = format!("{name}.{offset}.{kind}");
+        match std::fs::write(&p, data) {
+            Ok(()) => eprintln!("bffio: verify: {kind} data dumped as {p}"),
+            Err(e) => eprintln!("bffio: verify_dump: {p}: {e}"),
+        }
+    }
 }
 
 /// Runs every job (each clone on its own thread) and returns per-job, per-clone results.

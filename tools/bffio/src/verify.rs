@@ -136,6 +136,25 @@ impl Verify {
         }
     }
 
+    /// What `block` (read from `offset`) should have held, for `verify_dump`: the pattern, or
+    /// each chunk refilled from the seed its own header names (a corrupted seed gives a block
+    /// unlike the one written; the `.received` file shows it).
+    pub fn expected(&self, block: &[u8], offset: u64, interval: usize) -> Vec<u8> {
+        let mut want = block.to_vec();
+        match self {
+            Verify::Crc32c => {
+                for (i, chunk) in want.chunks_mut(interval).enumerate() {
+                    if chunk.len() >= HEADER {
+                        let seed = u64::from_le_bytes(chunk[16..24].try_into().expect("8 bytes"));
+                        fill(chunk, offset + (i * interval) as u64, seed);
+                    }
+                }
+            }
+            Verify::Pattern(_) => self.fill(&mut want, offset, 0, interval),
+        }
+        want
+    }
+
     /// Checks `block` read from `offset`, a chunk at a time; describes the first mismatch.
     pub fn check(&self, block: &[u8], offset: u64, interval: usize) -> Result<(), String> {
         match self {

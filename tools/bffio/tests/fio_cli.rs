@@ -1507,3 +1507,38 @@ fn bandwidth_log_writes_fios_aggregate_logs() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `verify_dump`: a block that fails its check is written as read and as expected, in fio's
+/// names (`FILE.OFFSET.received`, `FILE.OFFSET.expected`) in the working directory.
+#[test]
+fn verify_dump_writes_the_received_and_expected_blocks() {
+    let d = dir("dump");
+    std::fs::write(d.join("data"), vec![0u8; 65536]).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_bffio"))
+        .args([
+            "--name=v",
+            "--filename=data",
+            "--rw=read",
+            "--bs=4k",
+            "--size=64k",
+            "--iodepth=1",
+            "--verify=pattern",
+            "--verify_pattern=0xdeadbeef",
+            "--verify_dump=1",
+            "--verify_fatal=1",
+            "--output-format=json",
+        ])
+        .current_dir(&d)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = bounded(child, 120, "verify_dump");
+    assert!(!out.status.success(), "a mismatch fails the job");
+    let received = std::fs::read(d.join("data.0.received")).unwrap();
+    let expected = std::fs::read(d.join("data.0.expected")).unwrap();
+    assert_eq!(received, vec![0u8; 4096]);
+    let want: Vec<u8> = [0xde, 0xad, 0xbe, 0xef].repeat(1024);
+    assert_eq!(expected, want);
+    let _ = std::fs::remove_dir_all(&d);
+}

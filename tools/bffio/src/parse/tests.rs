@@ -313,11 +313,17 @@ fn new_job_keys() {
 
 #[test]
 fn refused_and_misspelt_keys_say_why() {
-    let e = file("[a]\nverify_dump=1\n").unwrap_err().0;
+    let e = file("[a]\nverify_state_save=1\n").unwrap_err().0;
     assert!(
-        e.contains("`verify_dump` is not supported: dumping mismatched blocks"),
+        e.contains("`verify_state_save` is not supported: verify state files"),
         "{e}"
     );
+    let j = one("[a]\nverify=crc32c\nverify_backlog=1k\nverify_backlog_batch=8\nverify_dump\n");
+    assert_eq!(
+        (j.verify_backlog, j.verify_backlog_batch, j.verify_dump),
+        (Some(1024), Some(8), true)
+    );
+    assert!(file("[a]\nverify_backlog=0\n").is_err());
     let e = file("[a]\nrate_iop=5\n").unwrap_err().0;
     assert!(
         e.contains("unknown option `rate_iop`") && e.contains("--cmdhelp"),
