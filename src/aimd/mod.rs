@@ -92,7 +92,7 @@
 //! | capacity fell | `DEVIATION_WINDOWS` windows under (1 - `DROP`) x reference, the latest two agreeing | settle at depth x fall ratio, not below the fill depth; back to the depth if the cut's window is under `KNEE_SHARE` of the window before the cut (the whole device slowed) | `DROP_PERMILLE`, `DEVIATION_WINDOWS`, `KNEE_SHARE_PERMILLE` | `capacity_changes_are_followed`, `a_noisy_neighbour_is_followed_both_ways`, `zoo_devices_meet_the_goals` (loop, tmpfs) |
 //! | capacity rose | the same, over (1 + `RISE`) x reference | throttled: climb from the current depth (x2 while steps pay well); else a probe up | `RISE_PERMILLE`, `DEVIATION_WINDOWS` | `capacity_changes_are_followed`, `a_noisy_neighbour_is_followed_both_ways` |
 //! | probe up | every `PROBE_INTERVAL` windows of STEADY, alternating with the drain probe | one window at x`PROBE_GAIN` (then, not throttled, one back at the point); elasticity against the point's level (throttled: the search's best) at least `PROBE_PAY` starts a climb, else back | `PROBE_INTERVAL_WINDOWS`, `PROBE_PAY_ELASTICITY_PERMILLE` | `zoo_devices_meet_the_goals` |
-//! | probe down | the same, alternating | one window at x`DRAIN`, not below the fill depth (then as above); kept if throughput stays within `KNEE_SHARE` of the point's level (and, behind a throttle, twice that loss of the search's best) | `DRAIN_PERMILLE` | `a_drain_probe_finds_a_shallower_knee` |
+//! | probe down | the same, alternating | one window at x`DRAIN`, not below the fill depth (then as above); kept if throughput stays within `KNEE_SHARE` of the point's level and within twice that loss of the best level an earlier drain came down from (behind a throttle also of the search's best) | `DRAIN_PERMILLE`, `KNEE_SHARE_PERMILLE` | `a_drain_probe_finds_a_shallower_knee`, `drains_cannot_walk_down_a_flat_curve_one_small_loss_at_a_time` |
 //! | size change | mean bytes per op moves by a factor of `SIZE_CHANGE` | forget the model, search again from `START_IN_FLIGHT` | `SIZE_CHANGE_PERMILLE`, `START_IN_FLIGHT` | `a_block_size_change_starts_a_new_search` |
 //! | P99 target | a window's P99 over the target (or `SPIKE_TICKS` ticks in a row) | cut x`BACKOFF` until met; climbs stop at `TARGET_HEADROOM` of it; a x2 step that broke it is retried in x1.25 steps | `BACKOFF_PERMILLE`, `SPIKE_TICKS`, `TARGET_HEADROOM_PERMILLE` | `p99_target_is_met_near_the_best_depth` |
 //! | batch | SQEs per submit syscall | see `batch` | `BATCH_*` | `batch_threshold_tunes_pins_and_unpins` |
@@ -191,6 +191,11 @@ struct Held {
     /// of this, so successive probes cannot each lose a little and drift down the curve, and
     /// a best read a little high by a noisy window does not block every probe.
     best_x: f64,
+    /// Off a throttle, the best level of the points drain probes have come down from since
+    /// the search (0 at the search's own point): a drain must keep twice `KNEE_SHARE`'s
+    /// loss of it too, so a chain of drains, each within the noise of its own point, cannot
+    /// walk the point down a flat noisy curve (tmpfs) past the knee.
+    anchor_x: f64,
     /// The previous window's throughput at this point (0: none).
     prev_x: f64,
     /// Windows since the last probe.
@@ -209,6 +214,7 @@ impl Held {
         Held {
             reference,
             best_x: best_x.max(reference.x),
+            anchor_x: 0.0,
             prev_x: 0.0,
             windows: 0,
             drops: 0,
@@ -834,16 +840,20 @@ impl<T: Tuning> Controller<T> {
                 return self.climb_on(probe, Curve::of(&from), gentle);
             }
         } else {
-            // Kept while it holds `KNEE_SHARE` of the level; behind a throttle also twice
-            // that loss of the search's best, so successive probes cannot each lose a little
-            // and drift down the curve. Off a throttle the level is measured on both sides
-            // of the probe and the best is a noisy window's: the level alone judges (drains
-            // then stop where a x0.8 step loses `KNEE_SHARE`, about the knee).
+            // Kept while it holds `KNEE_SHARE` of the level, and twice that loss of the best
+            // level an earlier drain came down from (`anchor_x`), so successive probes cannot
+            // each lose a little and drift down the curve; behind a throttle also twice that
+            // loss of the search's best. Off a throttle the search's best is one noisy
+            // window's, so the anchor is a level measured on both sides of a probe instead.
             let share = permille(T::KNEE_SHARE_PERMILLE);
+            let floor = 2.0 * share - 1.0;
             let kept = probe.x >= level * share
-                && (self.hold_ns == 0 || probe.x >= h.best_x * (2.0 * share - 1.0));
+                && probe.x >= h.anchor_x * floor
+                && (self.hold_ns == 0 || probe.x >= h.best_x * floor);
             if kept {
-                return self.go(State::Hold(Held::at(probe, h.best_x)), probe.limit);
+                let mut next = Held::at(probe, h.best_x);
+                next.anchor_x = h.anchor_x.max(level);
+                return self.go(State::Hold(next), probe.limit);
             }
         }
         self.hold_again(h, latest)

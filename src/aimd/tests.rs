@@ -402,6 +402,40 @@ fn a_drain_probe_finds_a_shallower_knee() {
 }
 
 #[test]
+fn drains_cannot_walk_down_a_flat_curve_one_small_loss_at_a_time() {
+    // Off a throttle, drain probes that each lose 1.9% (inside `KNEE_SHARE` of their own
+    // point's level, as the noise of a flat CPU-bound curve makes them) are kept only until
+    // the losses add up to twice `KNEE_SHARE`'s of the level the chain came down from: without
+    // that anchor every one was kept, one depth at a time, far below the knee (real tmpfs
+    // runs ended at depth 4-5 where 8 was the knee).
+    let mut c = C::new(64, 256);
+    let at = |limit, x| Measure {
+        limit,
+        x,
+        op_bytes: 4096.0,
+        ..Measure::default()
+    };
+    c.go(State::Hold(Held::at(at(64, 100_000.0), 100_000.0)), 64);
+    let (mut limit, mut level, mut kept) = (64, 100_000.0, Vec::new());
+    for _ in 0..10 {
+        let State::Hold(h) = c.state else {
+            panic!("holding: {:?}", c.state)
+        };
+        let down = c.cut(limit, DefaultTuning::DRAIN_PERMILLE, c.floor());
+        let probe = at(down, level * 0.981);
+        c.judge_probe(h, probe, level, false, level);
+        if c.limit != down {
+            break;
+        }
+        kept.push(down);
+        (limit, level) = (down, probe.x);
+    }
+    // 64 -> 51 (98.1% of the first level) -> 40 (96.2%); 32 would be at 94.4% < 96%.
+    assert_eq!(kept, [51, 40], "drains kept");
+    assert_eq!(c.limit, 40, "back at the last point kept");
+}
+
+#[test]
 fn climb_steps_shrink_near_the_knee() {
     let (r, _) = adaptive(&Device::knee(100_000.0), 2 * SEC);
     let limits: Vec<u32> = r.ticks.iter().map(|t| t.2).collect();
