@@ -22,7 +22,7 @@ lo=20000 hi=220000
 out=""
 # How reads batch into system calls depends on timing (a few percent of a figure): each
 # figure is the least of three runs, the path's cost without the unlucky batchings.
-for v in plain local local-futures shared; do
+for v in plain local local-static local-futures shared; do
   best=""
   for _ in 1 2 3; do
     a=$(count "$v" $lo); b=$(count "$v" $hi)

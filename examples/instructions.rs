@@ -4,7 +4,8 @@
 //! not).
 //!
 //! `cargo run --release --example instructions -- VARIANT COUNT`, VARIANT one of `plain`
-//! (a hand-written io-uring loop), `local` (`LocalEngine` callbacks), `local-futures`
+//! (a hand-written io-uring loop), `local` (`LocalEngine` callbacks), `local-static` (the
+//! same with adaptation off at the loop's depth: what the tuner costs), `local-futures`
 //! (`LocalEngine` futures under `futures::executor::block_on`), `shared` (`SharedEngine`
 //! callbacks).
 
@@ -18,7 +19,7 @@ fn main() -> std::io::Result<()> {
     let usage = || {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            "usage: instructions plain|local|local-futures|shared COUNT",
+            "usage: instructions plain|local|local-static|local-futures|shared COUNT",
         )
     };
     let variant = args.next().ok_or_else(usage)?;
@@ -34,6 +35,11 @@ fn main() -> std::io::Result<()> {
     let took = match variant.as_str() {
         "plain" => loops::plain_uring(fd, count),
         "local" => loops::local_loop(&auraio::LocalEngine::with_options(&opts)?, fd, count),
+        "local-static" => {
+            let engine = auraio::LocalEngine::with_options(&opts)?;
+            engine.set_in_flight_limit(loops::DEPTH as u32)?;
+            loops::local_loop(&engine, fd, count)
+        }
         "local-futures" => {
             loops::local_futures(&auraio::LocalEngine::with_options(&opts)?, fd, count)
         }
