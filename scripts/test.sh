@@ -58,6 +58,10 @@ echo "== knee-device test (release)"; timeout 900 cargo test --release --test kn
 echo "== bffio on the knee device (release)"; timeout 900 cargo test --release -p bffio --test knee -- --nocapture
 echo "== main job: bffio's default run"; timeout 600 cargo run --release -p bffio
 echo "== benches build"; cargo bench --workspace --all-features --no-run --quiet
+# The peers table (benches/peers, README "auraio beside its peers") takes minutes; here one
+# short round of two workloads shows every peer still runs (figures not judged).
+echo "== peers, one short round"
+timeout 300 cargo run --release --quiet -p auraio-peers -- --secs 0.3 --rounds 1 --only "tmpfs, depth 32"
 # What `cargo publish --dry-run` checks, without the registry: the publishable crates package
 # and build from their packages alone (offline: the dependencies are in the local cache).
 echo "== instructions per read (callgrind): a preset more than 10% over benches/instructions.txt fails"
