@@ -847,12 +847,20 @@ impl<T: Tuning> Controller<T> {
             // window's, so the anchor is a level measured on both sides of a probe instead.
             let share = permille(T::KNEE_SHARE_PERMILLE);
             let floor = 2.0 * share - 1.0;
+            // A point whose own level (the running average of its windows) has fallen under
+            // the anchor's band is on a device that got slower by less than `DROP`: the
+            // anchor, a level of the faster device, no longer says where the knee is.
+            let anchor = if h.reference.x < h.anchor_x * floor {
+                0.0
+            } else {
+                h.anchor_x
+            };
             let kept = probe.x >= level * share
-                && probe.x >= h.anchor_x * floor
+                && probe.x >= anchor * floor
                 && (self.hold_ns == 0 || probe.x >= h.best_x * floor);
             if kept {
                 let mut next = Held::at(probe, h.best_x);
-                next.anchor_x = h.anchor_x.max(level);
+                next.anchor_x = anchor.max(level);
                 return self.go(State::Hold(next), probe.limit);
             }
         }

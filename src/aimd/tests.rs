@@ -433,6 +433,18 @@ fn drains_cannot_walk_down_a_flat_curve_one_small_loss_at_a_time() {
     // 64 -> 51 (98.1% of the first level) -> 40 (96.2%); 32 would be at 94.4% < 96%.
     assert_eq!(kept, [51, 40], "drains kept");
     assert_eq!(c.limit, 40, "back at the last point kept");
+    // The device slows by 10% (under `DROP`: no capacity change is acted on) and the point's
+    // running level follows: the anchor, from the faster device, no longer holds drains back.
+    let State::Hold(mut h) = c.state else {
+        panic!("holding: {:?}", c.state)
+    };
+    h.reference.x = 86_000.0;
+    let down = c.cut(40, DefaultTuning::DRAIN_PERMILLE, c.floor());
+    c.judge_probe(h, at(down, 85_500.0), 86_000.0, false, 86_000.0);
+    assert_eq!(
+        c.limit, down,
+        "a drain on the slower device is judged by its level"
+    );
 }
 
 #[test]

@@ -268,15 +268,33 @@ impl LoopDevice {
 }
 
 impl Drop for LoopDevice {
+    /// Detaches the device. Never panics (a test may be unwinding already): a detach that
+    /// fails or takes over 30 s is reported on stderr, naming the device left behind.
     fn drop(&mut self) {
         use std::process::{Command, Stdio};
-        if let Ok(child) = Command::new("losetup")
+        let child = Command::new("losetup")
             .args(["-d", &self.path])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
-        {
-            auraio_faultfs::wait_output(child, 30, "losetup -d");
+            .spawn();
+        let ok = child.is_ok_and(|mut c| {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                match c.try_wait() {
+                    Ok(Some(st)) => return st.success(),
+                    Ok(None) if std::time::Instant::now() < until => {
+                        std::thread::sleep(std::time::Duration::from_millis(20))
+                    }
+                    _ => {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                        return false;
+                    }
+                }
+            }
+        });
+        if !ok {
+            eprintln!("LoopDevice: could not detach {}: left attached", self.path);
         }
     }
 }

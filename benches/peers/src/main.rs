@@ -212,11 +212,14 @@ struct Target {
     direct: bool,
 }
 
-fn cpu_seconds() -> f64 {
+/// User + system CPU seconds of this process (`RUSAGE_SELF`) or of its waited-for children
+/// (`RUSAGE_CHILDREN`: fio, every thread of it, io-wq's workers included, as for the
+/// in-process peers).
+fn cpu_seconds(who: libc::c_int) -> f64 {
     // SAFETY: getrusage writes the struct it is given; all-zero is a valid initial value.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid pointer to a rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    // SAFETY: a valid pointer to a rusage; `who` is RUSAGE_SELF or RUSAGE_CHILDREN.
+    unsafe { libc::getrusage(who, &mut u) };
     let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     t(u.ru_utime) + t(u.ru_stime)
 }
@@ -240,8 +243,16 @@ fn plain(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
         .build((load.depth * 2).next_power_of_two() as u32)
         .expect("ring");
     let fd = types::Fd(t.file.as_raw_fd());
-    let mut bufs: Vec<AlignedBuf> = (0..load.depth).map(|_| buffer(load.bs)).collect();
+    // Freed only once every request has completed: on a panic with reads in flight they are
+    // leaked rather than freed under the kernel.
+    let mut bufs = std::mem::ManuallyDrop::new(
+        (0..load.depth)
+            .map(|_| buffer(load.bs))
+            .collect::<Vec<AlignedBuf>>(),
+    );
     let mut started = vec![Instant::now(); load.depth];
+    // fsyncs are not counted (fio counts reads and writes): which slots hold one.
+    let mut sync = vec![false; load.depth];
     let mut free: Vec<usize> = (0..load.depth).collect();
     let mut gen = Gen::new(load, thread, load.threads as u64);
     let mut out = Out::default();
@@ -258,20 +269,25 @@ fn plain(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
                     .build(),
                 Op::Fsync => opcode::Fsync::new(fd).build(),
             };
+            sync[slot] = sqe.get_opcode() == u32::from(opcode::Fsync::CODE);
             started[slot] = Instant::now();
             // SAFETY: the SQE points into `bufs[slot]`, which lives (unmoved: a heap buffer)
             // until this function has reaped every completion.
             unsafe { ring.submission().push(&sqe.user_data(slot as u64)) }.expect("SQ room");
         }
         if free.len() == load.depth {
+            // No request is in flight: the kernel holds no buffer.
+            drop(std::mem::ManuallyDrop::into_inner(bufs));
             return out;
         }
         ring.submit_and_wait(1).expect("submit");
         for cqe in ring.completion() {
             assert!(cqe.result() >= 0, "plain loop: errno {}", -cqe.result());
             let slot = cqe.user_data() as usize;
-            out.lat_ns.push(started[slot].elapsed().as_nanos() as u64);
-            out.ops += 1;
+            if !sync[slot] {
+                out.lat_ns.push(started[slot].elapsed().as_nanos() as u64);
+                out.ops += 1;
+            }
             free.push(slot);
         }
     }
@@ -283,13 +299,15 @@ thread_local! {
     static DONE: RefCell<(Out, Vec<AlignedBuf>)> = RefCell::new((Out::default(), Vec::new()));
 }
 
+/// A completion: a read or write (with its buffer) is counted; an fsync (none) is not, as
+/// fio counts only reads and writes.
 fn finish(r: std::io::Result<usize>, started: Instant, buf: Option<AlignedBuf>) {
     r.expect("auraio op");
     DONE.with(|d| {
         let mut d = d.borrow_mut();
-        d.0.lat_ns.push(started.elapsed().as_nanos() as u64);
-        d.0.ops += 1;
         if let Some(b) = buf {
+            d.0.lat_ns.push(started.elapsed().as_nanos() as u64);
+            d.0.ops += 1;
             d.1.push(b);
         }
     });
@@ -386,7 +404,10 @@ macro_rules! task {
                         r.expect("write");
                         buf = Some(b);
                     }
-                    Op::Fsync => engine.sync_all(fd).await.0.map(drop).expect("fsync"),
+                    Op::Fsync => {
+                        engine.sync_all(fd).await.0.map(drop).expect("fsync");
+                        continue;
+                    }
                 }
                 out.lat_ns.push(t0.elapsed().as_nanos() as u64);
                 out.ops += 1;
@@ -480,8 +501,10 @@ fn tokio_fs(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
                         .await
                         .expect("blocking task");
                         buf = Some(back);
-                        out.lat_ns.push(t0.elapsed().as_nanos() as u64);
-                        out.ops += 1;
+                        if !matches!(op, Op::Fsync) {
+                            out.lat_ns.push(t0.elapsed().as_nanos() as u64);
+                            out.ops += 1;
+                        }
                     }
                     out
                 })
@@ -509,7 +532,7 @@ type Runner = fn(&Target, Load, u64, Instant) -> Out;
 
 /// Runs an in-process peer on `load.threads` threads for `secs`.
 fn in_process(run: Runner, t: &Target, load: Load, secs: f64) -> Figures {
-    let cpu0 = cpu_seconds();
+    let cpu0 = cpu_seconds(libc::RUSAGE_SELF);
     let start = Instant::now();
     let until = start + Duration::from_secs_f64(secs);
     let outs: Vec<Out> = std::thread::scope(|s| {
@@ -521,7 +544,7 @@ fn in_process(run: Runner, t: &Target, load: Load, secs: f64) -> Figures {
             .collect()
     });
     let wall = start.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu0;
+    let cpu = cpu_seconds(libc::RUSAGE_SELF) - cpu0;
     let mut all = merge(outs);
     all.lat_ns.sort_unstable();
     let n = all.lat_ns.len().max(1);
@@ -554,13 +577,16 @@ fn fio(t: &Target, load: Load, secs: f64) -> Option<Figures> {
         "--registerfiles=1".into(),
         format!("--direct={}", u8::from(t.direct)),
         format!("--size={FILE_BYTES}"),
-        format!("--runtime={secs}"),
+        format!("--runtime={}ms", (secs * 1e3) as u64),
+        // Latency from submission, as the in-process peers measure it.
+        "--lat_percentiles=1".into(),
         "--time_based".into(),
         "--output-format=json".into(),
     ];
     if load.fsync_every > 0 {
         args.push(format!("--fsync={}", load.fsync_every));
     }
+    let cpu0 = cpu_seconds(libc::RUSAGE_CHILDREN);
     let out = Command::new("timeout")
         .arg(format!("{}", secs as u64 + 60))
         .arg("fio")
@@ -571,26 +597,26 @@ fn fio(t: &Target, load: Load, secs: f64) -> Option<Figures> {
         eprintln!("fio failed: {}", String::from_utf8_lossy(&out.stderr));
         return None;
     }
+    let cpu = cpu_seconds(libc::RUSAGE_CHILDREN) - cpu0;
     let text = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = serde_json::from_str(&text[text.find('{')?..]).ok()?;
     let j = &v["jobs"][0];
     let (r, w) = (&j["read"], &j["write"]);
     let iops = r["iops"].as_f64()? + w["iops"].as_f64()?;
     let (ri, wi) = (r["total_ios"].as_f64()?, w["total_ios"].as_f64()?);
-    let mean = |d: &serde_json::Value| d["clat_ns"]["mean"].as_f64().unwrap_or(0.0);
+    let mean = |d: &serde_json::Value| d["lat_ns"]["mean"].as_f64().unwrap_or(0.0);
     let p99 = |d: &serde_json::Value| {
-        d["clat_ns"]["percentile"]["99.000000"]
+        d["lat_ns"]["percentile"]["99.000000"]
             .as_f64()
             .unwrap_or(0.0)
     };
     let ios = (ri + wi).max(1.0);
-    let runtime_s = j["job_runtime"].as_f64()? / 1e3;
-    let cpu_pct = j["usr_cpu"].as_f64()? + j["sys_cpu"].as_f64()?;
     Some(Figures {
         iops,
         mean_us: (mean(r) * ri + mean(w) * wi) / ios / 1e3,
+        // fio keeps a distribution per direction: the mix's P99 is the larger of the two.
         p99_us: p99(r).max(p99(w)) / 1e3,
-        cpu_s_per_mop: cpu_pct / 100.0 * runtime_s / (ios / 1e6),
+        cpu_s_per_mop: cpu / (ios / 1e6),
     })
 }
 

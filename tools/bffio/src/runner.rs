@@ -83,6 +83,9 @@ const SYNC_BIT: u32 = 1 << 31;
 /// Interval of the convergence timeline.
 const TIMELINE_NS: u64 = 100_000_000;
 
+/// How often a job thread publishes what it moved (`Progress`).
+const PUBLISH_NS: u64 = 10_000_000;
+
 /// The files of a job clone: path and size to use.
 pub fn files_of(job: &Job, clone: u32) -> Vec<PathBuf> {
     let dir = job.directory.as_deref().map(PathBuf::from);
@@ -536,10 +539,12 @@ fn run_loop<E: JobEngine>(
             }
         })
         .collect::<io::Result<_>>()?;
-    // Trims discard on a block device (as fio's BLKDISCARD), punch holes in a file.
+    // Trims discard on a block device (as fio's BLKDISCARD; the block layer's io_uring
+    // command is kernel 6.12's), punch holes in a file (and on an older kernel's devices).
+    let discards = kernel_at_least(6, 12);
     let block_dev: Vec<bool> = files
         .iter()
-        .map(|(f, _)| f.metadata().is_ok_and(|m| m.file_type().is_block_device()))
+        .map(|(f, _)| discards && f.metadata().is_ok_and(|m| m.file_type().is_block_device()))
         .collect();
     let depth = job.max_depth() as usize;
     let align = job.align();
@@ -734,6 +739,7 @@ fn run_loop<E: JobEngine>(
     // verify_backlog: blocks written and not yet read back, oldest first (file, offset, len).
     let mut backlog: std::collections::VecDeque<(usize, u64, u64)> = Default::default();
     let mut published = (0u64, [0u64; 3]);
+    let mut next_publish = PUBLISH_NS;
     let mut status_seen = progress.status_epoch.load(Ordering::Relaxed);
 
     loop {
@@ -778,16 +784,21 @@ fn run_loop<E: JobEngine>(
         // verify_backlog: once that many written blocks wait, no more I/O until a batch of
         // them is read back and checked (with the queue empty, as the end's verify phase:
         // the check, not the benchmark).
-        if let Some(n) = job.verify_backlog {
+        // Not once the job is ending (its runtime over, an error, a signal): the end's verify
+        // phase reads what is left.
+        if let Some(n) = job.verify_backlog.filter(|_| !stop && st.error == 0) {
             if backlog.len() as u64 >= n {
                 hold_refill = true;
                 if outstanding == 0 {
                     let batch = job.verify_backlog_batch.unwrap_or(n) as usize;
                     let take = batch.min(backlog.len());
                     let blocks: Vec<_> = backlog.drain(..take).collect();
-                    if let Err(e) = verify_blocks(&files, &paths, &blocks, job, &mut st) {
-                        st.error = errno_of(&e);
-                        stop = true;
+                    match verify_blocks(&files, &paths, &blocks, job, &mut st) {
+                        Ok(read) => dir_bytes[Dir::Read as usize] += read,
+                        Err(e) => {
+                            st.error = errno_of(&e);
+                            stop = true;
+                        }
                     }
                     stop |= job.verify_fatal && !st.verify_errors.is_empty();
                     hold_refill = false;
@@ -1239,7 +1250,12 @@ fn run_loop<E: JobEngine>(
             last_point_ios = total_ios;
             next_point = t + TIMELINE_NS;
             progress.depth.store(limit, Ordering::Relaxed);
+        }
+        // What moved, for the status line and --bandwidth-log: every 10 ms, so a half-second
+        // interval of the aggregate log is off by at most a 10 ms share of each thread.
+        if t >= next_publish {
             progress.publish(&mut published, (total_ios, dir_bytes));
+            next_publish = t + PUBLISH_NS;
         }
         if t >= end_ns {
             stop = true;
@@ -1331,15 +1347,19 @@ fn run_loop<E: JobEngine>(
     }
     // Not after requests were left to a stalled device: the read-back would wait on it too,
     // and blocks it still holds were never written.
+    // With verify_backlog the blocks the pauses left are read whatever the mix, and after a
+    // mismatch too (every block is checked unless verify_fatal ended the job).
+    let backlog_mode = job.verify_backlog.is_some();
     if job.verify
         && job.do_verify
         && st.error == 0
         && st.abandoned == 0
-        && st.verify_errors.is_empty()
-        && job.pattern.read_percent(job.rwmixread) == 0
+        && (!job.verify_fatal || st.verify_errors.is_empty())
+        && (backlog_mode
+            || (st.verify_errors.is_empty() && job.pattern.read_percent(job.rwmixread) == 0))
     {
         // With verify_backlog, what the pauses left; else every block of the files.
-        let blocks: Vec<(usize, u64, u64)> = if job.verify_backlog.is_some() {
+        let blocks: Vec<(usize, u64, u64)> = if backlog_mode {
             backlog.drain(..).collect()
         } else {
             let bs = job.max_bs();
@@ -1349,8 +1369,9 @@ fn run_loop<E: JobEngine>(
                 .flat_map(|(fi, (_, span))| (0..span / bs).map(move |i| (fi, i * bs, bs)))
                 .collect()
         };
-        if let Err(e) = verify_blocks(&files, &paths, &blocks, job, &mut st) {
-            st.error = errno_of(&e);
+        match verify_blocks(&files, &paths, &blocks, job, &mut st) {
+            Ok(read) => dir_bytes[Dir::Read as usize] += read,
+            Err(e) => st.error = errno_of(&e),
         }
     }
     if job.unlink && !null_engine {
@@ -1368,6 +1389,23 @@ fn run_loop<E: JobEngine>(
     Ok(st)
 }
 
+/// Whether the running kernel is at least `major.minor` (`uname`).
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    // SAFETY: uname fills the struct it is given; all-zero is a valid initial value.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return false;
+    }
+    // SAFETY: uname NUL-terminates `release` within the array.
+    let release = unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }.to_string_lossy();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse::<u32>().ok());
+    let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    version >= (major, minor)
+}
+
 /// Reads back `blocks` (file index, offset, length) synchronously (this is the check, not
 /// the benchmark), counted as reads as fio counts its verify phase; mismatches are recorded
 /// (and dumped with `verify_dump`), the first ends it with `verify_fatal`.
@@ -1377,10 +1415,11 @@ fn verify_blocks(
     blocks: &[(usize, u64, u64)],
     job: &Job,
     st: &mut ThreadStats,
-) -> io::Result<()> {
+) -> io::Result<u64> {
     use std::os::unix::fs::FileExt;
     let mut buf = AlignedBuf::zeroed(job.max_bs() as usize)?;
     let verifier = job.verify_kind();
+    let mut read = 0;
     for &(fi, off, len) in blocks {
         let block = &mut buf[..len as usize];
         let t = Instant::now();
@@ -1391,40 +1430,57 @@ fn verify_blocks(
         st.read.slat.record(0);
         st.read.clat.record(ns);
         st.read.lat.record(ns);
+        read += len;
         if let Err(msg) = verifier.check(block, off, job.verify_chunk()) {
             if job.verify_dump {
                 dump_block(job, &paths[fi], block, off);
             }
+            // As the checks of reads in flight: continue_on_error=verify counts it and goes on.
+            if job.continue_on.verify {
+                st.errors_passed += 1;
+                continue;
+            }
             st.verify_errors.push(msg);
             if job.verify_fatal {
-                return Ok(());
+                return Ok(read);
             }
         }
     }
-    Ok(())
+    Ok(read)
 }
 
-/// `verify_dump`: a mismatched block as read, and as it should have been, in
-/// `NAME.OFFSET.received` and `NAME.OFFSET.expected` in the working directory (fio's names).
+/// `verify_dump`: what failed its check, as read and as it should have been, in
+/// `NAME.OFFSET.received` and `NAME.OFFSET.expected` in the working directory (fio's names):
+/// each failing `verify_interval` chunk at its own offset, as fio dumps a failing header's
+/// span (a pattern block whole).
 fn dump_block(job: &Job, path: &Path, block: &[u8], offset: u64) {
     let name = path
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    let want = job
-        .verify_kind()
-        .expected(block, offset, job.verify_chunk());
-    for (kind, data) in [("received", block), ("expected", &want[..])] {
-        let p = format!("{name}.{offset}.{kind}");
-        match std::fs::write(&p, data) {
-            Ok(()) => eprintln!("bffio: verify: {kind} data dumped as {p}"),
-            Err(e) => eprintln!("bffio: verify_dump: {p}: {e}"),
+    let verifier = job.verify_kind();
+    let chunk = match verifier {
+        crate::verify::Verify::Crc32c => job.verify_chunk().min(block.len()),
+        crate::verify::Verify::Pattern(_) => block.len(),
+    };
+    for (i, got) in block.chunks(chunk).enumerate() {
+        let at = offset + (i * chunk) as u64;
+        if verifier.check(got, at, chunk).is_ok() {
+            continue;
+        }
+        let want = verifier.expected(got, at, chunk);
+        for (kind, data) in [("received", got), ("expected", &want[..])] {
+            let p = format!("{name}.{at}.{kind}");
+            match std::fs::write(&p, data) {
+                Ok(()) => eprintln!("bffio: verify: {kind} data dumped as {p}"),
+                Err(e) => eprintln!("bffio: verify_dump: {p}: {e}"),
+            }
         }
     }
 }
 
 /// Runs every job (each clone on its own thread) and returns per-job, per-clone results.
 ///
-/// `tick` runs every 200 ms on the calling thread while jobs run (the live status line).
+/// `tick` runs every 100 ms on the calling thread while jobs run (the live status line).
 ///
 /// Results come back over a channel, not by joining the threads: a thread whose device still
 /// holds a request once the job has ended (past [`DRAIN_BOUND`]) cannot exit, because the
@@ -1534,7 +1590,8 @@ pub fn run_all(
             }
         }
     };
-    let tick_every = Duration::from_millis(200);
+    // 100 ms: the live status line, status reports, and --bandwidth-log's half seconds.
+    let tick_every = Duration::from_millis(100);
     let mut next_tick = Instant::now() + tick_every;
     loop {
         // Start every job whose dependencies have all ended (a SIGINT starts nothing more).
