@@ -9,14 +9,24 @@ use serde_json::Value;
 
 use auraio_faultfs::wait_output as bounded;
 
+/// Runs `program` with `args` (in `dir` if given), bounded to `secs`, with its output.
+fn run(program: &str, args: &[&str], dir: Option<&Path>, secs: u64) -> Output {
+    let mut c = Command::new(program);
+    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if let Some(d) = dir {
+        c.current_dir(d);
+    }
+    let child = c.spawn().unwrap_or_else(|e| panic!("{program}: {e}"));
+    bounded(child, secs, &format!("{program} {args:?}"))
+}
+
 fn bffio(args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_bffio"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    bounded(child, 120, &format!("{args:?}"))
+    run(env!("CARGO_BIN_EXE_bffio"), args, None, 120)
+}
+
+/// bffio run in `dir` (where it writes its logs and dumps).
+fn bffio_in(dir: &Path, args: &[&str]) -> Output {
+    run(env!("CARGO_BIN_EXE_bffio"), args, Some(dir), 120)
 }
 
 fn json(args: &[&str]) -> Value {
@@ -536,14 +546,7 @@ fn io_logs_in_fios_names_and_format() {
         f = d.join("data").display()
     );
     std::fs::write(d.join("j.fio"), job).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_bffio"))
-        .args(["j.fio", "--output-format=json"])
-        .current_dir(&d)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = bounded(child, 120, "with logs");
+    let out = bffio_in(&d, &["j.fio", "--output-format=json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -623,14 +626,7 @@ fn io_logs_in_fios_names_and_format() {
 /// Runs the job file `text` in `d` (JSON report), failing on an error.
 fn run_in(d: &Path, text: &str) -> Value {
     std::fs::write(d.join("j.fio"), text).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_bffio"))
-        .args(["j.fio", "--output-format=json"])
-        .current_dir(d)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = bounded(child, 120, text);
+    let out = bffio_in(d, &["j.fio", "--output-format=json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -1462,8 +1458,9 @@ fn per_direction_rates_hold_only_their_direction() {
 fn bandwidth_log_writes_fios_aggregate_logs() {
     let d = dir("agglog");
     let f = d.join("data");
-    let child = Command::new(env!("CARGO_BIN_EXE_bffio"))
-        .args([
+    let out = bffio_in(
+        &d,
+        &[
             "--bandwidth-log",
             "--name=a",
             &arg("filename", &f),
@@ -1473,13 +1470,8 @@ fn bandwidth_log_writes_fios_aggregate_logs() {
             "--runtime=2",
             "--time_based",
             "--output-format=json",
-        ])
-        .current_dir(&d)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = bounded(child, 120, "--bandwidth-log");
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -1534,8 +1526,9 @@ fn bandwidth_log_writes_fios_aggregate_logs() {
 fn verify_dump_writes_the_received_and_expected_blocks() {
     let d = dir("dump");
     std::fs::write(d.join("data"), vec![0u8; 65536]).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_bffio"))
-        .args([
+    let out = bffio_in(
+        &d,
+        &[
             "--name=v",
             "--filename=data",
             "--rw=read",
@@ -1547,13 +1540,8 @@ fn verify_dump_writes_the_received_and_expected_blocks() {
             "--verify_dump=1",
             "--verify_fatal=1",
             "--output-format=json",
-        ])
-        .current_dir(&d)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = bounded(child, 120, "verify_dump");
+        ],
+    );
     assert!(!out.status.success(), "a mismatch fails the job");
     let received = std::fs::read(d.join("data.0.received")).unwrap();
     let expected = std::fs::read(d.join("data.0.expected")).unwrap();
