@@ -59,7 +59,8 @@ echo "== bffio on the knee device (release)"; timeout 900 cargo test --release -
 echo "== main job: bffio's default run"; timeout 600 cargo run --release -p bffio
 echo "== benches build"; cargo bench --workspace --all-features --no-run --quiet
 # The peers table (benches/peers, README "auraio beside its peers") takes minutes; here one
-# short round of two workloads shows every peer still runs (figures not judged).
+# short round of the tmpfs workloads (--only takes comma-separated words: "tmpfs" matches
+# them all) shows every peer still runs (figures not judged).
 echo "== peers, one short round"
 timeout 300 cargo run --release --quiet -p auraio-peers -- --secs 0.3 --rounds 1 --only "tmpfs, depth 32"
 # What `cargo publish --dry-run` checks, without the registry: the publishable crates package
