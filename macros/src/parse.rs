@@ -199,6 +199,7 @@ pub struct FnLine {
 }
 
 /// What makes one argument of an op from the C parameters.
+#[derive(Clone)]
 pub enum Source {
     /// Parameters converted together (`buf len`), through `FromC`.
     Params(Vec<Ident>),

@@ -274,7 +274,7 @@ fn function(
         } else {
             None
         };
-        args.push((clone_source(source), dir));
+        args.push((source.clone(), dir));
     }
     if let Some(out) = &f.out {
         // A writable pointer to what the op hands back (`struct statx *` for a `statx`).
@@ -348,14 +348,6 @@ fn function(
         fd,
     };
     Some((func, Some(submit)))
-}
-
-fn clone_source(s: &Source) -> Source {
-    match s {
-        Source::Params(p) => Source::Params(p.clone()),
-        Source::Cast(p, t) => Source::Cast(p.clone(), t.clone()),
-        Source::Via(p, f) => Source::Via(p.clone(), f.clone()),
-    }
 }
 
 /// The op an entry submits from C: its type, its C value, its buffer type.

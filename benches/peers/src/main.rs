@@ -45,42 +45,17 @@ struct Load {
     seq: bool,
 }
 
-/// A workload: name, where, block size, depth, threads, read percent, fsync every N writes,
-/// sequential.
-#[allow(clippy::too_many_arguments)]
-const fn load(
-    name: &'static str,
-    dev: Dev,
-    bs: usize,
-    depth: usize,
-    threads: usize,
-    read_pct: u32,
-    fsync_every: u32,
-    seq: bool,
-) -> Load {
-    Load {
-        name,
-        dev,
-        bs,
-        depth,
-        threads,
-        read_pct,
-        fsync_every,
-        seq,
-    }
-}
-
 #[rustfmt::skip]
 const LOADS: &[Load] = &[
-    load("4 KiB random reads, tmpfs, depth 1", Dev::Tmpfs, 4096, 1, 1, 100, 0, false),
-    load("4 KiB random reads, tmpfs, depth 32", Dev::Tmpfs, 4096, 32, 1, 100, 0, false),
-    load("4 KiB random reads, tmpfs, depth 128", Dev::Tmpfs, 4096, 128, 1, 100, 0, false),
-    load("4 KiB random reads, tmpfs, depth 32, 2 threads", Dev::Tmpfs, 4096, 32, 2, 100, 0, false),
-    load("4 KiB random reads, loop device O_DIRECT, depth 1", Dev::Loop, 4096, 1, 1, 100, 0, false),
-    load("4 KiB random reads, loop device O_DIRECT, depth 32", Dev::Loop, 4096, 32, 1, 100, 0, false),
-    load("4 KiB random reads, loop device O_DIRECT, depth 128", Dev::Loop, 4096, 128, 1, 100, 0, false),
-    load("128 KiB sequential reads, tmpfs, depth 8", Dev::Tmpfs, 128 << 10, 8, 1, 100, 0, true),
-    load("4 KiB 70/30 random read/write, fsync every 64 writes, tmpfs, depth 32", Dev::Tmpfs, 4096, 32, 1, 70, 64, false),
+    Load { name: "4 KiB random reads, tmpfs, depth 1", dev: Dev::Tmpfs, bs: 4096, depth: 1, threads: 1, read_pct: 100, fsync_every: 0, seq: false },
+    Load { name: "4 KiB random reads, tmpfs, depth 32", dev: Dev::Tmpfs, bs: 4096, depth: 32, threads: 1, read_pct: 100, fsync_every: 0, seq: false },
+    Load { name: "4 KiB random reads, tmpfs, depth 128", dev: Dev::Tmpfs, bs: 4096, depth: 128, threads: 1, read_pct: 100, fsync_every: 0, seq: false },
+    Load { name: "4 KiB random reads, tmpfs, depth 32, 2 threads", dev: Dev::Tmpfs, bs: 4096, depth: 32, threads: 2, read_pct: 100, fsync_every: 0, seq: false },
+    Load { name: "4 KiB random reads, loop device O_DIRECT, depth 1", dev: Dev::Loop, bs: 4096, depth: 1, threads: 1, read_pct: 100, fsync_every: 0, seq: false },
+    Load { name: "4 KiB random reads, loop device O_DIRECT, depth 32", dev: Dev::Loop, bs: 4096, depth: 32, threads: 1, read_pct: 100, fsync_every: 0, seq: false },
+    Load { name: "4 KiB random reads, loop device O_DIRECT, depth 128", dev: Dev::Loop, bs: 4096, depth: 128, threads: 1, read_pct: 100, fsync_every: 0, seq: false },
+    Load { name: "128 KiB sequential reads, tmpfs, depth 8", dev: Dev::Tmpfs, bs: 128 << 10, depth: 8, threads: 1, read_pct: 100, fsync_every: 0, seq: true },
+    Load { name: "4 KiB 70/30 random read/write, fsync every 64 writes, tmpfs, depth 32", dev: Dev::Tmpfs, bs: 4096, depth: 32, threads: 1, read_pct: 70, fsync_every: 64, seq: false },
 ];
 
 /// Size of each workload's file.
@@ -379,6 +354,15 @@ fn merge(outs: Vec<Out>) -> Out {
     all
 }
 
+/// The tasks' figures, merged once every task has ended.
+async fn gather(handles: Vec<tokio::task::JoinHandle<Out>>) -> Out {
+    let mut outs = Vec::new();
+    for h in handles {
+        outs.push(h.await.expect("task"));
+    }
+    merge(outs)
+}
+
 fn auraio_block_on(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
     let engine = auraio::LocalEngine::new().expect("engine");
     let fd = t.file.as_raw_fd();
@@ -404,11 +388,7 @@ fn auraio_tokio(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
                 })
             })
             .collect();
-        let mut outs = Vec::new();
-        for h in handles {
-            outs.push(h.await.expect("task"));
-        }
-        merge(outs)
+        gather(handles).await
     })
 }
 
@@ -455,11 +435,7 @@ fn tokio_fs(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
                 })
             })
             .collect();
-        let mut outs = Vec::new();
-        for h in handles {
-            outs.push(h.await.expect("task"));
-        }
-        merge(outs)
+        gather(handles).await
     })
 }
 

@@ -192,15 +192,18 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     } else {
         None
     };
-    let agg_sample = |end: bool| {
-        let Some(log) = &agg_log else { return };
-        let bytes: [u64; 3] = std::array::from_fn(|d| {
+    // Bytes moved so far by every job, per direction.
+    let moved = || -> [u64; 3] {
+        std::array::from_fn(|d| {
             progress
                 .iter()
                 .map(|p| p.dir_bytes[d].load(Ordering::Relaxed))
                 .sum()
-        });
-        if let Err(e) = log.sample(start.elapsed().as_secs_f64(), bytes, end) {
+        })
+    };
+    let agg_sample = |end: bool| {
+        let Some(log) = &agg_log else { return };
+        if let Err(e) = log.sample(start.elapsed().as_secs_f64(), moved(), end) {
             eprintln!("bffio: --bandwidth-log: {e}");
         }
     };
@@ -271,7 +274,8 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         let sum = |f: fn(&Progress) -> &std::sync::atomic::AtomicU64| -> u64 {
             progress.iter().map(|p| f(p).load(Ordering::Relaxed)).sum()
         };
-        let (ios, bytes) = (sum(|p| &p.ios), sum(|p| &p.bytes));
+        let bytes: u64 = moved().iter().sum();
+        let ios = sum(|p| &p.ios);
         let (depth, running) = (sum(|p| &p.depth), sum(|p| &p.running));
         let el = start.elapsed().as_secs_f64();
         let (t0, ios0, bytes0) = last.get();

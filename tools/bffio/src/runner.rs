@@ -28,9 +28,8 @@ use crate::verify::Verify;
 pub struct Progress {
     /// Completed operations.
     pub ios: AtomicU64,
-    /// Bytes moved.
-    pub bytes: AtomicU64,
-    /// Bytes moved per direction (read, write, trim), for `--bandwidth-log`.
+    /// Bytes moved per direction (read, write, trim): the status line shows their sum,
+    /// `--bandwidth-log` each.
     pub dir_bytes: [AtomicU64; 3],
     /// Current in-flight limit.
     pub depth: AtomicU64,
@@ -52,9 +51,7 @@ impl Progress {
     fn publish(&self, published: &mut (u64, [u64; 3]), now: (u64, [u64; 3])) {
         self.ios.fetch_add(now.0 - published.0, Ordering::Relaxed);
         for d in 0..3 {
-            let moved = now.1[d] - published.1[d];
-            self.bytes.fetch_add(moved, Ordering::Relaxed);
-            self.dir_bytes[d].fetch_add(moved, Ordering::Relaxed);
+            self.dir_bytes[d].fetch_add(now.1[d] - published.1[d], Ordering::Relaxed);
         }
         *published = now;
     }
@@ -1168,22 +1165,8 @@ fn run_loop<E: JobEngine>(
                 if job.verify && slot.dir == Dir::Read && c.result as u64 == slot.len {
                     if let Err(msg) = verifier.check(&buf[..slot.len as usize], slot.offset, chunk)
                     {
-                        if job.verify_dump {
-                            dump_block(
-                                job,
-                                &paths[slot.file],
-                                &buf[..slot.len as usize],
-                                slot.offset,
-                            );
-                        }
-                        if job.continue_on.verify {
-                            st.errors_passed += 1;
-                        } else {
-                            // As fio: every block is checked before the job fails, unless
-                            // verify_fatal ends it at the first.
-                            st.verify_errors.push(msg);
-                            stop |= job.verify_fatal;
-                        }
+                        let block = &buf[..slot.len as usize];
+                        stop |= mismatch(job, &mut st, &paths[slot.file], block, slot.offset, msg);
                     }
                 }
                 if slot.measured && measuring {
@@ -1432,21 +1415,34 @@ fn verify_blocks(
         st.read.lat.record(ns);
         read += len;
         if let Err(msg) = verifier.check(block, off, job.verify_chunk()) {
-            if job.verify_dump {
-                dump_block(job, &paths[fi], block, off);
-            }
-            // As the checks of reads in flight: continue_on_error=verify counts it and goes on.
-            if job.continue_on.verify {
-                st.errors_passed += 1;
-                continue;
-            }
-            st.verify_errors.push(msg);
-            if job.verify_fatal {
+            if mismatch(job, st, &paths[fi], block, off, msg) {
                 return Ok(read);
             }
         }
     }
     Ok(read)
+}
+
+/// A block that failed its check, read back at `offset` of `path`: dumped with
+/// `verify_dump`; with `continue_on_error=verify` counted and passed, else recorded (as fio,
+/// every block is checked before the job fails). True when it ends the job (`verify_fatal`).
+fn mismatch(
+    job: &Job,
+    st: &mut ThreadStats,
+    path: &Path,
+    block: &[u8],
+    offset: u64,
+    msg: String,
+) -> bool {
+    if job.verify_dump {
+        dump_block(job, path, block, offset);
+    }
+    if job.continue_on.verify {
+        st.errors_passed += 1;
+        return false;
+    }
+    st.verify_errors.push(msg);
+    job.verify_fatal
 }
 
 /// `verify_dump`: what failed its check, as read and as it should have been, in
