@@ -63,11 +63,12 @@ echo "== benches build"; cargo bench --workspace --all-features --no-run --quiet
 # them all) shows every peer still runs (figures not judged).
 echo "== peers, one short round"
 timeout 300 cargo run --release --quiet -p auraio-peers -- --secs 0.3 --rounds 1 --only "tmpfs, depth 32"
-# What `cargo publish --dry-run` checks, without the registry: the publishable crates package
-# and build from their packages alone (offline: the dependencies are in the local cache).
 echo "== instructions per read (callgrind): a preset more than 10% over benches/instructions.txt fails"
 timeout 600 benches/instructions.sh
-echo "== package (publishable crates)"; timeout 600 cargo package -p auraio-macros -p auraio --offline --allow-dirty --quiet
+# The publishable crates as the registry would take them: packaged, built from their packages
+# alone, checked against the index; nothing is uploaded.
+echo "== cargo publish --dry-run (publishable crates)"
+timeout 600 cargo publish --dry-run -p auraio-macros -p auraio --allow-dirty --quiet
 echo "== docs as docs.rs builds them (nightly, --cfg docsrs), if a nightly toolchain is installed"
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   RUSTDOCFLAGS="--cfg docsrs -Dwarnings" CARGO_TARGET_DIR=target/docsrs timeout 900 cargo +nightly doc --no-deps --all-features -p auraio --quiet
@@ -76,7 +77,7 @@ else
 fi
 echo "== examples"
 cargo build --quiet --release --all-features --examples
-for ex in quickstart simple_read custom_config vectored_io write_modes file_copy registered_buffers cancel_request bulk_reader async_quickstart async_copy tokio_readers log_handler otel_push syslog; do
+for ex in quickstart simple_read custom_config vectored_io write_modes file_copy registered_buffers cancel_request bulk_reader async_quickstart async_copy tokio_readers smol_readers log_handler otel_push syslog; do
   echo "-- example $ex"
   timeout 300 cargo run --quiet --release --all-features --example "$ex"
 done

@@ -14,7 +14,7 @@
 use std::fmt;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
@@ -60,7 +60,7 @@ struct Value {
 impl EncodeMetric for Value {
     fn encode(&self, mut e: MetricEncoder) -> Result<(), fmt::Error> {
         match self.kind {
-            Kind::Counter => e.encode_counter::<(), _, f64>(&self.v, None),
+            Kind::Counter => e.encode_counter::<NoLabelSet, _, f64>(&self.v, None),
             _ => e.encode_gauge(&self.v),
         }
     }
@@ -119,11 +119,11 @@ pub fn encode(s: &Snapshot, mut encoder: DescriptorEncoder) -> Result<(), fmt::E
                     let labels = [("ring", i.to_string())];
                     let mut fam = me.encode_family(&labels)?;
                     let (counts, sum, count) = latency_bucket_counts(h);
-                    // The encoder takes per-bucket counts and accumulates them itself; its
-                    // last bucket, bounded by f64::MAX, is written as +Inf.
-                    let bounds = LATENCY_BUCKETS.iter().copied().chain([f64::MAX]);
+                    // The encoder takes per-bucket counts and accumulates them itself; a bound
+                    // of infinity is written as +Inf.
+                    let bounds = LATENCY_BUCKETS.iter().copied().chain([f64::INFINITY]);
                     let b: Vec<(f64, u64)> = bounds.zip(counts).collect();
-                    fam.encode_histogram::<()>(sum, count, &b, None)?;
+                    fam.encode_histogram::<NoLabelSet>(sum, count, &b, None)?;
                 }
             }
             (scope, _) => unreachable!("metric table: {} has scope {scope:?}", m.name),
