@@ -221,10 +221,11 @@ pub struct Job {
     pub fdatasync: u32,
     /// `group_reporting`.
     pub group_reporting: bool,
-    /// `verify=crc32c` (or `meta`): verify blocks written and read back.
+    /// `verify=`: verify blocks written and read back.
     pub verify: bool,
-    /// `verify=pattern`: the blocks hold `verify_pattern` (else crc32c blocks).
-    pub verify_is_pattern: bool,
+    /// What `verify=` named: a checksum, or `None` for `pattern` (the blocks hold
+    /// `verify_pattern`).
+    pub verify_digest: Option<crate::verify::Digest>,
     /// `verify_pattern`.
     pub verify_pattern: Option<Vec<u8>>,
     /// `verify_interval`: bytes per checksummed chunk (default: the block size).
@@ -382,7 +383,7 @@ impl Default for Job {
             fdatasync: 0,
             group_reporting: false,
             verify: false,
-            verify_is_pattern: false,
+            verify_digest: Some(crate::verify::Digest::Crc32c),
             verify_pattern: None,
             verify_interval: None,
             verify_fatal: false,
@@ -504,9 +505,10 @@ impl Job {
 
     /// What verification writes and checks (when `verify` is on).
     pub fn verify_kind(&self) -> crate::verify::Verify {
-        match (&self.verify_pattern, self.verify_is_pattern) {
-            (Some(p), true) => crate::verify::Verify::Pattern(p.clone()),
-            _ => crate::verify::Verify::Crc32c,
+        match (&self.verify_pattern, self.verify_digest) {
+            (_, Some(d)) => crate::verify::Verify::Sum(d),
+            (Some(p), None) => crate::verify::Verify::Pattern(p.clone()),
+            (None, None) => unreachable!("the parser refuses verify=pattern without a pattern"),
         }
     }
 

@@ -41,7 +41,7 @@ usage: bffio [--option=value ...] [jobfile.fio ...]
 fio options: --name (starts a job) --filename --directory --size --filesize --nrfiles
   --file_service_type --rw --rwmixread --bs --iodepth --numjobs --runtime --time_based
   --ramp_time --direct --fsync --fdatasync --group_reporting --output-format=normal|json|terse
-  --output --percentile_list --verify=crc32c --ioengine (recorded; auraio runs the I/O)
+  --output --percentile_list --verify=md5|crc32c|sha256|... --ioengine (recorded; auraio runs the I/O)
 auraio options:
   --aimd=on|off     on (default): the engine finds the depth, iodepth is the upper bound
                     (256 when not given); off: iodepth is the fixed depth, as in fio (default 1)

@@ -677,14 +677,20 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
     (
         "verify",
         false,
-        "crc32c (crc32c-intel), meta (the crc32c header's offset check), pattern (verify_pattern), 0, none",
+        "md5, crc64, crc32c (crc32c-intel; meta: its header's offset check), crc32, sha1, sha256, sha512, xxhash, pattern (verify_pattern), 0, none",
         |j, v| {
-            (j.verify, j.verify_is_pattern) = match v {
-                "crc32c" | "crc32c-intel" | "meta" => (true, false),
-                "pattern" => (true, true),
-                "0" | "none" => (false, false),
-                _ => return Err(format!("`{v}` (md5, crc64, sha256, xxhash and the others are not implemented: use crc32c)")),
-            };
+            if let Some((_, d)) = crate::verify::DIGESTS.iter().find(|(n, _)| *n == v) {
+                (j.verify, j.verify_digest) = (true, Some(*d));
+                return Ok(());
+            }
+            match v {
+                "pattern" => (j.verify, j.verify_digest) = (true, None),
+                "0" | "none" => j.verify = false,
+                "crc16" | "crc7" | "sha3-224" | "sha3-256" | "sha3-384" | "sha3-512" => {
+                    return Err(format!("`{v}` (not implemented: md5, crc64, crc32c, crc32, sha1, sha256, sha512 and xxhash are)"))
+                }
+                _ => return Err(format!("`{v}`")),
+            }
             Ok(())
         },
     ),
@@ -1615,16 +1621,28 @@ pub fn validate(job: &Job) -> Result<(), ParseError> {
             "{who}: the minimum rate exceeds the rate (as fio refuses it)"
         )));
     }
-    if job.verify && job.verify_is_pattern && job.verify_pattern.is_none() {
+    if job.verify && job.verify_digest.is_none() && job.verify_pattern.is_none() {
         return Err(ParseError(format!(
             "{who}: `verify=pattern` needs a `verify_pattern`"
         )));
     }
-    if let Some(i) = job.verify_interval.filter(|_| job.verify) {
-        if i < 32 || job.max_bs() % i != 0 {
+    if job.verify {
+        // A chunk too short for its header could not be checked: refused, not skipped.
+        let header = job.verify_kind().header() as u64;
+        if let Some(i) = job.verify_interval {
+            if i < header.max(32) || job.max_bs() % i != 0 {
+                return Err(ParseError(format!(
+                    "{who}: `verify_interval={i}` must divide the block size ({}) and be at least {} (a chunk holds its header)",
+                    job.max_bs(),
+                    header.max(32)
+                )));
+            }
+        }
+        let smallest = job.sizes.iter().map(|b| b.min()).min().unwrap_or(0);
+        if smallest < header {
             return Err(ParseError(format!(
-                "{who}: `verify_interval={i}` must divide the block size ({}) and be at least 32 (a chunk holds its header)",
-                job.max_bs()
+                "{who}: blocks of {smallest} bytes cannot hold the {header}-byte header of verify={}",
+                job.verify_digest.map_or("?", crate::verify::Digest::name)
             )));
         }
     }

@@ -1455,7 +1455,7 @@ fn dump_block(job: &Job, path: &Path, block: &[u8], offset: u64) {
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
     let verifier = job.verify_kind();
     let chunk = match verifier {
-        crate::verify::Verify::Crc32c => job.verify_chunk().min(block.len()),
+        crate::verify::Verify::Sum(_) => job.verify_chunk().min(block.len()),
         crate::verify::Verify::Pattern(_) => block.len(),
     };
     for (i, got) in block.chunks(chunk).enumerate() {

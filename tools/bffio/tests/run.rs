@@ -255,33 +255,46 @@ fn json_has_every_key_fio_has_under_read_and_write() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
+/// Every checksum `verify=` names, on disk with O_DIRECT and on tmpfs buffered: a job writes
+/// and verifies, a random read verifies again, then one flipped byte fails the run and is named
+/// at its block.
 #[test]
 fn verify_catches_a_block_corrupted_behind_its_back() {
-    let d = dir(true, "verify");
+    for (on_disk, direct) in [(true, "--direct=1"), (false, "--direct=0")] {
+        for sum in [
+            "md5", "crc64", "crc32c", "crc32", "sha1", "sha256", "sha512", "xxhash",
+        ] {
+            verify_round(on_disk, direct, sum);
+        }
+    }
+}
+
+fn verify_round(on_disk: bool, direct: &str, sum: &str) {
+    let d = dir(on_disk, &format!("verify-{sum}"));
     let f = d.join("v.dat");
     let fname = format!("--filename={}", f.display());
+    let verify = format!("--verify={sum}");
     let args = [
         "--name=v",
         &fname,
         "--size=1m",
         "--bs=4k",
-        "--verify=crc32c",
+        &verify,
         "--iodepth=8",
+        direct,
     ];
-    let mut w = args.to_vec();
-    w.push("--rw=write");
-    let out = bffio(&w);
+    let run = |rw: &str| bffio(&[&args[..], &[rw]].concat());
+    let what = format!("verify={sum} {direct}");
+    let out = run("--rw=write");
     assert!(
         out.status.success(),
-        "write+verify: {}",
+        "write+verify, {what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut r = args.to_vec();
-    r.push("--rw=randread");
-    let out = bffio(&r);
+    let out = run("--rw=randread");
     assert!(
         out.status.success(),
-        "clean read+verify: {}",
+        "clean read+verify, {what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 
@@ -300,14 +313,20 @@ fn verify_catches_a_block_corrupted_behind_its_back() {
         file.write_all_at(&b, corrupt_at).unwrap();
         file.sync_all().unwrap();
     }
-    let mut r = args.to_vec();
-    r.push("--rw=read");
-    let out = bffio(&r);
+    let out = run("--rw=read");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "the run fails: {err}");
+    assert_eq!(out.status.code(), Some(1), "the run fails, {what}: {err}");
     assert!(
-        err.contains(&format!("offset {}", 37 * 4096)) && err.contains("crc32c mismatch"),
-        "the report names the block: {err}"
+        err.contains(&format!("offset {}", 37 * 4096)) && err.contains(&format!("{sum} mismatch")),
+        "the report names the block, {what}: {err}"
+    );
+    // Blocks written with one checksum, read with another, are named as such.
+    let other = if sum == "md5" { "sha1" } else { "md5" };
+    let out = bffio(&[&args[..], &["--rw=read", &format!("--verify={other}")]].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("another `verify=`"),
+        "{what}, read as {other}: {err}"
     );
     std::fs::remove_dir_all(&d).unwrap();
 }

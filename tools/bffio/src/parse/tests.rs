@@ -199,8 +199,13 @@ fn errors_name_the_key_the_line_and_what_is_accepted() {
     assert!(e.0.contains("lacks `]`"), "{e}");
     let e = file("[j]\niodepth=0\n").unwrap_err();
     assert!(e.0.contains("iodepth") && e.0.contains("1-32768"), "{e}");
-    let e = file("[j]\nverify=md5\n").unwrap_err();
-    assert!(e.0.contains("crc32c"), "{e}");
+    let e = file("[j]\nverify=sha3-256\n").unwrap_err();
+    assert!(
+        e.0.contains("not implemented") && e.0.contains("sha256"),
+        "{e}"
+    );
+    let e = file("[j]\nverify=md6\n").unwrap_err();
+    assert!(e.0.contains("md5, crc64"), "{e}");
     let mut run = RunOptions::default();
     let e = parse_job_file(
         "[global]\noutput-format=xml\n",
@@ -318,6 +323,25 @@ fn refused_and_misspelt_keys_say_why() {
         e.contains("`verify_state_save` is not supported: verify state files"),
         "{e}"
     );
+    for (name, d) in crate::verify::DIGESTS {
+        let j = one(&format!("[a]\nverify={name}\n"));
+        assert!(j.verify && j.verify_digest == Some(*d), "{name}");
+    }
+    let j = one("[a]\nverify=pattern\nverify_pattern=0xab\n");
+    assert!(j.verify && j.verify_digest.is_none());
+    // A chunk must hold its header: sha512's is 88 bytes.
+    let e = validate(&one("[a]\nsize=1m\nverify=sha512\nverify_interval=64\n"))
+        .unwrap_err()
+        .0;
+    assert!(e.contains("at least 88"), "{e}");
+    let e = validate(&one("[a]\nsize=1m\nverify=sha512\nbs=64\n"))
+        .unwrap_err()
+        .0;
+    assert!(e.contains("cannot hold the 88-byte header"), "{e}");
+    assert!(validate(&one(
+        "[a]\nsize=1m\nverify=crc32c\nverify_interval=32\nbs=512\n"
+    ))
+    .is_ok());
     let j = one("[a]\nverify=crc32c\nverify_backlog=1k\nverify_backlog_batch=8\nverify_dump\n");
     assert_eq!(
         (j.verify_backlog, j.verify_backlog_batch, j.verify_dump),
