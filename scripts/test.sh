@@ -17,6 +17,8 @@ command -v make >/dev/null 2>&1 || missing+=(make)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v fio >/dev/null 2>&1 || missing+=(fio)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# fio_generate_plots, which the job corpus test runs on bffio's logs, draws with gnuplot.
+command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing: ${missing[*]}"
   as_root apt-get update -qq

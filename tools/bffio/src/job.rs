@@ -1,5 +1,6 @@
 //! What a job is: fio's options (the subset bffio runs) and auraio's own, with fio's defaults.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The I/O pattern (`rw=`).
@@ -230,6 +231,16 @@ pub struct Job {
     pub verify_pattern: Option<Vec<u8>>,
     /// `verify_interval`: bytes per checksummed chunk (default: the block size).
     pub verify_interval: Option<u64>,
+    /// `verify_only`: no I/O of the job's own, only the read-back of what an earlier run
+    /// wrote.
+    pub verify_only: bool,
+    /// `verify_state_save` (default on, as fio): the blocks written, saved at the job's end.
+    pub verify_state_save: bool,
+    /// `verify_state_load`: `verify_only` checks the blocks the saved state names.
+    pub verify_state_load: bool,
+    /// `--aux-path` (a run option, copied into every job): where verify dumps and state
+    /// files go (else the working directory).
+    pub aux_path: Option<PathBuf>,
     /// `verify_fatal`: the first mismatch ends the job (else every block is checked).
     pub verify_fatal: bool,
     /// `verify_backlog`: after this many blocks written, writing pauses while they are read
@@ -384,6 +395,10 @@ impl Default for Job {
             group_reporting: false,
             verify: false,
             verify_digest: Some(crate::verify::Digest::Crc32c),
+            verify_only: false,
+            verify_state_save: true,
+            verify_state_load: false,
+            aux_path: None,
             verify_pattern: None,
             verify_interval: None,
             verify_fatal: false,
@@ -595,6 +610,8 @@ pub struct RunOptions {
     pub output: Option<String>,
     /// `--plot`.
     pub plot: Option<String>,
+    /// `--aux-path`.
+    pub aux_path: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -611,6 +628,7 @@ impl Default for RunOptions {
             max_jobs: None,
             output: None,
             plot: None,
+            aux_path: None,
         }
     }
 }

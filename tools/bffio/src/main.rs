@@ -19,6 +19,7 @@ mod replay;
 mod runner;
 mod stats;
 mod verify;
+mod verify_state;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -116,6 +117,7 @@ fn load_jobs() -> Result<(Vec<Job>, job::RunOptions), Box<dyn std::error::Error>
         }
     }
     for j in &mut jobs {
+        j.aux_path = cl.run.aux_path.clone();
         runner::resolve_size(j)?;
         // The null engine's NOPs have no latency the tuner could read, and a synchronous
         // engine is one I/O at a time: both run at a fixed depth, as in fio.

@@ -743,6 +743,33 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         Ok(())
     }),
     (
+        "verify_only",
+        true,
+        "0 or 1 (or no value): no writes, only the read-back of an earlier run's",
+        |j, v| {
+            j.verify_only = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    (
+        "verify_state_save",
+        true,
+        "0 or 1 (default 1): bffio-NAME-N-verify.state, the blocks written",
+        |j, v| {
+            j.verify_state_save = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    (
+        "verify_state_load",
+        true,
+        "0 or 1 (or no value): verify_only checks the blocks the state file names",
+        |j, v| {
+            j.verify_state_load = parse_bool(v)?;
+            Ok(())
+        },
+    ),
+    (
         "continue_on_error",
         false,
         "none, read, write, io, verify, all (or 0, 1)",
@@ -846,20 +873,12 @@ const RUN_KEYS: &[(&str, bool, &str)] = &[
     (
         "aux-path",
         false,
-        "a directory (accepted; bffio writes its verify dumps and aggregate logs in the working directory)",
+        "a directory: where verify dumps and verify state files go",
     ),
 ];
 
 /// Options fio has that bffio refuses rather than ignores, and why.
 const REFUSED: &[(&str, &str)] = &[
-    (
-        "verify_state_save",
-        "verify state files are not implemented",
-    ),
-    (
-        "verify_state_load",
-        "verify state files are not implemented",
-    ),
     (
         "hipri",
         "polled completions (IORING_SETUP_IOPOLL) are not implemented by the engine",
@@ -1319,7 +1338,7 @@ fn apply(
             "showcmd" => run.showcmd = true,
             "bandwidth-log" => run.bandwidth_log = true,
             "max-jobs" => run.max_jobs = Some(parse_u32(v, 1, 1 << 20).map_err(|_| bad())?),
-            // Accepted: bffio writes no auxiliary files there or anywhere.
+            "aux-path" => run.aux_path = Some(v.into()),
             _ => {}
         }
         return Ok(());
@@ -1619,6 +1638,11 @@ pub fn validate(job: &Job) -> Result<(), ParseError> {
     }) {
         return Err(ParseError(format!(
             "{who}: the minimum rate exceeds the rate (as fio refuses it)"
+        )));
+    }
+    if job.verify_only && (!job.verify || job.time_based) {
+        return Err(ParseError(format!(
+            "{who}: `verify_only` needs a `verify` and no `time_based` (as fio: the writes it checks are bounded by size)"
         )));
     }
     if job.verify && job.verify_digest.is_none() && job.verify_pattern.is_none() {

@@ -22,6 +22,7 @@ use crate::offsets::{Picker, Rng};
 use crate::replay::{self, Act};
 use crate::stats::{batch_class, depth_level, thread_usage, Dir, ThreadStats, TimePoint};
 use crate::verify::Verify;
+use crate::verify_state::{self, state_path, Written};
 
 /// Live figures a job thread publishes for the status line.
 #[derive(Default)]
@@ -132,6 +133,15 @@ fn open_file(job: &Job, path: &PathBuf, seed: u64, first: u64) -> io::Result<(Fi
         .unwrap_or(false);
     let have = meta.as_ref().map(|m| m.len()).unwrap_or(0);
     let writes_only = job.pattern.read_percent(job.rwmixread) == 0 && !job.verify;
+    if job.verify_only && !is_dev && have < want {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "{}: verify_only, but the file holds {have} bytes of the {want} the job's region needs (nothing written to verify)",
+                path.display()
+            ),
+        ));
+    }
     if !is_dev && want > 0 && have < want {
         if writes_only {
             // What a write job reads back is its own data: the file needs its blocks, not
@@ -706,7 +716,8 @@ fn run_loop<E: JobEngine>(
     let mut outstanding: u64 = 0;
     let mut syncs_out: u64 = 0;
     let mut writes_since_sync: u32 = 0;
-    let mut stop = false;
+    // verify_only: no I/O of the job's own; its read-back below is the whole job.
+    let mut stop = job.verify_only;
     // iodepth_low: the queue filled up and is draining to the low mark.
     let mut draining = false;
     // When the job stopped issuing (runtime over, error, I/O done): what is still outstanding
@@ -733,6 +744,8 @@ fn run_loop<E: JobEngine>(
     let mut last_point_ios = 0u64;
     let mut total_ios = 0u64;
     let mut dir_bytes = [0u64; 3];
+    // verify: the blocks whose writes completed, what the read-back checks.
+    let mut written = Written::new(paths.len(), job.max_bs());
     // verify_backlog: blocks written and not yet read back, oldest first (file, offset, len).
     let mut backlog: std::collections::VecDeque<(usize, u64, u64)> = Default::default();
     let mut published = (0u64, [0u64; 3]);
@@ -1135,12 +1148,11 @@ fn run_loop<E: JobEngine>(
             outstanding -= 1;
             total_ios += 1;
             dir_bytes[slot.dir as usize] += c.result.max(0) as u64;
-            if job.verify
-                && job.verify_backlog.is_some()
-                && slot.dir == Dir::Write
-                && c.result as u64 == slot.len
-            {
-                backlog.push_back((slot.file, slot.offset, slot.len));
+            if job.verify && slot.dir == Dir::Write && c.result as u64 == slot.len {
+                written.mark(slot.file, slot.offset, slot.len);
+                if job.verify_backlog.is_some() {
+                    backlog.push_back((slot.file, slot.offset, slot.len));
+                }
             }
             // Trims count as writes for continue_on_error.
             let passed = if slot.dir == Dir::Read {
@@ -1328,6 +1340,13 @@ fn run_loop<E: JobEngine>(
             }
         }
     }
+    // verify_state_save: what the writes completed, for a later verify_only run.
+    if job.verify && job.verify_state_save && !job.verify_only && !null_engine {
+        let at = state_path(job.aux_path.as_deref(), &job.name, clone);
+        if let Err(e) = verify_state::save(&at, &written, &paths) {
+            eprintln!("bffio: job `{}`: {e}", job.name);
+        }
+    }
     // Not after requests were left to a stalled device: the read-back would wait on it too,
     // and blocks it still holds were never written.
     // With verify_backlog the blocks the pauses left are read whatever the mix, and after a
@@ -1341,16 +1360,25 @@ fn run_loop<E: JobEngine>(
         && (backlog_mode
             || (st.verify_errors.is_empty() && job.pattern.read_percent(job.rwmixread) == 0))
     {
-        // With verify_backlog, what the pauses left; else every block of the files.
-        let blocks: Vec<(usize, u64, u64)> = if backlog_mode {
+        // With verify_backlog, what the pauses left; else what the writes completed, in
+        // offset order (fio's verify_sort); with verify_only, what the state file says was
+        // written, or every block of the job's regions.
+        let blocks: Vec<(usize, u64, u64)> = if job.verify_only {
+            if job.verify_state_load {
+                let at = state_path(job.aux_path.as_deref(), &job.name, clone);
+                verify_state::load(&at, job.max_bs(), &paths)?.blocks()
+            } else {
+                let spans: Vec<(u64, u64)> = files
+                    .iter()
+                    .zip(&firsts)
+                    .map(|((_, end), &first)| (first, end.saturating_sub(first)))
+                    .collect();
+                Written::all(job.max_bs(), &spans).blocks()
+            }
+        } else if backlog_mode {
             backlog.drain(..).collect()
         } else {
-            let bs = job.max_bs();
-            files
-                .iter()
-                .enumerate()
-                .flat_map(|(fi, (_, span))| (0..span / bs).map(move |i| (fi, i * bs, bs)))
-                .collect()
+            written.blocks()
         };
         match verify_blocks(&files, &paths, &blocks, job, &mut st) {
             Ok(read) => dir_bytes[Dir::Read as usize] += read,
@@ -1446,7 +1474,8 @@ fn mismatch(
 }
 
 /// `verify_dump`: what failed its check, as read and as it should have been, in
-/// `NAME.OFFSET.received` and `NAME.OFFSET.expected` in the working directory (fio's names):
+/// `NAME.OFFSET.received` and `NAME.OFFSET.expected` in `--aux-path` or the working directory
+/// (fio's names and place):
 /// each failing `verify_interval` chunk at its own offset, as fio dumps a failing header's
 /// span (a pattern block whole).
 fn dump_block(job: &Job, path: &Path, block: &[u8], offset: u64) {
@@ -1465,10 +1494,14 @@ fn dump_block(job: &Job, path: &Path, block: &[u8], offset: u64) {
         }
         let want = verifier.expected(got, at, chunk);
         for (kind, data) in [("received", got), ("expected", &want[..])] {
-            let p = format!("{name}.{at}.{kind}");
+            let file = format!("{name}.{at}.{kind}");
+            let p = job
+                .aux_path
+                .as_ref()
+                .map_or_else(|| PathBuf::from(&file), |d| d.join(&file));
             match std::fs::write(&p, data) {
-                Ok(()) => eprintln!("bffio: verify: {kind} data dumped as {p}"),
-                Err(e) => eprintln!("bffio: verify_dump: {p}: {e}"),
+                Ok(()) => eprintln!("bffio: verify: {kind} data dumped as {}", p.display()),
+                Err(e) => eprintln!("bffio: verify_dump: {}: {e}", p.display()),
             }
         }
     }

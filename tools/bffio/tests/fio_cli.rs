@@ -20,8 +20,11 @@ fn run(program: &str, args: &[&str], dir: Option<&Path>, secs: u64) -> Output {
     bounded(child, secs, &format!("{program} {args:?}"))
 }
 
+/// bffio run in the build's scratch directory, where what it writes unasked (verify state
+/// files, as fio) stays out of the source tree.
 fn bffio(args: &[&str]) -> Output {
-    run(env!("CARGO_BIN_EXE_bffio"), args, None, 120)
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    run(env!("CARGO_BIN_EXE_bffio"), args, Some(scratch), 120)
 }
 
 /// bffio run in `dir` (where it writes its logs and dumps).
@@ -1548,5 +1551,132 @@ fn verify_dump_writes_the_received_and_expected_blocks() {
     assert_eq!(received, vec![0u8; 4096]);
     let want: Vec<u8> = [0xde, 0xad, 0xbe, 0xef].repeat(1024);
     assert_eq!(expected, want);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// The read-back checks what the writes completed, as fio's: a random write job bounded by
+/// `io_size` to a quarter of its region reads back that quarter (before, the whole region).
+/// `verify_state_save` records those blocks (in `--aux-path`), and a later `verify_only` run
+/// with `verify_state_load` checks exactly them, finds a block corrupted in between, and
+/// dumps it into `--aux-path`; `verify_only` on a file that is not there is an error.
+#[test]
+fn verify_state_save_load_and_verify_only() {
+    use std::os::unix::fs::FileExt;
+    let d = dir("vstate");
+    let aux = d.join("aux");
+    std::fs::create_dir_all(&aux).unwrap();
+    let f = d.join("data");
+    let base = [
+        "--name=s".to_string(),
+        arg("filename", &f),
+        "--rw=randwrite".into(),
+        "--bs=4k".into(),
+        "--size=8m".into(),
+        "--verify=md5".into(),
+        arg("aux-path", &aux),
+        "--output-format=json".into(),
+    ];
+    let run = |extra: &[&str]| {
+        let a: Vec<&str> = base
+            .iter()
+            .map(String::as_str)
+            .chain(extra.iter().copied())
+            .collect();
+        let out = bffio_in(&d, &a);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out, v)
+    };
+    let bytes = |v: &Value, dir: &str| v["jobs"][0][dir]["io_bytes"].as_u64();
+
+    let (out, v) = run(&["--io_size=2m"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        (bytes(&v, "write"), bytes(&v, "read")),
+        (Some(2 << 20), Some(2 << 20))
+    );
+    let state = aux.join("bffio-s-0-verify.state");
+    let text = std::fs::read_to_string(&state).unwrap();
+    let written: Vec<u64> = text
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("file {} ", f.display())))
+        .unwrap()
+        .split(',')
+        .flat_map(|r| {
+            let (a, b) = r.split_once('-').unwrap_or((r, r));
+            a.parse::<u64>().unwrap()..=b.parse::<u64>().unwrap()
+        })
+        .collect();
+    assert_eq!(written.len(), 512, "{text}");
+    assert!(
+        !d.join("bffio-s-0-verify.state").exists(),
+        "the state goes to --aux-path"
+    );
+
+    // verify_only with the saved state: exactly the written blocks, no writes.
+    let (out, v) = run(&["--verify_only", "--verify_state_load=1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        (bytes(&v, "write"), bytes(&v, "read")),
+        (Some(0), Some(2 << 20))
+    );
+    // Without it, every block of the region.
+    let (out, v) = run(&["--verify_only"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(bytes(&v, "read"), Some(8 << 20));
+
+    // A written block corrupted between the runs: found, named, dumped into --aux-path.
+    let victim = written[written.len() / 2] * 4096;
+    let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+    file.write_all_at(b"XX", victim + 2000).unwrap();
+    let (out, v) = run(&["--verify_only", "--verify_state_load=1", "--verify_dump=1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{v}");
+    assert!(
+        err.contains(&format!("offset {victim}: md5 mismatch")),
+        "{err}"
+    );
+    assert!(
+        aux.join(format!("data.{victim}.received")).exists(),
+        "{err}"
+    );
+    assert!(
+        aux.join(format!("data.{victim}.expected")).exists(),
+        "{err}"
+    );
+
+    // A state saved for other files is refused; verify_only has to find the file.
+    let other = d.join("data2");
+    std::fs::write(&other, vec![0u8; 8 << 20]).unwrap();
+    let (out, _) = run(&[
+        "--verify_only",
+        "--verify_state_load=1",
+        &arg("filename", &other),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("verify_state_load")
+            && err.contains("saved for file"),
+        "{err}"
+    );
+    std::fs::remove_file(&f).unwrap();
+    let (out, _) = run(&["--verify_only"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("verify_only, but the file holds 0 bytes"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -3,8 +3,8 @@
 //! parse them (`--parse-only`), both run them, and what they report is compared — the jobs,
 //! the I/O each did (for jobs bounded by size, not time), every JSON key path fio writes, and
 //! the log files' names, line shapes and, for per-I/O logs of jobs bounded by size, lengths;
-//! and fio's own log reader (`fio2gnuplot`, shipped with fio) reads bffio's logs as it reads
-//! fio's.
+//! and fio's own log readers (`fio2gnuplot` and `fio_generate_plots`, shipped with fio) read
+//! bffio's logs as they read fio's.
 //! Every run is bounded: a tool that hangs is killed and fails the test.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -228,6 +228,44 @@ fn corpus(root: &Path, direct: bool) {
             if !(fio_ok && ok && n.is_some() && fio_n.is_some()) || n < fio_n.map(|f| f / 2) {
                 problems.push(format!(
                     "fio2gnuplot {flag}: on fio's logs {fio_ok} {fio_n:?} values, on bffio's {ok} {n:?}"
+                ));
+            }
+        }
+        // fio's shipped plot script (fio_generate_plots: gnuplot over the lat, slat, clat, bw
+        // and iops logs) draws the same graphs from bffio's logs as from fio's, every data
+        // file read (gnuplot warns of one with no valid points).
+        let plotted = ["_lat.", "_slat.", "_clat.", "_bw.", "_iops."]
+            .iter()
+            .all(|k| fio_logs.keys().any(|l| l.contains(k)));
+        if plotted {
+            let plots = dirs.each_ref().map(|d| {
+                let mut cmd = Command::new("fio_generate_plots");
+                cmd.arg("plot").current_dir(d);
+                let out = bounded(cmd, 120, "fio_generate_plots");
+                let svgs: BTreeMap<String, u64> = std::fs::read_dir(d)
+                    .unwrap()
+                    .filter_map(|e| {
+                        let e = e.ok()?;
+                        let n = e.file_name().into_string().ok()?;
+                        n.ends_with(".svg")
+                            .then(|| (n, e.metadata().map_or(0, |m| m.len())))
+                    })
+                    .collect();
+                let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+                (out.status.success(), svgs, stderr)
+            });
+            let [(fio_ok, fio_svgs, _), (ok, svgs, stderr)] = &plots;
+            let names = |m: &BTreeMap<String, u64>| m.keys().cloned().collect::<Vec<_>>();
+            if !(*fio_ok && *ok) || names(fio_svgs) != names(svgs) || svgs.len() != 5 {
+                problems.push(format!(
+                    "fio_generate_plots: on fio's logs {fio_ok} {:?}, on bffio's {ok} {:?}: {stderr}",
+                    names(fio_svgs),
+                    names(svgs)
+                ));
+            }
+            if stderr.contains("no valid points") || svgs.values().any(|&n| n < 4096) {
+                problems.push(format!(
+                    "fio_generate_plots on bffio's logs: {svgs:?} {stderr}"
                 ));
             }
         }

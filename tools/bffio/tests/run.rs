@@ -6,9 +6,12 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// bffio run in the build's scratch directory, where what it writes unasked (verify state
+/// files, as fio) stays out of the source tree.
 fn bffio(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bffio"))
         .args(args)
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
         .output()
         .expect("run bffio")
 }

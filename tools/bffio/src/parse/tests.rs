@@ -318,11 +318,18 @@ fn new_job_keys() {
 
 #[test]
 fn refused_and_misspelt_keys_say_why() {
-    let e = file("[a]\nverify_state_save=1\n").unwrap_err().0;
+    let e = file("[a]\nhipri=1\n").unwrap_err().0;
     assert!(
-        e.contains("`verify_state_save` is not supported: verify state files"),
+        e.contains("`hipri` is not supported: polled completions"),
         "{e}"
     );
+    let j = one("[a]\nverify=md5\nverify_only\nverify_state_load=1\nverify_state_save=0\n");
+    assert!(j.verify_only && j.verify_state_load && !j.verify_state_save);
+    assert!(validate(&one("[a]\nsize=1m\nverify_only\n")).is_err());
+    assert!(validate(&one(
+        "[a]\nsize=1m\nverify=md5\nverify_only\ntime_based\nruntime=1\n"
+    ))
+    .is_err());
     for (name, d) in crate::verify::DIGESTS {
         let j = one(&format!("[a]\nverify={name}\n"));
         assert!(j.verify && j.verify_digest == Some(*d), "{name}");
