@@ -1,9 +1,9 @@
 //! auraio beside what a Rust user would otherwise pick, on the same workloads: auraio's
 //! callbacks (`LocalEngine`, `SharedEngine`), its futures under tokio and under
 //! `LocalEngine::block_on`, `tokio::fs`-style reads (`spawn_blocking` of `pread`, as tokio
-//! users do), a plain `io-uring` loop, and fio (`ioengine=io_uring` with fixed files and
-//! buffers) as the ceiling. compio, tokio-uring and glommio are not in this machine's offline
-//! registry, so they are not here.
+//! users do), the io_uring runtimes compio, tokio-uring and glommio (`runtimes`), a plain
+//! `io-uring` loop, and fio (`ioengine=io_uring` with fixed files and buffers) as the
+//! ceiling.
 //!
 //! `cargo run --release -p auraio-peers [-- --secs S --rounds N --only NAME,...]` prints one
 //! markdown table per workload: medians over N alternating rounds (the peers' order turns
@@ -20,6 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auraio::AlignedBuf;
+
+mod runtimes;
 
 /// Where a workload's file lives.
 #[derive(Clone, Copy, PartialEq)]
@@ -556,6 +558,12 @@ const PEERS: &[(&str, Option<Runner>)] = &[
     ),
     ("auraio futures, tokio (Driver)", Some(auraio_tokio)),
     ("tokio spawn_blocking (tokio::fs)", Some(tokio_fs)),
+    ("compio (fs)", Some(runtimes::compio)),
+    ("tokio-uring", Some(runtimes::tokio_uring)),
+    (
+        "glommio (DmaFile; BufferedFile on tmpfs)",
+        Some(runtimes::glommio),
+    ),
     ("fio io_uring, fixed files+buffers", None),
 ];
 
@@ -638,9 +646,12 @@ fn main() {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     println!(
-        "Peers, {secs} s runs, medians of {rounds} alternating rounds; auraio {}, tokio {}, fio {}",
+        "Peers, {secs} s runs, medians of {rounds} alternating rounds; auraio {}, tokio {}, compio {}, tokio-uring {}, glommio {}, fio {}",
         env!("CARGO_PKG_VERSION"),
         locked_version("tokio"),
+        locked_version("compio"),
+        locked_version("tokio-uring"),
+        locked_version("glommio"),
         Command::new("fio")
             .arg("--version")
             .output()
