@@ -342,6 +342,29 @@ macro_rules! task {
 task!(task_local, auraio::LocalEngine);
 task!(task_shared, auraio::SharedEngine);
 
+/// One task's loop, whatever the runtime: `op` performs an operation (a read or write into
+/// the task's buffer `buf`, or an fsync) and hands the buffer back; reads and writes are
+/// counted, fsyncs not.
+async fn task<B, F, Fut>(load: Load, lane_id: u64, until: Instant, buf: B, mut op: F) -> Out
+where
+    F: FnMut(Op, B) -> Fut,
+    Fut: std::future::Future<Output = B>,
+{
+    let mut gen = Gen::new(load, lane_id, (load.threads * load.depth) as u64);
+    let mut buf = Some(buf);
+    let mut out = Out::default();
+    while Instant::now() < until {
+        let t0 = Instant::now();
+        let o = gen.next();
+        buf = Some(op(o, buf.take().expect("buf")).await);
+        if !matches!(o, Op::Fsync) {
+            out.lat_ns.push(t0.elapsed().as_nanos() as u64);
+            out.ops += 1;
+        }
+    }
+    out
+}
+
 /// The stream of task `task` on thread `thread`, among a workload's `threads x depth`.
 fn lane(load: Load, thread: u64, task: usize) -> u64 {
     thread * load.depth as u64 + task as u64
@@ -356,11 +379,21 @@ fn merge(outs: Vec<Out>) -> Out {
     all
 }
 
-/// The tasks' figures, merged once every task has ended.
-async fn gather(handles: Vec<tokio::task::JoinHandle<Out>>) -> Out {
+/// A task per unit of the depth on thread `thread`, each started by `spawn` with its stream
+/// (`lane`) on the peer's runtime, which gives back a future of the task's figures; merged
+/// once every task has ended.
+async fn all_tasks<H: std::future::Future<Output = Out>>(
+    load: Load,
+    thread: u64,
+    spawn: impl FnMut(u64) -> H,
+) -> Out {
+    let handles: Vec<H> = (0..load.depth)
+        .map(|i| lane(load, thread, i))
+        .map(spawn)
+        .collect();
     let mut outs = Vec::new();
     for h in handles {
-        outs.push(h.await.expect("task"));
+        outs.push(h.await);
     }
     merge(outs)
 }
@@ -382,15 +415,12 @@ fn auraio_tokio(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
     let fd = t.file.as_raw_fd();
     rt.block_on(async {
         let _driver = auraio::tokio::Driver::spawn(engine.clone());
-        let handles: Vec<_> = (0..load.depth)
-            .map(|i| {
-                let engine = engine.clone();
-                tokio::spawn(async move {
-                    task_shared(&engine, fd, load, lane(load, thread, i), until).await
-                })
-            })
-            .collect();
-        gather(handles).await
+        all_tasks(load, thread, |lane| {
+            let engine = engine.clone();
+            let h = tokio::spawn(async move { task_shared(&engine, fd, load, lane, until).await });
+            async { h.await.expect("task") }
+        })
+        .await
     })
 }
 
@@ -402,43 +432,26 @@ fn tokio_fs(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
         .build()
         .expect("runtime");
     let file = Arc::new(t.file.try_clone().expect("clone the file"));
-    rt.block_on(async {
-        let handles: Vec<_> = (0..load.depth)
-            .map(|i| {
-                let file = file.clone();
-                tokio::spawn(async move {
-                    let lanes = (load.threads * load.depth) as u64;
-                    let mut gen = Gen::new(load, lane(load, thread, i), lanes);
-                    let mut buf = Some(buffer(load.bs));
-                    let mut out = Out::default();
-                    while Instant::now() < until {
-                        let t0 = Instant::now();
-                        let op = gen.next();
-                        let f = file.clone();
-                        let mut b = buf.take().expect("buf");
-                        let back = tokio::task::spawn_blocking(move || {
-                            match op {
-                                Op::Read(off) => f.read_exact_at(&mut b[..], off),
-                                Op::Write(off) => f.write_all_at(&b[..], off),
-                                Op::Fsync => f.sync_all(),
-                            }
-                            .expect("blocking op");
-                            b
-                        })
-                        .await
-                        .expect("blocking task");
-                        buf = Some(back);
-                        if !matches!(op, Op::Fsync) {
-                            out.lat_ns.push(t0.elapsed().as_nanos() as u64);
-                            out.ops += 1;
-                        }
+    rt.block_on(all_tasks(load, thread, |lane| {
+        let file = file.clone();
+        let h = tokio::spawn(task(load, lane, until, buffer(load.bs), move |o, mut b| {
+            let f = file.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    match o {
+                        Op::Read(off) => f.read_exact_at(&mut b[..], off),
+                        Op::Write(off) => f.write_all_at(&b[..], off),
+                        Op::Fsync => f.sync_all(),
                     }
-                    out
+                    .expect("blocking op");
+                    b
                 })
-            })
-            .collect();
-        gather(handles).await
-    })
+                .await
+                .expect("blocking task")
+            }
+        }));
+        async { h.await.expect("task") }
+    }))
 }
 
 /// Figures of one run.

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use auraio::AlignedBuf;
 
-use crate::{buffer, lane, merge, Gen, Load, Op, Out, Target};
+use crate::{all_tasks, buffer, task, Load, Op, Out, Target};
 
 /// An O_DIRECT-capable buffer (page-aligned, `AlignedBuf`) with the initialised length the
 /// completion-based runtimes' buffer traits track: `Vec<u8>` is not aligned for O_DIRECT.
@@ -75,28 +75,6 @@ unsafe impl tokio_uring::buf::IoBufMut for Aligned {
     }
 }
 
-/// One task's loop, whatever the runtime: `op` performs an operation (a read or write into
-/// the task's buffer, or an fsync) and hands the buffer back.
-async fn task<F, Fut>(load: Load, lane_id: u64, until: Instant, mut op: F) -> Out
-where
-    F: FnMut(Op, Aligned) -> Fut,
-    Fut: std::future::Future<Output = Aligned>,
-{
-    let mut gen = Gen::new(load, lane_id, (load.threads * load.depth) as u64);
-    let mut buf = Some(Aligned::new(load.bs));
-    let mut out = Out::default();
-    while Instant::now() < until {
-        let t0 = Instant::now();
-        let o = gen.next();
-        buf = Some(op(o, buf.take().expect("buf")).await);
-        if !matches!(o, Op::Fsync) {
-            out.lat_ns.push(t0.elapsed().as_nanos() as u64);
-            out.ops += 1;
-        }
-    }
-    out
-}
-
 fn flags(t: &Target) -> i32 {
     if t.direct {
         libc::O_DIRECT
@@ -118,37 +96,33 @@ pub fn compio(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
                 .await
                 .expect("compio open"),
         );
-        let tasks: Vec<_> = (0..load.depth)
-            .map(|i| {
+        all_tasks(load, thread, |lane| {
+            let file = file.clone();
+            let buf = Aligned::new(load.bs);
+            let h = compio::runtime::spawn(task(load, lane, until, buf, move |o, b| {
                 let file = file.clone();
-                compio::runtime::spawn(task(load, lane(load, thread, i), until, move |o, b| {
-                    let file = file.clone();
-                    async move {
-                        match o {
-                            Op::Read(off) => {
-                                let compio::BufResult(r, b) = file.read_at(b, off).await;
-                                r.expect("compio read");
-                                b
-                            }
-                            Op::Write(off) => {
-                                let compio::BufResult(r, b) = (&*file).write_at(b, off).await;
-                                r.expect("compio write");
-                                b
-                            }
-                            Op::Fsync => {
-                                file.sync_all().await.expect("compio fsync");
-                                b
-                            }
+                async move {
+                    match o {
+                        Op::Read(off) => {
+                            let compio::BufResult(r, b) = file.read_at(b, off).await;
+                            r.expect("compio read");
+                            b
+                        }
+                        Op::Write(off) => {
+                            let compio::BufResult(r, b) = (&*file).write_at(b, off).await;
+                            r.expect("compio write");
+                            b
+                        }
+                        Op::Fsync => {
+                            file.sync_all().await.expect("compio fsync");
+                            b
                         }
                     }
-                }))
-            })
-            .collect();
-        let mut outs = Vec::new();
-        for t in tasks {
-            outs.push(t.await.expect("compio task"));
-        }
-        merge(outs)
+                }
+            }));
+            async { h.await.expect("compio task") }
+        })
+        .await
     })
 }
 
@@ -163,37 +137,33 @@ pub fn tokio_uring(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
                 .await
                 .expect("tokio-uring open"),
         );
-        let tasks: Vec<_> = (0..load.depth)
-            .map(|i| {
+        all_tasks(load, thread, |lane| {
+            let file = file.clone();
+            let buf = Aligned::new(load.bs);
+            let h = tokio_uring::spawn(task(load, lane, until, buf, move |o, b| {
                 let file = file.clone();
-                tokio_uring::spawn(task(load, lane(load, thread, i), until, move |o, b| {
-                    let file = file.clone();
-                    async move {
-                        match o {
-                            Op::Read(off) => {
-                                let (r, b) = file.read_at(b, off).await;
-                                r.expect("tokio-uring read");
-                                b
-                            }
-                            Op::Write(off) => {
-                                let (r, b) = file.write_at(b, off).submit().await;
-                                r.expect("tokio-uring write");
-                                b
-                            }
-                            Op::Fsync => {
-                                file.sync_all().await.expect("tokio-uring fsync");
-                                b
-                            }
+                async move {
+                    match o {
+                        Op::Read(off) => {
+                            let (r, b) = file.read_at(b, off).await;
+                            r.expect("tokio-uring read");
+                            b
+                        }
+                        Op::Write(off) => {
+                            let (r, b) = file.write_at(b, off).submit().await;
+                            r.expect("tokio-uring write");
+                            b
+                        }
+                        Op::Fsync => {
+                            file.sync_all().await.expect("tokio-uring fsync");
+                            b
                         }
                     }
-                }))
-            })
-            .collect();
-        let mut outs = Vec::new();
-        for t in tasks {
-            outs.push(t.await.expect("tokio-uring task"));
-        }
-        merge(outs)
+                }
+            }));
+            async { h.await.expect("tokio-uring task") }
+        })
+        .await
     })
 }
 
@@ -222,45 +192,38 @@ pub fn glommio(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
             )
         });
         let bs = load.bs;
-        let tasks: Vec<_> = (0..load.depth)
-            .map(|i| {
+        all_tasks(load, thread, |lane| {
+            let file = file.clone();
+            let buf = Aligned::new(load.bs);
+            glommio::spawn_local(task(load, lane, until, buf, move |o, mut b| {
                 let file = file.clone();
-                glommio::spawn_local(task(load, lane(load, thread, i), until, move |o, mut b| {
-                    let file = file.clone();
-                    async move {
-                        match (o, &*file) {
-                            (Op::Read(off), F::Dma(f)) => {
-                                let r = f.read_at(off, bs).await.expect("glommio read");
-                                b.buf[..r.len()].copy_from_slice(&r);
-                            }
-                            (Op::Read(off), F::Buffered(f)) => {
-                                let r = f.read_at(off, bs).await.expect("glommio read");
-                                b.buf[..r.len()].copy_from_slice(&r);
-                            }
-                            (Op::Write(off), F::Dma(f)) => {
-                                let mut d = f.alloc_dma_buffer(bs);
-                                d.as_bytes_mut().copy_from_slice(&b.buf[..bs]);
-                                f.write_at(d, off).await.expect("glommio write");
-                            }
-                            (Op::Write(off), F::Buffered(f)) => {
-                                f.write_at(b.buf[..bs].to_vec(), off)
-                                    .await
-                                    .expect("glommio write");
-                            }
-                            (Op::Fsync, F::Dma(f)) => f.fdatasync().await.expect("glommio sync"),
-                            (Op::Fsync, F::Buffered(f)) => {
-                                f.fdatasync().await.expect("glommio sync")
-                            }
+                async move {
+                    match (o, &*file) {
+                        (Op::Read(off), F::Dma(f)) => {
+                            let r = f.read_at(off, bs).await.expect("glommio read");
+                            b.buf[..r.len()].copy_from_slice(&r);
                         }
-                        b
+                        (Op::Read(off), F::Buffered(f)) => {
+                            let r = f.read_at(off, bs).await.expect("glommio read");
+                            b.buf[..r.len()].copy_from_slice(&r);
+                        }
+                        (Op::Write(off), F::Dma(f)) => {
+                            let mut d = f.alloc_dma_buffer(bs);
+                            d.as_bytes_mut().copy_from_slice(&b.buf[..bs]);
+                            f.write_at(d, off).await.expect("glommio write");
+                        }
+                        (Op::Write(off), F::Buffered(f)) => {
+                            f.write_at(b.buf[..bs].to_vec(), off)
+                                .await
+                                .expect("glommio write");
+                        }
+                        (Op::Fsync, F::Dma(f)) => f.fdatasync().await.expect("glommio sync"),
+                        (Op::Fsync, F::Buffered(f)) => f.fdatasync().await.expect("glommio sync"),
                     }
-                }))
-            })
-            .collect();
-        let mut outs = Vec::new();
-        for t in tasks {
-            outs.push(t.await);
-        }
-        merge(outs)
+                    b
+                }
+            }))
+        })
+        .await
     })
 }
