@@ -135,6 +135,8 @@ pub trait JobEngine {
     fn trim(&self, fd: i32, offset: u64, len: u64, block: bool, done: Done) -> io::Result<()>;
     /// Waits for completions (up to `timeout`).
     fn wait_for(&self, timeout: Duration) -> io::Result<usize>;
+    /// Handles the completions that are ready, without blocking.
+    fn poll_ready(&self) -> io::Result<usize>;
     /// Sum of the in-flight limits.
     fn limit(&self) -> u64;
     /// The tuner's state per ring.
@@ -243,6 +245,9 @@ macro_rules! job_engine_for {
             }
             fn wait_for(&self, timeout: Duration) -> io::Result<usize> {
                 self.wait(Some(timeout))
+            }
+            fn poll_ready(&self) -> io::Result<usize> {
+                self.poll()
             }
             fn limit(&self) -> u64 {
                 self.in_flight_limit()

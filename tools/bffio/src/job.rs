@@ -327,6 +327,10 @@ pub struct Job {
     pub iodepth_batch: Option<u32>,
     /// `iodepth_low`: once the queue is full, refill only when it has drained to this.
     pub iodepth_low: Option<u32>,
+    /// `iodepth_batch_complete_min` as written; see [`reap_bounds`](Self::reap_bounds).
+    pub complete_min: Option<u32>,
+    /// `iodepth_batch_complete_max` as written; see [`reap_bounds`](Self::reap_bounds).
+    pub complete_max: Option<u32>,
     /// Options as written (key, value): the global ones and the job's own.
     pub options: Vec<(String, String)>,
     /// The global options (command line before the job, `[global]` sections) the job began
@@ -437,6 +441,8 @@ impl Default for Job {
             group: 0,
             iodepth_batch: None,
             iodepth_low: None,
+            complete_min: None,
+            complete_max: None,
             options: Vec::new(),
             global_options: Vec::new(),
         }
@@ -489,6 +495,19 @@ impl Job {
         } else {
             0..2
         }
+    }
+
+    /// What a reap waits for and how many completions it hands on before the queue is
+    /// refilled (none: every one that is ready). Neither key written: wait for one, hand on
+    /// all, as the engine reaps its completion queue in one pass. Either written: fio's rule,
+    /// the maximum is at least the minimum (by default equal to it), and 0 means all.
+    pub fn reap_bounds(&self) -> (u32, Option<usize>) {
+        let min = self.complete_min.unwrap_or(1);
+        if self.complete_min.is_none() && self.complete_max.is_none() {
+            return (min, None);
+        }
+        let max = self.complete_max.unwrap_or(0).max(min);
+        (min, (max > 0).then_some(max as usize))
     }
 
     /// The largest I/O the job issues (its buffers' size).

@@ -618,6 +618,27 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
             Ok(())
         },
     ),
+    (
+        "iodepth_batch_complete_min",
+        false,
+        COMPLETE_MIN_ACCEPTS,
+        set_complete_min,
+    ),
+    (
+        "iodepth_batch_complete",
+        false,
+        COMPLETE_MIN_ACCEPTS,
+        set_complete_min,
+    ),
+    (
+        "iodepth_batch_complete_max",
+        false,
+        "completions handled per reap before refilling, 1-32768 (default: all that are ready)",
+        |j, v| {
+            j.complete_max = Some(parse_u32(v, 1, 32768)?);
+            Ok(())
+        },
+    ),
     ("numjobs", false, "a number of jobs 1-1024", |j, v| {
         j.numjobs = parse_u32(v, 1, 1024)?;
         Ok(())
@@ -892,18 +913,6 @@ const REFUSED: &[(&str, &str)] = &[
         "uncached",
         "uncached (RWF_DONTCACHE) requests are not implemented",
     ),
-    (
-        "iodepth_batch_complete",
-        "the engine reaps every completion that is ready; a minimum per reap is not implemented",
-    ),
-    (
-        "iodepth_batch_complete_min",
-        "the engine reaps every completion that is ready; a minimum per reap is not implemented",
-    ),
-    (
-        "iodepth_batch_complete_max",
-        "the engine reaps every completion that is ready; a maximum per reap is not implemented",
-    ),
 ];
 
 /// Every key of a job or of the run, for help and suggestions.
@@ -1004,6 +1013,14 @@ fn parse_cpus(v: &str) -> Result<Vec<usize>, String> {
 
 fn set_stonewall(j: &mut Job, v: &str) -> Result<(), String> {
     j.stonewall = parse_bool(v)?;
+    Ok(())
+}
+
+const COMPLETE_MIN_ACCEPTS: &str =
+    "completions a reap waits for, 0-32768 (default 1; 0: poll, never wait)";
+
+fn set_complete_min(j: &mut Job, v: &str) -> Result<(), String> {
+    j.complete_min = Some(parse_u32(v, 0, 32768)?);
     Ok(())
 }
 

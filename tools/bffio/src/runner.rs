@@ -751,6 +751,10 @@ fn run_loop<E: JobEngine>(
     let mut published = (0u64, [0u64; 3]);
     let mut next_publish = PUBLISH_NS;
     let mut status_seen = progress.status_epoch.load(Ordering::Relaxed);
+    // iodepth_batch_complete_max (never below the minimum, as fio) and the completions a reap
+    // left for the next.
+    let (complete_min, complete_max) = job.reap_bounds();
+    let mut carry: Vec<Completion> = Vec::new();
 
     loop {
         // SIGINT/SIGTERM: the job ends as if its runtime were over; the report follows.
@@ -1107,7 +1111,14 @@ fn run_loop<E: JobEngine>(
                 break;
             }
         }
-        if let Err(e) = engine.wait_for(Duration::from_millis(100)) {
+        let in_flight = outstanding + syncs_out;
+        if let Err(e) = reap(engine, sink, complete_min, carry.len(), in_flight, || {
+            if stop {
+                u64::MAX
+            } else {
+                end_ns.saturating_sub(now())
+            }
+        }) {
             st.error = e.raw_os_error().unwrap_or(libc::EIO);
             break;
         }
@@ -1117,6 +1128,17 @@ fn run_loop<E: JobEngine>(
         // (callbacks reach it through `sink` only inside `wait_for`); it is taken out whole, so
         // no borrow of it outlives this statement.
         let mut batch = std::mem::take(unsafe { &mut *sink });
+        // iodepth_batch_complete_max: what the last reap left is handled first, and no more
+        // than the maximum now; the rest after the next refill.
+        if !carry.is_empty() {
+            carry.append(&mut batch);
+            std::mem::swap(&mut carry, &mut batch);
+        }
+        if let Some(max) = complete_max {
+            if batch.len() > max {
+                carry = batch.split_off(max);
+            }
+        }
         if !batch.is_empty() {
             st.complete_batches[batch_class(batch.len() as u64)] += 1;
         }
@@ -1401,6 +1423,40 @@ fn run_loop<E: JobEngine>(
 }
 
 /// Whether the running kernel is at least `major.minor` (`uname`).
+/// Reaps completions into `sink`, as `iodepth_batch_complete_min` (`min`) asks: with 0 (or
+/// completions `carried` from the last reap to handle) only those ready, without blocking;
+/// otherwise waits until that many have arrived or every request in flight has (`in_flight`
+/// counts those in the queue too), for at most 100 ms and never past `left_ns()` of the job's
+/// runtime, so the loop still sees its end, signals and stalls.
+fn reap<E: JobEngine>(
+    engine: &E,
+    sink: *mut Vec<Completion>,
+    min: u32,
+    carried: usize,
+    in_flight: u64,
+    left_ns: impl Fn() -> u64,
+) -> io::Result<()> {
+    if min == 0 || carried > 0 {
+        return engine.poll_ready().map(drop);
+    }
+    let want = u64::from(min).min(in_flight).max(1) as usize;
+    let start = Instant::now();
+    let bound = Duration::from_millis(100);
+    loop {
+        let waited = start.elapsed();
+        let slice = bound
+            .saturating_sub(waited)
+            .min(Duration::from_nanos(left_ns()));
+        engine.wait_for(slice.max(Duration::from_micros(1)))?;
+        // SAFETY: `wait_for` has returned, so no callback runs and none holds the queue;
+        // this reads its length through the one pointer callbacks also use.
+        let got = unsafe { (*sink).len() };
+        if got >= want || start.elapsed() >= bound || left_ns() == 0 {
+            return Ok(());
+        }
+    }
+}
+
 fn kernel_at_least(major: u32, minor: u32) -> bool {
     // SAFETY: uname fills the struct it is given; all-zero is a valid initial value.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };

@@ -1680,3 +1680,67 @@ fn verify_state_save_load_and_verify_only() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// fio's JSON from `args`, run in `d`.
+fn fio_json(d: &Path, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--output-format=json");
+    let out = run("fio", &a, Some(d), 60);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "fio {args:?}: {err}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    serde_json::from_str(&text[text.find('{').expect("fio's JSON")..]).unwrap()
+}
+
+/// iodepth_batch_complete_min/max: how many completions each reap waits for and hands on,
+/// seen in the `iodepth_complete` distribution (fio's buckets: "4" is 1-4, "8" 5-8), beside
+/// fio's on the same job.
+#[test]
+fn completion_batches_as_fio_retrieves_them() {
+    let d = dir("reap");
+    let f = d.join("f");
+    let base = [
+        arg("filename", &f),
+        "--rw=randread".into(),
+        "--bs=4k".into(),
+        "--size=8m".into(),
+        "--iodepth=32".into(),
+        "--ioengine=io_uring".into(),
+    ];
+    let base: Vec<&str> = base.iter().map(String::as_str).collect();
+    for (keys, bucket) in [
+        (&["--iodepth_batch_complete_min=8"][..], "8"),
+        (&["--iodepth_batch_complete_max=4"][..], "4"),
+        (&["--iodepth_batch_complete=8", "--iodepth_batch_complete_max=8"][..], "8"),
+    ] {
+        let args = [&["--name=r"], keys, &base[..]].concat();
+        let theirs = fio_json(&d, &args);
+        let ours = json(&[&args[..], &["--aimd=off"]].concat());
+        for (who, v) in [("fio", &theirs), ("bffio", &ours)] {
+            let j = &v["jobs"][0];
+            assert_eq!(j["read"]["io_bytes"], 8 << 20, "{who} {keys:?}");
+            let share = j["iodepth_complete"][bucket].as_f64().unwrap();
+            // The last reaps of the job find fewer in flight (a few of 256 or more).
+            assert!(
+                share > 97.0,
+                "{who} {keys:?}: {} ",
+                j["iodepth_complete"]
+            );
+        }
+    }
+    // 0: never wait, poll (up to the whole depth each time); the job still does all its I/O.
+    let v = json(
+        &[
+            &[
+                "--name=p",
+                "--aimd=off",
+                "--iodepth_batch_complete_min=0",
+                "--iodepth_batch_complete_max=32",
+            ],
+            &base[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 8 << 20, "{v}");
+    let _ = std::fs::remove_dir_all(&d);
+}
