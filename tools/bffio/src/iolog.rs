@@ -1,14 +1,16 @@
 //! fio's I/O logs (`write_bw_log`, `write_lat_log`, `write_iops_log`), in fio's file names
 //! and line format, so fio's plotting scripts and users' parsers read them unchanged.
 //!
-//! A line is `time (ms), value, direction (0 read, 1 write), block size, [offset,] priority`:
+//! A line is `time (ms), value, direction (0 read, 1 write), block size, [offset,] priority`
+//! `[, issue time (ns)]`:
 //! one per measured I/O by default, or, with `log_avg_msec`, one per window and direction
 //! seen in it (the average or, with `log_max_value`, the largest value; block size and
 //! offset 0). Values: latencies in nanoseconds, bandwidth in KiB/s (per I/O: its bytes over
 //! its total latency; per window: the window's bytes over its length), IOPS (per I/O: 1; per
 //! window: its I/Os over its length). Times count from the end of `ramp_time`, as fio's;
 //! I/Os of the ramp are not logged. Priorities are always 0 (bffio issues at the default
-//! priority), written `0x0000` with `log_prio`, as fio writes them.
+//! priority), written `0x0000` with `log_prio`, as fio writes them. `log_issue_time` (a later
+//! fio's key, per-I/O lines only) appends when the I/O was issued, ns on the lines' clock.
 //!
 //! `write_hist_log` with `log_hist_msec`: completion-latency histograms, a line per interval
 //! and direction: `time (ms), direction, block size, bins...`, the bins fio's (1856 of them,
@@ -37,6 +39,8 @@ pub struct LogOptions {
     pub offset: bool,
     /// `log_prio`.
     pub prio: bool,
+    /// `log_issue_time`.
+    pub issue_time: bool,
     /// `per_job_logs` (fio's default: on).
     pub per_job: bool,
     /// `write_hist_log`.
@@ -132,6 +136,9 @@ pub struct Entry {
     pub bytes: u64,
     /// Offset in the file.
     pub offset: u64,
+    /// Issued (the I/O taken from the job, before its submit call) since the measurement
+    /// began, ns.
+    pub issue_ns: u64,
     pub slat_ns: u64,
     pub clat_ns: u64,
     pub lat_ns: u64,
@@ -238,6 +245,11 @@ impl Logs {
                     e.bytes,
                     e.offset,
                 );
+                if self.opts.issue_time {
+                    use std::fmt::Write as _;
+                    let _ = write!(log.buf, ", {}", e.issue_ns);
+                }
+                log.buf.push('\n');
                 log.flush_if_full()?;
             }
             return Ok(());
@@ -288,6 +300,7 @@ impl Logs {
                     0,
                     0,
                 );
+                log.buf.push('\n');
                 *a = Acc::default();
             }
             log.flush_if_full()?;
@@ -348,14 +361,14 @@ impl Log {
     }
 }
 
-/// Appends one line in fio's format.
+/// Appends one line in fio's format, but for what may follow the priority and the newline.
 fn line(out: &mut String, o: &LogOptions, ms: u64, value: f64, dir: u8, bs: u64, offset: u64) {
     use std::fmt::Write as _;
     let _ = write!(out, "{ms}, {}, {dir}, {bs}, ", value.round() as u64);
     if o.offset {
         let _ = write!(out, "{offset}, ");
     }
-    out.push_str(if o.prio { "0x0000\n" } else { "0\n" });
+    out.push_str(if o.prio { "0x0000" } else { "0" });
 }
 
 #[cfg(test)]
@@ -372,6 +385,7 @@ mod tests {
             },
             bytes: 4096,
             offset: 8192,
+            issue_ns: t_ms * 1_000_000 - lat_us * 1000,
             slat_ns: 1_000,
             clat_ns: lat_us * 1000 - 1_000,
             lat_ns: lat_us * 1000,
@@ -508,6 +522,17 @@ mod tests {
             read_lines(&format!("{prefix}_clat.1.log"))[1],
             "7, 29000, 1, 4096, 8192, 0"
         );
+        o.issue_time = true;
+        create(&files.iter().map(|f| f.0.clone()).collect::<Vec<_>>()).unwrap();
+        let mut logs = Logs::open(&o, &files).unwrap();
+        logs.record(&entry(7, true, 30)).unwrap();
+        logs.finish(10_000_000).unwrap();
+        assert_eq!(
+            read_lines(&format!("{prefix}_lat.1.log")),
+            ["7, 30000, 1, 4096, 8192, 0, 6970000"],
+            "issued 30 us before its completion at 7 ms"
+        );
+        o.issue_time = false;
 
         // Windows of 100 ms: averages per direction, the last window cut at the end.
         o.avg_msec = 100;

@@ -270,6 +270,15 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
             Ok(())
         },
     ),
+    (
+        "log_issue_time",
+        true,
+        "0 or 1 (or no value): per-I/O log lines end with the I/O's issue time, ns",
+        |j, v| {
+            j.logs.issue_time = parse_bool(v)?;
+            Ok(())
+        },
+    ),
     ("per_job_logs", true, "0 or 1 (or no value)", |j, v| {
         j.logs.per_job = parse_bool(v)?;
         Ok(())
@@ -1647,6 +1656,11 @@ pub fn validate(job: &Job) -> Result<(), ParseError> {
     if job.verify && (job.mixed_sizes() || job.align() != job.max_bs()) {
         return Err(ParseError(format!(
             "{who}: `verify` needs one block size for reads and writes and offsets aligned to it (bsrange, bssplit, bs=R,W and blockalign make blocks overlap)"
+        )));
+    }
+    if job.logs.issue_time && job.logs.avg_msec > 0 {
+        return Err(ParseError(format!(
+            "{who}: `log_issue_time` with `log_avg_msec`: a window's line stands for many I/Os, issued at many times"
         )));
     }
     let over = |min: Option<u64>, max: Option<u64>| min.zip(max).is_some_and(|(a, b)| a > b);

@@ -1224,6 +1224,7 @@ fn run_loop<E: JobEngine>(
                             dir: slot.dir,
                             bytes: c.result as u64,
                             offset: slot.offset,
+                            issue_ns: slot.start_ns.saturating_sub(measure_start),
                             slat_ns,
                             clat_ns,
                             lat_ns,

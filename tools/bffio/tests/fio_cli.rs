@@ -545,7 +545,8 @@ fn io_logs_in_fios_names_and_format() {
     let job = format!(
         "[global]\nfilename={f}\nsize=1m\nbs=4k\nrw=randrw\n\
          [a]\nnumjobs=2\nwrite_iops_log=p\nwrite_lat_log=p\nlog_offset=1\n\
-         [b]\nwrite_bw_log\nlog_avg_msec=5\nper_job_logs=0\nlog_prio=1\nio_size=4m\n",
+         [b]\nwrite_bw_log\nlog_avg_msec=5\nper_job_logs=0\nlog_prio=1\nio_size=4m\n
+         [c]\nwrite_lat_log=q\nlog_issue_time=1\n",
         f = d.join("data").display()
     );
     std::fs::write(d.join("j.fio"), job).unwrap();
@@ -623,6 +624,19 @@ fn io_logs_in_fios_names_and_format() {
         ms.iter().all(|m| m % 5 == 0 || *m == end),
         "windows end on 5 ms: {ms:?}"
     );
+    // Job c (thread 4, after a's two and b): log_issue_time ends each line with the issue time (ns), which with the I/O's
+    // total latency makes its completion time, the line's first field.
+    let lat = log_lines(&d.join("q_lat.4.log"));
+    assert_eq!(lat.len() as u64, ios("c"));
+    for l in &lat {
+        assert_eq!(
+            l.len(),
+            6,
+            "time, value, direction, bs, prio, issue time: {l:?}"
+        );
+        let n = |i: usize| l[i].parse::<u64>().unwrap();
+        assert_eq!((n(5) + n(1)) / 1_000_000, n(0), "{l:?}");
+    }
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -1711,7 +1725,13 @@ fn completion_batches_as_fio_retrieves_them() {
     for (keys, bucket) in [
         (&["--iodepth_batch_complete_min=8"][..], "8"),
         (&["--iodepth_batch_complete_max=4"][..], "4"),
-        (&["--iodepth_batch_complete=8", "--iodepth_batch_complete_max=8"][..], "8"),
+        (
+            &[
+                "--iodepth_batch_complete=8",
+                "--iodepth_batch_complete_max=8",
+            ][..],
+            "8",
+        ),
     ] {
         let args = [&["--name=r"], keys, &base[..]].concat();
         let theirs = fio_json(&d, &args);
@@ -1721,11 +1741,7 @@ fn completion_batches_as_fio_retrieves_them() {
             assert_eq!(j["read"]["io_bytes"], 8 << 20, "{who} {keys:?}");
             let share = j["iodepth_complete"][bucket].as_f64().unwrap();
             // The last reaps of the job find fewer in flight (a few of 256 or more).
-            assert!(
-                share > 97.0,
-                "{who} {keys:?}: {} ",
-                j["iodepth_complete"]
-            );
+            assert!(share > 97.0, "{who} {keys:?}: {} ", j["iodepth_complete"]);
         }
     }
     // 0: never wait, poll (up to the whole depth each time); the job still does all its I/O.

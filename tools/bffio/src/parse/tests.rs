@@ -456,14 +456,34 @@ fn batching_keys() {
     let j = one("[a]\niodepth_batch_submit=0\n");
     assert_eq!(j.iodepth_batch, None, "0: the engine tunes it");
     let bounds = |text: &str| one(&format!("[a]\n{text}")).reap_bounds();
-    assert_eq!(bounds(""), (1, None), "one awaited, every ready one handled");
-    assert_eq!(bounds("iodepth_batch_complete_min=0\niodepth_batch_complete_max=16\n"), (0, Some(16)));
-    assert_eq!(bounds("iodepth_batch_complete=4\n"), (4, Some(4)), "the maximum defaults to the minimum");
-    assert_eq!(bounds("iodepth_batch_complete_max=8\niodepth_batch_complete_min=16\n"), (16, Some(16)), "never below it");
+    assert_eq!(
+        bounds(""),
+        (1, None),
+        "one awaited, every ready one handled"
+    );
+    assert_eq!(
+        bounds("iodepth_batch_complete_min=0\niodepth_batch_complete_max=16\n"),
+        (0, Some(16))
+    );
+    assert_eq!(
+        bounds("iodepth_batch_complete=4\n"),
+        (4, Some(4)),
+        "the maximum defaults to the minimum"
+    );
+    assert_eq!(
+        bounds("iodepth_batch_complete_max=8\niodepth_batch_complete_min=16\n"),
+        (16, Some(16)),
+        "never below it"
+    );
     assert_eq!(bounds("iodepth_batch_complete_max=8\n"), (1, Some(8)));
-    assert_eq!(bounds("iodepth_batch_complete_min=0\n"), (0, None), "0: all");
+    assert_eq!(
+        bounds("iodepth_batch_complete_min=0\n"),
+        (0, None),
+        "0: all"
+    );
     // A global minimum and a job's own: the job's maximum follows its own minimum.
-    let j = &file("[global]\niodepth_batch_complete_min=8\n[a]\niodepth_batch_complete_min=2\n").unwrap()[0];
+    let j = &file("[global]\niodepth_batch_complete_min=8\n[a]\niodepth_batch_complete_min=2\n")
+        .unwrap()[0];
     assert_eq!(j.reap_bounds(), (2, Some(2)));
     let e = file("[a]\niodepth_batch_complete_max=0\n").unwrap_err().0;
     assert!(e.contains("iodepth_batch_complete_max"), "{e}");
