@@ -109,13 +109,16 @@ pub trait JobEngine {
     fn register_slot_buffers(&self, bufs: Vec<AlignedBuf>) -> io::Result<()>;
     /// `registerfiles`: registers the job's files (their operations then use fixed slots).
     fn register_job_files(&self, fds: &[i32]) -> io::Result<()>;
-    /// Reads `len` bytes into registered buffer `index` at `offset` (IORING_OP_READ_FIXED).
+    /// Reads `len` bytes into registered buffer `index` at `offset` (IORING_OP_READ_FIXED);
+    /// with a `copy`, what was read is copied there and comes back in the completion (for
+    /// `verify`: the registered buffer stays the engine's).
     fn read_fixed(
         &self,
         fd: i32,
         index: usize,
         len: usize,
         offset: u64,
+        copy: Option<AlignedBuf>,
         done: Done,
     ) -> io::Result<()>;
     /// Writes `len` bytes of registered buffer `index` at `offset` (IORING_OP_WRITE_FIXED),
@@ -199,13 +202,25 @@ macro_rules! job_engine_for {
                 index: usize,
                 len: usize,
                 offset: u64,
+                copy: Option<AlignedBuf>,
                 done: Done,
             ) -> io::Result<()> {
                 // The lease goes back to the engine when the completion drops it.
                 let lease = self.fixed_buf(index, 0, len)?;
-                submitted(Engine::read_fixed(self, fd, lease, offset, move |r, _| {
-                    done.push(r, None)
-                }))
+                submitted(Engine::read_fixed(
+                    self,
+                    fd,
+                    lease,
+                    offset,
+                    move |r, lease| {
+                        let copy = copy.map(|mut c| {
+                            let n = *r.as_ref().unwrap_or(&0);
+                            c[..n].copy_from_slice(&lease[..n]);
+                            c
+                        });
+                        done.push(r, copy)
+                    },
+                ))
             }
             fn write_fixed(
                 &self,

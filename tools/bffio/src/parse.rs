@@ -1716,11 +1716,6 @@ pub fn validate(job: &Job) -> Result<(), ParseError> {
             "{who}: `verify` with trims: trimmed blocks hold no data to verify"
         )));
     }
-    if job.fixedbufs && job.verify {
-        return Err(ParseError(format!(
-            "{who}: `verify` with `fixedbufs` is not supported (registered buffers are not read back into the job)"
-        )));
-    }
     if job.target_p99.is_some() && !job.aimd {
         return Err(ParseError(format!(
             "{who}: `target-p99` needs `aimd=on` (the engine meets it by choosing the depth)"

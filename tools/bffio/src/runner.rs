@@ -590,6 +590,12 @@ fn run_loop<E: JobEngine>(
             .map(|s| s.buf.take().expect("a new slot holds its buffer"))
             .collect();
         engine.register_slot_buffers(bufs)?;
+        // With verify, each slot keeps a buffer its reads are copied into for the check.
+        if job.verify {
+            for s in &mut slots {
+                s.buf = Some(AlignedBuf::zeroed(max_bs as usize)?);
+            }
+        }
     }
     if job.registerfiles && !null_engine {
         let fds: Vec<i32> = files.iter().map(|(f, _)| f.as_raw_fd()).collect();
@@ -978,7 +984,13 @@ fn run_loop<E: JobEngine>(
                 engine.trim(fd, offset, len, block_dev[fi], done)
             } else if fixed && write {
                 let n = issued_ops;
-                let mut prepare = |b: &mut [u8]| fill.before_write(b, offset, n);
+                let mut prepare = |b: &mut [u8]| {
+                    if job.verify {
+                        verifier.fill(b, offset, seed ^ issued, chunk);
+                    } else {
+                        fill.before_write(b, offset, n);
+                    }
+                };
                 engine.write_fixed(
                     fd,
                     slot_id as usize,
@@ -988,7 +1000,8 @@ fn run_loop<E: JobEngine>(
                     done,
                 )
             } else if fixed {
-                engine.read_fixed(fd, slot_id as usize, len as usize, offset, done)
+                let copy = slot.buf.take().filter(|_| job.verify);
+                engine.read_fixed(fd, slot_id as usize, len as usize, offset, copy, done)
             } else {
                 let mut buf = slot.buf.take().expect("free slot holds its buffer");
                 if write && job.verify {
