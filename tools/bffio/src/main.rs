@@ -15,6 +15,7 @@ mod offsets;
 mod output;
 mod parse;
 mod plot;
+mod random_map;
 mod replay;
 mod runner;
 mod stats;

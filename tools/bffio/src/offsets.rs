@@ -6,6 +6,7 @@
 //! the positions are a pseudo-random permutation (a Feistel network over the next power of
 //! two, walking past values of `n` and above), a new one each pass. `norandommap` draws with
 //! replacement instead; fio turns its map off for the skewed distributions, and so does bffio.
+//! Mixed sizes take [`crate::random_map`] instead of a permutation.
 //! Zipf and Pareto ranks are scattered over the positions by a hash (fio's default), or
 //! placed from a chosen base with the optional second value.
 

@@ -18,7 +18,8 @@ use auraio::{Adaptive, AlignedBuf, CpuLocal, Engine, Options, RoundRobin};
 use crate::engine_io::{Completion, Done, JobEngine, JobIo};
 use crate::iolog;
 use crate::job::{FileService, Job, Preset};
-use crate::offsets::{Picker, Rng};
+use crate::offsets::{Distribution, Picker, Rng};
+use crate::random_map::RandomMap;
 use crate::replay::{self, Act};
 use crate::stats::{batch_class, depth_level, thread_usage, Dir, ThreadStats, TimePoint};
 use crate::verify::Verify;
@@ -647,6 +648,24 @@ fn run_loop<E: JobEngine>(
         let dist = &job.random_distribution[dir.min(1)];
         Picker::new(places, dist, cover, aligns[dir], rng)
     };
+    // fio's random map for reads and writes of mixed sizes at one alignment: a bitmap per
+    // file in units of it, each unit done once a pass (a permutation covers one size only).
+    let map_unit = aligns[0];
+    let mut maps: Vec<Option<RandomMap>> = regions
+        .iter()
+        .map(|&(_, region)| {
+            let mapped = random
+                && !job.pattern.trims()
+                && !job.norandommap
+                && !job.lfsr
+                && job.mixed_sizes()
+                && aligns[0] == aligns[1]
+                && job.random_distribution[..2]
+                    .iter()
+                    .all(Distribution::uniform);
+            mapped.then(|| RandomMap::new(region / map_unit))
+        })
+        .collect();
     let mut pickers: Vec<[Picker; 2]> = regions
         .iter()
         .map(|&(_, region)| [0, 1].map(|dir| picker(dir, region, &mut rng)))
@@ -947,7 +966,7 @@ fn run_loop<E: JobEngine>(
             let (first, region) = regions[fi];
             let write = dir == Dir::Write;
             let d = dir as usize;
-            let len = match (given, fixed_len[d]) {
+            let mut len = match (given, fixed_len[d]) {
                 (Some(g), _) => g.3,
                 (None, Some(n)) => n,
                 (None, None) => job.sizes[d].draw(rng.next()),
@@ -956,7 +975,12 @@ fn run_loop<E: JobEngine>(
                 g.2
             } else {
                 first
-                    + if random {
+                    + if let Some(map) = maps[fi].as_mut() {
+                        // The I/O shortened to the free run it starts.
+                        let (at, units) = map.take(&mut rng, len.div_ceil(map_unit));
+                        len = len.min(units * map_unit);
+                        at * map_unit
+                    } else if random {
                         // Aligned, and the whole I/O within the region.
                         let picker = match dir {
                             Dir::Trim => &mut trim_pickers[fi],

@@ -746,6 +746,40 @@ fn random_map_generators_and_distributions() {
         (0..256).map(|b| b * 4096).collect::<Vec<_>>(),
         "each block once"
     );
+    // Mixed sizes, in fio and in bffio: two passes (loops) of random reads of 4k-64k each
+    // read every 4k unit exactly twice, an I/O shortened where it would reach a unit done
+    // already; and with norandommap some units are read more often than others.
+    for (keys, exact) in [
+        ("bsrange=4k-64k\n", true),
+        ("bssplit=4k/50:64k/50\n", true),
+        ("bsrange=4k-64k\nnorandommap\n", false),
+    ] {
+        let job = format!("{common}[a]\nrw=randread\nloops=2\n{keys}");
+        std::fs::write(d.join("mixed.fio"), &job).unwrap();
+        let theirs = run("fio", &["mixed.fio", "--output-format=json"], Some(&d), 60);
+        assert!(theirs.status.success(), "fio: {keys}");
+        let fio_log = log_lines(&d.join("s_iops.1.log"));
+        run_in(&d, &job);
+        let our_log = log_lines(&d.join("s_iops.1.log"));
+        for (who, log) in [("fio", fio_log), ("bffio", our_log)] {
+            let mut units = vec![0u32; 256];
+            for l in &log {
+                let (off, len): (usize, usize) = (l[4].parse().unwrap(), l[3].parse().unwrap());
+                assert!(
+                    len % 4096 == 0 && off + len <= 1 << 20,
+                    "{who} {keys}: {l:?}"
+                );
+                for c in &mut units[off / 4096..(off + len) / 4096] {
+                    *c += 1;
+                }
+            }
+            if exact {
+                assert!(units.iter().all(|&c| c == 2), "{who} {keys}: {units:?}");
+            } else {
+                assert!(units.iter().any(|&c| c != 2), "{who} {keys}: {units:?}");
+            }
+        }
+    }
     // norandommap: with replacement (256 draws of 256 blocks repeat some).
     run_in(&d, &format!("{common}[a]\nrw=randread\nnorandommap\n"));
     let mut got = offsets(&d);
