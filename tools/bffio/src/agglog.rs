@@ -1,6 +1,7 @@
 //! `--bandwidth-log`: fio's aggregate bandwidth logs, `agg-read_bw.log`, `agg-write_bw.log`
 //! and `agg-trim_bw.log` in the working directory. Every `INTERVAL` (and once at the end),
-//! each direction's bandwidth over the interval, summed over every job, in KiB/s, as fio's log
+//! each direction's bandwidth over the interval, summed over every job (what each moved after
+//! its `ramp_time`: fio's lines are zeros during it), in KiB/s, as fio's log
 //! lines (`msec, value, direction, 0, 0`). The end's line is left out when it would cover
 //! under half an interval: the threads publish what they moved every 100 ms and at their end,
 //! so a short last interval would show a burst that did not happen. fio 3.33 writes them only while it prints its ETA

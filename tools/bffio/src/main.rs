@@ -25,7 +25,7 @@ mod verify_state;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -195,18 +195,20 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     } else {
         None
     };
-    // Bytes moved so far by every job, per direction.
-    let moved = || -> [u64; 3] {
+    // Bytes moved so far by every job, per direction (after the jobs' ramps: `measured`).
+    let sum = |of: fn(&runner::Progress) -> &[AtomicU64; 3]| -> [u64; 3] {
         std::array::from_fn(|d| {
             progress
                 .iter()
-                .map(|p| p.dir_bytes[d].load(Ordering::Relaxed))
+                .map(|p| of(p)[d].load(Ordering::Relaxed))
                 .sum()
         })
     };
+    let moved = || sum(|p| &p.dir_bytes);
     let agg_sample = |end: bool| {
         let Some(log) = &agg_log else { return };
-        if let Err(e) = log.sample(start.elapsed().as_secs_f64(), moved(), end) {
+        let measured = sum(|p| &p.measured_bytes);
+        if let Err(e) = log.sample(start.elapsed().as_secs_f64(), measured, end) {
             eprintln!("bffio: --bandwidth-log: {e}");
         }
     };

@@ -30,9 +30,11 @@ use crate::verify_state::{self, state_path, Written};
 pub struct Progress {
     /// Completed operations.
     pub ios: AtomicU64,
-    /// Bytes moved per direction (read, write, trim): the status line shows their sum,
-    /// `--bandwidth-log` each.
+    /// Bytes moved per direction (read, write, trim): the status line shows their sum.
     pub dir_bytes: [AtomicU64; 3],
+    /// Bytes moved per direction after `ramp_time`: what `--bandwidth-log` sums (fio's
+    /// aggregate logs show no bandwidth while a job ramps).
+    pub measured_bytes: [AtomicU64; 3],
     /// Current in-flight limit.
     pub depth: AtomicU64,
     /// Threads of the job still running.
@@ -48,12 +50,15 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Adds what a thread moved since it last published: `now` (ios, bytes per direction)
-    /// against `published`, which becomes `now`.
-    fn publish(&self, published: &mut (u64, [u64; 3]), now: (u64, [u64; 3])) {
-        self.ios.fetch_add(now.0 - published.0, Ordering::Relaxed);
+    /// Adds what a thread moved since it last published: `now` against `published`, which
+    /// becomes `now`.
+    fn publish(&self, published: &mut Moved, now: Moved) {
+        self.ios
+            .fetch_add(now.ios - published.ios, Ordering::Relaxed);
         for d in 0..3 {
-            self.dir_bytes[d].fetch_add(now.1[d] - published.1[d], Ordering::Relaxed);
+            self.dir_bytes[d].fetch_add(now.bytes[d] - published.bytes[d], Ordering::Relaxed);
+            self.measured_bytes[d]
+                .fetch_add(now.measured[d] - published.measured[d], Ordering::Relaxed);
         }
         *published = now;
     }
@@ -72,6 +77,24 @@ impl Progress {
     /// Whether the job is to end now: a signal, or another job's `exitall`.
     fn ending(&self) -> bool {
         SIGNALLED.load(Ordering::Relaxed) != 0 || self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// What a thread has moved, as it publishes it in [`Progress`].
+#[derive(Clone, Copy, Default)]
+struct Moved {
+    ios: u64,
+    bytes: [u64; 3],
+    measured: [u64; 3],
+}
+
+impl Moved {
+    fn of(ios: u64, bytes: [u64; 3], st: &ThreadStats) -> Self {
+        Moved {
+            ios,
+            bytes,
+            measured: [st.read.bytes, st.write.bytes, st.trim.bytes],
+        }
     }
 }
 
@@ -773,7 +796,7 @@ fn run_loop<E: JobEngine>(
     let mut written = Written::new(paths.len(), job.max_bs());
     // verify_backlog: blocks written and not yet read back, oldest first (file, offset, len).
     let mut backlog: std::collections::VecDeque<(usize, u64, u64)> = Default::default();
-    let mut published = (0u64, [0u64; 3]);
+    let mut published = Moved::default();
     let mut next_publish = PUBLISH_NS;
     let mut status_seen = progress.status_epoch.load(Ordering::Relaxed);
     // iodepth_batch_complete_max (never below the minimum, as fio) and the completions a reap
@@ -1309,7 +1332,7 @@ fn run_loop<E: JobEngine>(
         // What moved, for the status line and --bandwidth-log: every 10 ms, so a half-second
         // interval of the aggregate log is off by at most a 10 ms share of each thread.
         if t >= next_publish {
-            progress.publish(&mut published, (total_ios, dir_bytes));
+            progress.publish(&mut published, Moved::of(total_ios, dir_bytes, &st));
             next_publish = t + PUBLISH_NS;
         }
         if t >= end_ns {
@@ -1454,7 +1477,7 @@ fn run_loop<E: JobEngine>(
             }
         }
     }
-    progress.publish(&mut published, (total_ios, dir_bytes));
+    progress.publish(&mut published, Moved::of(total_ios, dir_bytes, &st));
     // --status-interval: the reports from now on show this thread's final figures.
     progress.snapshot(clone, u64::MAX, st.clone());
     Ok(st)
