@@ -3,8 +3,8 @@
 //! parse them (`--parse-only`), both run them, and what they report is compared — the jobs,
 //! the I/O each did (for jobs bounded by size, not time), every JSON key path fio writes, and
 //! the log files' names, line shapes and, for per-I/O logs of jobs bounded by size, lengths;
-//! and fio's own log readers (`fio2gnuplot` and `fio_generate_plots`, shipped with fio) read
-//! bffio's logs as they read fio's.
+//! and fio's own log readers (`fio2gnuplot`, `fio_generate_plots`, and from fio's docs
+//! `fio-histo-log-pctiles.py` and `fiologparser.py`) read bffio's logs as they read fio's.
 //! Every run is bounded: a tool that hangs is killed and fails the test.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,6 +41,45 @@ fn run(tool: &str, job: &Path, dir: &Path, direct: bool, extra: &[&str]) -> Outp
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// The script `name` of fio's documentation (Debian ships them gzipped), unpacked into
+/// `root`.
+fn fio_doc_script(root: &Path, name: &str) -> PathBuf {
+    let to = root.join(name);
+    if !to.exists() {
+        let gz = Path::new("/usr/share/doc/fio").join(format!("{name}.gz"));
+        let mut cmd = Command::new("gzip");
+        cmd.arg("-dc").arg(&gz);
+        let out = bounded(cmd, 30, "gzip");
+        assert!(
+            out.status.success(),
+            "{}: fio's package ships it; reinstall fio with its docs",
+            gz.display()
+        );
+        std::fs::create_dir_all(root).unwrap();
+        std::fs::write(&to, out.stdout).unwrap();
+    }
+    to
+}
+
+/// The rows of fio-histo-log-pctiles.py's table: samples, then min, the percentiles and max
+/// (the leading time left out).
+fn percentile_rows(text: &str) -> Vec<Vec<f64>> {
+    text.lines()
+        .skip_while(|l| !l.starts_with("msec-since-start"))
+        .skip(1)
+        .filter_map(|l| {
+            let v: Vec<f64> = l
+                .split(',')
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .ok()?;
+            (v.len() > 2).then(|| v[1..].to_vec())
+        })
+        .collect()
 }
 
 /// Every key path of a JSON value (array elements collapsed to `[]`).
@@ -266,6 +305,62 @@ fn corpus(root: &Path, direct: bool) {
             if stderr.contains("no valid points") || svgs.values().any(|&n| n < 4096) {
                 problems.push(format!(
                     "fio_generate_plots on bffio's logs: {svgs:?} {stderr}"
+                ));
+            }
+        }
+        // fio's histogram reader (fio-histo-log-pctiles.py, shipped in fio's docs) makes the
+        // same table of percentiles from bffio's histogram logs as from fio's, and finds
+        // samples in each row.
+        let setting = |key: &str| -> Option<u32> {
+            text.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix(key)?
+                    .strip_prefix('=')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+        };
+        for log in fio_logs.keys().filter(|l| l.contains("_hist.")) {
+            let bits = 6 - setting("log_hist_coarseness").unwrap_or(0);
+            let msec = setting("log_hist_msec").unwrap_or(0);
+            let tables = dirs.each_ref().map(|d| {
+                let mut cmd = Command::new("python3");
+                cmd.arg(fio_doc_script(root, "fio-histo-log-pctiles.py"))
+                    .args(["--bucket-bits", &bits.to_string()])
+                    .args(["--log-hist-msec", &msec.to_string()])
+                    .arg(log)
+                    .current_dir(d);
+                let out = bounded(cmd, 60, "fio-histo-log-pctiles.py");
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                (out.status.success(), percentile_rows(&text), text)
+            });
+            let [(fio_ok, fio_rows, _), (ok, rows, out)] = &tables;
+            let sane = rows
+                .iter()
+                .all(|r| r[0] > 0.0 && r[1..].windows(2).all(|w| w[0] <= w[1]));
+            if !(*fio_ok && *ok) || fio_rows.is_empty() || rows.is_empty() || !sane {
+                problems.push(format!(
+                    "fio-histo-log-pctiles.py {log}: on fio's {fio_ok} {fio_rows:?}, on bffio's {ok}: {out}"
+                ));
+            }
+        }
+        // fio's line-log reader (fiologparser.py, shipped in fio's docs) fares the same on
+        // bffio's logs as on fio's. (Its 3.33 release reads the four fields of older fio's
+        // lines, so it fails on both tools' five-field lines alike.)
+        for log in fio_logs.keys().filter(|l| !l.contains("_hist.")) {
+            let ok = dirs.each_ref().map(|d| {
+                let mut cmd = Command::new("python3");
+                cmd.arg(fio_doc_script(root, "fiologparser.py"))
+                    .arg("-s")
+                    .arg(log)
+                    .current_dir(d);
+                bounded(cmd, 60, "fiologparser.py").status.success()
+            });
+            if ok[0] != ok[1] {
+                problems.push(format!(
+                    "fiologparser.py {log}: fio's {}, bffio's {}",
+                    ok[0], ok[1]
                 ));
             }
         }
