@@ -22,8 +22,10 @@ use crate::op::Sqe;
 use crate::sys;
 
 pub(crate) mod slab;
+mod sq_ids;
 
 use slab::{Payload, Slab};
+use sq_ids::SqIds;
 
 /// Completions moved out of a ring per lock hold.
 pub(crate) const BATCH: usize = 32;
@@ -103,9 +105,8 @@ pub(crate) struct RingState {
     cancelling_all: bool,
     /// Cancels waiting for room in the cancel reserve.
     deferred_cancels: VecDeque<u64>,
-    /// user_data of the entries pushed into the SQ, oldest first; its last `sq.len()` are the
-    /// ones the kernel has not consumed (it consumes in order). Trimmed as entries are pushed.
-    sq_ids: VecDeque<u64>,
+    /// user_data of the entries pushed into the SQ, for those the kernel has not consumed.
+    sq_ids: SqIds,
     limit: u32,
     batch_threshold: u32,
     peak_in_flight: u32,
@@ -514,7 +515,7 @@ impl<L: LockMode> Ring<L> {
             unregister_deferred: false,
             cancelling_all: false,
             deferred_cancels: VecDeque::new(),
-            sq_ids: VecDeque::with_capacity(cfg.queue_depth as usize * 2),
+            sq_ids: SqIds::new(uring.params().sq_entries()),
             limit,
             batch_threshold: cfg.batch_threshold.max(1),
             peak_in_flight: 0,
@@ -667,11 +668,10 @@ impl<L: LockMode> Ring<L> {
         // SAFETY: the ring lock is held (the caller has `st`), so this is the only SQ view.
         let queued = unsafe { self.uring.submission_shared() }.len();
         let tid = sys::thread_id();
-        while st.sq_ids.len() > queued {
-            if let Some(u) = st.sq_ids.pop_front() {
-                if u != INTERNAL_USER_DATA {
-                    st.slab.set_submitter(u, tid);
-                }
+        let RingState { sq_ids, slab, .. } = st;
+        for u in sq_ids.consumed(queued) {
+            if u != INTERNAL_USER_DATA {
+                slab.set_submitter(u, tid);
             }
         }
     }
@@ -697,7 +697,8 @@ impl<L: LockMode> Ring<L> {
         st.slab.stamp(sqe.get_user_data(), sys::now_ns);
         let queued = sq.len();
         drop(sq);
-        track_sq(st, sqe.get_user_data(), queued);
+        st.sq_ids.push(sqe.get_user_data());
+        st.sq_ids.trim(queued);
         st.in_flight += 1;
         st.peak_in_flight = st.peak_in_flight.max(st.in_flight);
         if queued >= st.batch_threshold as usize {
@@ -732,10 +733,10 @@ impl<L: LockMode> Ring<L> {
         let queued = sq.len();
         drop(sq);
         for e in chain {
-            st.sq_ids.push_back(e.get_user_data());
+            st.sq_ids.push(e.get_user_data());
             st.slab.stamp(e.get_user_data(), sys::now_ns);
         }
-        trim_sq(st, queued);
+        st.sq_ids.trim(queued);
         st.in_flight += chain.len() as u32;
         st.peak_in_flight = st.peak_in_flight.max(st.in_flight);
         if queued >= st.batch_threshold as usize {
@@ -1093,11 +1094,8 @@ impl<L: LockMode> Ring<L> {
             // SAFETY: the ring lock is held (the caller has `st`), so this is the only SQ view.
             unsafe { self.uring.submission_shared() }.len()
         };
-        let skip = st.sq_ids.len().saturating_sub(queued);
         st.sq_ids
-            .iter()
-            .skip(skip)
-            .copied()
+            .unconsumed(queued)
             .filter(move |&u| u != INTERNAL_USER_DATA && st.slab.contains(u))
     }
 
@@ -1173,7 +1171,8 @@ impl<L: LockMode> Ring<L> {
         }
         let queued = sq.len();
         drop(sq);
-        track_sq(st, INTERNAL_USER_DATA, queued);
+        st.sq_ids.push(INTERNAL_USER_DATA);
+        st.sq_ids.trim(queued);
         st.internal += 1;
         // Cancels go out at once: waiting for the batch threshold would defeat their purpose.
         self.submit_now(st, fatal);
@@ -1299,21 +1298,6 @@ fn complete_backlog(st: &mut RingState, batch: &mut Batch, errno: i32) {
                 batch.push(p, -errno);
             }
         }
-    }
-}
-
-/// Records an entry pushed into the SQ (`queued` entries there now, the new one included) and
-/// forgets those the kernel has consumed.
-#[inline]
-fn track_sq(st: &mut RingState, user_data: u64, queued: usize) {
-    st.sq_ids.push_back(user_data);
-    trim_sq(st, queued);
-}
-
-#[inline]
-fn trim_sq(st: &mut RingState, queued: usize) {
-    while st.sq_ids.len() > queued {
-        st.sq_ids.pop_front();
     }
 }
 
