@@ -1,6 +1,6 @@
 //! auraio beside what a Rust user would otherwise pick, on the same workloads: auraio's
-//! callbacks (`LocalEngine`, `SharedEngine`), its futures under tokio and under
-//! `LocalEngine::block_on`, `tokio::fs`-style reads (`spawn_blocking` of `pread`, as tokio
+//! callbacks (`LocalEngine`, `SharedEngine`), its futures under tokio (`SharedEngine` with the
+//! driver task, and `LocalEngine` in a `LocalSet`) and under `LocalEngine::block_on`, `tokio::fs`-style reads (`spawn_blocking` of `pread`, as tokio
 //! users do), the io_uring runtimes compio, tokio-uring and glommio (`runtimes`), a plain
 //! `io-uring` loop, and fio (`ioengine=io_uring` with fixed files and buffers) as the
 //! ceiling.
@@ -424,6 +424,28 @@ fn auraio_tokio(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
     })
 }
 
+/// The single-thread engine on a current-thread runtime, as its docs show for one: a
+/// `LocalSet`, the driver and the tasks spawned on it.
+fn auraio_tokio_local(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let engine = std::rc::Rc::new(auraio::LocalEngine::new().expect("engine"));
+    let fd = t.file.as_raw_fd();
+    tokio::task::LocalSet::new().block_on(&rt, async {
+        let _driver = auraio::tokio::Driver::spawn_local(engine.clone());
+        all_tasks(load, thread, |lane| {
+            let engine = engine.clone();
+            let h = tokio::task::spawn_local(async move {
+                task_local(&engine, fd, load, lane, until).await
+            });
+            async { h.await.expect("task") }
+        })
+        .await
+    })
+}
+
 // ---- tokio's thread pool: what `tokio::fs` does ----
 
 fn tokio_fs(t: &Target, load: Load, thread: u64, until: Instant) -> Out {
@@ -570,6 +592,10 @@ const PEERS: &[(&str, Option<Runner>)] = &[
         Some(auraio_block_on),
     ),
     ("auraio futures, tokio (Driver)", Some(auraio_tokio)),
+    (
+        "auraio futures, tokio LocalSet (LocalEngine)",
+        Some(auraio_tokio_local),
+    ),
     ("tokio spawn_blocking (tokio::fs)", Some(tokio_fs)),
     ("compio (fs)", Some(runtimes::compio)),
     ("tokio-uring", Some(runtimes::tokio_uring)),
