@@ -623,8 +623,6 @@ pub struct RunOptions {
     pub showcmd: bool,
     /// `--bandwidth-log`: write fio's aggregate bandwidth logs (`agglog`).
     pub bandwidth_log: bool,
-    /// `--max-jobs`: the most job threads the run may start.
-    pub max_jobs: Option<u32>,
     /// `--output`.
     pub output: Option<String>,
     /// `--plot`.
@@ -644,7 +642,6 @@ impl Default for RunOptions {
             parse_only: false,
             showcmd: false,
             bandwidth_log: false,
-            max_jobs: None,
             output: None,
             plot: None,
             aux_path: None,

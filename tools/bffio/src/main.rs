@@ -70,9 +70,10 @@ fn main() -> ExitCode {
     match run() {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
+        // fio exits 1 for a job it cannot parse or run as for one that failed.
         Err(e) => {
             eprintln!("bffio: {e}");
-            ExitCode::from(2)
+            ExitCode::from(1)
         }
     }
 }
@@ -142,14 +143,6 @@ fn load_jobs() -> Result<(Vec<Job>, job::RunOptions), Box<dyn std::error::Error>
                 )
                 .into());
             }
-        }
-    }
-    let threads: u32 = jobs.iter().map(|j| j.numjobs).sum();
-    if let Some(max) = cl.run.max_jobs {
-        if threads > max {
-            return Err(
-                format!("the jobs need {threads} threads, more than --max-jobs={max}").into(),
-            );
         }
     }
     if cl.run.showcmd {

@@ -555,7 +555,9 @@ pub fn json(entries: &[Entry<'_>], plus: bool, disks: &[DiskUtil]) -> Value {
                 })
                 .collect();
             let (final_depth, phase, p99_ms, target_p99_ms) = tuning_figures(e);
-            json!({
+            let c = &e.job.continue_on;
+            let first_error = (c.read || c.write || c.verify).then_some(s.error);
+            let mut job = json!({
                 "jobname": e.job.name,
                 "groupid": e.job.group,
                 "error": s.error,
@@ -602,7 +604,12 @@ pub fn json(entries: &[Entry<'_>], plus: bool, disks: &[DiskUtil]) -> Value {
                     "rings": rings,
                     "verify_errors": s.verify_errors,
                 },
-            })
+            });
+            // fio writes the first error only for jobs that pass errors over.
+            if let Some(first) = first_error {
+                job["first_error"] = json!(first);
+            }
+            job
         })
         .collect();
     let mut doc = json!({

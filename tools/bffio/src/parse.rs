@@ -152,6 +152,39 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         "0 or 1 (or no value); bffio always takes its timestamps (one per batch)",
         |_, v| parse_bool(v).map(drop),
     ),
+    (
+        "lat_percentiles",
+        true,
+        "0 or 1 (or no value); bffio reports the percentiles of slat, clat and lat either way",
+        |_, v| parse_bool(v).map(drop),
+    ),
+    (
+        "clat_percentiles",
+        true,
+        "0 or 1 (or no value); bffio reports the percentiles of slat, clat and lat either way",
+        |_, v| parse_bool(v).map(drop),
+    ),
+    (
+        "overwrite",
+        true,
+        "0 or 1 (or no value); bffio lays a job's files out in full before it writes either way",
+        |_, v| parse_bool(v).map(drop),
+    ),
+    (
+        "fallocate",
+        false,
+        "none, native, posix, keep, truncate, 0 or 1; bffio lays files out by writing them either way",
+        |_, v| match v {
+            "none" | "native" | "posix" | "keep" | "truncate" | "0" | "1" => Ok(()),
+            _ => Err(format!("`{v}` (none, native, posix, keep, truncate)")),
+        },
+    ),
+    (
+        "verify_async",
+        false,
+        "a number of threads; bffio checks each block on the job's thread as it completes",
+        |_, v| parse_u32(v, 0, 1024).map(drop),
+    ),
     ("end_fsync", true, "0 or 1 (or no value)", |j, v| {
         j.end_fsync = parse_bool(v)?;
         Ok(())
@@ -652,15 +685,8 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         j.numjobs = parse_u32(v, 1, 1024)?;
         Ok(())
     }),
-    (
-        "runtime",
-        false,
-        "a time such as 10 (seconds), 500ms, 2m",
-        |j, v| {
-            j.runtime = Some(parse_time(v, Duration::from_secs(1))?);
-            Ok(())
-        },
-    ),
+    ("runtime", false, RUNTIME_ACCEPTS, set_runtime),
+    ("timeout", false, RUNTIME_ACCEPTS, set_runtime),
     ("time_based", true, "0 or 1 (or no value)", |j, v| {
         j.time_based = parse_bool(v)?;
         Ok(())
@@ -899,7 +925,11 @@ const RUN_KEYS: &[(&str, bool, &str)] = &[
     ("parse-only", true, "no value"),
     ("showcmd", true, "no value"),
     ("bandwidth-log", true, "no value"),
-    ("max-jobs", false, "a number of job threads >= 1"),
+    (
+        "max-jobs",
+        false,
+        "a number of job threads >= 1 (accepted; as fio 3.33, every job runs)",
+    ),
     (
         "aux-path",
         false,
@@ -1030,6 +1060,13 @@ const COMPLETE_MIN_ACCEPTS: &str =
 
 fn set_complete_min(j: &mut Job, v: &str) -> Result<(), String> {
     j.complete_min = Some(parse_u32(v, 0, 32768)?);
+    Ok(())
+}
+
+const RUNTIME_ACCEPTS: &str = "a time such as 10 (seconds), 500ms, 2m (`timeout` is fio's alias)";
+
+fn set_runtime(j: &mut Job, v: &str) -> Result<(), String> {
+    j.runtime = Some(parse_time(v, Duration::from_secs(1))?);
     Ok(())
 }
 
@@ -1363,7 +1400,8 @@ fn apply(
             "parse-only" => run.parse_only = true,
             "showcmd" => run.showcmd = true,
             "bandwidth-log" => run.bandwidth_log = true,
-            "max-jobs" => run.max_jobs = Some(parse_u32(v, 1, 1 << 20).map_err(|_| bad())?),
+            // Checked and accepted: fio 3.33 runs every job whatever it says.
+            "max-jobs" => drop(parse_u32(v, 1, 1 << 20).map_err(|_| bad())?),
             "aux-path" => run.aux_path = Some(v.into()),
             _ => {}
         }

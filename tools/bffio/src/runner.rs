@@ -403,6 +403,15 @@ fn on_fuse(path: &str) -> bool {
     unsafe { libc::statfs(c.as_ptr(), &mut s) == 0 && s.f_type as i64 == FUSE_SUPER_MAGIC }
 }
 
+/// The size of the file or block device at `path` (0 when it is not there).
+fn device_or_file_len(path: &Path) -> u64 {
+    let Ok(f) = File::open(path) else { return 0 };
+    // SAFETY: lseek on an open fd has no memory-safety preconditions (for a block device it
+    // gives the device's size, which metadata does not).
+    let end = unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
+    end.max(0) as u64
+}
+
 /// Resolves `size=N%` to bytes: that share of the job's (first) file's size, or of the block
 /// device's, rounded down to the block size.
 pub fn resolve_size(job: &mut Job) -> io::Result<()> {
@@ -422,7 +431,12 @@ pub fn resolve_size(job: &mut Job) -> io::Result<()> {
     // SAFETY: lseek on an open fd has no memory-safety preconditions (for a block device it
     // gives the device's size, which metadata does not).
     let end = unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
-    let len = end.max(0) as u64 * u64::from(pct) / 100;
+    let real = end.max(0) as u64;
+    // As fio, an offset caps the region at the file's end (`real_size - offset`).
+    let first = job
+        .offset_percent
+        .map_or(job.offset, |p| real * u64::from(p) / 100);
+    let len = (real * u64::from(pct) / 100).min(real.saturating_sub(first));
     let len = len - len % job.align();
     if len == 0 {
         return Err(io::Error::new(
@@ -540,8 +554,10 @@ fn run_loop<E: JobEngine>(
     let firsts: Vec<u64> = paths
         .iter()
         .map(|p| {
-            let base = match job.file_size() {
-                0 => std::fs::metadata(p).map_or(0, |m| m.len()),
+            // A share of the existing file's (or device's) size, as fio; of the size it is
+            // made with when it does not exist yet.
+            let base = match device_or_file_len(p) {
+                0 => job.file_size(),
                 n => n,
             };
             let first = match job.offset_percent {
@@ -671,8 +687,9 @@ fn run_loop<E: JobEngine>(
         let dist = &job.random_distribution[dir.min(1)];
         Picker::new(places, dist, cover, aligns[dir], rng)
     };
-    // fio's random map for reads and writes of mixed sizes at one alignment: a bitmap per
-    // file in units of it, each unit done once a pass (a permutation covers one size only).
+    // fio's random map for reads and writes of mixed sizes aligned to the smallest (fio's
+    // default `blockalign`): a bitmap per file in units of it, each unit done once a pass (a
+    // permutation covers one size only). Another alignment draws with replacement.
     let map_unit = aligns[0];
     let mut maps: Vec<Option<RandomMap>> = regions
         .iter()
@@ -683,6 +700,7 @@ fn run_loop<E: JobEngine>(
                 && !job.lfsr
                 && job.mixed_sizes()
                 && aligns[0] == aligns[1]
+                && aligns[0] == job.sizes[0].min().min(job.sizes[1].min())
                 && job.random_distribution[..2]
                     .iter()
                     .all(Distribution::uniform);
@@ -1568,9 +1586,10 @@ fn verify_blocks(
     Ok(read)
 }
 
-/// A block that failed its check, read back at `offset` of `path`: dumped with
-/// `verify_dump`; with `continue_on_error=verify` counted and passed, else recorded (as fio,
-/// every block is checked before the job fails). True when it ends the job (`verify_fatal`).
+/// A block that failed its check, read back at `offset` of `path`: recorded, dumped with
+/// `verify_dump`, the job's error EILSEQ (fio's 84) if it had none. True when it ends the
+/// job: always but with `continue_on_error=verify` (fio 3.33 ends a job at its first bad
+/// block whatever `verify_fatal` says).
 fn mismatch(
     job: &Job,
     st: &mut ThreadStats,
@@ -1582,12 +1601,15 @@ fn mismatch(
     if job.verify_dump {
         dump_block(job, path, block, offset);
     }
+    st.verify_errors.push(msg);
+    if st.error == 0 {
+        st.error = libc::EILSEQ;
+    }
     if job.continue_on.verify {
         st.errors_passed += 1;
         return false;
     }
-    st.verify_errors.push(msg);
-    job.verify_fatal
+    true
 }
 
 /// `verify_dump`: what failed its check, as read and as it should have been, in
@@ -1642,17 +1664,15 @@ pub fn run_all(
         .iter()
         .map(|j| (0..j.numjobs).map(|_| None).collect())
         .collect();
-    // What each job waits for before it starts: every job before it (`stonewall`), or the
-    // one `wait_for` names (checked to exist before it when the jobs were parsed).
+    // What each job waits for before it starts: every job before the last `stonewall` at or
+    // above it (as fio, which starts no job past a stonewall before the stonewall's own turn),
+    // and the one `wait_for` names (checked to exist before it when the jobs were parsed).
     let deps: Vec<Vec<usize>> = jobs
         .iter()
         .enumerate()
         .map(|(i, j)| {
-            let mut d: Vec<usize> = if j.stonewall {
-                (0..i).collect()
-            } else {
-                Vec::new()
-            };
+            let wall = jobs[..=i].iter().rposition(|o| o.stonewall).unwrap_or(0);
+            let mut d: Vec<usize> = (0..wall).collect();
             if let Some(name) = &j.wait_for {
                 d.extend(jobs[..i].iter().position(|o| &o.name == name));
             }

@@ -398,15 +398,16 @@ fn a_fio_job_file_runs_unchanged() {
 
 #[test]
 fn bad_input_is_a_clear_error() {
+    // fio's exit code for a job it cannot parse or find: 1.
     let out = bffio(&["--name=x", "--size=1m", "--rw=sideways"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("sideways") && err.contains("randread"),
         "{err}"
     );
     let out = bffio(&["/nonexistent/job.fio"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/job.fio"));
 }
 

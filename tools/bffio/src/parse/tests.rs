@@ -399,7 +399,6 @@ fn command_line_forms_of_fio() {
     ])
     .unwrap();
     assert_eq!(cl.run.formats, [Format::Json, Format::Normal]);
-    assert_eq!(cl.run.max_jobs, Some(16));
     assert_eq!(cl.run.eta, crate::job::Eta::Never);
     assert_eq!(cl.run.eta_newline, Some(Duration::from_secs(2)));
     assert_eq!(cl.run.sections, ["a", "b"]);
@@ -646,4 +645,28 @@ fn kb_base_applies_to_its_whole_section_and_odd_sizes_are_buffered_only() {
         .unwrap_err()
         .0;
     assert!(e.contains("multiples of 512"), "{e}");
+}
+
+#[test]
+fn keys_accepted_for_what_bffio_does_anyway() {
+    let j = one("[a]\nfilename=f\ntimeout=3\n");
+    assert_eq!(
+        j.runtime,
+        Some(Duration::from_secs(3)),
+        "timeout: fio's alias of runtime"
+    );
+    for k in [
+        "lat_percentiles=1",
+        "clat_percentiles=0",
+        "overwrite=1",
+        "fallocate=none",
+        "fallocate=posix",
+        "verify_async=2",
+    ] {
+        one(&format!("[a]\nfilename=f\n{k}\n"));
+    }
+    let e = file("[a]\nfilename=f\nfallocate=sometimes\n")
+        .unwrap_err()
+        .0;
+    assert!(e.contains("sometimes"), "{e}");
 }
