@@ -1441,8 +1441,10 @@ fn run_loop<E: JobEngine>(
             }
         }
     }
-    // verify_state_save: what the writes completed, for a later verify_only run.
-    if job.verify && job.verify_state_save && !job.verify_only && !null_engine {
+    // verify_state_save: what the writes completed, for a later verify_only run (a job that
+    // only reads writes none, as fio).
+    let writes = job.pattern.read_percent(job.rwmixread) < 100;
+    if job.verify && job.verify_state_save && writes && !job.verify_only && !null_engine {
         let at = state_path(job.aux_path.as_deref(), &job.name, clone);
         if let Err(e) = verify_state::save(&at, &written, &paths) {
             eprintln!("bffio: job `{}`: {e}", job.name);

@@ -1776,6 +1776,28 @@ fn verify_state_save_load_and_verify_only() {
         !out.status.success() && err.contains("verify_only, but the file holds 0 bytes"),
         "{err}"
     );
+    // A job that only reads saves no state, as fio.
+    for (name, rw) in [("--name=w", "--rw=write"), ("--name=r", "--rw=randread")] {
+        let out = bffio_in(
+            &d,
+            &[
+                name,
+                &arg("filename", &f),
+                rw,
+                "--bs=4k",
+                "--size=1m",
+                "--verify=md5",
+                &arg("aux-path", &aux),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(aux.join("bffio-w-0-verify.state").exists());
+    assert!(!aux.join("bffio-r-0-verify.state").exists());
     let _ = std::fs::remove_dir_all(&d);
 }
 
