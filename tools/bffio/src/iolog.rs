@@ -385,7 +385,7 @@ mod tests {
             },
             bytes: 4096,
             offset: 8192,
-            issue_ns: t_ms * 1_000_000 - lat_us * 1000,
+            issue_ns: (t_ms * 1_000_000).saturating_sub(lat_us * 1000),
             slat_ns: 1_000,
             clat_ns: lat_us * 1000 - 1_000,
             lat_ns: lat_us * 1000,
