@@ -144,31 +144,31 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         "thread",
         true,
         "0 or 1 (or no value); bffio runs every job as a thread either way",
-        |_, v| parse_bool(v).map(drop),
+        accept_bool,
     ),
     (
         "gtod_reduce",
         true,
         "0 or 1 (or no value); bffio always takes its timestamps (one per batch)",
-        |_, v| parse_bool(v).map(drop),
+        accept_bool,
     ),
     (
         "lat_percentiles",
         true,
-        "0 or 1 (or no value); bffio reports the percentiles of slat, clat and lat either way",
-        |_, v| parse_bool(v).map(drop),
+        PERCENTILES_ACCEPTS,
+        accept_bool,
     ),
     (
         "clat_percentiles",
         true,
-        "0 or 1 (or no value); bffio reports the percentiles of slat, clat and lat either way",
-        |_, v| parse_bool(v).map(drop),
+        PERCENTILES_ACCEPTS,
+        accept_bool,
     ),
     (
         "overwrite",
         true,
         "0 or 1 (or no value); bffio lays a job's files out in full before it writes either way",
-        |_, v| parse_bool(v).map(drop),
+        accept_bool,
     ),
     (
         "fallocate",
@@ -387,7 +387,7 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         "create_on_open",
         true,
         "0 or 1 (or no value); bffio makes a job's files when the job starts either way",
-        |_, v| parse_bool(v).map(drop),
+        accept_bool,
     ),
     (
         "cpus_allowed",
@@ -455,7 +455,7 @@ const KEYS: &[(&str, bool, &str, Setter)] = &[
         "nonvectored",
         true,
         "0 or 1 (or no value); bffio's reads and writes are not vectored either way",
-        |_, v| parse_bool(v).map(drop),
+        accept_bool,
     ),
     (
         "write_iolog",
@@ -1054,6 +1054,14 @@ fn set_stonewall(j: &mut Job, v: &str) -> Result<(), String> {
     j.stonewall = parse_bool(v)?;
     Ok(())
 }
+
+/// A flag bffio checks and accepts, doing what it asks (or what makes it moot) anyway.
+fn accept_bool(_: &mut Job, v: &str) -> Result<(), String> {
+    parse_bool(v).map(drop)
+}
+
+const PERCENTILES_ACCEPTS: &str =
+    "0 or 1 (or no value); bffio reports the percentiles of slat, clat and lat either way";
 
 const COMPLETE_MIN_ACCEPTS: &str =
     "completions a reap waits for, 0-32768 (default 1; 0: poll, never wait)";

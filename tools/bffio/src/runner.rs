@@ -403,13 +403,17 @@ fn on_fuse(path: &str) -> bool {
     unsafe { libc::statfs(c.as_ptr(), &mut s) == 0 && s.f_type as i64 == FUSE_SUPER_MAGIC }
 }
 
-/// The size of the file or block device at `path` (0 when it is not there).
-fn device_or_file_len(path: &Path) -> u64 {
-    let Ok(f) = File::open(path) else { return 0 };
+/// The size of an open file or block device.
+fn len_of(f: &File) -> u64 {
     // SAFETY: lseek on an open fd has no memory-safety preconditions (for a block device it
     // gives the device's size, which metadata does not).
     let end = unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
     end.max(0) as u64
+}
+
+/// The size of the file or block device at `path` (0 when it is not there).
+fn device_or_file_len(path: &Path) -> u64 {
+    File::open(path).map_or(0, |f| len_of(&f))
 }
 
 /// Resolves `size=N%` to bytes: that share of the job's (first) file's size, or of the block
@@ -428,10 +432,7 @@ pub fn resolve_size(job: &mut Job) -> io::Result<()> {
         ));
     };
     let f = File::open(path).map_err(|e| at_path(e, std::path::Path::new(path)))?;
-    // SAFETY: lseek on an open fd has no memory-safety preconditions (for a block device it
-    // gives the device's size, which metadata does not).
-    let end = unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
-    let real = end.max(0) as u64;
+    let real = len_of(&f);
     // As fio, an offset caps the region at the file's end (`real_size - offset`).
     let first = job
         .offset_percent
@@ -691,21 +692,19 @@ fn run_loop<E: JobEngine>(
     // default `blockalign`): a bitmap per file in units of it, each unit done once a pass (a
     // permutation covers one size only). Another alignment draws with replacement.
     let map_unit = aligns[0];
+    let mapped = random
+        && !job.pattern.trims()
+        && !job.norandommap
+        && !job.lfsr
+        && job.mixed_sizes()
+        && aligns[0] == aligns[1]
+        && aligns[0] == job.sizes[0].min().min(job.sizes[1].min())
+        && job.random_distribution[..2]
+            .iter()
+            .all(Distribution::uniform);
     let mut maps: Vec<Option<RandomMap>> = regions
         .iter()
-        .map(|&(_, region)| {
-            let mapped = random
-                && !job.pattern.trims()
-                && !job.norandommap
-                && !job.lfsr
-                && job.mixed_sizes()
-                && aligns[0] == aligns[1]
-                && aligns[0] == job.sizes[0].min().min(job.sizes[1].min())
-                && job.random_distribution[..2]
-                    .iter()
-                    .all(Distribution::uniform);
-            mapped.then(|| RandomMap::new(region / map_unit))
-        })
+        .map(|&(_, region)| mapped.then(|| RandomMap::new(region / map_unit)))
         .collect();
     let mut pickers: Vec<[Picker; 2]> = regions
         .iter()
@@ -1043,19 +1042,20 @@ fn run_loop<E: JobEngine>(
             let slot = &mut slots[slot_id as usize];
             let fd = file.as_raw_fd();
             let done = Done::new(sink, slot_id);
+            // What a write's buffer holds: the verify block, or the job's buffer contents.
+            let prepare = |b: &mut [u8]| {
+                if job.verify {
+                    verifier.fill(b, offset, seed ^ issued, chunk);
+                } else {
+                    fill.before_write(b, offset, issued_ops);
+                }
+            };
             st.depth_levels[depth_level(outstanding + 1)] += 1;
             let r = if dir == Dir::Trim && !null_engine {
                 // A trim moves no data: the slot keeps its buffer.
                 engine.trim(fd, offset, len, block_dev[fi], done)
             } else if fixed && write {
-                let n = issued_ops;
-                let mut prepare = |b: &mut [u8]| {
-                    if job.verify {
-                        verifier.fill(b, offset, seed ^ issued, chunk);
-                    } else {
-                        fill.before_write(b, offset, n);
-                    }
-                };
+                let mut prepare = prepare;
                 engine.write_fixed(
                     fd,
                     slot_id as usize,
@@ -1069,10 +1069,8 @@ fn run_loop<E: JobEngine>(
                 engine.read_fixed(fd, slot_id as usize, len as usize, offset, copy, done)
             } else {
                 let mut buf = slot.buf.take().expect("free slot holds its buffer");
-                if write && job.verify {
-                    verifier.fill(&mut buf[..len as usize], offset, seed ^ issued, chunk);
-                } else if write {
-                    fill.before_write(&mut buf[..len as usize], offset, issued_ops);
+                if write {
+                    prepare(&mut buf[..len as usize]);
                 }
                 if null_engine {
                     engine.nop(buf, len as usize, done)

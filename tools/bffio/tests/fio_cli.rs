@@ -1214,24 +1214,7 @@ fn rate_min_and_the_poisson_process() {
 fn iologs_written_and_replayed_both_ways_with_fio() {
     let d = dir("iolog");
     let data = d.join("data");
-    let fio = |args: &[&str]| {
-        let child = Command::new("fio")
-            .args(args)
-            .arg("--output-format=json")
-            .current_dir(&d)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = bounded(child, 60, "fio");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        serde_json::from_str::<Value>(&text[text.find('{').unwrap()..]).unwrap()
-    };
+    let fio = |args: &[&str]| fio_json(&d, args);
     let counts = |v: &Value| {
         let j = &v["jobs"][0];
         (
